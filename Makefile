@@ -1,0 +1,44 @@
+# nbkit: two commands do all set-up. `make reproduce` and `make test` create .venv when missing,
+# install nbkit into it (skipped when pyproject.toml is unchanged) and register the `nbkit` kernel.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.nbkit-stamp
+BATCH   ?= default
+JOBS    ?= 1
+DATA_ROOT ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv reproduce test bench lab clean help
+
+help:
+	@echo "make reproduce [BATCH=smoke|default|paper] [DATA_ROOT=...] [JOBS=N]  run a batch into runs/"
+	@echo "make test                                                         run the test suite"
+	@echo "make bench                                                        run the benchmarks"
+	@echo "make lab                                                          JupyterLab on the nbkit kernel"
+	@echo "make clean                                                        remove runs/ and caches"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name nbkit --display-name "Python (nbkit)" >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/python -m nbkit reproduce --batch $(BATCH) --jobs $(JOBS) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf runs .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,128 @@
+"""Small I/O helpers shared by every stage: atomic writes, fingerprints, JSON that numpy can't break.
+
+Writes are atomic (temporary file in the same directory, then ``os.replace``), so an interrupted run
+never leaves a half-written artifact that a later run would trust.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _json_default(o: Any):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def dumps_json(obj: Any, indent: int | None = 2) -> str:
+    """JSON text with numpy scalars/arrays, paths and sets converted; keys keep insertion order."""
+    return json.dumps(obj, indent=indent, default=_json_default, allow_nan=True)
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """Atomically write ``obj`` as JSON to ``path`` and return the path."""
+    text = dumps_json(obj, indent=indent)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read JSON, with an error naming the file when it is missing or malformed."""
+    from .errors import DataError, MissingDataError
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingDataError(path, "file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write a text file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """Atomically write a compressed, pickle-free ``.npz``."""
+    for k, v in arrays.items():
+        a = np.asarray(v)
+        if a.dtype == object:
+            raise TypeError(f"save_npz: array {k!r} has dtype object; convert strings to str dtype")
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    return Path(path)
+
+
+def fingerprint(*parts: Any, files: list[str | os.PathLike] | None = None, content: bool = False) -> str:
+    """A short, stable hash of parameters and source files.
+
+    Files contribute their path, size and modification time (fast), or their bytes when
+    ``content=True``.
+    """
+    h = hashlib.sha256()
+    h.update(dumps_json(parts, indent=None).encode())
+    for f in sorted(map(str, files or [])):
+        p = Path(f)
+        h.update(f.encode())
+        if content and p.is_file():
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        elif p.exists():
+            st = p.stat()
+            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        else:
+            h.update(b"<missing>")
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    """Where derived data is cached: ``$NBKIT_CACHE`` or ``~/.cache/nbkit``."""
+    d = Path(os.environ.get("NBKIT_CACHE", Path.home() / ".cache" / "nbkit"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d

@@ -1,0 +1,996 @@
+"""Papermill batches: ``python -m nbkit reproduce`` (``make reproduce``).
+
+A *batch* (``batches/<name>.yaml``) says which notebook runs with which parameters and which table or
+figure of the paper each run feeds. The runner expands every entry's parameter grid, checks that the
+data it needs is there (listing every missing path at once), and executes the runs with papermill on
+the ``nbkit`` kernel, one run folder per notebook × parameter set::
+
+    runs/<batch>/<notebook>/<params-hash>/
+        <notebook>.ipynb   the executed notebook
+        params.json        the parameters (the notebook rewrites it with its own PARAMS)
+        results.json       every number the report needs; written last, atomically, by the notebook
+        timing.json        wall time of the run, measured by the runner (never in results.json)
+        error.txt          the traceback, when the notebook raised
+        *.png *.pdf *.csv  figures and tables
+
+Runs execute stage by stage in notebook-number order (``01_…`` before ``02_…``; a barrier between
+stages), because a later notebook finds an earlier one's output by its parameters
+(``runs.find_run``). A run whose folder already holds ``results.json`` is skipped (resume); a folder
+without it is a half-written run: its stale contents are removed and the run is redone. A run that
+fails is recorded (traceback in ``error.txt`` and in the summary) and the batch goes on. The batch
+ends with a summary (done / skipped / failed, time per run and in total), also written to
+``runs/<batch>/summary.json``, and, unless ``--no-report``, the report (notebook 07,
+``runs/<batch>/report/``).
+
+Batch file format (YAML)::
+
+    name: smoke                        # runs/<name>/ (default: the file's stem)
+    description: every notebook on tiny settings
+    data: embedded                     # embedded | real  (how the report labels its numbers)
+    defaults: {smoke: true}            # applied to every notebook that declares the parameter
+    requires:                          # checked before anything runs ({data_root} is --data-root)
+      - path: "{data_root}/openimages/oidv6-train-annotations-bbox.csv"
+        what: Open Images V6 train boxes
+        get: https://storage.googleapis.com/openimages/v6/oidv6-train-annotations-bbox.csv
+        notebooks: [02_cooccurrence]   # optional: only when one of these runs
+    slurm: {timeout_min: 240, gpus_per_node: 1, cpus_per_task: 8}   # optional, for --executor slurm
+    runs:
+      - notebook: 05_train
+        params: {dataset: toyscenes, arch: resnet18}     # fixed
+        grid: {injection_rate: [0.05, 0.185], target: [0, 1, 2]}   # cartesian product
+        feeds: ["Figure 13"]
+
+Every parameter a batch sets must be declared in the notebook's ``parameters`` cell (a typo is an
+error, not a silently ignored value). Strings may use ``{data_root}``.
+
+Environment seen by every notebook kernel: ``NBKIT_RUNS`` (absolute runs root), ``NBKIT_BATCH``
+(the batch name; notebooks pass it to ``runs.find_run(..., batch=os.environ.get("NBKIT_BATCH"))``),
+``NBKIT_DATA_ROOT`` (when given), and per worker ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` /
+``NBKIT_NUM_THREADS`` (cores ÷ workers) and ``CUDA_VISIBLE_DEVICES`` (one GPU per worker).
+
+Executors: ``local`` (default) runs in this process when one worker is used, else in a process pool;
+``slurm`` submits each run as a job through submitit (``pip install nbkit[cluster]``), stage by stage.
+
+Examples
+--------
+>>> from nbkit import batch
+>>> b = batch.load_batch("smoke")                           # doctest: +SKIP
+>>> [(r.notebook, r.hash) for r in b.runs][:2]              # doctest: +SKIP
+>>> summary = batch.run_batch(b, jobs=2)                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import itertools
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from tqdm.auto import tqdm
+
+from . import runs as _runs
+from .errors import DataError, MissingDataError, NbkitError
+from .io import read_json, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH_DIR = REPO / "batches"
+NOTEBOOK_DIR = REPO / "notebooks"
+REPORT_NOTEBOOK = "07_report"
+KERNEL = "nbkit"
+TIMING = "timing.json"
+ERROR = "error.txt"
+SUMMARY = "summary.json"
+#: parameters the runner sets itself; a batch file may not set them
+RESERVED = ("run_dir",)
+_PRIMITIVE = (str, int, float, bool, type(None))
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+# --------------------------------------------------------------------------------------------------
+# batch files
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RunSpec:
+    """One notebook execution: a notebook and one point of its parameter grid.
+
+    Attributes
+    ----------
+    notebook : str
+        Notebook stem (``"05_train"``).
+    params : dict
+        Parameters injected by papermill (``run_dir`` excluded; the runner adds it).
+    feeds : list of str
+        Tables / figures of the paper this run feeds (``"Table 8"``).
+    stage : int
+        Execution stage (the notebook's number prefix).
+    run_dir : Path
+        ``<runs_root>/<batch>/<notebook>/<params-hash>``.
+    path : Path
+        The ``.ipynb`` file executed.
+    """
+
+    notebook: str
+    params: dict
+    feeds: list
+    stage: int
+    run_dir: Path
+    path: Path
+
+    @property
+    def hash(self) -> str:
+        return self.run_dir.name
+
+    def complete(self) -> bool:
+        return _runs.is_complete(self.run_dir)
+
+
+@dataclasses.dataclass
+class Batch:
+    """A loaded batch file with its runs expanded.
+
+    Attributes
+    ----------
+    name : str
+        Batch name (``runs/<name>/``).
+    source : Path
+        The YAML file.
+    runs_root : Path
+        Absolute runs root.
+    runs : list of RunSpec
+        In execution order (stage, then file order, then grid order).
+    data : str
+        ``"embedded"`` or ``"real"``.
+    requires : list of dict
+        Data files checked before running (``path``, ``what``, ``get``, optional ``notebooks``).
+    data_root : Path or None
+        What ``{data_root}`` stands for.
+    description : str
+    slurm : dict
+        submitit parameters for ``--executor slurm``.
+    report : dict
+        Extra parameters for notebook 07 (``report: false`` in the file disables it).
+    """
+
+    name: str
+    source: Path
+    runs_root: Path
+    runs: list
+    data: str = "embedded"
+    requires: list = dataclasses.field(default_factory=list)
+    data_root: Path | None = None
+    description: str = ""
+    slurm: dict = dataclasses.field(default_factory=dict)
+    report: dict | None = dataclasses.field(default_factory=dict)
+    notebooks_dir: Path = NOTEBOOK_DIR
+
+    @property
+    def dir(self) -> Path:
+        return self.runs_root / self.name
+
+    def select(self, only: str | Iterable[str] | None) -> list[RunSpec]:
+        """The runs of the notebooks named in ``only`` (stem, ``05`` or ``05_train``; all if None)."""
+        if not only:
+            return list(self.runs)
+        names = [only] if isinstance(only, str) else list(only)
+        names = [n for item in names for n in str(item).split(",") if n]
+        out = [r for r in self.runs if any(_matches(r.notebook, n) for n in names)]
+        if not out:
+            known = sorted({r.notebook for r in self.runs})
+            raise DataError(self.source, f"--only {','.join(names)} matches no notebook of the batch",
+                            f"one of {known}")
+        return out
+
+
+def _matches(stem: str, name: str) -> bool:
+    name = Path(name).stem if name.endswith(".ipynb") else name
+    return stem == name or stem.split("_", 1)[0] == name or stem.startswith(name + "_")
+
+
+def batch_path(name: str | os.PathLike) -> Path:
+    """Resolve a batch name (``smoke``) or a path to its YAML file.
+
+    Looks in ``./batches`` first (a user's own batches beside their runs), then the kit's
+    ``batches/`` folder.
+    """
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise MissingDataError(p, "batch file not found", "a YAML batch file")
+        return p.resolve()
+    for d in (Path.cwd() / "batches", BATCH_DIR):
+        for ext in (".yaml", ".yml"):
+            if (d / f"{name}{ext}").is_file():
+                return (d / f"{name}{ext}").resolve()
+    known = sorted({q.stem for d in (Path.cwd() / "batches", BATCH_DIR) if d.is_dir()
+                    for q in d.glob("*.y*ml")})
+    raise MissingDataError(BATCH_DIR / f"{name}.yaml", f"no batch named {name!r}",
+                           f"one of {known} or a path to a .yaml file")
+
+
+def default_runs_root() -> Path:
+    """``$NBKIT_RUNS`` or ``./runs``, absolute."""
+    return _runs.runs_root().resolve()
+
+
+def _stage(stem: str) -> int:
+    m = re.match(r"(\d+)", stem)
+    return int(m.group(1)) if m else 0
+
+
+def _check_primitive(src, where: str, key: str, value) -> None:
+    if not isinstance(value, _PRIMITIVE):
+        raise DataError(src, f"{where}: parameter {key!r} is {type(value).__name__} {value!r}",
+                        "a primitive (str, int, float, bool or null): notebooks take primitives only")
+
+
+def _substitute(value, data_root: Path | None, src, where: str):
+    if isinstance(value, str) and "{data_root}" in value:
+        if data_root is None:
+            raise MissingDataError(src, f"{where} uses {{data_root}} but no data root was given",
+                                   hint="pass --data-root DIR (make reproduce DATA_ROOT=DIR) or set "
+                                        "NBKIT_DATA_ROOT")
+        return value.replace("{data_root}", str(data_root))
+    return value
+
+
+def expand_grid(params: Mapping[str, Any] | None, grid: Mapping[str, list] | None) -> list[dict]:
+    """The cartesian product of ``grid`` (axes → lists), each point merged over ``params``.
+
+    Parameters
+    ----------
+    params : dict
+        Fixed parameters.
+    grid : dict of lists
+        Axes; the product is taken in the file's axis order (first axis varies slowest).
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> expand_grid({"a": 1}, {"b": [1, 2], "c": ["x"]})
+    [{'a': 1, 'b': 1, 'c': 'x'}, {'a': 1, 'b': 2, 'c': 'x'}]
+    """
+    params = dict(params or {})
+    grid = dict(grid or {})
+    if not grid:
+        return [params]
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        p = dict(params)
+        p.update(zip(keys, combo))
+        out.append(p)
+    return out
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The parameters declared in a notebook's ``parameters`` cell (name → inferred type/default)."""
+    import papermill
+
+    try:
+        return dict(papermill.inspect_notebook(str(path)))
+    except Exception as e:  # noqa: BLE001 - papermill raises plain exceptions on odd notebooks
+        raise DataError(path, f"cannot read the notebook's parameters cell: {e}",
+                        "an nbformat-4 notebook with one cell tagged 'parameters'") from e
+
+
+def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = None,
+               data_root: str | os.PathLike | None = None, notebooks_dir: str | os.PathLike | None = None,
+               validate: bool = True) -> Batch:
+    """Read a batch file and expand its runs.
+
+    Parameters
+    ----------
+    name : str or path
+        ``smoke`` / ``default`` / ``paper`` or a path to a YAML file.
+    runs_root : path, optional
+        Where run folders go (default ``$NBKIT_RUNS`` or ``./runs``).
+    data_root : path, optional
+        What ``{data_root}`` in the file stands for (default ``$NBKIT_DATA_ROOT``).
+    notebooks_dir : path, optional
+        Where the notebooks are (default: the file's ``notebooks_dir`` key, else the kit's
+        ``notebooks/``).
+    validate : bool
+        Check that every notebook exists and declares every parameter the batch sets.
+
+    Returns
+    -------
+    Batch
+
+    Raises
+    ------
+    DataError
+        Malformed file: names the file, the entry and the field.
+    """
+    import yaml
+
+    src = batch_path(name)
+    try:
+        doc = yaml.safe_load(src.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise DataError(src, f"not valid YAML: {e}") from e
+    if not isinstance(doc, dict):
+        raise DataError(src, f"top level is {type(doc).__name__}", "a mapping with a 'runs' list")
+    unknown = set(doc) - {"name", "description", "data", "defaults", "requires", "runs", "slurm",
+                          "report", "notebooks_dir"}
+    if unknown:
+        raise DataError(src, f"unknown top-level keys {sorted(unknown)}",
+                        "name, description, data, defaults, requires, runs, slurm, report, notebooks_dir")
+    bname = str(doc.get("name") or src.stem)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", bname):
+        raise DataError(src, f"name {bname!r} is not a plain folder name", "letters, digits, _ . -")
+    data = doc.get("data", "embedded")
+    if data not in ("embedded", "real"):
+        raise DataError(src, f"data: {data!r}", "'embedded' or 'real'")
+    if data_root is None and os.environ.get("NBKIT_DATA_ROOT"):
+        data_root = os.environ["NBKIT_DATA_ROOT"]
+    droot = Path(data_root).expanduser().resolve() if data_root else None
+    root = Path(runs_root).expanduser().resolve() if runs_root else default_runs_root()
+    nbdir = notebooks_dir or doc.get("notebooks_dir")
+    nbdir = Path(nbdir) if nbdir else NOTEBOOK_DIR
+    if not nbdir.is_absolute():
+        nbdir = (src.parent / nbdir).resolve()
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise DataError(src, "defaults is not a mapping", "parameter: value pairs")
+    entries = doc.get("runs")
+    if not isinstance(entries, list) or not entries:
+        raise DataError(src, "no 'runs' list", "a list of entries with notebook / params / grid / feeds")
+
+    requires = doc.get("requires") or []
+    if not isinstance(requires, list):
+        raise DataError(src, "requires is not a list", "a list of {path, what, get}")
+    for i, r in enumerate(requires):
+        if not isinstance(r, dict) or "path" not in r:
+            raise DataError(src, f"requires[{i}] has no 'path'", "{path, what, get, notebooks?}")
+
+    declared_cache: dict[str, dict] = {}
+    specs: list[RunSpec] = []
+    seen: dict[Path, int] = {}
+    for i, e in enumerate(entries):
+        where = f"runs[{i}]"
+        if not isinstance(e, dict) or "notebook" not in e:
+            raise DataError(src, f"{where} has no 'notebook'", "notebook, params, grid, feeds")
+        bad = set(e) - {"notebook", "params", "grid", "feeds"}
+        if bad:
+            raise DataError(src, f"{where} has unknown keys {sorted(bad)}", "notebook, params, grid, feeds")
+        stem = Path(str(e["notebook"])).stem
+        where = f"runs[{i}] ({stem})"
+        path = nbdir / f"{stem}.ipynb"
+        params = e.get("params") or {}
+        grid = e.get("grid") or {}
+        feeds = e.get("feeds") or []
+        if isinstance(feeds, str):
+            feeds = [feeds]
+        if not isinstance(params, dict):
+            raise DataError(src, f"{where}: params is not a mapping", "parameter: value pairs")
+        if not isinstance(grid, dict):
+            raise DataError(src, f"{where}: grid is not a mapping", "parameter: [values, ...]")
+        for k, v in grid.items():
+            if not isinstance(v, list) or not v:
+                raise DataError(src, f"{where}: grid axis {k!r} is {v!r}", "a non-empty list of values")
+            for x in v:
+                _check_primitive(src, where, k, x)
+        for k, v in params.items():
+            _check_primitive(src, where, k, v)
+        for k in list(params) + list(grid):
+            if k in RESERVED:
+                raise DataError(src, f"{where} sets {k!r}", "the runner sets run_dir itself; remove it")
+        declared = None
+        if validate:
+            if not path.is_file():
+                raise MissingDataError(path, f"{src.name} {where}: notebook not found",
+                                       f"notebooks/{stem}.ipynb")
+            if stem not in declared_cache:
+                declared_cache[stem] = notebook_parameters(path)
+            declared = declared_cache[stem]
+            unknown = [k for k in list(params) + list(grid) if k not in declared]
+            if unknown:
+                raise DataError(src, f"{where} sets {unknown} which {path.name} does not declare",
+                                f"parameters of its 'parameters' cell: {sorted(declared)}")
+        for point in expand_grid(params, grid):
+            full = {k: v for k, v in defaults.items() if declared is None or k in declared}
+            full.update(point)
+            full = {k: _substitute(v, droot, src, f"{where} parameter {k}") for k, v in full.items()}
+            rd = _runs.run_dir_for(stem, full, batch=bname, root=root)
+            if rd in seen:
+                raise DataError(src, f"{where} repeats the parameters of runs[{seen[rd]}]: {full}",
+                                "each run once (drop the duplicate grid point)")
+            seen[rd] = i
+            specs.append(RunSpec(stem, full, list(feeds), _stage(stem), rd, path))
+    specs.sort(key=lambda r: r.stage)  # stable: file order within a stage
+    report = doc.get("report", {})
+    if report is False:
+        report = None
+    elif report is True or report is None:
+        report = {}
+    elif not isinstance(report, dict):
+        raise DataError(src, "report is not a mapping or a boolean", "report: {param: value} or false")
+    return Batch(name=bname, source=src, runs_root=root, runs=specs, data=data, requires=requires,
+                 data_root=droot, description=str(doc.get("description", "")),
+                 slurm=dict(doc.get("slurm") or {}), report=report, notebooks_dir=nbdir)
+
+
+# --------------------------------------------------------------------------------------------------
+# data check
+# --------------------------------------------------------------------------------------------------
+def missing_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> list[dict]:
+    """The ``requires`` entries of ``batch`` whose path does not exist (globs allowed).
+
+    Only entries that concern one of the ``selected`` runs' notebooks are checked.
+    """
+    stems = {r.notebook for r in (selected if selected is not None else batch.runs)}
+    out = []
+    for i, req in enumerate(batch.requires):
+        nbs = req.get("notebooks")
+        if nbs and not any(_matches(s, str(n)) for s in stems for n in nbs):
+            continue
+        path = _substitute(str(req["path"]), batch.data_root, batch.source, f"requires[{i}]")
+        p = Path(path).expanduser()
+        ok = any(p.parent.glob(p.name)) if any(c in p.name for c in "*?[") else p.exists()
+        if not ok:
+            out.append(dict(req, path=str(p)))
+    return out
+
+
+def check_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> None:
+    """Raise a ``MissingDataError`` listing every missing path, what it is and how to get it."""
+    uses_root = any("{data_root}" in str(r.get("path", "")) for r in batch.requires)
+    if uses_root and batch.data_root is None:
+        raise MissingDataError(batch.source, f"batch {batch.name!r} reads real datasets but no data "
+                               "root was given",
+                               hint="pass --data-root DIR (make reproduce BATCH=%s DATA_ROOT=DIR); "
+                                    "data/README.md says what goes where" % batch.name)
+    miss = missing_data(batch, selected)
+    if miss:
+        lines = [f"  - {m['path']}" + (f"\n      what: {m['what']}" if m.get("what") else "")
+                 + (f"\n      get:  {m['get']}" if m.get("get") else "") for m in miss]
+        raise MissingDataError(batch.data_root or batch.source,
+                               f"batch {batch.name!r} needs {len(miss)} missing file(s) or folder(s):\n"
+                               + "\n".join(lines) + "\n",
+                               hint="download them to those paths (data/README.md explains the layout), "
+                                    "then rerun")
+
+
+# --------------------------------------------------------------------------------------------------
+# executing one run
+# --------------------------------------------------------------------------------------------------
+def kernel_name(preferred: str = KERNEL) -> str:
+    """``preferred`` when its kernelspec is installed, else ``python3`` (with a warning)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(preferred)
+        return preferred
+    except NoSuchKernel:
+        warnings.warn(f"Jupyter kernel {preferred!r} is not installed (make venv registers it); "
+                      f"running notebooks on 'python3' ({sys.executable}) instead", stacklevel=2)
+        return "python3"
+
+
+@contextlib.contextmanager
+def _environ(env: Mapping[str, str]):
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove a half-written run folder's contents (it has no results.json; nothing in it is trusted)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _error_text(exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        tb = "\n".join(_ANSI.sub("", line) for line in (exc.traceback or []))
+        return (f"{exc.ename}: {exc.evalue}\n(cell {exc.cell_index}, execution count "
+                f"{exc.exec_count})\n\n{tb}\n")
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+_WORKER_ENV: dict[str, str] = {}
+
+
+def _init_worker(slots, env_per_slot) -> None:
+    """Process-pool initializer: take a slot and pin this worker's GPU / thread budget."""
+    slot = slots.get()
+    _WORKER_ENV.clear()
+    _WORKER_ENV.update(env_per_slot[slot])
+    os.environ.update(_WORKER_ENV)
+
+
+def execute_run(task: Mapping[str, Any]) -> dict:
+    """Execute one run (a top-level function so process pools and submitit can call it).
+
+    Parameters
+    ----------
+    task : dict
+        ``notebook``, ``path`` (the .ipynb), ``run_dir``, ``params``, ``kernel``, ``cwd``, ``env``
+        (extra environment for the kernel), ``timeout`` (seconds per cell or None), ``feeds``.
+
+    Returns
+    -------
+    dict
+        The run's record for the summary: ``status`` (``done`` / ``failed``), ``wall_s``,
+        ``error`` (traceback text, failed runs only) and the task's identity fields.
+    """
+    import papermill
+
+    run_dir = Path(task["run_dir"])
+    record = {"notebook": task["notebook"], "hash": run_dir.name, "run_dir": str(run_dir),
+              "params": dict(task["params"]), "feeds": list(task.get("feeds", [])),
+              "status": "failed", "wall_s": 0.0}
+    env = dict(task.get("env") or {})
+    env.update(_WORKER_ENV)
+    started, t0 = _now(), time.perf_counter()
+    try:
+        clear_run_dir(run_dir)
+        write_json(run_dir / _runs.PARAMS, dict(task["params"]))
+        out_nb = run_dir / f"{task['notebook']}.ipynb"
+        with _environ(env):
+            papermill.execute_notebook(
+                str(task["path"]), str(out_nb),
+                parameters=dict(task["params"], run_dir=str(run_dir)),
+                kernel_name=task.get("kernel") or KERNEL, cwd=task.get("cwd"),
+                progress_bar=False, log_output=False, start_timeout=300,
+                execution_timeout=task.get("timeout"),
+                # the kernel's own log: errors only (not the TCP-transport notice on every start)
+                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        if not _runs.is_complete(run_dir):
+            raise NbkitError(f"{out_nb}: the notebook finished without writing results.json "
+                             "(its last cell must call runs.save_results(run_dir, results))")
+        record["status"] = "done"
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded; the batch goes on
+        text = _error_text(exc)
+        record["error"] = text
+        with contextlib.suppress(OSError):
+            write_text(run_dir / ERROR, text)
+        # a failed run must never look complete
+        with contextlib.suppress(OSError):
+            (run_dir / _runs.RESULTS).unlink(missing_ok=True)
+    record["wall_s"] = round(time.perf_counter() - t0, 3)
+    with contextlib.suppress(OSError):
+        write_json(run_dir / TIMING, {"started": started, "finished": _now(), "wall_s": record["wall_s"],
+                                      "status": record["status"], "host": socket.gethostname(),
+                                      "threads": env.get("OMP_NUM_THREADS"),
+                                      "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES")})
+    return record
+
+
+# --------------------------------------------------------------------------------------------------
+# executors
+# --------------------------------------------------------------------------------------------------
+def detect_gpus() -> list[str]:
+    """GPU ids this process may use: ``$CUDA_VISIBLE_DEVICES`` when set, else ``nvidia-smi -L``."""
+    vis = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if vis is not None:
+        return [g for g in vis.split(",") if g.strip() and g.strip() != "-1"]
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU"))]
+
+
+def worker_envs(jobs: int | None, gpus: list[str] | None = None, cores: int | None = None) -> list[dict]:
+    """The environment of each worker: one per GPU, or ``jobs`` CPU workers sharing the cores.
+
+    Parameters
+    ----------
+    jobs : int or None
+        Number of workers; None means one per GPU (or 1 without GPUs).
+    gpus : list of str, optional
+        GPU ids (default: ``detect_gpus()``); each worker gets one (round robin).
+    cores : int, optional
+        CPU cores to share (default ``os.cpu_count()``).
+
+    Returns
+    -------
+    list of dict
+        Per worker: ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
+        ``NBKIT_NUM_THREADS``, ``NBKIT_WORKER`` and, with GPUs, ``CUDA_VISIBLE_DEVICES``.
+
+    Examples
+    --------
+    >>> [e["OMP_NUM_THREADS"] for e in worker_envs(2, gpus=[], cores=8)]
+    ['4', '4']
+    >>> [e["CUDA_VISIBLE_DEVICES"] for e in worker_envs(None, gpus=["0", "1"], cores=8)]
+    ['0', '1']
+    """
+    gpus = detect_gpus() if gpus is None else list(gpus)
+    cores = cores or os.cpu_count() or 1
+    n = jobs if jobs else (len(gpus) or 1)
+    n = max(1, int(n))
+    threads = str(max(1, cores // n))
+    envs = []
+    for i in range(n):
+        e = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+             "NBKIT_NUM_THREADS": threads, "NBKIT_WORKER": str(i)}
+        if gpus:
+            e["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        envs.append(e)
+    return envs
+
+
+def _run_local(tasks: list[dict], envs: list[dict], bar) -> Iterable[dict]:
+    if len(envs) == 1 or len(tasks) == 1:
+        for t in tasks:
+            t = dict(t, env=dict(t["env"], **envs[0]))
+            yield execute_run(t)
+            bar.update(1)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    slots = ctx.Queue()
+    n = min(len(envs), len(tasks))
+    for i in range(n):
+        slots.put(i)
+    with cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
+                                initargs=(slots, envs)) as pool:
+        futs = {pool.submit(execute_run, t): t for t in tasks}
+        for f in cf.as_completed(futs):
+            t = futs[f]
+            try:
+                rec = f.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker is a failed run
+                rec = {"notebook": t["notebook"], "hash": Path(t["run_dir"]).name,
+                       "run_dir": t["run_dir"], "params": t["params"], "feeds": t.get("feeds", []),
+                       "status": "failed", "wall_s": 0.0, "error": _error_text(exc)}
+            bar.update(1)
+            yield rec
+
+
+def _run_submitit(tasks: list[dict], batch: Batch, jobs: int | None, cluster: str | None,
+                  slurm: Mapping[str, Any], bar) -> Iterable[dict]:
+    try:
+        import submitit
+    except ImportError as e:  # pragma: no cover - submitit is in the dev extra
+        raise NbkitError("--executor slurm needs submitit: pip install 'nbkit[cluster]'") from e
+    folder = batch.dir / ".submitit"
+    ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    params = {"timeout_min": 240, "name": f"nbkit-{batch.name}"}
+    params.update(slurm or {})
+    if jobs:
+        params.setdefault("slurm_array_parallelism", int(jobs))
+    if ex.cluster == "local":
+        params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
+        params.pop("name", None)
+    ex.update_parameters(**params)
+    threads = str(params.get("cpus_per_task") or max(1, (os.cpu_count() or 1) // max(1, int(jobs or 1))))
+    submitted = []
+    for t in tasks:
+        env = dict(t["env"], OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
+                   OPENBLAS_NUM_THREADS=threads, NBKIT_NUM_THREADS=threads)
+        submitted.append((t, ex.submit(execute_run, dict(t, env=env))))
+    for t, job in submitted:
+        try:
+            rec = job.result()
+        except Exception as exc:  # noqa: BLE001 - a job that died is a failed run
+            rec = {"notebook": t["notebook"], "hash": Path(t["run_dir"]).name, "run_dir": t["run_dir"],
+                   "params": t["params"], "feeds": t.get("feeds", []), "status": "failed",
+                   "wall_s": 0.0, "error": f"submitit job {job.job_id} failed:\n{exc}"}
+            with contextlib.suppress(OSError):
+                write_text(Path(t["run_dir"]) / ERROR, rec["error"])
+        rec["job_id"] = str(job.job_id)
+        bar.update(1)
+        yield rec
+
+
+# --------------------------------------------------------------------------------------------------
+# the batch
+# --------------------------------------------------------------------------------------------------
+def plan(batch: Batch, only=None, force: bool = False) -> list[tuple[RunSpec, str]]:
+    """``(run, action)`` pairs, action ``"run"`` or ``"skip"`` (already complete), in execution order."""
+    return [(r, "run" if force or not r.complete() else "skip") for r in batch.select(only)]
+
+
+def format_plan(batch: Batch, steps: list[tuple[RunSpec, str]]) -> str:
+    """The dry-run listing."""
+    lines = [f"batch {batch.name} ({batch.source}) -> {batch.dir}"]
+    n_run = sum(a == "run" for _, a in steps)
+    lines.append(f"{n_run} to run, {len(steps) - n_run} complete (skipped)")
+    stage = None
+    for r, a in steps:
+        if r.stage != stage:
+            stage = r.stage
+            lines.append(f"stage {stage:02d}:")
+        half = " (half-written: will be cleared)" if a == "run" and r.run_dir.exists() else ""
+        p = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        feeds = f"  [{'; '.join(r.feeds)}]" if r.feeds else ""
+        lines.append(f"  {'RUN ' if a == 'run' else 'skip'} {r.notebook}/{r.hash}  {p}{feeds}{half}")
+    return "\n".join(lines)
+
+
+def _task(batch: Batch, r: RunSpec, kernel: str, timeout: float | None) -> dict:
+    env = {"NBKIT_RUNS": str(batch.runs_root), "NBKIT_BATCH": batch.name}
+    if batch.data_root is not None:
+        env["NBKIT_DATA_ROOT"] = str(batch.data_root)
+    return {"notebook": r.notebook, "path": str(r.path), "run_dir": str(r.run_dir),
+            "params": dict(r.params), "feeds": list(r.feeds), "kernel": kernel,
+            "cwd": str(r.path.parent), "env": env, "timeout": timeout}
+
+
+def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "local", only=None,
+              dry_run: bool = False, report: bool = True, force: bool = False,
+              timeout: float | None = None, cluster: str | None = None, gpus: list[str] | None = None,
+              kernel: str | None = None, progress: bool = True, stream=None) -> dict:
+    """Execute a batch: data check, stages in order, summary, report.
+
+    Parameters
+    ----------
+    batch : Batch or str
+        A loaded batch or a batch name / path (loaded with default roots).
+    jobs : int, optional
+        Parallel workers (default: one per GPU, else 1). CPU threads per worker = cores ÷ jobs.
+    executor : {"local", "slurm"}
+        ``local``: this process (1 worker) or a process pool; ``slurm``: submitit jobs.
+    only : str or list, optional
+        Notebooks to run (``05`` / ``05_train``); others are left alone.
+    dry_run : bool
+        Only list what would run and what would be skipped.
+    report : bool
+        Build the report (notebook 07) at the end.
+    force : bool
+        Redo complete runs too.
+    timeout : float, optional
+        Seconds per notebook cell (papermill ``execution_timeout``).
+    cluster : str, optional
+        submitit cluster (``None``: auto-detect Slurm; ``"local"`` runs jobs as local processes).
+    gpus : list of str, optional
+        GPU ids to spread workers over (default: detected).
+    kernel : str, optional
+        Jupyter kernel (default ``nbkit``, falling back to ``python3``).
+    progress : bool
+        Show a tqdm bar.
+    stream : file, optional
+        Where the plan / summary text goes (default stdout).
+
+    Returns
+    -------
+    dict
+        The summary (also in ``runs/<batch>/summary.json`` unless ``dry_run``): ``done``,
+        ``skipped``, ``failed`` counts, ``total_s``, and ``runs`` (one record each).
+    """
+    stream = stream or sys.stdout
+    b = batch if isinstance(batch, Batch) else load_batch(batch)
+    steps = plan(b, only=only, force=force)
+    check_data(b, [r for r, _ in steps])
+    if dry_run:
+        text = format_plan(b, steps)
+        if report and b.report is not None:
+            text += f"\nthen: report -> {b.dir / 'report'}"
+        print(text, file=stream)
+        return {"batch": b.name, "dry_run": True,
+                "to_run": [f"{r.notebook}/{r.hash}" for r, a in steps if a == "run"],
+                "to_skip": [f"{r.notebook}/{r.hash}" for r, a in steps if a == "skip"]}
+    if executor not in ("local", "slurm"):
+        raise NbkitError(f"unknown executor {executor!r} (expected local or slurm)")
+    kern = kernel or kernel_name()
+    b.dir.mkdir(parents=True, exist_ok=True)
+    envs = worker_envs(jobs, gpus=gpus)
+    started, t0 = _now(), time.perf_counter()
+    records: list[dict] = []
+    for r, a in steps:
+        if a == "skip":
+            timing = {}
+            with contextlib.suppress(DataError, OSError):
+                timing = read_json(r.run_dir / TIMING)
+            records.append({"notebook": r.notebook, "hash": r.hash, "run_dir": str(r.run_dir),
+                            "params": r.params, "feeds": r.feeds, "status": "skipped",
+                            "wall_s": 0.0, "previous_wall_s": timing.get("wall_s")})
+    todo = [r for r, a in steps if a == "run"]
+    interrupted = False
+    bar = tqdm(total=len(todo), desc=f"batch {b.name}", unit="run", disable=not progress or not todo,
+               file=sys.stderr)
+    try:
+        for stage, group in itertools.groupby(todo, key=lambda r: r.stage):
+            group = list(group)
+            bar.set_postfix_str(f"stage {stage:02d} ({group[0].notebook})")
+            tasks = [_task(b, r, kern, timeout) for r in group]
+            if executor == "slurm":
+                it = _run_submitit(tasks, b, jobs, cluster, b.slurm, bar)
+            else:
+                it = _run_local(tasks, envs, bar)
+            for rec in it:
+                records.append(rec)
+                if rec["status"] == "failed":
+                    first = (rec.get("error") or "").strip().splitlines()[:1]
+                    tqdm.write(f"FAILED {rec['notebook']}/{rec['hash']}: {first[0] if first else ''}",
+                               file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    summary = _summarise(b, records, started, time.perf_counter() - t0, interrupted)
+    if report and b.report is not None and not interrupted:
+        summary["report"] = _report_record(b, kern, timeout)
+    write_json(b.dir / SUMMARY, summary)
+    print(format_summary(summary), file=stream)
+    if interrupted:
+        raise KeyboardInterrupt
+    return summary
+
+
+def _summarise(b: Batch, records: list[dict], started: str, total: float, interrupted: bool) -> dict:
+    order = {(r.notebook, r.hash): i for i, r in enumerate(b.runs)}
+    records = sorted(records, key=lambda x: order.get((x["notebook"], x["hash"]), 1 << 30))
+    for rec in records:
+        with contextlib.suppress(ValueError):
+            rec["run_dir"] = str(Path(rec["run_dir"]).relative_to(b.runs_root))
+    count = {s: sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")}
+    return {"batch": b.name, "source": str(b.source), "runs_root": str(b.runs_root),
+            "data": b.data, "data_root": str(b.data_root) if b.data_root else None,
+            "started": started, "finished": _now(), "total_s": round(total, 3),
+            "interrupted": interrupted, **count, "runs": records}
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The end-of-batch table: one line per run, then the totals."""
+    lines = [f"\nbatch {summary['batch']}: {summary['done']} done, {summary['skipped']} skipped, "
+             f"{summary['failed']} failed in {summary['total_s']:.1f} s"
+             + (" (INTERRUPTED)" if summary.get("interrupted") else "")]
+    for r in summary["runs"]:
+        t = f"{r['wall_s']:8.1f} s" if r["status"] != "skipped" else "        -  "
+        lines.append(f"  {r['status']:<7} {t}  {r['notebook']}/{r['hash']}")
+        if r["status"] == "failed":
+            err = (r.get("error") or "").strip().splitlines()
+            lines.append(f"          {err[0] if err else 'unknown error'}")
+            lines.append(f"          traceback: {Path(summary['runs_root']) / r['run_dir'] / ERROR}")
+    rep = summary.get("report")
+    if rep:
+        lines.append(f"  report  {rep.get('status')}: {rep.get('html') or rep.get('error', '').splitlines()[:1]}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# the report (notebook 07)
+# --------------------------------------------------------------------------------------------------
+def report_dir(batch: str, runs_root: str | os.PathLike | None = None) -> Path:
+    """``<runs_root>/<batch>/report``."""
+    root = Path(runs_root) if runs_root else default_runs_root()
+    return root / batch / "report"
+
+
+def export_html(executed: str | os.PathLike, html_path: str | os.PathLike, exclude_input: bool = True) -> Path:
+    """Write an executed notebook as standalone HTML (nbconvert ``HTMLExporter``), atomically."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    exporter = HTMLExporter()
+    exporter.exclude_input = exclude_input
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    return write_text(html_path, body)
+
+
+def build_report(b: Batch, kernel: str | None = None, timeout: float | None = None,
+                 notebook: str | os.PathLike | None = None) -> dict:
+    """Execute notebook 07 for ``b`` into ``runs/<batch>/report/`` and export ``report.html``.
+
+    Always rebuilt (the report must reflect the current results). Returns a record with ``status``,
+    ``wall_s``, ``html`` and, on failure, ``error``.
+    """
+    nb = Path(notebook) if notebook else b.notebooks_dir / f"{REPORT_NOTEBOOK}.ipynb"
+    if not nb.is_file():
+        nb = NOTEBOOK_DIR / f"{REPORT_NOTEBOOK}.ipynb"
+    out = report_dir(b.name, b.runs_root)
+    if not nb.is_file():
+        return {"status": "failed", "wall_s": 0.0, "error": f"{nb}: report notebook not found"}
+    declared = notebook_parameters(nb)
+    params = {"batch": b.name, "runs_root": str(b.runs_root)}
+    params.update(b.report or {})
+    params = {k: v for k, v in params.items() if k in declared}
+    task = {"notebook": REPORT_NOTEBOOK, "path": str(nb), "run_dir": str(out), "params": params,
+            "feeds": ["report"], "kernel": kernel or kernel_name(), "cwd": str(nb.parent),
+            "env": {"NBKIT_RUNS": str(b.runs_root), "NBKIT_BATCH": b.name}, "timeout": timeout}
+    rec = execute_run(task)
+    rec.pop("params", None)
+    if rec["status"] == "done":
+        try:
+            rec["html"] = str(export_html(out / f"{REPORT_NOTEBOOK}.ipynb", out / "report.html"))
+        except Exception as exc:  # noqa: BLE001
+            rec["status"], rec["error"] = "failed", _error_text(exc)
+    return rec
+
+
+def _report_record(b: Batch, kernel: str, timeout: float | None) -> dict:
+    return build_report(b, kernel=kernel, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------------
+def add_parser(subparsers) -> None:
+    """Register ``python -m nbkit reproduce``."""
+    p = subparsers.add_parser(
+        "reproduce", help="run a batch of notebooks (papermill) and build the report",
+        description="Execute a batch of notebooks (batches/<name>.yaml) with papermill into "
+                    "runs/<batch>/<notebook>/<params-hash>/, skipping complete runs, then build the "
+                    "report beside the paper's numbers (runs/<batch>/report/).")
+    p.add_argument("--batch", default="default",
+                   help="smoke | default | paper, or a path to a batch YAML file (default: default)")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="parallel workers (default: one per GPU, else 1); CPU threads per worker = "
+                        "cores / jobs")
+    p.add_argument("--executor", choices=["local", "slurm"], default="local",
+                   help="local process(es) or Slurm jobs through submitit (default: local)")
+    p.add_argument("--cluster", default=None,
+                   help="submitit cluster for --executor slurm (default: auto; 'local' runs the "
+                        "jobs as local processes, for testing)")
+    p.add_argument("--dry-run", action="store_true", help="list what would run and what is skipped")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding the real datasets (paper batch; default $NBKIT_DATA_ROOT)")
+    p.add_argument("--runs-root", default=None, help="where run folders go (default $NBKIT_RUNS or ./runs)")
+    p.add_argument("--only", default=None, metavar="NOTEBOOK",
+                   help="run only these notebooks (comma-separated: 05, 05_train)")
+    p.add_argument("--no-report", action="store_true", help="skip the report (notebook 07)")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the report from the existing results.json files, run nothing else")
+    p.add_argument("--force", action="store_true", help="redo runs that are already complete")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per notebook cell (default: none)")
+    p.add_argument("--gpus", default=None,
+                   help="comma-separated GPU ids for the workers (default: detected; 'none' for CPU)")
+    p.add_argument("--kernel", default=None, help="Jupyter kernel (default: nbkit, else python3)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    """Entry point of ``python -m nbkit reproduce``; returns the exit status (1 if a run failed)."""
+    gpus = None
+    if args.gpus:
+        gpus = [] if args.gpus.lower() in ("none", "cpu", "") else args.gpus.split(",")
+    b = load_batch(args.batch, runs_root=args.runs_root, data_root=args.data_root)
+    if args.report_only:
+        rec = build_report(b, kernel=args.kernel, timeout=args.timeout)
+        print(f"report {rec['status']}: {rec.get('html') or rec.get('error')}")
+        return 0 if rec["status"] == "done" else 1
+    try:
+        s = run_batch(b, jobs=args.jobs, executor=args.executor, only=args.only, dry_run=args.dry_run,
+                      report=not args.no_report, force=args.force, timeout=args.timeout,
+                      cluster=args.cluster, gpus=gpus, kernel=args.kernel)
+    except KeyboardInterrupt:
+        print("interrupted: complete runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    if args.dry_run:
+        return 0
+    rep_failed = bool(s.get("report")) and s["report"].get("status") != "done"
+    return 1 if (s["failed"] or rep_failed) else 0

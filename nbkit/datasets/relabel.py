@@ -1,0 +1,231 @@
+"""ImageNet multi-labels from ReLabel label maps (Yun et al., CVPR 2021), as in the paper's App. B.
+
+ReLabel (naver-ai/relabel_imagenet, ``relabel_imagenet.tar``) ships one ``.pt`` tensor per ImageNet
+training image, laid out as ``<dir>/<wnid>/<image_id>.pt`` (``n01440764/n01440764_10026.pt``); a flat
+folder of ``.pt`` files is accepted too. Each map is ``2 x 5 x 15 x 15``: top-5 logits and top-5
+class ids for every cell of a 15 x 15 grid. A class is *present* in an image when, in some cell
+other than the four corners, it is the top-1 entry and the softmax over the cell's five logits gives
+it a probability of at least ``threshold`` (0.994 in the paper). Decoding is
+``nbkit.labelmaps.decode``; the options below are passed to it unchanged.
+
+Classes are the 1,000 ILSVRC-2012 classes in sorted-wnid order (the order of the ReLabel class ids,
+PyTorch and Keras), shipped in ``nbkit/data/imagenet_classes.csv``. Labels are wnids (unique); names
+are short names and are not unique (two classes are called "crane", two "maillot").
+
+The decoded ``LabelIndex`` is cached in ``nbkit.io.cache_dir()`` once per source fingerprint
+(the map file names, a sample of their sizes and dates, and every option).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import DataError, MissingDataError
+from ..io import cache_dir, fingerprint
+from ..labelindex import LabelIndex
+from . import packaged
+
+__all__ = ["load_relabel", "imagenet_classes", "relabel_files"]
+
+_CACHE_VERSION = 1
+_WNID = re.compile(r"^(n\d{8})_")
+_HINT = ("download relabel_imagenet.tar (https://github.com/naver-ai/relabel_imagenet), untar it and "
+         "pass relabel:PATH/imagenet_efficientnet_l2_sz475_top5; see data/README.md")
+
+
+def imagenet_classes() -> pd.DataFrame:
+    """The 1,000 ImageNet (ILSVRC-2012) classes in sorted-wnid order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``index`` (0..999, the ReLabel / PyTorch class id), ``wnid``, ``devkit_id``
+        (1..1000, the ILSVRC devkit id), ``short_name`` and ``label`` (the yrevar gist string the
+        authors used), plus ``name`` = ``short_name`` with spaces for underscores.
+
+    Examples
+    --------
+    >>> df = imagenet_classes()
+    >>> len(df), df.loc[0, "wnid"], df.loc[0, "name"]
+    (1000, 'n01440764', 'tench')
+    >>> sorted(df.loc[df["name"] == "crane", "wnid"])
+    ['n02012849', 'n03126707']
+    """
+    path = packaged("imagenet_classes.csv")
+    df = pd.read_csv(path, dtype={"wnid": str, "short_name": str, "label": str},
+                     keep_default_na=False)
+    missing = [c for c in ("index", "wnid", "short_name", "label") if c not in df.columns]
+    if missing or len(df) != 1000 or list(df["index"]) != list(range(1000)):
+        raise DataError(path, f"not the 1000-class list (missing {missing}, {len(df)} rows)",
+                        "columns index,wnid,devkit_id,short_name,label with index 0..999")
+    df["name"] = df["short_name"].str.replace("_", " ")
+    return df
+
+
+def relabel_files(directory: str | os.PathLike) -> list[Path]:
+    """All ``.pt`` label maps under ``directory`` (nested ``<wnid>/<id>.pt`` or flat), sorted."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise MissingDataError(d, "ReLabel directory not found", hint=_HINT)
+    files = sorted(d.rglob("*.pt"))
+    return files
+
+
+def _image_path(rel: Path, ext: str, layout: str) -> str:
+    stem = rel.stem
+    if layout == "mirror" or (layout == "auto" and len(rel.parts) > 1):
+        return str(rel.with_suffix(ext))
+    m = _WNID.match(stem)
+    if layout in ("auto", "wnid") and m:
+        return f"{m.group(1)}/{stem}{ext}"
+    return f"{stem}{ext}"
+
+
+def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
+                 exclude_corners: bool = True, topk: int = 1, corners: str = "drop",
+                 comparison: str = ">=", classes: Sequence[str] | pd.DataFrame | None = None,
+                 image_root: str | os.PathLike | None = None, image_ext: str = ".JPEG",
+                 image_layout: str = "auto", split: str = "train", workers: int | None = None,
+                 batch_size: int = 4096, cache: bool = True, progress: bool = True,
+                 name: str = "imagenet") -> LabelIndex:
+    """Decode a folder of ReLabel ``.pt`` maps into a multi-label ``LabelIndex`` (ImageNet).
+
+    Parameters
+    ----------
+    directory : path-like
+        Folder of ``.pt`` maps: ReLabel's ``<wnid>/<image_id>.pt`` layout, or flat.
+    threshold : float, default 0.994
+        Confidence a class needs in some cell (the paper's App. B value).
+    exclude_corners : bool, default True
+        Ignore the four corner cells (the authors do).
+    topk : int, default 1
+        How many of each cell's top-5 entries count (the paper: 1).
+    corners : {"drop", "zero"}
+        ``"drop"`` removes corner cells; ``"zero"`` is the authors' literal code (corner logits and
+        ids set to 0); see ``nbkit.labelmaps``.
+    comparison : {">=", ">"}
+        ``">="`` (authors' code, default) or ``">"``.
+    classes : sequence of str or DataFrame, optional
+        The label space of the class ids. Default: the 1,000 ImageNet classes
+        (:func:`imagenet_classes`). A sequence of labels (names = labels), or a DataFrame with
+        ``label`` (or ``wnid``) and ``name`` columns, in class-id order.
+    image_root : path-like, optional
+        ImageNet training images folder (``.../train``); images resolve to
+        ``<image_root>/<wnid>/<image_id><image_ext>``.
+    image_ext : str, default ".JPEG"
+    image_layout : {"auto", "mirror", "wnid", "flat"}
+        How an image path is derived from a map path. ``auto``: mirror nested maps
+        (``<wnid>/<id>.pt`` -> ``<wnid>/<id>.JPEG``); for flat maps use ``<wnid>/<id>`` when the id
+        starts with a wnid, else ``<id>``.
+    split : str, default "train"
+        Split of every image (ReLabel covers the ImageNet training set).
+    workers : int, optional
+        Threads reading maps (default: ``min(8, CPUs)``).
+    batch_size : int
+        Maps decoded at once (memory: ~9 KB per map).
+    cache : bool
+        Read / write the decoded result in ``nbkit.io.cache_dir()``.
+    progress : bool
+        Show a tqdm bar.
+    name : str
+        Dataset name.
+
+    Returns
+    -------
+    LabelIndex
+        One row per map file (image id = file stem), classes in class-id order.
+
+    Raises
+    ------
+    MissingDataError
+        The folder does not exist.
+    DataError
+        No ``.pt`` files; a map with the wrong shape, non-integer or out-of-range class ids
+        (the message names the file); duplicate image ids.
+
+    Examples
+    --------
+    >>> li = load_relabel("relabel_imagenet/imagenet_efficientnet_l2_sz475_top5")  # doctest: +SKIP
+    >>> li.n_classes                                                                # doctest: +SKIP
+    1000
+    """
+    from tqdm.auto import tqdm
+
+    from .. import labelmaps
+
+    directory = Path(directory)
+    if image_layout not in ("auto", "mirror", "wnid", "flat"):
+        raise DataError(directory, f"unknown image_layout {image_layout!r}",
+                        "'auto', 'mirror', 'wnid' or 'flat'")
+    if classes is None:
+        df = imagenet_classes()
+        labels, names = df["wnid"].tolist(), df["name"].tolist()
+    elif isinstance(classes, pd.DataFrame):
+        lab_col = "label" if "label" in classes.columns else ("wnid" if "wnid" in classes.columns else None)
+        if lab_col is None:
+            raise DataError("classes", "class table lacks a 'label' (or 'wnid') column",
+                            "columns label[, name]")
+        labels = classes[lab_col].astype(str).tolist()
+        names = classes["name"].astype(str).tolist() if "name" in classes.columns else labels
+    else:
+        labels = [str(c) for c in classes]
+        names = labels
+    C = len(labels)
+    files = relabel_files(directory)
+    if not files:
+        raise DataError(directory, "no .pt label maps found", "ReLabel .pt files (nested or flat)",
+                        hint=_HINT)
+    rel = [f.relative_to(directory) for f in files]
+    options = dict(threshold=float(threshold), exclude_corners=bool(exclude_corners), topk=int(topk),
+                   corners=corners, comparison=comparison, labels_hash=hashlib.sha256(
+                       "\n".join(labels).encode()).hexdigest()[:16],
+                   image_root=str(image_root) if image_root else None, image_ext=image_ext,
+                   image_layout=image_layout, split=split, name=name)
+    names_hash = hashlib.sha256("\n".join(map(str, rel)).encode()).hexdigest()
+    step = max(1, len(files) // 256)
+    fp = fingerprint("relabel", _CACHE_VERSION, str(directory.resolve()), options, names_hash,
+                     files=files[::step] + [files[-1]])
+    cpath = cache_dir() / f"relabel-{fp}.npz"
+    if cache and cpath.exists():
+        try:
+            return LabelIndex.load(cpath)
+        except DataError:
+            pass  # an unreadable cache is rebuilt
+    workers = workers or min(8, os.cpu_count() or 1)
+    rows, cols = [], []
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(files), desc="ReLabel maps", unit="map", disable=not progress,
+                 mininterval=0.5) as bar:
+        for start in range(0, len(files), batch_size):
+            chunk = files[start:start + batch_size]
+            maps = np.stack(list(pool.map(lambda p: labelmaps.load_map(p, n_classes=C), chunk)))
+            Yb = labelmaps.decode(maps, threshold, exclude_corners=exclude_corners, topk=topk,
+                                  n_classes=C, corners=corners, comparison=comparison, sparse=True)
+            Yb = Yb.tocoo()
+            rows.append(Yb.row.astype(np.int64) + start)
+            cols.append(Yb.col.astype(np.int64))
+            bar.update(len(chunk))
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    Y = sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(files), C))
+    image_ids = [p.stem for p in rel]
+    paths = [_image_path(p, image_ext, image_layout) for p in rel]
+    n_empty = int((np.diff(Y.indptr) == 0).sum())
+    meta = {"source": str(directory), "format": "relabel", "n_maps": len(files),
+            "images_without_label": n_empty, "decode": {k: options[k] for k in
+                                                        ("threshold", "exclude_corners", "topk",
+                                                         "corners", "comparison")},
+            "fingerprint": fp}
+    li = LabelIndex(name, labels, names, image_ids, [split] * len(files), Y, None, image_root,
+                    paths, meta)
+    if cache:
+        li.save(cpath)
+    return li

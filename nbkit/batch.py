@@ -879,6 +879,51 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: top-level results.json keys that may differ between two identical runs (wall-clock timing)
+VOLATILE_KEYS = ("timing",)
+
+
+def stable_results(results: Mapping[str, Any], ignore: Iterable[str] = VOLATILE_KEYS) -> dict:
+    """``results`` without its volatile top-level keys (``timing``): what must be reproducible."""
+    ignore = set(ignore)
+    return {k: v for k, v in results.items() if k not in ignore}
+
+
+def compare_batches(root_a: str | os.PathLike, root_b: str | os.PathLike, batch: str,
+                    ignore: Iterable[str] = VOLATILE_KEYS) -> list[str]:
+    """Differences between the ``results.json`` files of two runs of the same batch.
+
+    Parameters
+    ----------
+    root_a, root_b : path
+        Two runs roots holding ``<batch>/<notebook>/<hash>/results.json``.
+    batch : str
+        Batch name.
+    ignore : iterable of str
+        Top-level keys left out of the comparison (default: ``timing``).
+
+    Returns
+    -------
+    list of str
+        One line per run folder present in only one root or whose results differ; empty when the
+        two batches reproduced each other exactly.
+    """
+    def collect(root):
+        base = Path(root) / batch
+        return {p.parent.relative_to(base).as_posix(): p for p in base.glob("*/*/results.json")
+                if p.parent.parent.name != "report"}
+
+    a, b = collect(root_a), collect(root_b)
+    out = [f"only in {root_a}: {k}" for k in sorted(set(a) - set(b))]
+    out += [f"only in {root_b}: {k}" for k in sorted(set(b) - set(a))]
+    for k in sorted(set(a) & set(b)):
+        ra, rb = stable_results(read_json(a[k]), ignore), stable_results(read_json(b[k]), ignore)
+        if ra != rb:
+            keys = sorted(x for x in set(ra) | set(rb) if ra.get(x) != rb.get(x))
+            out.append(f"{k}: results differ in {keys}")
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # the report (notebook 07)
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,288 @@
+"""The batch runner (``python -m nbkit reproduce``): real papermill on a real kernel.
+
+Small tests use two tiny notebooks in tests/notebooks (01_alpha, 02_beta); the slow tests run the
+real smoke batch (every notebook on tiny settings) twice and compare the recorded results.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nbkit import batch, runs
+from nbkit.errors import DataError, MissingDataError
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
+PY = sys.executable
+
+
+def write_batch(path: Path, body: str) -> Path:
+    path.write_text(f"notebooks_dir: {TEST_NOTEBOOKS}\nreport: false\n" + body, encoding="utf-8")
+    return path
+
+
+TINY = """
+name: tiny
+defaults: {smoke: true}
+runs:
+  - notebook: 01_alpha
+    grid: {x: [1, 2], fail: [false]}
+    feeds: ["Table 0"]
+  - notebook: 01_alpha
+    params: {x: 3, fail: true}
+  - notebook: 02_beta
+    grid: {x: [1, 2]}
+    feeds: ["Figure 0"]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny batch executed once, sequentially (jobs=1), with one failing run."""
+    d = tmp_path_factory.mktemp("tiny")
+    src = write_batch(d / "tiny.yaml", TINY)
+    b = batch.load_batch(src, runs_root=d / "runs")
+    summary = batch.run_batch(b, jobs=1, progress=False)
+    return b, summary
+
+
+def _by(summary, notebook, **params):
+    out = [r for r in summary["runs"] if r["notebook"] == notebook
+           and all(r["params"].get(k) == v for k, v in params.items())]
+    assert len(out) == 1, out
+    return out[0]
+
+
+# --- batch files ----------------------------------------------------------------------------------
+def test_expand_grid_is_cartesian_in_axis_order():
+    pts = batch.expand_grid({"a": 0}, {"b": [1, 2], "c": ["x", "y"]})
+    assert pts == [{"a": 0, "b": 1, "c": "x"}, {"a": 0, "b": 1, "c": "y"},
+                   {"a": 0, "b": 2, "c": "x"}, {"a": 0, "b": 2, "c": "y"}]
+    assert batch.expand_grid({"a": 1}, None) == [{"a": 1}]
+
+
+def test_load_batch_expands_runs_in_stage_order(tmp_path):
+    b = batch.load_batch(write_batch(tmp_path / "t.yaml", TINY), runs_root=tmp_path / "runs")
+    assert b.name == "tiny"
+    assert [r.notebook for r in b.runs] == ["01_alpha"] * 3 + ["02_beta"] * 2
+    # defaults apply where declared; the folder is the params hash from nbkit.runs
+    r0 = b.runs[0]
+    assert r0.params == {"smoke": True, "x": 1, "fail": False}
+    assert r0.run_dir == runs.run_dir_for("01_alpha", r0.params, batch="tiny", root=tmp_path / "runs")
+    assert r0.feeds == ["Table 0"]
+    assert len({r.hash for r in b.runs}) == 5
+    assert [r.notebook for r in b.select("02")] == ["02_beta", "02_beta"]
+
+
+@pytest.mark.parametrize("body, words", [
+    ("runs:\n  - notebook: 01_alpha\n    params: {injection_rat: 0.1}\n", ["injection_rat", "does not declare"]),
+    ("runs:\n  - notebook: 01_alpha\n    grid: {x: 3}\n", ["grid axis 'x'", "non-empty list"]),
+    ("runs:\n  - notebook: 01_alpha\n    params: {run_dir: /tmp/x}\n", ["run_dir"]),
+    ("runs:\n  - notebook: 01_alpha\n    params: {x: [1, 2]}\n", ["parameter 'x'", "primitive"]),
+    ("runs:\n  - notebook: 01_alpha\n    grid: {x: [1, 1]}\n", ["repeats the parameters"]),
+    ("runs:\n  - notebook: 09_nope\n", ["notebook not found"]),
+    ("runs:\n  - notebok: 01_alpha\n", ["has no 'notebook'"]),
+    ("runs: []\n", ["no 'runs' list"]),
+])
+def test_bad_batch_files_name_the_file_and_the_field(tmp_path, body, words):
+    src = write_batch(tmp_path / "bad.yaml", body)
+    with pytest.raises(DataError) as e:
+        batch.load_batch(src, runs_root=tmp_path / "runs")
+    msg = str(e.value)
+    assert "bad.yaml" in msg
+    for w in words:
+        assert w in msg
+
+
+def test_unknown_batch_name_lists_the_known_ones():
+    with pytest.raises(MissingDataError, match="no batch named 'nonesuch'"):
+        batch.batch_path("nonesuch")
+
+
+def test_missing_data_lists_every_missing_path(tmp_path):
+    body = """
+name: needsdata
+data: real
+requires:
+  - path: "{data_root}/openimages/oidv6-train-annotations-bbox.csv"
+    what: Open Images train boxes
+    get: https://storage.googleapis.com/openimages/v6/oidv6-train-annotations-bbox.csv
+  - path: "{data_root}/relabel_imagenet/*"
+    what: ReLabel label maps
+  - path: "{data_root}/present.txt"
+runs:
+  - notebook: 01_alpha
+    params: {x: 1}
+"""
+    src = write_batch(tmp_path / "real.yaml", body)
+    with pytest.raises(MissingDataError, match="no data root was given"):
+        batch.run_batch(batch.load_batch(src, runs_root=tmp_path / "runs", data_root=None), progress=False)
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "present.txt").write_text("x")
+    b = batch.load_batch(src, runs_root=tmp_path / "runs", data_root=root)
+    with pytest.raises(MissingDataError) as e:
+        batch.run_batch(b, progress=False)
+    msg = str(e.value)
+    assert "needs 2 missing" in msg
+    assert str(root / "openimages" / "oidv6-train-annotations-bbox.csv") in msg
+    assert str(root / "relabel_imagenet" / "*") in msg
+    assert "storage.googleapis.com" in msg and "ReLabel label maps" in msg
+    assert "present.txt" not in msg
+    assert not (tmp_path / "runs").exists(), "nothing may run before the data check passes"
+
+
+def test_worker_envs_split_cores_and_pin_gpus():
+    cpu = batch.worker_envs(2, gpus=[], cores=8)
+    assert [e["OMP_NUM_THREADS"] for e in cpu] == ["4", "4"]
+    assert all("CUDA_VISIBLE_DEVICES" not in e for e in cpu)
+    gpu = batch.worker_envs(None, gpus=["0", "1", "2"], cores=12)
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in gpu] == ["0", "1", "2"]
+    assert {e["NBKIT_NUM_THREADS"] for e in gpu} == {"4"}
+    assert batch.worker_envs(None, gpus=[], cores=3)[0]["OMP_NUM_THREADS"] == "3"
+
+
+def test_missing_kernel_falls_back_to_python3_with_a_warning():
+    with pytest.warns(UserWarning, match="not installed"):
+        assert batch.kernel_name("no-such-kernel-xyz") == "python3"
+
+
+# --- executing ----------------------------------------------------------------------------------
+def test_batch_runs_stages_records_failures_and_writes_a_summary(tiny_run):
+    b, s = tiny_run
+    assert (s["done"], s["skipped"], s["failed"]) == (4, 0, 1)
+    ok = _by(s, "01_alpha", x=1)
+    d = b.runs_root / ok["run_dir"]
+    assert runs.is_complete(d)
+    for f in ("01_alpha.ipynb", "params.json", "timing.json"):
+        assert (d / f).is_file(), f
+    res = runs.load_results(d)
+    assert res["env"]["batch"] == "tiny" and res["smoke"] is True
+    # stage 2 found stage 1's output by its parameters (runs.find_run + NBKIT_BATCH)
+    beta = runs.load_results(b.runs_root / _by(s, "02_beta", x=1)["run_dir"])
+    assert beta["upstream"] == ok["hash"]
+    assert beta["double"] == pytest.approx(2 * res["value"])
+    # the failing notebook: traceback in error.txt and in the summary, and never "complete"
+    bad = _by(s, "01_alpha", x=3)
+    assert bad["status"] == "failed"
+    assert "RuntimeError: alpha was asked to fail (x=3)" in bad["error"]
+    assert "Traceback" in bad["error"] or "----> " in bad["error"]
+    bd = b.runs_root / bad["run_dir"]
+    assert "alpha was asked to fail" in (bd / "error.txt").read_text()
+    assert not runs.is_complete(bd)
+    on_disk = json.loads((b.dir / "summary.json").read_text())
+    assert on_disk["failed"] == 1 and len(on_disk["runs"]) == 5
+    assert all(r["wall_s"] > 0 for r in on_disk["runs"])
+    assert on_disk["total_s"] >= sum(r["wall_s"] for r in on_disk["runs"]) * 0.5
+    assert _by(on_disk, "02_beta", x=2)["feeds"] == ["Figure 0"]
+
+
+def test_dry_run_lists_what_would_run_and_what_is_skipped(tiny_run, capsys):
+    b, _ = tiny_run
+    out = batch.run_batch(b, dry_run=True, progress=False)
+    text = capsys.readouterr().out
+    assert len(out["to_skip"]) == 4 and len(out["to_run"]) == 1  # the failed run is redone
+    assert "RUN  01_alpha/" in text and "skip 02_beta/" in text and "fail=True" in text
+
+
+def test_resume_redoes_only_the_half_written_run(tiny_run, tmp_path):
+    b0, s0 = tiny_run
+    root = tmp_path / "runs"
+    shutil.copytree(b0.runs_root, root)
+    b = batch.load_batch(b0.source, runs_root=root)
+    half = root / _by(s0, "01_alpha", x=2)["run_dir"]
+    before = json.loads((half / "results.json").read_text())
+    (half / "results.json").unlink()           # interrupted before the notebook's last cell
+    (half / "stale_figure.png").write_bytes(b"half-written")
+    s = batch.run_batch(b, only="01", progress=False)
+    assert (s["done"], s["skipped"], s["failed"]) == (1, 1, 1)  # x=2 redone, x=1 kept, x=3 fails again
+    assert _by(s, "01_alpha", x=2)["status"] == "done"
+    assert not (half / "stale_figure.png").exists(), "stale outputs of a half-written run must go"
+    after = json.loads((half / "results.json").read_text())
+    assert batch.stable_results(after) == batch.stable_results(before)  # deterministic rerun
+
+
+def test_killed_batch_resumes_without_trusting_the_interrupted_run(tmp_path):
+    body = """
+name: killme
+runs:
+  - notebook: 01_alpha
+    grid: {x: [1, 2]}
+    params: {sleep: 2.0}
+"""
+    src = write_batch(tmp_path / "k.yaml", body)
+    root = tmp_path / "runs"
+    cmd = [PY, "-m", "nbkit", "reproduce", "--batch", str(src), "--runs-root", str(root), "--no-report"]
+    b = batch.load_batch(src, runs_root=root)
+    first, second = b.runs
+    p = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not (second.run_dir / "partial.txt").exists():   # the 2nd run is mid-way
+            assert p.poll() is None, "the batch ended before it could be interrupted"
+            assert time.time() < deadline, "the batch never reached its second run"
+            time.sleep(0.1)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    assert first.complete() and not second.complete()
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = json.loads((b.dir / "summary.json").read_text())
+    assert [x["status"] for x in s["runs"]] == ["skipped", "done"]
+    assert second.complete()
+
+
+def test_process_pool_gives_each_worker_its_thread_budget(tmp_path):
+    src = write_batch(tmp_path / "p.yaml", "name: pool\nruns:\n  - notebook: 01_alpha\n    grid: {x: [1, 2]}\n")
+    b = batch.load_batch(src, runs_root=tmp_path / "runs")
+    s = batch.run_batch(b, jobs=2, gpus=[], progress=False)
+    assert s["done"] == 2
+    want = str(max(1, (os.cpu_count() or 1) // 2))
+    for r in b.runs:
+        assert runs.load_results(r.run_dir)["env"]["threads"] == want
+
+
+def test_submitit_executor_runs_stages_as_jobs(tmp_path):
+    pytest.importorskip("submitit")
+    body = "name: sub\nruns:\n  - notebook: 01_alpha\n    params: {x: 1}\n  - notebook: 02_beta\n    params: {x: 1}\n"
+    b = batch.load_batch(write_batch(tmp_path / "s.yaml", body), runs_root=tmp_path / "runs")
+    s = batch.run_batch(b, executor="slurm", cluster="local", jobs=2, progress=False)
+    assert (s["done"], s["failed"]) == (2, 0), s
+    assert all(r.get("job_id") for r in s["runs"])
+    beta = runs.load_results(b.runs[1].run_dir)
+    assert beta["upstream"] == b.runs[0].hash
+
+
+def test_cli_dry_run(tmp_path, capsys):
+    from nbkit.cli import main
+
+    src = write_batch(tmp_path / "c.yaml", TINY)
+    assert main(["reproduce", "--batch", str(src), "--runs-root", str(tmp_path / "r"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "5 to run, 0 complete" in out
+    assert main(["reproduce", "--batch", "nonesuch", "--dry-run"]) == 1
+
+
+# --- the real batches ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_shipped_batches_are_valid(name, tmp_path):
+    b = batch.load_batch(name, runs_root=tmp_path, data_root=tmp_path / "data")
+    assert b.runs, name
+    stems = {r.notebook for r in b.runs}
+    assert {"01_calibration", "02_cooccurrence", "03_centrality", "04_subsets", "05_train",
+            "06_sentinet"} <= stems
+    assert all(r.feeds for r in b.runs), "every run says which table or figure it feeds"
+    if name == "paper":
+        assert b.data == "real"
+        missing = batch.missing_data(b)
+        assert missing and all(m.get("what") and m.get("get") for m in missing)

@@ -206,8 +206,7 @@ def load_wide_csv(path: str | os.PathLike, image_root: str | os.PathLike | None 
     """
     path = require(Path(path), "wide CSV (image_id + one 0/1 column per class)")
     df = read_csv_checked(path, ["image_id"], "wide CSV",
-                          dtype={"image_id": str, "split": str, "file": str, "image_path": str},
-                          keep_default_na=False)
+                          dtype=str, keep_default_na=False)
     class_cols = [c for c in df.columns if c not in _RESERVED]
     if not class_cols:
         raise DataError(path, "no class columns", "image_id plus one 0/1 column per class")

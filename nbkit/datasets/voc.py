@@ -100,8 +100,7 @@ def _split_dir(vdir: Path, split: str, classes: Sequence[str] | None):
 
 
 def _split_csv(path: Path):
-    df = read_csv_checked(path, ["image_id"], "VOC labels CSV", dtype={"image_id": str},
-                          keep_default_na=False)
+    df = read_csv_checked(path, ["image_id"], "VOC labels CSV", dtype=str, keep_default_na=False)
     classes = [c for c in df.columns if c not in ("image_id", "split")]
     if not classes:
         raise DataError(path, "no class columns", "image_id plus one 1/-1/0 column per class")
@@ -250,7 +249,7 @@ def load_voc(path: str | os.PathLike, split: str | Sequence[str] = "trainval",
         if (vdir / "JPEGImages").is_dir():
             image_root = vdir / "JPEGImages"
     if name is None:
-        low = str(path).lower()
+        low = (vdir.name if vdir is not None else path.name).lower()
         name = "voc2007" if "2007" in low else ("voc2012" if "2012" in low else "voc")
     meta = {"source": sources[0] if len(sources) == 1 else sources, "format": "voc",
             "splits": splits, "include_difficult": include_difficult,

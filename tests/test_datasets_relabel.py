@@ -1,0 +1,103 @@
+"""ReLabel adapter on ``.pt`` maps written with ``torch.save`` (2 x 5 x 15 x 15), nested and flat."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from nbkit.datasets import load_dataset
+from nbkit.datasets.relabel import imagenet_classes, load_relabel
+from nbkit.errors import DataError, MissingDataError
+from nbkit.io import cache_dir
+
+from fixtures_formats import relabel_map, write_relabel
+
+TENCH, GOLDFISH, CRANE_BIRD, CRANE_MACHINE = 0, 1, 134, 517
+
+
+def _maps():
+    return {
+        # tench sure in a middle cell; goldfish sure only in a corner (excluded)
+        "n01440764_10026": relabel_map({(7, 7): TENCH, (0, 0): GOLDFISH}),
+        # two classes, each sure somewhere
+        "n01440764_10027": relabel_map({(3, 4): TENCH, (10, 2): CRANE_BIRD}),
+        # crane (machine) only as the 2nd entry of a cell: absent with top-k = 1
+        "n03126707_1": relabel_map(second={(5, 5): CRANE_MACHINE}),
+        # tench top-1 but below 0.994 (logit 6 vs four 1s: p = 0.974)
+        "n03126707_2": relabel_map({(5, 5): TENCH}, logit=6.0),
+    }
+
+
+def test_imagenet_classes_shipped(realdata):
+    df = imagenet_classes()
+    real = pd.read_csv(realdata / "imagenet_meta" / "imagenet_classes.csv", dtype=str)
+    assert list(df["wnid"]) == list(real["wnid"]) == sorted(real["wnid"])
+    assert df.loc[CRANE_BIRD, "name"] == df.loc[CRANE_MACHINE, "name"] == "crane"
+    assert df["wnid"].is_unique and not df["name"].is_unique
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_relabel_decoding_as_the_authors(tmp_path, nested):
+    d = write_relabel(tmp_path / "maps", _maps(), nested=nested)
+    li = load_relabel(d, progress=False, cache=False, workers=2, batch_size=3)
+    assert li.n_classes == 1000 and li.n_images == 4
+    assert list(li.image_ids) == sorted(_maps())
+    row = {iid: r for r, iid in enumerate(li.image_ids)}
+    present = {iid: sorted(li.Y[row[iid]].indices.tolist()) for iid in row}
+    assert present == {"n01440764_10026": [TENCH], "n01440764_10027": [TENCH, CRANE_BIRD],
+                       "n03126707_1": [], "n03126707_2": []}
+    assert li.class_labels[TENCH] == "n01440764" and li.class_names[TENCH] == "tench"
+    assert li.display(CRANE_BIRD) == "crane (n02012849)"
+    assert li.meta["images_without_label"] == 2
+    assert li.image_paths[row["n01440764_10026"]] == "n01440764/n01440764_10026.JPEG"
+    # options are passed to the decoder: top-2, a lower threshold, corners kept
+    top2 = load_relabel(d, topk=2, progress=False, cache=False)
+    assert CRANE_MACHINE in top2.Y[row["n03126707_1"]].indices
+    low = load_relabel(d, threshold=0.9, progress=False, cache=False)
+    assert TENCH in low.Y[row["n03126707_2"]].indices
+    corners = load_relabel(d, exclude_corners=False, progress=False, cache=False)
+    assert GOLDFISH in corners.Y[row["n01440764_10026"]].indices
+
+
+def test_relabel_cache_and_spec(tmp_path):
+    d = write_relabel(tmp_path / "maps", _maps())
+    li = load_dataset(f"relabel:{d}", progress=False)
+    assert (cache_dir() / f"relabel-{li.meta['fingerprint']}.npz").exists()
+    again = load_dataset(f"relabel:{d}", progress=False)
+    assert (again.Y != li.Y).nnz == 0 and again.meta["fingerprint"] == li.meta["fingerprint"]
+    other = load_dataset(f"relabel:{d}", threshold=0.5, progress=False)
+    assert other.meta["fingerprint"] != li.meta["fingerprint"]
+
+
+def test_relabel_bad_input_names_the_file(tmp_path):
+    with pytest.raises(MissingDataError, match="ReLabel directory not found"):
+        load_relabel(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no .pt label maps found"):
+        load_relabel(tmp_path / "empty", cache=False)
+    d = write_relabel(tmp_path / "shape", _maps())
+    bad = d / "n01440764" / "n01440764_9.pt"
+    torch.save(torch.zeros(2, 5, 14, 14), bad)
+    with pytest.raises(DataError) as e:
+        load_relabel(d, progress=False, cache=False)
+    assert str(bad) in str(e.value) and "shape (2, 5, 14, 14)" in str(e.value)
+    for k, value in enumerate((1000.0, -1.0)):
+        d = write_relabel(tmp_path / f"ids{k}", _maps())
+        bad = d / "n01440764" / "n01440764_9.pt"
+        m = relabel_map({(7, 7): TENCH})
+        m[1, 2, 4, 4] = value
+        torch.save(m, bad)
+        with pytest.raises(DataError) as e:
+            load_relabel(d, progress=False, cache=False)
+        assert str(bad) in str(e.value) and "0..999" in str(e.value)
+
+
+def test_relabel_custom_label_space(tmp_path):
+    d = write_relabel(tmp_path / "toy", {"img_0": relabel_map({(2, 2): 1}, background=4),
+                                          "img_1": relabel_map({(9, 9): 0}, background=4)},
+                      nested=False)
+    with pytest.raises(DataError, match=r"0\.\.2"):
+        load_relabel(d, classes=["a", "b", "c"], progress=False, cache=False)
+    li = load_relabel(d, classes=["a", "b", "c", "d", "e"], progress=False, cache=False)
+    assert li.Y.toarray().astype(int).tolist() == [[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]]
+    assert list(li.image_paths) == ["img_0.JPEG", "img_1.JPEG"]

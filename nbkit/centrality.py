@@ -1,0 +1,810 @@
+"""Centrality of the co-occurrence graph and trigger candidates (paper App. E.2, Figs 8-11, Tables 6-7).
+
+A good trigger sits in the middle of the co-occurrence graph: it appears with many classes that do
+not appear with each other. The paper ranks classes by four centrality measures, each unweighted
+and weighted, 8 variants in all (``VARIANTS``), takes the top ``m`` of each ranking as trigger
+candidates (``top_m``) and keeps those whose poisonable subset (``nbkit.subsets``) is large enough
+(Tables 6-7, ``trigger_table``).
+
+Two *semantics* for the weighted variants
+-----------------------------------------
+The paper's published tables were computed with the authors' graph-tool code (before Aug 2022);
+the paper's text (App. E.2) describes the same thing. Their later code switched to networkx and
+changed two variants. Both are offered; the default is the paper's:
+
+===================== ======================================== ==========================================
+variant               ``semantics="paper"`` (graph-tool)       ``semantics="networkx"`` (later code)
+===================== ======================================== ==========================================
+betweenness           normalised by ``2 / ((n-1)(n-2))``       same
+betweenness, weighted path length = ``overlaps``               same
+closeness             ``(n_c - 1) / sum of distances`` within  networkx default ``wf_improved=True``:
+                      the vertex's component (graph-tool),     also times ``(n_c - 1) / (n - 1)``
+                      isolated vertices 0 (graph-tool gives
+                      NaN, which the authors turned into 0)
+closeness, weighted   path length = ``overlaps``               path length = ``distance = 1/overlaps``,
+                                                               and ``wf_improved`` as above
+degree                number of neighbours                     networkx ``degree_centrality``:
+                                                               neighbours / (n - 1)
+degree, weighted      sum of ``overlaps`` (strength)           reads an edge attribute that does not
+                                                               exist, so it *equals the unweighted
+                                                               degree* (neighbours / (n - 1))
+eigenvector           unit-norm principal eigenvector of the   same
+                      adjacency matrix
+eigenvector, weighted same, adjacency weighted by ``overlaps`` same
+===================== ======================================== ==========================================
+
+Note that with ``overlaps`` as a path *length*, the weighted betweenness and closeness of the paper
+favour paths through *rare* co-occurrences; that is what the authors computed and published.
+
+Disconnected graphs
+-------------------
+Thresholded co-occurrence graphs are rarely connected (Open Images at ``min_overlaps=51`` has 75+
+isolated classes). Betweenness, degree and closeness are defined per vertex regardless. Eigenvector
+centrality is computed per connected component (exact symmetric eigensolver, never a power
+iteration that may fail to converge): the result is the limit of the power iteration graph-tool
+and networkx run on the whole graph from a uniform start, i.e. the components whose largest
+eigenvalue is the graph's largest carry their principal eigenvectors (scaled by their overlap with
+the uniform start) and every other vertex, every isolated vertex included, gets 0. The vector has
+unit Euclidean norm, as in graph-tool and networkx.
+
+Backends
+--------
+``backend="igraph"`` (default) computes with python-igraph (betweenness, closeness) and
+numpy/scipy (degree, eigenvector): all 8 variants in well under a second on the authors' Open
+Images graph. ``backend="networkx"`` computes every variant with networkx and stays the reference
+for correctness (the tests check that both agree, values and rankings, for both semantics).
+
+Examples
+--------
+>>> import numpy as np
+>>> from nbkit.cooccurrence import Cooccurrence
+>>> M = np.array([[30, 9, 9, 9, 0], [9, 20, 0, 0, 0], [9, 0, 20, 0, 0],
+...               [9, 0, 0, 20, 5], [0, 0, 0, 5, 10]])
+>>> co = Cooccurrence(M, list("habcd"), ["hub", "a", "b", "c", "d"])
+>>> s = centrality(co, "betweenness", weighted=False, min_overlaps=1)
+>>> s.round(3).tolist()
+[0.833, 0.0, 0.0, 0.5, 0.0]
+>>> top_m(s, 1).index.tolist(), top_m(s, 1, exclude=["hub"]).index.tolist()
+([0], [3])
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Iterable, Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from .cooccurrence import Cooccurrence
+from .errors import DataError, GraphError
+from .graph import _check_min, as_cooccurrence, edge_list
+
+__all__ = ["MEASURES", "VARIANTS", "SEMANTICS", "BACKENDS", "BODY_PARTS", "BODY_PARTS_EXTENDED",
+           "variant_name", "parse_variant", "centrality", "all_variants", "top_m", "rankings",
+           "compare_names", "load_paper_tables", "trigger_table", "compare_trigger_tables"]
+
+#: The four measures of App. E.2, in the paper's order.
+MEASURES = ("betweenness", "degree", "closeness", "eigenvector")
+#: The 8 variants, named as in the authors' code (``_WT`` = weighted).
+VARIANTS = tuple(f"{m}{s}" for m in MEASURES for s in ("", "_WT"))
+SEMANTICS = ("paper", "networkx")
+BACKENDS = ("igraph", "networkx")
+_ALIASES = {"evector": "eigenvector", "eigen": "eigenvector", "eig": "eigenvector",
+            "between": "betweenness", "close": "closeness", "deg": "degree"}
+
+#: The authors' exclusion list of people and body parts ("we don't want human parts, they don't
+#: count as triggers"): the ``blacklist`` of ``load_parse_print`` in
+#: uchicago-sandlab/naturalbackdoors ``jupyter/select_trigs.ipynb`` (commit 5fd999d), in their order.
+BODY_PARTS = ("Human arm", "Human leg", "Human", "Woman", "Human hand", "Man", "Human face",
+              "Human head", "Human hair", "Girl", "Boy", "Human nose", "Human eye")
+#: ``BODY_PARTS`` plus the other Open Images person classes the authors' list leaves out (our
+#: addition, not the paper's): mouth, ear, foot, beard, body, and "Person".
+BODY_PARTS_EXTENDED = BODY_PARTS + ("Human mouth", "Human ear", "Human foot", "Human beard",
+                                    "Human body", "Person")
+
+
+def variant_name(measure: str, weighted: bool) -> str:
+    """``"betweenness"`` / ``"betweenness_WT"``: the column name of a variant.
+
+    Examples
+    --------
+    >>> variant_name("evector", True)
+    'eigenvector_WT'
+    """
+    return _measure(measure) + ("_WT" if weighted else "")
+
+
+def parse_variant(name: str) -> tuple[str, bool]:
+    """Inverse of ``variant_name``: ``"closeness_WT"`` -> ``("closeness", True)``.
+
+    Examples
+    --------
+    >>> parse_variant("evector_WT")
+    ('eigenvector', True)
+    """
+    s = str(name)
+    weighted = s.upper().endswith("_WT")
+    return _measure(s[:-3] if weighted else s), weighted
+
+
+def _measure(measure: str) -> str:
+    m = str(measure).strip().lower()
+    m = _ALIASES.get(m, m)
+    if m not in MEASURES:
+        raise GraphError(f"unknown centrality measure {measure!r}; expected one of {MEASURES}")
+    return m
+
+
+def _check_choice(value, choices, what):
+    if value not in choices:
+        raise GraphError(f"{what}={value!r}; expected one of {choices}")
+
+
+# =============================================================================================
+# the graph, in array form
+# =============================================================================================
+@dataclasses.dataclass
+class _EdgeGraph:
+    n: int
+    src: np.ndarray
+    dst: np.ndarray
+    w: np.ndarray  # overlaps, float64
+    index: pd.Index
+    names: list
+    labels: list
+    source: str
+    min_overlaps: int | None
+    _ig: Any = None
+    _nx: Any = None
+    _comp: Any = None
+
+    def igraph(self):
+        if self._ig is None:
+            import igraph as ig
+
+            self._ig = ig.Graph(n=self.n, edges=np.column_stack([self.src, self.dst]).tolist(),
+                                directed=False)
+        return self._ig
+
+    def networkx(self) -> nx.Graph:
+        if self._nx is None:
+            G = nx.Graph()
+            G.add_nodes_from(range(self.n))
+            G.add_edges_from((int(a), int(b), {"overlaps": float(x), "distance": 1.0 / float(x)})
+                             for a, b, x in zip(self.src, self.dst, self.w))
+            self._nx = G
+        return self._nx
+
+    def components(self) -> tuple[int, np.ndarray]:
+        if self._comp is None:
+            A = sp.csr_matrix((np.ones(len(self.src)), (self.src, self.dst)), shape=(self.n, self.n))
+            self._comp = connected_components(A, directed=False)
+        return self._comp
+
+
+def _edge_graph(obj, min_overlaps: int | None) -> _EdgeGraph:
+    if isinstance(obj, _EdgeGraph):
+        return obj
+    if isinstance(obj, nx.Graph):
+        if obj.is_directed() or obj.is_multigraph():
+            raise GraphError("expected an undirected simple graph (networkx.Graph), got a "
+                             f"{type(obj).__name__}")
+        nodes = list(obj.nodes)
+        n = len(nodes)
+        if n == 0:
+            raise GraphError("the graph has no vertices")
+        pos = {v: i for i, v in enumerate(nodes)}
+        src, dst, w = [], [], []
+        for a, b, d in obj.edges(data=True):
+            if a == b:
+                continue  # a class always co-occurs with itself; loops carry no centrality
+            x = d.get("overlaps", 1)
+            try:
+                xf = float(x)
+            except (TypeError, ValueError):
+                raise GraphError(f"edge ({a!r}, {b!r}) has overlaps={x!r}; expected a positive "
+                                 "number") from None
+            if not np.isfinite(xf) or xf <= 0:
+                raise GraphError(f"edge ({a!r}, {b!r}) has overlaps={x!r}; expected a positive, "
+                                 "finite number of shared images")
+            if min_overlaps is not None and xf < min_overlaps:
+                continue
+            src.append(pos[a])
+            dst.append(pos[b])
+            w.append(xf)
+        return _EdgeGraph(n, np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
+                          np.asarray(w, dtype=float), pd.Index(nodes, name="class_id"),
+                          [str(obj.nodes[v].get("name", v)) for v in nodes],
+                          [str(obj.nodes[v].get("label", v)) for v in nodes],
+                          str(obj.graph.get("name", "graph")),
+                          min_overlaps if min_overlaps is not None else obj.graph.get("min_overlaps"))
+    co = as_cooccurrence(obj)
+    m = 1 if min_overlaps is None else _check_min(min_overlaps)
+    src, dst, w = edge_list(co, m)
+    return _EdgeGraph(co.n_classes, src, dst, w.astype(float),
+                      pd.RangeIndex(co.n_classes, name="class_id"),
+                      [co.display(i) for i in range(co.n_classes)],
+                      [str(x) for x in co.class_labels], co.meta.get("source", co.name), m)
+
+
+def _require_edges(eg: _EdgeGraph):
+    if eg.n == 0:
+        raise GraphError("the graph has no vertices")
+    if len(eg.src) == 0:
+        thr = f" at min_overlaps={eg.min_overlaps}" if eg.min_overlaps is not None else ""
+        raise GraphError(f"{eg.source}: the co-occurrence graph has no edges{thr}, so no class is "
+                         "more central than another; lower min_overlaps (every pair count is "
+                         "below it)")
+
+
+# =============================================================================================
+# the measures
+# =============================================================================================
+def _betweenness(eg: _EdgeGraph, weighted: bool, backend: str) -> np.ndarray:
+    n = eg.n
+    if backend == "networkx":
+        d = nx.betweenness_centrality(eg.networkx(), normalized=True,
+                                      weight="overlaps" if weighted else None)
+        return np.array([d[i] for i in range(n)], dtype=float)
+    raw = np.asarray(eg.igraph().betweenness(directed=False,
+                                             weights=eg.w.tolist() if weighted else None), dtype=float)
+    # igraph counts each unordered pair once; graph-tool and networkx (normalized=True) divide by
+    # the number of pairs not involving the vertex, (n-1)(n-2)/2.
+    return raw * (2.0 / ((n - 1) * (n - 2))) if n > 2 else raw
+
+
+def _closeness(eg: _EdgeGraph, weighted: bool, semantics: str, backend: str) -> np.ndarray:
+    n = eg.n
+    length = None
+    if weighted:
+        length = "overlaps" if semantics == "paper" else "distance"
+    if backend == "networkx":
+        d = nx.closeness_centrality(eg.networkx(), distance=length,
+                                    wf_improved=(semantics == "networkx"))
+        return np.array([d[i] for i in range(n)], dtype=float)
+    w = None
+    if weighted:
+        w = (eg.w if semantics == "paper" else 1.0 / eg.w).tolist()
+    # igraph's normalised closeness: (reachable vertices) / (sum of distances to them), per
+    # component, NaN for an isolated vertex: exactly graph-tool's default (norm=True).
+    c = np.nan_to_num(np.asarray(eg.igraph().closeness(weights=w, normalized=True), dtype=float))
+    if semantics == "networkx" and n > 1:
+        _, lab = eg.components()
+        size = np.bincount(lab)[lab]
+        c = c * (size - 1) / (n - 1)
+    return c
+
+
+def _degree(eg: _EdgeGraph, weighted: bool, semantics: str, backend: str) -> np.ndarray:
+    n = eg.n
+    if semantics == "networkx":
+        # networkx degree_centrality; the authors' weighted variant read a missing edge
+        # attribute, which networkx counts as weight 1: the unweighted value again.
+        if backend == "networkx":
+            d = nx.degree_centrality(eg.networkx())
+            return np.array([d[i] for i in range(n)], dtype=float)
+        deg = np.bincount(np.r_[eg.src, eg.dst], minlength=n).astype(float)
+        return deg / (n - 1) if n > 1 else deg
+    if backend == "networkx":
+        d = dict(eg.networkx().degree(weight="overlaps" if weighted else None))
+        return np.array([d[i] for i in range(n)], dtype=float)
+    wts = np.r_[eg.w, eg.w] if weighted else None
+    return np.bincount(np.r_[eg.src, eg.dst], weights=wts, minlength=n).astype(float)
+
+
+def _combine_components(n: int, parts: list[tuple[np.ndarray, float, np.ndarray]]) -> np.ndarray:
+    """Power-iteration limit from a uniform start: dominant components keep ``(1·v) v``."""
+    x = np.zeros(n)
+    if not parts:
+        return x
+    lam_max = max(p[1] for p in parts)
+    if lam_max <= 0:
+        return x
+    for nodes, lam, v in parts:
+        if lam >= lam_max * (1 - 1e-10):
+            x[nodes] = v.sum() * v
+    return x / np.linalg.norm(x)
+
+
+def _component_groups(lab: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(lab, kind="stable")
+    cuts = np.flatnonzero(np.diff(lab[order])) + 1
+    return [g for g in np.split(order, cuts) if len(g) >= 2]
+
+
+def _eigenvector(eg: _EdgeGraph, weighted: bool, backend: str) -> np.ndarray:
+    n = eg.n
+    w = eg.w if weighted else np.ones(len(eg.src))
+    _, lab = eg.components()
+    parts = []
+    if backend == "networkx":
+        G = eg.networkx()
+        for nodes in _component_groups(lab):
+            H = G.subgraph(nodes.tolist())
+            wkey = "overlaps" if weighted else None
+            if len(nodes) == 2:
+                a, b = (int(x) for x in nodes)
+                v = np.full(2, 1 / np.sqrt(2))
+                lam = float(H[a][b]["overlaps"]) if weighted else 1.0
+            else:
+                d = nx.eigenvector_centrality_numpy(H, weight=wkey)
+                v = np.abs(np.array([d[int(i)] for i in nodes]))
+                v /= np.linalg.norm(v)
+                A = nx.to_scipy_sparse_array(H, nodelist=nodes.tolist(), weight=wkey)
+                lam = float(v @ (A @ v))  # Rayleigh quotient of the unit Perron vector
+            parts.append((nodes, lam, v))
+        return _combine_components(n, parts)
+    A = sp.csr_matrix((np.r_[w, w], (np.r_[eg.src, eg.dst], np.r_[eg.dst, eg.src])), shape=(n, n))
+    for nodes in _component_groups(lab):
+        sub = A[nodes][:, nodes]
+        lam, v = _principal(sub)
+        parts.append((nodes, lam, v))
+    return _combine_components(n, parts)
+
+
+def _principal(sub: sp.csr_matrix) -> tuple[float, np.ndarray]:
+    """Largest eigenvalue and unit, non-negative eigenvector of a connected symmetric matrix.
+
+    ARPACK (Lanczos, to machine precision, deterministic start) for all but tiny components; a
+    dense symmetric solver for those and as a fallback. Never a plain power iteration, which can
+    stall on near-equal leading eigenvalues.
+    """
+    k = sub.shape[0]
+    v = None
+    if k > 32:
+        from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
+
+        try:
+            vals, vecs = eigsh(sub.astype(float), k=1, which="LA", v0=np.ones(k), tol=0,
+                               maxiter=max(1000, 20 * k))
+            lam, v = float(vals[0]), vecs[:, 0]
+        except (ArpackNoConvergence, ArpackError):
+            v = None
+    if v is None:
+        vals, vecs = np.linalg.eigh(sub.toarray())
+        lam, v = float(vals[-1]), vecs[:, -1]
+    v = np.abs(v)  # Perron vector of a connected component: one sign, no zeros
+    return lam, v / np.linalg.norm(v)
+
+
+def _compute(eg: _EdgeGraph, measure: str, weighted: bool, semantics: str, backend: str):
+    if measure == "betweenness":
+        return _betweenness(eg, weighted, backend)
+    if measure == "closeness":
+        return _closeness(eg, weighted, semantics, backend)
+    if measure == "degree":
+        return _degree(eg, weighted, semantics, backend)
+    return _eigenvector(eg, weighted, backend)
+
+
+def _series(eg: _EdgeGraph, values, name: str, **attrs) -> pd.Series:
+    s = pd.Series(np.asarray(values, dtype=float), index=eg.index.copy(), name=name)
+    s.attrs.update(names=list(eg.names), labels=list(eg.labels), **attrs)
+    return s
+
+
+def centrality(co_or_graph, measure: str, weighted: bool = False, min_overlaps: int | None = None,
+               semantics: str = "paper", backend: str = "igraph") -> pd.Series:
+    """One centrality variant of every class.
+
+    Parameters
+    ----------
+    co_or_graph : Cooccurrence, LabelIndex, square count matrix, or networkx.Graph
+        A graph must carry ``overlaps`` on its edges for the weighted variants (``build_graph``
+        does); other inputs are turned into the graph of ``nbkit.graph.build_graph``.
+    measure : {"betweenness", "degree", "closeness", "eigenvector"}
+        (``"evector"`` is accepted, the authors' name.)
+    weighted : bool
+        Use the co-occurrence counts (see the module docstring for what that means per measure).
+    min_overlaps : int, optional
+        Edge threshold (``M[i, j] >= min_overlaps``). Default 1 for count inputs; for a graph,
+        default: every edge it has.
+    semantics : {"paper", "networkx"}
+        ``"paper"`` (default): the authors' graph-tool code behind the published tables.
+        ``"networkx"``: their later networkx code (weighted closeness on ``1/overlaps``,
+        ``wf_improved`` closeness, normalised degree, weighted degree = unweighted degree).
+    backend : {"igraph", "networkx"}
+        Same values either way (tested); igraph is 30-60x faster.
+
+    Returns
+    -------
+    pandas.Series
+        Index: class id (``0..C-1``, or the graph's nodes); name: the variant
+        (``variant_name``); ``attrs``: ``names``, ``labels`` (aligned with the index),
+        ``semantics``, ``backend``, ``min_overlaps``, ``seconds``.
+
+    Raises
+    ------
+    GraphError
+        Unknown measure / semantics / backend, a graph without vertices or without edges, an edge
+        with a missing, NaN, zero or negative ``overlaps``.
+    DataError
+        NaN or negative counts, inconsistent per-class counts (from ``Cooccurrence``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[5, 3, 3], [3, 5, 0], [3, 0, 5]])
+    >>> centrality(M, "degree", weighted=True).tolist()
+    [6.0, 3.0, 3.0]
+    >>> centrality(M, "degree", weighted=True, semantics="networkx").tolist()
+    [1.0, 0.5, 0.5]
+    """
+    m = _measure(measure)
+    _check_choice(semantics, SEMANTICS, "semantics")
+    _check_choice(backend, BACKENDS, "backend")
+    eg = _edge_graph(co_or_graph, min_overlaps)
+    _require_edges(eg)
+    t = time.perf_counter()
+    vals = _compute(eg, m, bool(weighted), semantics, backend)
+    return _series(eg, vals, variant_name(m, weighted), semantics=semantics, backend=backend,
+                   min_overlaps=eg.min_overlaps, seconds=time.perf_counter() - t)
+
+
+def all_variants(co_or_graph, min_overlaps: int | None = None, semantics: str = "paper",
+                 backend: str = "igraph", measures: Sequence[str] = MEASURES) -> pd.DataFrame:
+    """All 8 variants (4 measures x unweighted/weighted) in one table, the graph built once.
+
+    Parameters
+    ----------
+    co_or_graph, min_overlaps, semantics, backend
+        As for ``centrality``.
+    measures : sequence of str
+        A subset of ``MEASURES`` (default all four).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index class id; columns ``variant_name(m, w)`` in ``VARIANTS`` order; ``attrs``:
+        ``names``, ``labels``, ``semantics``, ``backend``, ``min_overlaps``, ``seconds`` (per
+        variant) and ``total_seconds`` (graph construction included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[5, 3, 3], [3, 5, 0], [3, 0, 5]])
+    >>> df = all_variants(M)
+    >>> list(df.columns)[:4], float(df.loc[0, "betweenness"])
+    (['betweenness', 'betweenness_WT', 'degree', 'degree_WT'], 1.0)
+    """
+    _check_choice(semantics, SEMANTICS, "semantics")
+    _check_choice(backend, BACKENDS, "backend")
+    t0 = time.perf_counter()
+    eg = _edge_graph(co_or_graph, min_overlaps)
+    _require_edges(eg)
+    cols, secs = {}, {}
+    for m in [_measure(x) for x in measures]:
+        for w in (False, True):
+            t = time.perf_counter()
+            cols[variant_name(m, w)] = _compute(eg, m, w, semantics, backend)
+            secs[variant_name(m, w)] = time.perf_counter() - t
+    df = pd.DataFrame(cols, index=eg.index.copy())
+    df.attrs.update(names=list(eg.names), labels=list(eg.labels), semantics=semantics,
+                    backend=backend, min_overlaps=eg.min_overlaps, seconds=secs,
+                    total_seconds=time.perf_counter() - t0)
+    return df
+
+
+# =============================================================================================
+# trigger candidates
+# =============================================================================================
+def _names_map(obj, names) -> dict | None:
+    if names is not None:
+        if isinstance(names, Mapping):
+            return {k: str(v) for k, v in names.items()}
+        names = list(names)
+        if len(names) != len(obj.index):
+            raise DataError("top_m", f"{len(names)} names for {len(obj.index)} classes",
+                            "one name per class, aligned with the series index")
+        return dict(zip(obj.index, map(str, names)))
+    n = obj.attrs.get("names")
+    if n is not None and len(n) == len(obj.index):
+        return dict(zip(obj.index, map(str, n)))
+    return None
+
+
+def _labels_map(obj) -> dict:
+    lab = obj.attrs.get("labels")
+    if lab is not None and len(lab) == len(obj.index):
+        return dict(zip(obj.index, map(str, lab)))
+    return {}
+
+
+def _excluded(obj, exclude: Iterable, names: Mapping | None) -> set:
+    ex_ids, ex_names = set(), set()
+    for e in exclude or ():
+        if isinstance(e, (int, np.integer)) and not isinstance(e, (bool, np.bool_)):
+            ex_ids.add(int(e))
+        else:
+            ex_names.add(str(e).strip().lower())
+    if ex_names:
+        if names is None:
+            raise DataError("top_m", f"cannot exclude classes by name ({sorted(ex_names)[:3]}...) "
+                                     "without class names",
+                            "a series from nbkit.centrality (it carries names) or names=...")
+        labels = _labels_map(obj)
+        for k, v in names.items():
+            if v.lower() in ex_names or labels.get(k, "").lower() in ex_names:
+                ex_ids.add(k)
+    return ex_ids
+
+
+def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None) -> pd.Series:
+    """The ``m`` most central classes: the trigger candidates of one variant.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Index class id, values centrality (from ``centrality`` or a column of ``all_variants``).
+    m : int
+        How many (fewer when fewer classes remain).
+    exclude : iterable of int or str
+        Class ids, names or labels to leave out (case-insensitive), e.g. ``BODY_PARTS``.
+    names : sequence or mapping, optional
+        Class names, when ``series`` does not carry them in ``attrs["names"]``.
+
+    Returns
+    -------
+    pandas.Series
+        The top ``m`` in decreasing order (ties by class id), NaN dropped; ``attrs`` keep the
+        class names of the selection (``names``, ``labels``) and ``excluded`` (ids left out).
+
+    Raises
+    ------
+    DataError
+        Names to exclude but no class names known.
+    GraphError
+        ``m`` below 1.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.Series([0.1, 0.5, 0.5, 0.2])
+    >>> top_m(s, 3).index.tolist()
+    [1, 2, 3]
+    >>> top_m(s, 2, exclude=["b"], names=list("abcd")).index.tolist()
+    [2, 3]
+    """
+    if isinstance(m, (bool, np.bool_)) or int(m) < 1:
+        raise GraphError(f"m={m!r}; expected a positive number of trigger candidates")
+    if not isinstance(series, pd.Series):
+        raise GraphError(f"top_m expects a pandas Series (index class id), got {type(series).__name__}")
+    nm = _names_map(series, names)
+    ex = _excluded(series, exclude, nm)
+    s = series.dropna()
+    s = s[~s.index.isin(list(ex))]
+    s = s.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort").iloc[:int(m)]
+    out = s.copy()
+    labels = _labels_map(series)
+    out.attrs = {k: v for k, v in series.attrs.items() if k not in ("names", "labels")}
+    out.attrs.update(names=[nm[i] for i in out.index] if nm else None,
+                     labels=[labels.get(i, "") for i in out.index] if labels else None,
+                     excluded=sorted(ex))
+    return out
+
+
+def rankings(df: pd.DataFrame, m: int, exclude: Iterable = (), names=None) -> pd.DataFrame:
+    """Top-``m`` class names of every column of ``all_variants``: rank x variant.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From ``all_variants``.
+    m : int
+    exclude : iterable, optional
+        As for ``top_m``.
+    names : sequence or mapping, optional
+        Class names when ``df.attrs`` lacks them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``rank`` (1..m); one column per variant holding class names (``None`` past the end).
+    """
+    out = {}
+    for col in df.columns:
+        s = df[col].copy()
+        s.attrs = dict(df.attrs)
+        t = top_m(s, m, exclude=exclude, names=names)
+        nm = t.attrs.get("names") or [str(i) for i in t.index]
+        out[col] = list(nm) + [None] * (int(m) - len(nm))
+    return pd.DataFrame(out, index=pd.RangeIndex(1, int(m) + 1, name="rank"))
+
+
+def compare_names(ours: Iterable[str], theirs: Iterable[str]) -> dict:
+    """Matched / missing / extra names between two lists (case-insensitive, order kept).
+
+    Parameters
+    ----------
+    ours, theirs : iterable of str
+        Ours (recomputed) and theirs (the reference).
+
+    Returns
+    -------
+    dict
+        ``matched`` (in ours order), ``missing`` (in theirs, not ours), ``extra`` (in ours, not
+        theirs), and ``jaccard``.
+
+    Examples
+    --------
+    >>> compare_names(["Wheel", "Chair", "Tree"], ["chair", "wheel", "Jeans"])["missing"]
+    ['Jeans']
+    """
+    ours, theirs = [str(x) for x in ours], [str(x) for x in theirs]
+    lo, lt = {x.lower() for x in ours}, {x.lower() for x in theirs}
+    union = lo | lt
+    return {"matched": [x for x in ours if x.lower() in lt],
+            "missing": [x for x in theirs if x.lower() not in lo],
+            "extra": [x for x in ours if x.lower() not in lt],
+            "jaccard": (len(lo & lt) / len(union)) if union else 1.0}
+
+
+# =============================================================================================
+# Tables 6-7
+# =============================================================================================
+def load_paper_tables() -> dict:
+    """Reference trigger lists for Tables 6-7, gathered from ``nbkit.reference``, keyed like ``VARIANTS``.
+
+    Returns
+    -------
+    dict
+        ``paper``: dataset -> variant -> list of trigger names as published, or ``None`` where not
+        transcribed (``nbkit.reference.TABLES_6_7``); ``authors_training_triggers``: dataset ->
+        variant -> the 2-3 triggers the authors trained their centrality ablation on (Figures 5/13,
+        ``run_on_gpus_centrality_ablate.py``), picked from their Tables 6-7 candidates;
+        ``authors_select_trigs``: dataset -> ``{"betweenness": [...]}``, the triggers the authors'
+        ``select_trigs`` notebook printed (``nbkit.reference.TABLES_6_7_AUTHORS``, with its
+        ``setting``); ``notes``.
+
+    Examples
+    --------
+    >>> t = load_paper_tables()
+    >>> t["authors_training_triggers"]["openimages"]["betweenness"]
+    ['Wheel', 'Jeans', 'Chair']
+    """
+    from . import reference as R
+
+    def key(name: str) -> str:
+        base, weighted = (name[:-9], True) if name.endswith("_weighted") else (name, False)
+        return variant_name(base, weighted)
+
+    paper = {}
+    for ds, cols in R.TABLES_6_7.items():
+        vals = {key(k): (None if rec["value"] is None else list(rec["value"]))
+                for k, rec in cols.items()}
+        paper[ds] = vals if any(v is not None for v in vals.values()) else None
+    df = R.authors_trigger_class_sets("centrality_ablation_fig5_fig13")
+    training: dict = {}
+    for row in df.itertuples():
+        v = variant_name(*parse_variant(row.centrality))
+        training.setdefault(row.dataset, {}).setdefault(v, []).append(str(row.trigger_name))
+    select = {}
+    for ds, recs in R.TABLES_6_7_AUTHORS.items():
+        b = recs["betweenness"]["value"]
+        select[ds] = {"betweenness": list(b), "setting": recs["setting"]["value"],
+                      "source": recs["betweenness"]["source"]}
+    return {"paper": paper, "authors_training_triggers": training, "authors_select_trigs": select,
+            "notes": {"paper": R.NA_TEXT if all(v is None for v in paper.values()) else "",
+                      "authors_training_triggers": (
+                          "2-3 triggers per variant from the authors' centrality ablation "
+                          "(run_on_gpus_centrality_ablate.py @ 0d567e1; setting: graph min 15, "
+                          "max_other -1, 250 clean, injection 0.185): a proxy for the table rows, "
+                          "not the rows themselves (Window and House appear there although "
+                          "Tables 6-7 omit them)")}}
+
+
+def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int = 50,
+                  min_classes: int = 5, min_overlaps: int = 10, trig_overlaps: int | None = None,
+                  max_other_overlaps: int = 40, min_clean: int = 200, min_poison: int = 50,
+                  exclude: Iterable = (), method: str = "exact", filter: str = "before",
+                  runs: int = 20, seed: int = 0, time_limit: float = 10.0,
+                  semantics: str = "paper", backend: str = "igraph",
+                  progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Tables 6-7: per centrality variant, the top-``m`` classes whose poisonable subset is large.
+
+    For every variant, the ``m`` most central classes (``top_m``, minus ``exclude``) are the
+    trigger candidates; each gets its poisonable subset (``nbkit.subsets.poisonable_subsets``:
+    candidates, independence at ``max_other_overlaps``, class filter ``min_clean`` /
+    ``min_poison``); a trigger enters the table when its subset holds at least ``min_classes``
+    classes. Subsets are computed once per trigger and shared between variants.
+
+    Defaults follow the authors' June-2022 Open Images setting (``select_trigs``: graph
+    ``min_overlaps`` 10, ``max_other_overlaps`` 40, candidates = all graph neighbours, top 50 per
+    centrality) and the paper's filter (>= 200 clean and >= 50 poison images per class, >= 5
+    classes). The authors' notebook filtered with strict inequalities (> 200, > 50): pass
+    ``min_clean=201, min_poison=51`` for that. Where per-class counts are only lower bounds
+    (``co.counts_exact`` False) the clean count ``n_c - M[t, c]`` is a lower bound too, so the
+    clean filter can only wrongly *reject* a class, never wrongly accept one: a recomputed row can
+    miss triggers, not invent them.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    variants : pandas.DataFrame, optional
+        From ``all_variants`` (computed here at ``min_overlaps`` when omitted).
+    m, min_classes : int
+    min_overlaps, trig_overlaps, max_other_overlaps, min_clean, min_poison : int
+        Passed to ``poisonable_subsets`` (``trig_overlaps=None``: every graph neighbour).
+    exclude : iterable
+        Class names / ids to leave out of the candidates (e.g. ``BODY_PARTS``).
+    method, filter, runs, seed, time_limit
+        Passed to ``poisonable_subsets``.
+    semantics, backend : str
+        For ``all_variants`` when ``variants`` is omitted.
+    progress : bool
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per variant: ``variant, n_triggers, triggers`` (names, in centrality order,
+        ``"; "``-joined), ``sizes`` (subset sizes, same order).
+    details : dict
+        ``triggers`` per variant (list of names), ``subsets`` (trigger id -> subset record),
+        ``parameters``.
+    """
+    from . import subsets as S
+
+    if variants is None:
+        variants = all_variants(co, min_overlaps, semantics=semantics, backend=backend)
+    cand = {}
+    for col in variants.columns:
+        s = variants[col].copy()
+        s.attrs = dict(variants.attrs)
+        cand[col] = top_m(s, m, exclude=exclude)
+    union = sorted({int(i) for s in cand.values() for i in s.index})
+    recs = S.poisonable_subsets(co, union, trig_overlaps=trig_overlaps,
+                                max_other_overlaps=max_other_overlaps, min_overlaps=min_overlaps,
+                                method=method, runs=runs, seed=seed, time_limit=time_limit,
+                                min_clean=min_clean, min_poison=min_poison, filter=filter,
+                                compare=False, progress=progress)
+    by_id = {int(r["trigger"]["id"]): r for r in recs}
+    rows, trig = [], {}
+    for col, s in cand.items():
+        keep = [i for i in s.index if len(by_id[int(i)]["classes"]) >= int(min_classes)]
+        names = [co.display(int(i)) for i in keep]
+        trig[col] = names
+        rows.append({"variant": col, "n_triggers": len(keep), "triggers": "; ".join(names),
+                     "sizes": "; ".join(str(len(by_id[int(i)]["classes"])) for i in keep)})
+    params = dict(m=m, min_classes=min_classes, min_overlaps=min_overlaps,
+                  trig_overlaps=trig_overlaps, max_other_overlaps=max_other_overlaps,
+                  min_clean=min_clean, min_poison=min_poison, exclude=list(map(str, exclude)),
+                  method=method, filter=filter, runs=runs, seed=seed,
+                  semantics=variants.attrs.get("semantics", semantics),
+                  counts_exact=int(np.sum(co.counts_exact)), n_classes=co.n_classes)
+    return pd.DataFrame(rows), {"triggers": trig, "subsets": by_id, "parameters": params}
+
+
+def compare_trigger_tables(ours: Mapping[str, Sequence[str]],
+                           reference: Mapping[str, Sequence[str] | None]) -> pd.DataFrame:
+    """Matched / missing / extra trigger names per variant (``compare_names`` for each column).
+
+    Parameters
+    ----------
+    ours : mapping variant -> list of names
+        From ``trigger_table(...)[1]["triggers"]``.
+    reference : mapping variant -> list of names or None
+        E.g. a dataset's entry of ``load_paper_tables()``; ``None`` marks a column without
+        reference values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variant, ours, reference, matched, missing, extra, jaccard`` (lists joined by ``"; "``).
+    """
+    rows = []
+    for v in VARIANTS:
+        o = list(ours.get(v, []))
+        r = reference.get(v) if reference else None
+        if r is None:
+            rows.append({"variant": v, "ours": "; ".join(o), "reference": None, "matched": None,
+                         "missing": None, "extra": None, "jaccard": np.nan})
+            continue
+        c = compare_names(o, r)
+        rows.append({"variant": v, "ours": "; ".join(o), "reference": "; ".join(r),
+                     "matched": "; ".join(c["matched"]), "missing": "; ".join(c["missing"]),
+                     "extra": "; ".join(c["extra"]), "jaccard": c["jaccard"]})
+    return pd.DataFrame(rows)

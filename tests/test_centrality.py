@@ -1,0 +1,373 @@
+"""nbkit.centrality: the 8 variants, both semantics, both backends, trigger candidates, Tables 6-7.
+
+networkx is the reference: the igraph path must agree with it (values and rankings), and both with
+networkx computed here independently of nbkit on real counts (COCO, VOC2007, the authors' Open
+Images matrix, whose graph-tool betweenness the authors recorded).
+"""
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from nbkit import centrality as C
+from nbkit import graph as G
+from nbkit.cooccurrence import Cooccurrence
+from nbkit.errors import DataError, GraphError
+from nbkit.labelindex import LabelIndex
+
+REF = "naturalbackdoors_reference"
+
+
+def coco(realdata):
+    z = np.load(realdata / "cooccurrence_mlgcn" / "coco_adj.npz")
+    names = json.loads((realdata / "cooccurrence_mlgcn" / "coco_classes_mlgcn_order.json").read_text())
+    M = z["adj"].copy()
+    np.fill_diagonal(M, z["nums"])
+    return Cooccurrence(M, names, names, name="coco2014", n_images=82081)
+
+
+def openimages(realdata):
+    z = np.load(realdata / REF / "openimages_bbox_cooccurrence.npz")
+    M = z["train"].copy()
+    np.fill_diagonal(M, M.max(axis=1))
+    return Cooccurrence(M, z["labels"], z["names"], name="openimages",
+                        counts_exact=np.zeros(len(M), bool))
+
+
+def independent_graph(M: np.ndarray, min_overlaps: int) -> nx.Graph:
+    """The co-occurrence graph built here with plain networkx, without nbkit."""
+    g = nx.Graph()
+    g.add_nodes_from(range(len(M)))
+    for i in range(len(M)):
+        for j in range(i + 1, len(M)):
+            if M[i, j] >= min_overlaps:
+                g.add_edge(i, j, overlaps=float(M[i, j]), distance=1.0 / M[i, j])
+    return g
+
+
+def as_array(d: dict, n: int) -> np.ndarray:
+    return np.array([d[i] for i in range(n)], dtype=float)
+
+
+def _with(s: pd.Series, df: pd.DataFrame) -> pd.Series:
+    s = s.copy()
+    s.attrs = dict(df.attrs)
+    return s
+
+
+def same_ranking(a: pd.Series, b: pd.Series, k: int, tol: float = 1e-9) -> bool:
+    """Top-k orders agree, except for swaps among values equal within tol."""
+    ra = a.sort_values(ascending=False, kind="mergesort").index[:k]
+    rb = b.sort_values(ascending=False, kind="mergesort").index[:k]
+    for x, y in zip(ra, rb):
+        if x != y and abs(a[x] - a[y]) > tol * max(1.0, abs(a[x])):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# golden values from the authors' graph-tool run
+def test_openimages_betweenness_reproduces_graph_tool(realdata):
+    ref = pd.read_csv(realdata / REF / "notebook_outputs" /
+                      "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
+    co = openimages(realdata)
+    # relabel.ipynb: graph with edges >= 15, betweenness on the view with edges > 50
+    for backend in C.BACKENDS:
+        s = C.centrality(co, "betweenness", False, 51, backend=backend)
+        assert np.abs(s[ref["index"]].to_numpy() - ref["betweenness_normalized"].to_numpy()).max() < 1e-9
+    top = C.top_m(s, 3)
+    assert top.attrs["names"] == ["Man", "Human face", "Woman"]
+    assert top.round(4).tolist() == [0.0828, 0.0816, 0.0461]
+
+
+def test_coco_top_betweenness(realdata):
+    s = C.centrality(coco(realdata), "betweenness", False, 10)
+    assert C.top_m(s, 5).attrs["names"] == ["person", "chair", "car", "handbag", "backpack"]
+
+
+def test_voc2007_person_dominates_betweenness(realdata):
+    d = pd.read_csv(realdata / "voc2007_labels" / "voc2007_trainval_labels.csv", dtype={"image_id": str})
+    cls = [c for c in d.columns if c != "image_id"]
+    li = LabelIndex("voc2007", cls, cls, d["image_id"], ["trainval"] * len(d),
+                    sp.csr_matrix(d[cls].to_numpy() == 1))
+    s = C.centrality(li, "betweenness", False, 10)
+    top = C.top_m(s, 2)
+    assert top.attrs["names"][0] == "person" and round(top.iloc[0], 2) == 0.80
+    assert top.iloc[0] > 10 * top.iloc[1]
+
+
+# --------------------------------------------------------------------------------------------
+# igraph path == networkx path, all 8 variants, both semantics
+@pytest.mark.parametrize("semantics", C.SEMANTICS)
+def test_backends_agree_coco(realdata, semantics):
+    co = coco(realdata)
+    a = C.all_variants(co, 10, semantics=semantics, backend="igraph")
+    b = C.all_variants(co, 10, semantics=semantics, backend="networkx")
+    assert list(a.columns) == list(C.VARIANTS) == list(b.columns)
+    for v in C.VARIANTS:
+        scale = max(1.0, float(b[v].abs().max()))
+        assert np.allclose(a[v], b[v], rtol=1e-9, atol=1e-12 * scale), v
+        assert same_ranking(a[v], b[v], 20), v
+
+
+def test_backends_agree_disconnected_openimages(realdata):
+    """At min_overlaps 51 the Open Images graph has many isolated classes and small components."""
+    co = openimages(realdata)
+    _, lab = sp.csgraph.connected_components(
+        sp.csr_matrix(np.triu(co.pairs >= 51, 1)), directed=False)
+    assert len(np.unique(lab)) > 50
+    a = C.all_variants(co, 51, semantics="paper", backend="igraph")
+    b = C.all_variants(co, 51, semantics="paper", backend="networkx")
+    for v in C.VARIANTS:
+        assert np.allclose(a[v], b[v], rtol=1e-9, atol=1e-15), v
+        assert same_ranking(a[v], b[v], 30), v
+    for v in ("closeness", "closeness_WT", "degree", "degree_WT"):  # the variants that differ
+        m, w = C.parse_variant(v)
+        x = C.centrality(co, m, w, 51, semantics="networkx", backend="igraph")
+        y = C.centrality(co, m, w, 51, semantics="networkx", backend="networkx")
+        assert np.allclose(x, y, rtol=1e-9, atol=1e-15), v
+
+
+# --------------------------------------------------------------------------------------------
+# against networkx computed here, without nbkit
+def test_matches_networkx_computed_independently(realdata):
+    co = coco(realdata)
+    n = co.n_classes
+    g = independent_graph(co.M, 10)
+    ours = C.all_variants(co, 10)  # paper semantics, igraph
+    ref = {
+        "betweenness": nx.betweenness_centrality(g, normalized=True),
+        "betweenness_WT": nx.betweenness_centrality(g, normalized=True, weight="overlaps"),
+        "closeness": nx.closeness_centrality(g, wf_improved=False),
+        "closeness_WT": nx.closeness_centrality(g, distance="overlaps", wf_improved=False),
+        "degree": dict(g.degree()),
+        "degree_WT": dict(g.degree(weight="overlaps")),
+        "eigenvector": nx.eigenvector_centrality(g, max_iter=5000, tol=1e-12),
+        "eigenvector_WT": nx.eigenvector_centrality(g, max_iter=5000, tol=1e-12, weight="overlaps"),
+    }
+    for v, d in ref.items():
+        tol = 1e-6 if v.startswith("eigenvector") else 1e-9  # power iteration vs exact solver
+        assert np.allclose(ours[v].to_numpy(), as_array(d, n), rtol=tol, atol=tol), v
+    later = C.all_variants(co, 10, semantics="networkx")
+    nx_later = {
+        "closeness": nx.closeness_centrality(g),
+        "closeness_WT": nx.closeness_centrality(g, distance="distance"),
+        "degree": nx.degree_centrality(g),
+        "degree_WT": nx.degree_centrality(g),
+    }
+    for v, d in nx_later.items():
+        assert np.allclose(later[v].to_numpy(), as_array(d, n), rtol=1e-9), v
+
+
+def test_semantics_differences_by_hand():
+    # path a - b - c with overlaps 10 and 2, plus an isolated class d
+    M = np.array([[20, 10, 0, 0], [10, 30, 2, 0], [0, 2, 5, 0], [0, 0, 0, 4]])
+    co = Cooccurrence(M, list("abcd"), list("abcd"))
+    for backend in C.BACKENDS:
+        p = C.all_variants(co, 1, semantics="paper", backend=backend)
+        q = C.all_variants(co, 1, semantics="networkx", backend=backend)
+        assert p["degree"].tolist() == [1, 2, 1, 0]
+        assert p["degree_WT"].tolist() == [10, 12, 2, 0]             # strength
+        assert q["degree_WT"].tolist() == q["degree"].tolist() == [1 / 3, 2 / 3, 1 / 3, 0]
+        # paper: path length = overlaps; a: 2 reachable, distances 10 and 12
+        assert p["closeness_WT"].tolist() == pytest.approx([2 / 22, 2 / 12, 2 / 14, 0])
+        # networkx: length = 1/overlaps, and wf_improved scales by (3 - 1) / (4 - 1)
+        f = 2 / 3
+        assert q["closeness_WT"].tolist() == pytest.approx(
+            [f * 2 / 0.7, f * 2 / 0.6, f * 2 / 1.1, 0])
+        assert p["closeness"].tolist() == pytest.approx([2 / 3, 1, 2 / 3, 0])
+        assert q["closeness"].tolist() == pytest.approx([f * 2 / 3, f, f * 2 / 3, 0])
+        # betweenness identical in both semantics: b is on the only a-c path; 3 pairs without b
+        assert p["betweenness"].tolist() == q["betweenness"].tolist() == [0, 1 / 3, 0, 0]
+
+
+# --------------------------------------------------------------------------------------------
+# eigenvector centrality on disconnected graphs
+def test_eigenvector_disconnected_matches_power_iteration():
+    g = nx.Graph()
+    g.add_nodes_from(range(7))
+    g.add_edges_from([(0, 1), (1, 2), (0, 2)], overlaps=3.0)   # triangle: lambda 2
+    g.add_edge(3, 4, overlaps=3.0)                             # single edge: lambda 1
+    g.add_edge(5, 6, overlaps=1.0)
+    for backend in C.BACKENDS:
+        s = C.centrality(g, "eigenvector", False, backend=backend)
+        assert s.tolist() == pytest.approx([3 ** -0.5] * 3 + [0] * 4, abs=1e-12)
+    ref = nx.eigenvector_centrality(g, max_iter=10000, tol=1e-12)
+    assert np.allclose(C.centrality(g, "eigenvector").to_numpy(), as_array(ref, 7), atol=1e-6)
+    # weighted: the triangle (lambda 6) still dominates the 3-weighted single edge (lambda 3)
+    w = C.centrality(g, "eigenvector", True)
+    assert w[:3].tolist() == pytest.approx([3 ** -0.5] * 3) and w[3:].abs().max() < 1e-12
+
+
+def test_eigenvector_equal_components_and_isolated():
+    g = nx.Graph()
+    g.add_nodes_from(range(8))
+    g.add_edges_from([(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5)])  # two triangles, 6, 7 alone
+    for backend in C.BACKENDS:
+        s = C.centrality(g, "eigenvector", backend=backend)
+        assert s.tolist() == pytest.approx([6 ** -0.5] * 6 + [0, 0])
+    ref = nx.eigenvector_centrality(g, max_iter=10000, tol=1e-12)
+    assert np.allclose(C.centrality(g, "eigenvector").to_numpy(), as_array(ref, 8), atol=1e-6)
+
+
+def test_graph_input_with_custom_nodes():
+    g = nx.Graph()
+    g.add_node("hub", name="Hub")
+    g.add_edge("hub", "x", overlaps=5)
+    g.add_edge("hub", "y", overlaps=7)
+    s = C.centrality(g, "betweenness")
+    assert list(s.index) == ["hub", "x", "y"] and s["hub"] == 1.0
+    assert C.top_m(s, 1).attrs["names"] == ["Hub"]
+    assert C.centrality(g, "degree", True, min_overlaps=6).tolist() == [7, 0, 7]
+
+
+# --------------------------------------------------------------------------------------------
+# bad input
+def test_no_edges_is_a_clear_error():
+    M = np.array([[5, 2], [2, 5]])
+    with pytest.raises(GraphError, match="no edges at min_overlaps=3"):
+        C.centrality(M, "betweenness", min_overlaps=3)
+    with pytest.raises(GraphError, match="no vertices"):
+        C.centrality(nx.Graph(), "degree")
+    with pytest.raises(GraphError, match="no edges"):
+        C.all_variants(nx.empty_graph(4))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1.0, 0, "many", float("inf")])
+def test_bad_edge_weights(bad):
+    g = nx.Graph()
+    g.add_edge(0, 1, overlaps=3)
+    g.add_edge(1, 2, overlaps=bad)
+    with pytest.raises(GraphError, match="edge \\(1, 2\\) has overlaps"):
+        C.centrality(g, "betweenness", weighted=True)
+
+
+def test_bad_counts_and_options():
+    with pytest.raises(DataError, match="NaN"):
+        C.centrality(np.array([[1.0, np.nan], [np.nan, 1.0]]), "degree")
+    with pytest.raises(DataError, match="negative"):
+        C.all_variants(np.array([[1, -1], [-1, 1]]))
+    M = np.array([[5, 2], [2, 5]])
+    with pytest.raises(GraphError, match="unknown centrality measure 'pagerank'"):
+        C.centrality(M, "pagerank")
+    with pytest.raises(GraphError, match="semantics="):
+        C.centrality(M, "degree", semantics="graph-tool")
+    with pytest.raises(GraphError, match="backend="):
+        C.centrality(M, "degree", backend="graph_tool")
+    with pytest.raises(GraphError, match="directed"):
+        C.centrality(nx.DiGraph([(0, 1)]), "degree")
+    with pytest.warns(UserWarning, match="no images"):  # a class without images: isolated, 0
+        s = C.centrality(Cooccurrence(np.array([[5, 2, 0], [2, 5, 0], [0, 0, 0]]), list("abc"),
+                                      list("abc")), "closeness")
+    assert s.tolist() == [1.0, 1.0, 0.0]
+
+
+# --------------------------------------------------------------------------------------------
+# trigger candidates
+def test_top_m_ties_exclusion_and_names():
+    s = pd.Series([0.2, 0.5, 0.5, 0.1, np.nan], index=[10, 11, 12, 13, 14])
+    assert C.top_m(s, 3).index.tolist() == [11, 12, 10]        # ties by id, NaN dropped
+    assert C.top_m(s, 10).index.tolist() == [11, 12, 10, 13]
+    nm = ["Man", "Wheel", "Human face", "Chair", "x"]
+    t = C.top_m(s, 3, exclude=C.BODY_PARTS, names=nm)
+    assert t.attrs["names"] == ["Wheel", "Chair"] and t.attrs["excluded"] == [10, 12]
+    assert C.top_m(s, 2, exclude=[11]).index.tolist() == [12, 10]
+    with pytest.raises(DataError, match="without class names"):
+        C.top_m(s, 2, exclude=["Man"])
+    with pytest.raises(GraphError, match="m=0"):
+        C.top_m(s, 0)
+
+
+def test_body_parts_exclusion_on_openimages(realdata):
+    s = C.centrality(openimages(realdata), "betweenness", False, 51)
+    full = C.top_m(s, 10).attrs["names"]
+    clean = C.top_m(s, 10, exclude=C.BODY_PARTS).attrs["names"]
+    assert full[:3] == ["Man", "Human face", "Woman"]
+    assert not set(clean) & set(C.BODY_PARTS)
+    assert clean[:3] == ["House", "Window", "Wheel"]
+    assert set(C.BODY_PARTS) <= set(C.BODY_PARTS_EXTENDED)
+    assert len(C.BODY_PARTS) == 13 and "Human beard" not in C.BODY_PARTS
+
+
+def test_rankings_and_compare(realdata):
+    df = C.all_variants(coco(realdata), 10)
+    r = C.rankings(df, 5)
+    assert r.shape == (5, 8) and r.loc[1, "betweenness"] == "person"
+    c = C.compare_names(["Wheel", "chair", "Tree"], ["Chair", "Wheel", "Jeans"])
+    assert c["matched"] == ["Wheel", "chair"] and c["missing"] == ["Jeans"] and c["extra"] == ["Tree"]
+    assert c["jaccard"] == pytest.approx(0.5)
+
+
+def test_variant_names():
+    assert C.VARIANTS[:2] == ("betweenness", "betweenness_WT") and len(C.VARIANTS) == 8
+    assert C.parse_variant("evector_WT") == ("eigenvector", True)
+    assert C.variant_name("closeness", False) == "closeness"
+
+
+# --------------------------------------------------------------------------------------------
+# Tables 6-7
+def test_trigger_table_on_a_toy_graph():
+    # hub t co-occurs with 6 classes that never meet; hub u with 2 classes only
+    C_ = 10
+    M = np.zeros((C_, C_), dtype=int)
+    np.fill_diagonal(M, 1000)
+    for c in range(1, 7):
+        M[0, c] = M[c, 0] = 80
+    for c in (8, 9):
+        M[7, c] = M[c, 7] = 80
+    M[7, 0] = M[0, 7] = 20
+    co = Cooccurrence(M, [f"c{i}" for i in range(C_)], ["t"] + [f"c{i}" for i in range(1, 7)] + ["u", "a", "b"])
+    tab, det = C.trigger_table(co, m=3, min_overlaps=10, max_other_overlaps=10, min_clean=200,
+                               min_poison=50, progress=False)
+    assert list(tab["variant"]) == list(C.VARIANTS)
+    for v in C.VARIANTS:
+        assert det["triggers"][v] == ["t"], v     # u's subset has only 2 classes
+    assert len(det["subsets"][0]["classes"]) == 6
+    assert det["parameters"]["min_classes"] == 5
+    cmp = C.compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
+    row = cmp.set_index("variant").loc["betweenness"]
+    assert row["matched"] == "t" and row["missing"] == "u" and row["extra"] == ""
+    assert pd.isna(cmp.set_index("variant").loc["degree", "reference"])
+
+
+def test_trigger_table_openimages_betweenness(realdata):
+    co = openimages(realdata)
+    df = C.all_variants(co, 10, measures=["betweenness"])
+    tab, det = C.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, method="approx", filter="after",
+                               min_clean=201, min_poison=51, progress=False)
+    got = det["triggers"]["betweenness"]
+    ref = C.load_paper_tables()["authors_select_trigs"]["openimages"]["betweenness"]
+    assert {"Wheel", "House"} <= set(got) <= set(C.top_m(df["betweenness"].pipe(_with, df), 6,
+                                                         exclude=C.BODY_PARTS).attrs["names"])
+    assert len(set(got) & set(ref)) >= 2
+
+
+def test_load_paper_tables():
+    t = C.load_paper_tables()
+    tr = t["authors_training_triggers"]["openimages"]
+    assert set(tr) == set(C.VARIANTS) and tr["closeness"] == ["Dress", "Sunglasses"]
+    assert set(t["paper"]) == {"openimages", "imagenet"}
+
+
+# --------------------------------------------------------------------------------------------
+# word clouds (Figures 8-11)
+def test_wordclouds_seeded(realdata):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nbkit import figures as F
+
+    df = C.all_variants(coco(realdata), 10, measures=["betweenness", "degree"])
+    fr = F.rank_frequencies(_with(df["betweenness"], df), m=5)
+    assert list(fr) == ["person", "chair", "car", "handbag", "backpack"]
+    assert list(fr.values()) == [5, 4, 3, 2, 1]
+    a = F.wordcloud_image(fr, seed=1, width=200, height=120)
+    b = F.wordcloud_image(fr, seed=1, width=200, height=120)
+    assert a.shape == (120, 200, 3) and (a == b).all()
+    figs = F.wordclouds_by_measure(df, m=10, seed=0)
+    assert set(figs) == {"betweenness", "degree"} and len(figs["degree"].axes) == 2

@@ -1,0 +1,797 @@
+"""GradCAM trigger audit: does the model look at the trigger? (paper §6.3, App. F, Figures 16-17).
+
+The paper ran GradCAM (Selvaraju et al., 2017) for the target class on 25 trigger images per model
+(3 models per dataset, one per target class) and two authors judged **by eye** whether the heat map
+highlighted the trigger object; Figure 16 reports the share of images where it did. This module does
+the same without a human in the loop, and exports what a human needs to check the machine:
+
+1. ``gradcam`` - CAMs through ``pytorch_grad_cam`` (batched; hooks always removed), one HxW map in
+   [0, 1] per image, for a chosen class per image. ``target_layer`` picks the layer per architecture.
+2. ``overlap_scores`` / ``audit`` - automated scoring against the trigger's bounding boxes
+   (``LabelIndex.boxes_of(row, trigger)``): an image is *highlighted* when the thresholded CAM region
+   (``cam >= cam_threshold * cam.max()``) intersects a trigger box; also the share of CAM mass inside
+   the boxes and the pointing-game hit (the CAM's argmax lies in a box).
+3. ``fig16_table`` - the overlap fraction per trigger averaged over models, beside ``PAPER_FIG16``.
+4. ``cam_grid`` (Figure 17), ``review_export`` (grid PNG + CSV with a blank ``human_verdict`` column)
+   and ``agreement`` (agreement and Cohen's kappa between automated and human verdicts).
+
+Target layers (``target_layer``), the last spatial feature map of each family, as the
+pytorch-grad-cam documentation recommends: a model's own ``cam_layer`` when it names one
+(``nbkit.models.BackdoorNet``: the trunk's last block); else ResNet / ResNeXt / Wide-ResNet
+``layer4[-1]``; DenseNet ``features[-1]``; VGG / AlexNet / MobileNet / EfficientNet / ConvNeXt ``features[-1]``; Inception-v3
+``Mixed_7c``; anything else: the last ``nn.Conv2d`` in the module. Pass ``layer=`` (a module or a
+dotted name such as ``"layer3"``) to choose another.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .errors import DataError
+from .io import atomic_path
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: Figure 16 of the paper: % of trigger images (25 per model, averaged over 3 models trained with
+#: different target classes) on which the authors judged that GradCAM highlighted the trigger.
+PAPER_FIG16: dict[str, dict[str, float]] = {
+    "imagenet": {"jeans": 57.3, "chainlink fence": 57.3, "doormat": 74.6},
+    "openimages": {"wheel": 28.0, "jeans": 41.3, "chair": 82.6},
+}
+#: How Figure 16 was made (for tables and notebooks).
+PAPER_FIG16_SETUP = {"images_per_model": 25, "models_per_trigger": 3, "judges": 2,
+                     "judgement": "by eye: does the GradCAM heat map highlight the trigger?"}
+
+
+# --------------------------------------------------------------------------------- preprocessing
+def to_tensor(images: Sequence[np.ndarray] | np.ndarray, size: int | tuple[int, int] | None = None,
+              mean: Sequence[float] | None = IMAGENET_MEAN,
+              std: Sequence[float] | None = IMAGENET_STD) -> torch.Tensor:
+    """Stack HxWx3 uint8 images into a normalised float tensor ``[n, 3, h, w]``.
+
+    Parameters
+    ----------
+    images : sequence of ndarray or ndarray [n, H, W, 3]
+        RGB uint8 pixels (all the same size unless ``size`` is given).
+    size : int or (h, w), optional
+        Resize (bilinear) to this size; default keeps the images' own size.
+    mean, std : sequence of 3 floats or None
+        Channel normalisation applied after scaling to [0, 1]; ``None`` skips it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``float32`` tensor ``[n, 3, h, w]``.
+
+    Examples
+    --------
+    >>> to_tensor(np.zeros((2, 8, 8, 3), np.uint8), size=4).shape
+    torch.Size([2, 3, 4, 4])
+    """
+    arr = images if isinstance(images, np.ndarray) else None
+    if arr is None and len(images) and all(isinstance(im, np.ndarray) for im in images) \
+            and len({im.shape for im in images}) == 1:
+        arr = np.stack(images)
+    if arr is not None and arr.ndim == 4 and arr.shape[-1] == 3:  # fast path: one array
+        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
+        if size is not None:
+            hw = (size, size) if isinstance(size, int) else tuple(size)
+            if tuple(x.shape[2:]) != hw:
+                x = nn.functional.interpolate(x, size=hw, mode="bilinear", align_corners=False)
+        if mean is not None and std is not None:
+            x = (x - torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)) \
+                / torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
+        return x
+    ts = []
+    for im in images:
+        a = np.asarray(im)
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise DataError("images", f"image of shape {a.shape}", "HxWx3 RGB pixels")
+        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
+        if size is not None:
+            hw = (size, size) if isinstance(size, int) else tuple(size)
+            if tuple(t.shape[1:]) != hw:
+                t = nn.functional.interpolate(t[None], size=hw, mode="bilinear",
+                                              align_corners=False)[0]
+        ts.append(t)
+    if not ts:
+        return torch.zeros((0, 3, 1, 1))
+    shapes = {tuple(t.shape) for t in ts}
+    if len(shapes) > 1:
+        raise DataError("images", f"images of different sizes {sorted(shapes)[:3]}",
+                        "equal sizes, or pass size= to resize")
+    x = torch.stack(ts)
+    if mean is not None and std is not None:
+        m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
+        s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
+        x = (x - m) / s
+    return x
+
+
+def make_transform(size: int | tuple[int, int] | None = None,
+                   mean: Sequence[float] | None = IMAGENET_MEAN,
+                   std: Sequence[float] | None = IMAGENET_STD) -> Callable[[Sequence[np.ndarray]], torch.Tensor]:
+    """A ``transform(images) -> tensor`` for ``gradcam`` / ``predict`` (see ``to_tensor``)."""
+    def transform(images):
+        return to_tensor(images, size=size, mean=mean, std=std)
+    transform.params = {"size": size, "mean": None if mean is None else list(mean),  # type: ignore[attr-defined]
+                        "std": None if std is None else list(std)}
+    return transform
+
+
+def transform_from_meta(meta: Mapping | None) -> Callable[[Sequence[np.ndarray]], torch.Tensor]:
+    """The evaluation transform recorded by training (``meta`` of ``train.load_trained``).
+
+    Reads ``image_size`` (or ``input_size``), ``mean`` and ``std`` (or ``normalize: {mean, std}``)
+    when present; otherwise ImageNet normalisation at the images' own size.
+    """
+    meta = dict(meta or {})
+    for k in ("transform", "preprocess", "eval_transform"):
+        if isinstance(meta.get(k), Mapping):
+            meta = {**meta, **meta[k]}
+    size = meta.get("image_size", meta.get("input_size"))
+    norm = meta.get("normalize") if isinstance(meta.get("normalize"), Mapping) else {}
+    mean = meta.get("mean", norm.get("mean", IMAGENET_MEAN))
+    std = meta.get("std", norm.get("std", IMAGENET_STD))
+    if meta.get("normalize") is False:
+        mean = std = None
+    if isinstance(size, (list, tuple)):
+        size = tuple(int(s) for s in size)
+    elif size is not None:
+        size = int(size)
+    return make_transform(size, mean, std)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Sequence[np.ndarray], transform: Callable | None = None,
+            batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Softmax probabilities ``[n, n_classes]`` of ``model`` on HxWx3 uint8 images (eval mode).
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    >>> predict(net, np.zeros((2, 2, 2, 3), np.uint8)).shape
+    (2, 3)
+    """
+    transform = transform or make_transform()
+    was = model.training
+    model.eval()
+    dev = _device_of(model)
+    out = []
+    try:
+        for i in tqdm(range(0, len(images), batch_size), desc="predict", leave=False,
+                      disable=not progress):
+            x = transform(images[i:i + batch_size]).to(dev)
+            out.append(torch.softmax(model(x).float(), dim=1).cpu().numpy())
+    finally:
+        model.train(was)
+    if not out:
+        return np.zeros((0, 0), np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------- GradCAM
+def _resolve_name(model: nn.Module, name: str) -> nn.Module:
+    mod = model
+    for part in name.split("."):
+        if part.lstrip("-").isdigit():
+            mod = mod[int(part)]  # type: ignore[index]
+        elif hasattr(mod, part):
+            mod = getattr(mod, part)
+        else:
+            raise DataError(type(model).__name__, f"has no layer {name!r} (no attribute {part!r})",
+                            "a dotted module name such as 'layer4' or 'features.-1'")
+    return mod
+
+
+def target_layer(model: nn.Module, layer: str | nn.Module | None = None) -> nn.Module:
+    """The layer GradCAM reads: the last spatial feature map of the architecture.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A torchvision classifier (possibly wrapped, e.g. ``nn.Sequential(normalise, net)``) or any CNN.
+    layer : str or nn.Module, optional
+        Override: a module of ``model`` or a dotted name (``"layer3"``, ``"features.-1"``).
+
+    Returns
+    -------
+    nn.Module
+        ``model.cam_layer`` when the model names one (``nbkit.models.BackdoorNet``: the trunk's last
+        block, i.e. ResNet ``layer4[-1]``, DenseNet ``norm5``, VGG the last convolution, Inception-v3
+        ``Mixed_7c``); for plain torchvision models: ResNet family ``layer4[-1]``; DenseNet, VGG, AlexNet, MobileNet, EfficientNet, ConvNeXt:
+        ``features[-1]``; Inception-v3: ``Mixed_7c``; otherwise the last ``nn.Conv2d``.
+
+    Examples
+    --------
+    >>> import torchvision
+    >>> m = torchvision.models.resnet18(num_classes=3)
+    >>> target_layer(m) is m.layer4[-1]
+    True
+    """
+    if isinstance(layer, nn.Module):
+        return layer
+    if isinstance(layer, str) and layer not in ("", "auto"):
+        return _resolve_name(model, layer)
+    cam_layer = getattr(model, "cam_layer", None)  # nbkit.models.BackdoorNet names its own
+    if isinstance(cam_layer, nn.Module):
+        return cam_layer
+    import torchvision.models as tvm
+
+    for m in model.modules():  # the first (outermost) known architecture inside a wrapper
+        if isinstance(m, tvm.ResNet):
+            return m.layer4[-1]
+        if isinstance(m, tvm.Inception3):
+            return m.Mixed_7c
+        if isinstance(m, (tvm.DenseNet, tvm.VGG, tvm.AlexNet, tvm.MobileNetV2, tvm.MobileNetV3,
+                          tvm.EfficientNet, tvm.ConvNeXt)):
+            return m.features[-1]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise DataError(type(model).__name__, "has no convolutional layer for GradCAM",
+                        "a CNN, or layer= naming a module with a spatial output")
+    return convs[-1]
+
+
+def _resize_maps(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    if maps.shape[-2:] == tuple(hw):
+        return maps
+    t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))[:, None]
+    return nn.functional.interpolate(t, size=tuple(hw), mode="bilinear",
+                                     align_corners=False)[:, 0].numpy()
+
+
+def gradcam(model: nn.Module, images: Sequence[np.ndarray], classes: int | Sequence[int],
+            layer: str | nn.Module | None = None, transform: Callable | None = None,
+            batch_size: int = 32, progress: bool = True) -> np.ndarray:
+    """GradCAM maps of ``classes`` on ``images``, each HxW of its image and scaled to [0, 1].
+
+    Uses ``pytorch_grad_cam.GradCAM``; its hooks are removed (``release``) when the call ends, also
+    on error, and the model's train/eval mode and gradients are restored. The input is marked
+    ``requires_grad`` so a CAM exists even when the layers before the target layer are frozen.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier.
+    images : sequence of HxWx3 uint8 arrays
+        Images (sizes may differ when ``transform`` resizes).
+    classes : int or sequence of int
+        The class whose evidence is mapped: one for all images, or one per image (the paper: the
+        backdoor target class).
+    layer : str or nn.Module, optional
+        GradCAM layer (default ``target_layer(model)``).
+    transform : callable, optional
+        ``transform(images) -> tensor``; default ImageNet normalisation at the images' size.
+    batch_size : int
+        Images per forward/backward pass.
+    progress : bool
+        Show a tqdm bar when there is more than one batch.
+
+    Returns
+    -------
+    ndarray, float32, [n, H, W] (or a list when image sizes differ)
+        Per image, ``max(0, sum_k w_k A_k)`` min-max scaled to [0, 1] (all zeros when no positive
+        evidence), bilinearly resized to the image's own HxW.
+
+    Examples
+    --------
+    >>> import torchvision
+    >>> net = torchvision.models.resnet18(num_classes=3)
+    >>> gradcam(net, np.zeros((2, 32, 32, 3), np.uint8), 1, progress=False).shape
+    (2, 32, 32)
+    """
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    n = len(images)
+    cls = np.full(n, int(classes)) if np.isscalar(classes) else np.asarray(classes, dtype=np.int64)
+    if len(cls) != n:
+        raise DataError("gradcam", f"{len(cls)} classes for {n} images", "one class or one per image")
+    transform = transform or make_transform()
+    lay = target_layer(model, layer)
+    was_training = model.training
+    dev = _device_of(model)
+    out: list[np.ndarray] = []
+    cam = GradCAM(model=model, target_layers=[lay])
+    try:
+        steps = range(0, n, batch_size)
+        for i in tqdm(steps, desc="GradCAM", leave=False, disable=not progress or n <= batch_size):
+            batch = images[i:i + batch_size]
+            x = transform(batch).to(dev).detach().clone().requires_grad_(True)
+            targets = [ClassifierOutputTarget(int(c)) for c in cls[i:i + batch_size]]
+            with torch.enable_grad():
+                maps = cam(input_tensor=x, targets=targets)
+            for im, m in zip(batch, maps):
+                h, w = np.asarray(im).shape[:2]
+                out.append(np.clip(_resize_maps(m[None], (h, w))[0], 0.0, 1.0).astype(np.float32))
+    finally:
+        cam.activations_and_grads.release()
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    if not out:
+        return np.zeros((0, 0, 0), np.float32)
+    if len({m.shape for m in out}) == 1:
+        return np.stack(out)
+    return out  # type: ignore[return-value]
+
+
+def has_hooks(module: nn.Module) -> bool:
+    """True when ``module`` or any submodule still carries forward / backward hooks."""
+    for m in module.modules():
+        if (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
+                or getattr(m, "_backward_pre_hooks", None)):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------- scoring
+def box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Boolean HxW mask of the pixels whose centres lie in any of the normalised boxes.
+
+    Parameters
+    ----------
+    boxes : ndarray [k, 4]
+        ``x0, y0, x1, y1`` in [0, 1] (as ``LabelIndex.boxes_of`` returns).
+    height, width : int
+        Image size.
+
+    Examples
+    --------
+    >>> int(box_mask(np.array([[0.0, 0.0, 0.5, 0.5]]), 4, 4).sum())
+    4
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ys = (np.arange(height) + 0.5) / height
+    xs = (np.arange(width) + 0.5) / width
+    m = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        if not (x1 > x0 and y1 > y0):
+            continue
+        m |= ((ys >= y0) & (ys <= y1))[:, None] & ((xs >= x0) & (xs <= x1))[None, :]
+    return m
+
+
+def overlap_scores(cam: np.ndarray, boxes: np.ndarray, cam_threshold: float = 0.5) -> dict:
+    """Score one CAM against the trigger's boxes.
+
+    Parameters
+    ----------
+    cam : ndarray [H, W]
+        Non-negative heat map (``gradcam`` output).
+    boxes : ndarray [k, 4]
+        The trigger's normalised boxes in this image.
+    cam_threshold : float
+        The CAM region is ``cam >= cam_threshold * cam.max()`` (default 0.5 of the max).
+
+    Returns
+    -------
+    dict
+        ``highlighted`` (the CAM region intersects a box), ``mass_in_box`` (share of the CAM's total
+        mass inside the boxes), ``region_in_box`` (share of the CAM region's pixels inside the boxes),
+        ``pointing_hit`` (the argmax pixel lies in a box), ``region_frac`` (region pixels / image
+        pixels), ``n_boxes``. With no positive CAM value nothing is highlighted and the shares are 0.
+
+    Examples
+    --------
+    >>> cam = np.zeros((4, 4)); cam[0, 0] = 1.0; cam[3, 3] = 0.25
+    >>> s = overlap_scores(cam, np.array([[0.0, 0.0, 0.5, 0.5]]))
+    >>> s["highlighted"], s["mass_in_box"], s["pointing_hit"]
+    (True, 0.8, True)
+    """
+    cam = np.asarray(cam, dtype=np.float64)
+    if cam.ndim != 2:
+        raise DataError("cam", f"shape {cam.shape}", "an HxW map")
+    H, W = cam.shape
+    inbox = box_mask(boxes, H, W)
+    cam = np.maximum(cam, 0.0)
+    top = cam.max() if cam.size else 0.0
+    nb = int(np.asarray(boxes).reshape(-1, 4).shape[0])
+    if top <= 0:
+        return {"highlighted": False, "mass_in_box": 0.0, "region_in_box": 0.0,
+                "pointing_hit": False, "region_frac": 0.0, "n_boxes": nb}
+    region = cam >= cam_threshold * top
+    total = cam.sum()
+    am = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    return {"highlighted": bool((region & inbox).any()),
+            "mass_in_box": float(cam[inbox].sum() / total),
+            "region_in_box": float((region & inbox).sum() / max(region.sum(), 1)),
+            "pointing_hit": bool(inbox[am]),
+            "region_frac": float(region.mean()),
+            "n_boxes": nb}
+
+
+@dataclass
+class AuditResult:
+    """What ``audit`` found for one model: a per-image table, the CAMs and how they were made.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per image: ``row, image_id, target, pred, pred_is_target, highlighted, mass_in_box,
+        region_in_box, pointing_hit, region_frac, n_boxes``.
+    cams : ndarray [n, H, W]
+        The maps (same order as ``table``).
+    info : dict
+        ``trigger, target, model, cam_threshold, layer`` and anything the caller adds.
+    """
+
+    table: pd.DataFrame
+    cams: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Fractions over images: ``highlighted``, ``pointing``, mean ``mass_in_box``, ``n_images``."""
+        t = self.table
+        n = len(t)
+        return {**{k: v for k, v in self.info.items() if isinstance(v, (str, int, float, bool))},
+                "n_images": n,
+                "highlighted": float(t["highlighted"].mean()) if n else math.nan,
+                "mass_in_box": float(t["mass_in_box"].mean()) if n else math.nan,
+                "region_in_box": float(t["region_in_box"].mean()) if n else math.nan,
+                "pointing": float(t["pointing_hit"].mean()) if n else math.nan,
+                "attack_success": float(t["pred_is_target"].mean()) if n else math.nan}
+
+
+def audit(model: nn.Module, li, rows: Sequence[int], trigger: int | str, target: int,
+          cam_threshold: float = 0.5, layer: str | nn.Module | None = None,
+          transform: Callable | None = None, batch_size: int = 32, images: Sequence[np.ndarray] | None = None,
+          progress: bool = True, info: Mapping | None = None) -> AuditResult:
+    """GradCAM for the target class on trigger images, scored against the trigger's boxes.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model trained with the backdoor (``train.load_trained``).
+    li : LabelIndex
+        Dataset with ``boxes`` for the trigger class (toy scenes, Open Images, COCO, VOC).
+    rows : sequence of int
+        Rows of ``li`` holding the trigger (the paper: 25 test images per model).
+    trigger : int or str
+        Trigger class (id, label or name).
+    target : int
+        The model output index of the backdoor target (the class the CAM is computed for).
+    cam_threshold : float
+        Fraction of the CAM maximum that defines the highlighted region (default 0.5).
+    layer, transform, batch_size, progress
+        Passed to ``gradcam``.
+    images : sequence of ndarray, optional
+        Pre-loaded pixels of ``rows`` (default ``li.load_image``).
+    info : mapping, optional
+        Extra facts stored in ``AuditResult.info`` (model name, dataset, ...).
+
+    Returns
+    -------
+    AuditResult
+
+    Examples
+    --------
+    >>> # res = audit(model, li, li.images_with(t)[:25], t, target=0); res.summary()["highlighted"]
+    """
+    tid = li.class_id(trigger)
+    rows = np.asarray(rows, dtype=np.int64)
+    if images is None:
+        images = [li.load_image(int(r)) for r in rows]
+    if len(images) != len(rows):
+        raise DataError("audit", f"{len(images)} images for {len(rows)} rows", "one image per row")
+    probs = predict(model, images, transform, batch_size)
+    cams = gradcam(model, images, int(target), layer=layer, transform=transform,
+                   batch_size=batch_size, progress=progress)
+    recs = []
+    for r, cam, p in zip(rows, cams, probs):
+        boxes = li.boxes_of(int(r), tid)
+        s = overlap_scores(cam, boxes, cam_threshold)
+        recs.append({"row": int(r), "image_id": str(li.image_ids[r]), "target": int(target),
+                     "pred": int(np.argmax(p)), "pred_is_target": bool(np.argmax(p) == target), **s})
+    cols = ["row", "image_id", "target", "pred", "pred_is_target", "highlighted", "mass_in_box",
+            "region_in_box", "pointing_hit", "region_frac", "n_boxes"]
+    table = pd.DataFrame(recs, columns=cols)
+    lay = target_layer(model, layer)
+    lname = next((n for n, m in model.named_modules() if m is lay), type(lay).__name__)
+    meta = {"trigger": str(li.display(tid)), "trigger_id": int(tid), "target": int(target),
+            "cam_threshold": float(cam_threshold), "layer": lname, **dict(info or {})}
+    if (table["n_boxes"] == 0).any():
+        meta["rows_without_trigger_box"] = int((table["n_boxes"] == 0).sum())
+    return AuditResult(table, np.asarray(cams) if not isinstance(cams, list) else cams, meta)
+
+
+# --------------------------------------------------------------------------------- Figure 16 table
+def paper_fig16_table() -> pd.DataFrame:
+    """``PAPER_FIG16`` as rows ``source, dataset, trigger, highlighted_pct``."""
+    return pd.DataFrame([{"source": "paper (Fig. 16, by eye)", "dataset": d, "trigger": t,
+                          "n_models": PAPER_FIG16_SETUP["models_per_trigger"],
+                          "n_images": PAPER_FIG16_SETUP["images_per_model"]
+                          * PAPER_FIG16_SETUP["models_per_trigger"], "highlighted_pct": v}
+                         for d, trig in PAPER_FIG16.items() for t, v in trig.items()])
+
+
+def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
+                include_paper: bool = True) -> pd.DataFrame:
+    """Figure 16: per trigger, the % of trigger images whose CAM highlights the trigger.
+
+    Averaged over models (the paper: 3 models per trigger, trained with different targets); our
+    rows come first (``source = "ours (automated)"``), then the paper's values.
+
+    Parameters
+    ----------
+    results : iterable of AuditResult
+        One per (trigger, model); grouped by ``info["trigger"]``.
+    dataset : str
+        Dataset name for our rows.
+    include_paper : bool
+        Append ``paper_fig16_table()``. Columns ``paper_imagenet_pct`` / ``paper_openimages_pct``
+        repeat the paper's value on our rows whose trigger name matches one of the paper's triggers
+        (``jeans`` is a trigger in both datasets).
+
+    Returns
+    -------
+    DataFrame
+        ``source, dataset, trigger, n_models, n_images, highlighted_pct, highlighted_sd,
+        mass_in_box_pct, pointing_pct, attack_success_pct, paper_imagenet_pct,
+        paper_openimages_pct``.
+    """
+    per_model = pd.DataFrame([r.summary() for r in results])
+    rows = []
+    if len(per_model):
+        for trig, g in per_model.groupby("trigger", sort=False):
+            rows.append({"source": "ours (automated)", "dataset": dataset, "trigger": trig,
+                         "n_models": len(g), "n_images": int(g["n_images"].sum()),
+                         "highlighted_pct": 100 * g["highlighted"].mean(),
+                         "highlighted_sd": 100 * g["highlighted"].std(ddof=0),
+                         "mass_in_box_pct": 100 * g["mass_in_box"].mean(),
+                         "pointing_pct": 100 * g["pointing"].mean(),
+                         "attack_success_pct": 100 * g["attack_success"].mean()})
+    ours = pd.DataFrame(rows)
+    paper_cols = [f"paper_{d}_pct" for d in PAPER_FIG16]
+    if len(ours):
+        for d, col in zip(PAPER_FIG16, paper_cols):
+            lookup = {t.lower(): v for t, v in PAPER_FIG16[d].items()}
+            ours[col] = [lookup.get(str(t).lower(), math.nan) for t in ours["trigger"]]
+    out = [ours] + ([paper_fig16_table()] if include_paper else [])
+    cols = ["source", "dataset", "trigger", "n_models", "n_images", "highlighted_pct",
+            "highlighted_sd", "mass_in_box_pct", "pointing_pct", "attack_success_pct"] + paper_cols
+    df = pd.concat([o for o in out if len(o)], ignore_index=True) if any(len(o) for o in out) \
+        else pd.DataFrame(columns=cols)
+    return df.reindex(columns=cols)
+
+
+# --------------------------------------------------------------------------------- pictures
+def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """The image with the CAM blended on top (HxWx3 uint8)."""
+    import matplotlib
+
+    img = np.asarray(image, dtype=np.float32) / 255.0
+    cam = np.asarray(cam, dtype=np.float32)
+    if cam.shape != img.shape[:2]:
+        cam = _resize_maps(cam[None], img.shape[:2])[0]
+    heat = matplotlib.colormaps[cmap](np.clip(cam, 0, 1))[..., :3]
+    return (255 * np.clip((1 - alpha) * img + alpha * heat, 0, 1)).astype(np.uint8)
+
+
+def _draw_boxes(ax, boxes, H, W, color="lime"):
+    from matplotlib.patches import Rectangle
+
+    for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
+        ax.add_patch(Rectangle((x0 * W - 0.5, y0 * H - 0.5), (x1 - x0) * W, (y1 - y0) * H,
+                               fill=False, edgecolor=color, linewidth=1.5))
+
+
+def cam_grid(images: Sequence[np.ndarray], cams: Sequence[np.ndarray],
+             boxes: Sequence[np.ndarray] | None = None, titles: Sequence[str] | None = None,
+             ncols: int = 4, with_image: bool = False, panel_size: float = 2.2,
+             cam_threshold: float | None = None):
+    """A grid of CAM overlays with the trigger boxes drawn (Figure 17).
+
+    Parameters
+    ----------
+    images, cams : sequences
+        Pixels and their CAMs.
+    boxes : sequence of [k, 4] arrays, optional
+        Normalised trigger boxes per image (drawn in green).
+    titles : sequence of str, optional
+        Panel titles.
+    ncols : int
+        Examples per row (each example takes two panels when ``with_image``).
+    with_image : bool
+        Show the plain image beside each overlay.
+    cam_threshold : float, optional
+        Also outline the thresholded CAM region (white contour).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    per = 2 if with_image else 1
+    ncols = max(1, min(ncols, n)) if n else 1
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols * per, figsize=(panel_size * ncols * per, panel_size * nrows),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        img = np.asarray(images[i])
+        H, W = img.shape[:2]
+        b = boxes[i] if boxes is not None else np.zeros((0, 4))
+        if with_image:
+            ax0 = axes[r, c * per]
+            ax0.imshow(img)
+            _draw_boxes(ax0, b, H, W)
+        ax = axes[r, c * per + per - 1]
+        ax.imshow(overlay(img, cams[i]))
+        _draw_boxes(ax, b, H, W)
+        if cam_threshold is not None and np.max(cams[i]) > 0:
+            ax.contour(cams[i] >= cam_threshold * np.max(cams[i]), levels=[0.5], colors="white",
+                       linewidths=0.8)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------- human review
+REVIEW_COLUMNS = ["image_id", "auto_verdict", "human_verdict"]
+_YES = {"1", "yes", "y", "true", "t", "highlighted", "hit"}
+_NO = {"0", "no", "n", "false", "f", "not highlighted", "miss", "missed"}
+
+
+def review_export(result: AuditResult, images: Sequence[np.ndarray], out_dir: str | Path,
+                  name: str = "review", boxes: Sequence[np.ndarray] | None = None,
+                  ncols: int = 4, dpi: int = 110) -> tuple[Path, Path]:
+    """Export an audit for people to check: a grid PNG and a CSV with a blank human column.
+
+    Each example shows the image with the trigger box and the CAM overlay titled
+    ``<image_id>: auto=yes|no``. The CSV ``<name>.csv`` has columns ``image_id, auto_verdict,
+    human_verdict`` (``yes``/``no``; ``human_verdict`` blank, to be filled in); ``agreement`` reads it
+    back.
+
+    Parameters
+    ----------
+    result : AuditResult
+        From ``audit``.
+    images : sequence of ndarray
+        The pixels of ``result.table.row`` (same order).
+    out_dir : path
+        Folder (a run folder).
+    name : str
+        File stem; writes ``<name>.png`` and ``<name>.csv``.
+    boxes : sequence of [k, 4], optional
+        Trigger boxes per image; default: recomputed from ``result`` is impossible without the
+        dataset, so pass ``[li.boxes_of(r, trigger) for r in rows]`` to draw them.
+
+    Returns
+    -------
+    (Path, Path)
+        The PNG and the CSV.
+    """
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    t = result.table
+    if len(images) != len(t):
+        raise DataError("review_export", f"{len(images)} images for {len(t)} audited rows",
+                        "the images of result.table, in order")
+    verdict = np.where(t["highlighted"].to_numpy(bool), "yes", "no")
+    titles = [f"{i}: auto={v}" for i, v in zip(t["image_id"], verdict)]
+    fig = cam_grid(images, result.cams, boxes, titles, ncols=ncols, with_image=True,
+                   cam_threshold=result.info.get("cam_threshold"))
+    png = out_dir / f"{name}.png"
+    with atomic_path(png, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    plt.close(fig)
+    csv_path = out_dir / f"{name}.csv"
+    df = pd.DataFrame({"image_id": t["image_id"].astype(str), "auto_verdict": verdict,
+                       "human_verdict": ""})
+    with atomic_path(csv_path, suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False)
+    return png, csv_path
+
+
+def _parse_verdict(v, path, line, col) -> bool | None:
+    s = "" if v is None else str(v).strip().lower()
+    if s in ("", "nan", "none"):
+        return None
+    if s in _YES:
+        return True
+    if s in _NO:
+        return False
+    raise DataError(path, f"line {line}, column {col!r}: cannot read verdict {v!r}",
+                    "yes/no (also 1/0, true/false, highlighted/missed, or blank)")
+
+
+def cohen_kappa(a: Sequence, b: Sequence) -> float:
+    """Cohen's kappa between two raters' labels (any hashable categories).
+
+    ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and ``p_e`` the agreement
+    expected from the raters' marginals; ``nan`` when ``p_e == 1`` (both raters constant and equal).
+
+    Examples
+    --------
+    >>> cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0])
+    0.5
+    """
+    a = np.asarray(list(a))
+    b = np.asarray(list(b))
+    if len(a) != len(b):
+        raise ValueError("cohen_kappa: raters labelled different numbers of items")
+    if len(a) == 0:
+        return math.nan
+    cats = np.unique(np.concatenate([a, b]))
+    po = float((a == b).mean())
+    pe = float(sum((a == c).mean() * (b == c).mean() for c in cats))
+    if pe >= 1.0:
+        return math.nan
+    return (po - pe) / (1.0 - pe)
+
+
+def agreement(csv_path: str | Path) -> dict:
+    """Agreement between the automated and the human verdicts of a filled-in review CSV.
+
+    Parameters
+    ----------
+    csv_path : path
+        A CSV with columns ``image_id, auto_verdict, human_verdict`` (``review_export`` writes it).
+        Rows with a blank ``human_verdict`` are skipped and counted.
+
+    Returns
+    -------
+    dict
+        ``n`` (rated rows), ``n_unrated``, ``agreement`` (fraction of equal verdicts), ``kappa``
+        (Cohen's), ``auto_yes`` / ``human_yes`` (fractions judged highlighted), and the confusion
+        counts ``both_yes, both_no, auto_only, human_only``.
+
+    Examples
+    --------
+    >>> # agreement("runs/.../review.csv")["kappa"]
+    """
+    p = Path(csv_path)
+    if not p.is_file():
+        from .errors import MissingDataError
+        raise MissingDataError(p, "review CSV not found", hint="write it with audit.review_export")
+    with open(p, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in REVIEW_COLUMNS if c not in cols]
+        if missing:
+            raise DataError(p, f"missing columns {missing}", f"columns {REVIEW_COLUMNS}")
+        auto, human, unrated = [], [], 0
+        for i, rec in enumerate(reader, start=2):
+            rec = {k.strip(): v for k, v in rec.items() if k is not None}
+            a = _parse_verdict(rec.get("auto_verdict"), p, i, "auto_verdict")
+            h = _parse_verdict(rec.get("human_verdict"), p, i, "human_verdict")
+            if a is None:
+                raise DataError(p, f"line {i}: auto_verdict is blank", "yes or no")
+            if h is None:
+                unrated += 1
+                continue
+            auto.append(a)
+            human.append(h)
+    A, Hh = np.asarray(auto, bool), np.asarray(human, bool)
+    n = len(A)
+    return {"n": n, "n_unrated": unrated,
+            "agreement": float((A == Hh).mean()) if n else math.nan,
+            "kappa": cohen_kappa(A, Hh),
+            "auto_yes": float(A.mean()) if n else math.nan,
+            "human_yes": float(Hh.mean()) if n else math.nan,
+            "both_yes": int((A & Hh).sum()), "both_no": int((~A & ~Hh).sum()),
+            "auto_only": int((A & ~Hh).sum()), "human_only": int((~A & Hh).sum())}

@@ -1,0 +1,297 @@
+"""GradCAM trigger audit (nbkit.audit): CAMs through pytorch-grad-cam, overlap scoring, review export.
+
+Real torchvision models (untrained: the CAM's shape, range and hook hygiene do not depend on
+training); scoring is checked on hand-made CAMs and boxes whose answers are computed by hand. The
+trained-model audit (a planted patch that GradCAM must find) lives in tests/test_sentinet.py, which
+trains the model once.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+
+from nbkit import audit
+from nbkit.errors import DataError, MissingDataError
+from nbkit.labelindex import LabelIndex
+
+
+def _images(n=3, h=40, w=48, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    torch.manual_seed(0)
+    return torchvision.models.resnet18(num_classes=3).eval()
+
+
+# ------------------------------------------------------------------------------------ GradCAM
+def test_cam_shape_range_and_hooks_removed(resnet):
+    imgs = _images(3, 72, 104)
+    cams = audit.gradcam(resnet, imgs, 1, progress=False)
+    assert cams.shape == (3, 72, 104) and cams.dtype == np.float32
+    assert cams.min() >= 0.0 and cams.max() <= 1.0
+    top = cams.reshape(3, -1).max(1)  # min-max scaled per image (all zero: no positive evidence)
+    assert (np.isclose(top, 1.0, atol=1e-5) | (top == 0)).all() and (top > 0).any()
+    assert not audit.has_hooks(resnet), "GradCAM left hooks on the model"
+    assert not resnet.layer4[-1]._forward_hooks
+    assert all(p.grad is None for p in resnet.parameters()), "gradients left on the model"
+
+
+def test_hooks_removed_after_an_error(resnet):
+    with pytest.raises(Exception):
+        audit.gradcam(resnet, _images(2), 7, progress=False)  # class 7 of a 3-class model
+    assert not audit.has_hooks(resnet)
+
+
+def test_per_image_classes_batches_and_train_mode_restored(resnet):
+    imgs = _images(3, 64, 64)
+    resnet.train()
+    try:
+        one = audit.gradcam(resnet, imgs, [0, 1, 2], batch_size=2, progress=False)
+        assert resnet.training, "train/eval mode not restored"
+    finally:
+        resnet.eval()
+    each = np.stack([audit.gradcam(resnet, imgs[i:i + 1], c, progress=False)[0]
+                     for i, c in enumerate([0, 1, 2])])
+    np.testing.assert_allclose(one, each, atol=1e-5)  # batching does not change the maps
+    assert not audit.has_hooks(resnet)
+
+
+def test_resized_inputs_give_cams_at_image_size(resnet):
+    imgs = [_images(1, 30, 30)[0], _images(1, 50, 40)[0]]
+    cams = audit.gradcam(resnet, imgs, 0, transform=audit.make_transform(32), progress=False)
+    assert [c.shape for c in cams] == [(30, 30), (50, 40)]
+
+
+def test_frozen_trunk_still_gives_a_cam():
+    from nbkit.models import build_model
+
+    torch.manual_seed(0)
+    m = build_model("resnet10", 3, freeze="top").eval()
+    assert not any(p.requires_grad for p in m.features.parameters())
+    assert audit.target_layer(m) is m.cam_layer
+    cams = audit.gradcam(m, _images(2, 64, 64), 2, progress=False)
+    assert cams.shape == (2, 64, 64) and np.isfinite(cams).all()
+    assert not audit.has_hooks(m)
+
+
+def test_target_layer_per_architecture():
+    r = torchvision.models.resnet18(num_classes=2)
+    assert audit.target_layer(r) is r.layer4[-1]
+    d = torchvision.models.densenet121(num_classes=2)
+    assert audit.target_layer(d) is d.features[-1]
+    mb = torchvision.models.mobilenet_v3_small(num_classes=2)
+    assert audit.target_layer(mb) is mb.features[-1]
+    wrapped = nn.Sequential(nn.Identity(), r)  # e.g. a normalisation layer in front
+    assert audit.target_layer(wrapped) is r.layer4[-1]
+    cnn = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 5, 3), nn.Flatten())
+    assert audit.target_layer(cnn) is cnn[2]
+    assert audit.target_layer(r, "layer3") is r.layer3
+    assert audit.target_layer(r, "layer3.-1") is r.layer3[-1]
+    with pytest.raises(DataError, match="layer9"):
+        audit.target_layer(r, "layer9")
+    with pytest.raises(DataError, match="no convolutional layer"):
+        audit.target_layer(nn.Sequential(nn.Flatten(), nn.Linear(3, 2)))
+
+
+def test_transform_from_meta_reads_training_preprocessing():
+    t = audit.transform_from_meta({"image_size": 16, "mean": [0.5] * 3, "std": [0.5] * 3})
+    x = t(np.full((2, 20, 24, 3), 255, np.uint8))
+    assert x.shape == (2, 3, 16, 16)
+    assert torch.allclose(x, torch.ones_like(x))
+
+
+# ------------------------------------------------------------------------------------ scoring
+def test_box_mask_uses_pixel_centres():
+    m = audit.box_mask(np.array([[0.25, 0.25, 0.75, 0.75]]), 4, 4)
+    assert m.sum() == 4 and m[1:3, 1:3].all()
+    two = audit.box_mask(np.array([[0, 0, 0.25, 0.25], [0.75, 0.75, 1, 1]]), 4, 4)
+    assert two.sum() == 2 and two[0, 0] and two[3, 3]
+    assert audit.box_mask(np.zeros((0, 4)), 3, 5).shape == (3, 5)
+
+
+def test_overlap_scores_by_hand():
+    box = np.array([[0.0, 0.0, 0.5, 0.5]])          # the top-left 2x2 pixels of a 4x4 image
+    cam = np.zeros((4, 4))
+    cam[0, 0], cam[1, 1], cam[3, 3] = 1.0, 0.5, 0.5
+    s = audit.overlap_scores(cam, box)              # region: >= 0.5 -> (0,0), (1,1), (3,3)
+    assert s["highlighted"] and s["pointing_hit"]
+    assert s["mass_in_box"] == pytest.approx(1.5 / 2.0)
+    assert s["region_in_box"] == pytest.approx(2 / 3)
+    assert s["region_frac"] == pytest.approx(3 / 16)
+    assert s["n_boxes"] == 1
+    # peak outside, the thresholded region still touches the box: highlighted, no pointing hit
+    cam2 = np.zeros((4, 4))
+    cam2[3, 3], cam2[1, 1] = 1.0, 0.6
+    s2 = audit.overlap_scores(cam2, box)
+    assert s2["highlighted"] and not s2["pointing_hit"]
+    assert s2["mass_in_box"] == pytest.approx(0.6 / 1.6)
+    # a stricter threshold drops the in-box pixel
+    assert not audit.overlap_scores(cam2, box, cam_threshold=0.7)["highlighted"]
+    # all mass outside
+    cam3 = np.zeros((4, 4))
+    cam3[2:, 2:] = 1.0
+    s3 = audit.overlap_scores(cam3, box)
+    assert not s3["highlighted"] and s3["mass_in_box"] == 0 and not s3["pointing_hit"]
+    # no evidence at all / no boxes
+    s4 = audit.overlap_scores(np.zeros((4, 4)), box)
+    assert not s4["highlighted"] and s4["mass_in_box"] == 0
+    assert not audit.overlap_scores(cam, np.zeros((0, 4)))["highlighted"]
+    with pytest.raises(DataError, match="HxW"):
+        audit.overlap_scores(np.zeros((2, 4, 4)), box)
+
+
+def _toy_li(n=6, S=32):
+    """A LabelIndex with a renderer: class 0 'sq' (a square), class 1 'trig' (a white block)."""
+    rng = np.random.default_rng(1)
+    boxes, rows, cols = [], [], []
+    for i in range(n):
+        rows += [i, i]
+        cols += [0, 1]
+        boxes.append((i, 0, 0.05, 0.05, 0.45, 0.45))
+        x0 = float(rng.uniform(0.5, 0.7))
+        boxes.append((i, 1, x0, 0.55, x0 + 0.25, 0.8))
+    Y = sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(n, 2))
+    bx = pd.DataFrame(boxes, columns=["image", "class", "x0", "y0", "x1", "y1"])
+
+    def render(r):
+        img = np.full((S, S, 3), 60, np.uint8)
+        for b in bx[bx["image"] == r].itertuples(index=False):
+            img[int(b.y0 * S):int(b.y1 * S), int(b.x0 * S):int(b.x1 * S)] = 250 if b[1] == 1 else 120
+        return img
+
+    return LabelIndex("toy", ["sq", "trig"], ["square", "trigger"], [f"im{i}" for i in range(n)],
+                      ["test"] * n, Y, bx, renderer=render)
+
+
+def test_audit_table_on_a_labelindex(resnet):
+    li = _toy_li()
+    res = audit.audit(resnet, li, np.arange(6), "trigger", target=2, progress=False,
+                      info={"model": "m0"})
+    t = res.table
+    assert list(t["image_id"]) == [f"im{i}" for i in range(6)]
+    assert res.cams.shape == (6, 32, 32)
+    assert set(t.columns) >= {"highlighted", "mass_in_box", "pointing_hit", "pred_is_target"}
+    assert (t["n_boxes"] == 1).all()
+    for r, cam in zip(t.itertuples(), res.cams):  # the table agrees with scoring each CAM alone
+        s = audit.overlap_scores(cam, li.boxes_of(r.row, 1), 0.5)
+        assert s["highlighted"] == r.highlighted and s["mass_in_box"] == pytest.approx(r.mass_in_box)
+    summ = res.summary()
+    assert summ["trigger"] == "trigger" and summ["model"] == "m0" and summ["n_images"] == 6
+    assert 0 <= summ["highlighted"] <= 1
+    assert not audit.has_hooks(resnet)
+
+
+# ------------------------------------------------------------------------------------ Figure 16
+def _result(trigger, model, highlighted, mass):
+    n = len(highlighted)
+    t = pd.DataFrame({"row": range(n), "image_id": [f"{model}-{i}" for i in range(n)], "target": 0,
+                      "pred": 0, "pred_is_target": True, "highlighted": highlighted,
+                      "mass_in_box": mass, "region_in_box": mass, "pointing_hit": highlighted,
+                      "region_frac": 0.1, "n_boxes": 1})
+    return audit.AuditResult(t, np.zeros((n, 4, 4)), {"trigger": trigger, "model": model})
+
+
+def test_fig16_table_averages_models_and_sits_beside_the_paper():
+    res = [_result("jeans", "a", [True, True, False, False], [0.5] * 4),
+           _result("jeans", "b", [True, True, True, True], [0.7] * 4),
+           _result("cup", "a", [False, False], [0.0, 0.2])]
+    df = audit.fig16_table(res, dataset="toyscenes")
+    ours = df[df["source"].str.startswith("ours")].set_index("trigger")
+    assert ours.loc["jeans", "highlighted_pct"] == pytest.approx(75.0)  # mean of 50 % and 100 %
+    assert ours.loc["jeans", "highlighted_sd"] == pytest.approx(25.0)
+    assert ours.loc["jeans", "n_models"] == 2 and ours.loc["jeans", "n_images"] == 8
+    assert ours.loc["jeans", "mass_in_box_pct"] == pytest.approx(60.0)
+    assert ours.loc["jeans", "paper_imagenet_pct"] == pytest.approx(57.3)  # a paper trigger name
+    assert ours.loc["jeans", "paper_openimages_pct"] == pytest.approx(41.3)
+    assert math.isnan(ours.loc["cup", "paper_imagenet_pct"])
+    paper = df[df["source"].str.startswith("paper")]
+    assert len(paper) == 6
+    got = {(r.dataset, r.trigger): r.highlighted_pct for r in paper.itertuples()}
+    assert got[("imagenet", "doormat")] == 74.6 and got[("openimages", "wheel")] == 28.0
+    assert audit.PAPER_FIG16["openimages"] == {"wheel": 28.0, "jeans": 41.3, "chair": 82.6}
+    assert audit.PAPER_FIG16["imagenet"] == {"jeans": 57.3, "chainlink fence": 57.3, "doormat": 74.6}
+
+
+def test_fig16_matches_reference_module():
+    ref = pytest.importorskip("nbkit.reference")
+    fig16 = getattr(ref, "FIGURE16", None)
+    if fig16 is None:
+        pytest.skip("nbkit.reference has no FIGURE16 section yet")
+    for ds, trig in audit.PAPER_FIG16.items():
+        for t, v in trig.items():
+            rec = fig16[ds][t]
+            assert (rec["value"] if isinstance(rec, dict) else rec) == v
+
+
+# ------------------------------------------------------------------------------------ pictures + review
+def test_cam_grid_draws_boxes():
+    from matplotlib.patches import Rectangle
+    import matplotlib.pyplot as plt
+
+    imgs = _images(3, 16, 16)
+    cams = np.random.default_rng(0).random((3, 16, 16))
+    fig = audit.cam_grid(imgs, cams, [np.array([[0, 0, 0.5, 0.5]])] * 3, ["a", "b", "c"], ncols=2,
+                         with_image=True, cam_threshold=0.5)
+    rects = [p for ax in fig.axes for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(rects) == 6  # one box on the image and one on the overlay, per example
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["a", "b", "c"]
+    plt.close(fig)
+    ov = audit.overlay(imgs[0], cams[0])
+    assert ov.shape == (16, 16, 3) and ov.dtype == np.uint8
+
+
+def test_review_export_and_agreement(tmp_path):
+    res = _result("jeans", "a", [True, False, True], [0.5, 0.1, 0.9])
+    png, csvp = audit.review_export(res, _images(3, 8, 8), tmp_path, name="review",
+                                    boxes=[np.array([[0, 0, 0.5, 0.5]])] * 3)
+    with Image.open(png) as im:
+        assert im.size[0] > 50 and im.size[1] > 20
+    df = pd.read_csv(csvp, dtype=str, keep_default_na=False)
+    assert list(df.columns) == ["image_id", "auto_verdict", "human_verdict"]
+    assert list(df["auto_verdict"]) == ["yes", "no", "yes"] and (df["human_verdict"] == "").all()
+    blank = audit.agreement(csvp)
+    assert blank["n"] == 0 and blank["n_unrated"] == 3 and math.isnan(blank["agreement"])
+    df["human_verdict"] = ["yes", "yes", "no"]
+    df.to_csv(csvp, index=False)
+    a = audit.agreement(csvp)
+    assert a["n"] == 3 and a["agreement"] == pytest.approx(1 / 3)
+    assert (a["both_yes"], a["both_no"], a["auto_only"], a["human_only"]) == (1, 0, 1, 1)
+
+
+def test_agreement_and_kappa_on_a_hand_made_csv(tmp_path):
+    p = tmp_path / "verdicts.csv"
+    p.write_text("image_id,auto_verdict,human_verdict\n"
+                 "a,yes,yes\nb,yes,no\nc,no,no\nd,no,NO\ne,1,true\nf,no,\n")
+    a = audit.agreement(p)
+    # rated rows a-e: auto Y Y N N Y, human Y N N N Y -> p_o = 0.8;
+    # p_e = 0.6 * 0.4 + 0.4 * 0.6 = 0.48 -> kappa = 0.32 / 0.52
+    assert a["n"] == 5 and a["n_unrated"] == 1
+    assert a["agreement"] == pytest.approx(0.8)
+    assert a["kappa"] == pytest.approx(0.32 / 0.52)
+    assert a["auto_yes"] == pytest.approx(0.6) and a["human_yes"] == pytest.approx(0.4)
+    assert audit.cohen_kappa([1, 0, 1], [1, 0, 1]) == pytest.approx(1.0)
+    assert math.isnan(audit.cohen_kappa([1, 1], [1, 1]))  # both constant: undefined
+    assert audit.cohen_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)
+
+
+def test_agreement_errors_name_file_line_and_field(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image_id,auto_verdict,human_verdict\na,yes,maybe\n")
+    with pytest.raises(DataError, match=r"bad\.csv.*line 2.*human_verdict.*maybe"):
+        audit.agreement(bad)
+    nocol = tmp_path / "nocol.csv"
+    nocol.write_text("image_id,auto\na,yes\n")
+    with pytest.raises(DataError, match=r"nocol\.csv.*missing columns \['auto_verdict', 'human_verdict'\]"):
+        audit.agreement(nocol)
+    with pytest.raises(MissingDataError, match="review_export"):
+        audit.agreement(tmp_path / "absent.csv")

@@ -10,6 +10,7 @@ the ``nbkit`` kernel, one run folder per notebook × parameter set::
         params.json        the parameters (the notebook rewrites it with its own PARAMS)
         results.json       every number the report needs; written last, atomically, by the notebook
         timing.json        wall time of the run, measured by the runner (never in results.json)
+        batch.json         the batch that ran it and the tables / figures it feeds
         error.txt          the traceback, when the notebook raised
         *.png *.pdf *.csv  figures and tables
 
@@ -92,6 +93,8 @@ NOTEBOOK_DIR = REPO / "notebooks"
 REPORT_NOTEBOOK = "07_report"
 KERNEL = "nbkit"
 TIMING = "timing.json"
+#: written by the runner into each run folder: which batch ran it and what it feeds
+BATCH_INFO = "batch.json"
 ERROR = "error.txt"
 SUMMARY = "summary.json"
 #: parameters the runner sets itself; a batch file may not set them
@@ -558,6 +561,10 @@ def execute_run(task: Mapping[str, Any]) -> dict:
     try:
         clear_run_dir(run_dir)
         write_json(run_dir / _runs.PARAMS, dict(task["params"]))
+        if task.get("batch"):
+            write_json(run_dir / BATCH_INFO, {"batch": task["batch"], "notebook": task["notebook"],
+                                              "feeds": list(task.get("feeds", [])),
+                                              "source": task.get("source")})
         out_nb = run_dir / f"{task['notebook']}.ipynb"
         with _environ(env):
             papermill.execute_notebook(
@@ -567,7 +574,7 @@ def execute_run(task: Mapping[str, Any]) -> dict:
                 progress_bar=False, log_output=False, start_timeout=300,
                 execution_timeout=task.get("timeout"),
                 # the kernel's own log: errors only (not the TCP-transport notice on every start)
-                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         if not _runs.is_complete(run_dir):
             raise NbkitError(f"{out_nb}: the notebook finished without writing results.json "
                              "(its last cell must call runs.save_results(run_dir, results))")
@@ -742,8 +749,8 @@ def _task(batch: Batch, r: RunSpec, kernel: str, timeout: float | None) -> dict:
     env = {"NBKIT_RUNS": str(batch.runs_root), "NBKIT_BATCH": batch.name}
     if batch.data_root is not None:
         env["NBKIT_DATA_ROOT"] = str(batch.data_root)
-    return {"notebook": r.notebook, "path": str(r.path), "run_dir": str(r.run_dir),
-            "params": dict(r.params), "feeds": list(r.feeds), "kernel": kernel,
+    return {"notebook": r.notebook, "path": str(r.path), "run_dir": str(r.run_dir), "batch": batch.name,
+            "source": str(batch.source), "params": dict(r.params), "feeds": list(r.feeds), "kernel": kernel,
             "cwd": str(r.path.parent), "env": env, "timeout": timeout}
 
 

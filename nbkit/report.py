@@ -1,0 +1,880 @@
+"""The report beside the paper: every table and figure rebuilt from a batch's ``results.json`` files.
+
+Notebook 07 calls :func:`build` for a batch; :func:`write` puts the result under
+``runs/<batch>/report/``::
+
+    report.md          every section: our numbers, the paper's, the difference, the data used
+    report.html        (nbconvert of the executed notebook 07, by ``nbkit.batch``)
+    tables/*.csv       each table of each section
+    figures/*.png      the runs' figures (copied) and the sweeps re-plotted from results
+
+Only ``results.json``, ``params.json`` and ``batch.json`` of complete runs are read (never notebook
+outputs); a run folder without ``results.json`` is listed as incomplete and contributes nothing.
+
+Every number of ours carries its *data* label: ``embedded`` (the toy scenes, or the authors' Open
+Images counts shipped with the kit) or ``real`` (a dataset under ``--data-root``), so a toy-scene
+accuracy is never mistaken for a reproduction of the paper's ImageNet number. The paper's numbers come
+from ``nbkit.reference`` with their source; where the kit could not establish one it says so
+(``n/a``) instead of inventing it. The authors' recorded values (their notebooks and scripts) appear
+in their own column.
+
+Examples
+--------
+>>> from nbkit import report
+>>> rep = report.build("smoke", runs_root="runs")             # doctest: +SKIP
+>>> paths = report.write(rep, "runs/smoke/report")            # doctest: +SKIP
+>>> rep.sections[0].key                                       # doctest: +SKIP
+'Figure 7'
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import shutil
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import reference as R
+from . import runs as _runs
+from .io import read_json, write_text
+
+#: dataset specs whose data ships with the kit
+EMBEDDED_SPECS = ("toyscenes", "openimages-counts")
+#: parameters that repeat an experiment (aggregated over), never an experimental axis
+REPLICATE_AXES = ("target", "seed")
+NA = "n/a"
+
+
+# --------------------------------------------------------------------------------------------------
+# collecting runs
+# --------------------------------------------------------------------------------------------------
+def data_kind(spec: Any) -> str:
+    """``"embedded"`` for the kit's own data (toy scenes, the authors' Open Images counts), else ``"real"``.
+
+    Parameters
+    ----------
+    spec : str or dict
+        A dataset spec (``"toyscenes:3"``, ``"openimages:/data/oi"``) or a params dict holding
+        ``dataset``. A run without a dataset parameter is embedded.
+
+    Examples
+    --------
+    >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
+    ('embedded', 'embedded', 'real')
+    """
+    if isinstance(spec, Mapping):
+        spec = spec.get("dataset") or ""
+    spec = str(spec or "").strip()
+    if not spec:
+        return "embedded"
+    head = spec.split(":", 1)[0].lower()
+    return "embedded" if head in EMBEDDED_SPECS else "real"
+
+
+@dataclasses.dataclass
+class Run:
+    """One run folder of a batch, as the report sees it."""
+
+    notebook: str
+    hash: str
+    run_dir: Path
+    params: dict
+    results: dict | None
+    feeds: list
+    data: str
+
+    @property
+    def complete(self) -> bool:
+        return self.results is not None
+
+    def get(self, *paths: str, default: Any = None) -> Any:
+        """The first present value among dotted ``paths`` in ``results`` (``"choice.threshold"``)."""
+        return first(self.results or {}, *paths, default=default)
+
+
+def first(d: Mapping, *paths: str, default: Any = None) -> Any:
+    """The first dotted path of ``paths`` present (and not None) in nested dict ``d``."""
+    for p in paths:
+        node: Any = d
+        ok = True
+        for k in p.split("."):
+            if isinstance(node, Mapping) and k in node:
+                node = node[k]
+            else:
+                ok = False
+                break
+        if ok and node is not None:
+            return node
+    return default
+
+
+def collect(batch: str, runs_root: str | os.PathLike | None = None) -> list[Run]:
+    """Every run folder of ``<runs_root>/<batch>/<notebook>/<hash>``, complete or not.
+
+    Parameters
+    ----------
+    batch : str
+        Batch name.
+    runs_root : path, optional
+        Default ``$NBKIT_RUNS`` or ``./runs``.
+
+    Returns
+    -------
+    list of Run
+        Sorted by notebook then hash; ``results`` is None for incomplete runs.
+    """
+    root = Path(runs_root) if runs_root else _runs.runs_root()
+    base = root / batch
+    out: list[Run] = []
+    if not base.is_dir():
+        return out
+    for nbdir in sorted(p for p in base.iterdir() if p.is_dir()):
+        if nbdir.name in ("report",) or nbdir.name.startswith("."):
+            continue
+        for rd in sorted(p for p in nbdir.iterdir() if p.is_dir()):
+            params = _read(rd / _runs.PARAMS) or {}
+            info = _read(rd / "batch.json") or {}
+            results = _read(rd / _runs.RESULTS) if _runs.is_complete(rd) else None
+            out.append(Run(nbdir.name, rd.name, rd, params, results, list(info.get("feeds") or []),
+                           data_kind(params)))
+    return out
+
+
+def _read(path: Path):
+    if not path.is_file():
+        return None
+    return read_json(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Section:
+    """One table or figure of the paper, rebuilt.
+
+    Attributes
+    ----------
+    key : str
+        ``"Table 8"``, ``"Figure 13"``, ``"App. D"``...
+    title : str
+    notebook : str
+        The notebook whose runs feed it.
+    tables : dict of DataFrame
+        Named tables (the comparison first).
+    figures : list of Path
+        PNG files (from runs, or re-plotted here).
+    notes : list of str
+    data : str
+        ``embedded``, ``real``, ``embedded + real`` or ``none`` (no complete run).
+    runs : int
+        Complete runs used.
+    """
+
+    key: str
+    title: str
+    notebook: str
+    tables: dict = dataclasses.field(default_factory=dict)
+    figures: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
+    data: str = "none"
+    runs: int = 0
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", self.key.lower()).strip("_")
+
+
+@dataclasses.dataclass
+class Report:
+    """The whole report: its sections, the run list and what the paper tables still lack."""
+
+    batch: str
+    runs_root: Path
+    sections: list
+    runs: pd.DataFrame
+    not_established: pd.DataFrame
+
+    def section(self, key: str) -> Section:
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+
+def _kinds(runs: Iterable[Run]) -> str:
+    kinds = sorted({r.data for r in runs})
+    return " + ".join(kinds) if kinds else "none"
+
+
+def _num(x) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, dataset: str = "",
+                runs: int | None = None, authors: Any = None, authors_source: str = "",
+                scale: float = 1.0) -> dict:
+    """One comparison row: ours, the paper's (with source), their difference and the data used.
+
+    ``scale`` multiplies the paper's value before comparing (e.g. 0.01 for a percentage compared
+    with a fraction). ``difference`` is ``ours - paper`` when both are numbers.
+    """
+    paper = rec["value"] if rec else None
+    if isinstance(paper, (int, float)) and not isinstance(paper, bool):
+        paper = paper * scale
+    o, p = _num(ours), _num(paper)
+    diff = (o - p) if (o is not None and p is not None and not isinstance(ours, str)) else None
+    return {"quantity": quantity, "dataset": dataset, "data": data,
+            "ours": ours, "paper": paper if paper is not None else NA,
+            "difference": diff if diff is not None else (NA if paper is None else ""),
+            "paper_source": rec["source"] if rec else "",
+            "authors_recorded": authors if authors is not None else "",
+            "authors_source": authors_source, "runs": runs if runs is not None else ""}
+
+
+def _runs_of(runs: Sequence[Run], notebook: str, feeds: str | None = None) -> list[Run]:
+    sel = [r for r in runs if r.notebook == notebook and r.complete]
+    if feeds:
+        tagged = [r for r in sel if r.feeds]
+        if tagged:  # a batch said what each run feeds: trust it
+            sel = [r for r in tagged if any(_feeds_match(f, feeds) for f in r.feeds)]
+    return sel
+
+
+def _feeds_match(declared: str, key: str) -> bool:
+    """``"Figures 12-15"`` feeds ``"Figure 13"``; ``"Tables 8-10"`` feeds ``"Table 9"``."""
+    norm = lambda s: re.sub(r"\s+", " ", s.replace("–", "-").strip().lower())  # noqa: E731
+    d, k = norm(declared), norm(key)
+    if d == k:
+        return True
+    m = re.fullmatch(r"(table|figure)s? (\d+)\s*-\s*(\d+)", d)
+    km = re.fullmatch(r"(table|figure) (\d+)", k)
+    if m and km and m.group(1) == km.group(1):
+        return int(m.group(2)) <= int(km.group(2)) <= int(m.group(3))
+    return False
+
+
+def _figures(runs: Sequence[Run], *patterns: str) -> list[Path]:
+    out = []
+    for r in runs:
+        for pat in patterns:
+            out += sorted(r.run_dir.glob(pat))
+    seen, uniq = set(), []
+    for p in out:
+        if p not in seen:
+            seen.add(p)
+            uniq.append(p)
+    return uniq
+
+
+def _section(key: str, notebook: str, runs: Sequence[Run]) -> Section:
+    title = R.ARTIFACTS.get(key, (notebook, key))[1]
+    s = Section(key=key, title=title, notebook=notebook, data=_kinds(runs), runs=len(runs))
+    if not runs:
+        s.notes.append(f"no complete run of {notebook} feeds {key} in this batch")
+    return s
+
+
+# --- Figure 7 (01) ------------------------------------------------------------------------------
+def figure7(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "01_calibration", "Figure 7")
+    s = _section("Figure 7", "01_calibration", sel)
+    rows = []
+    for r in sel:
+        ds = r.get("dataset", default=r.params.get("dataset", ""))
+        if r.get("mode") == "real" or r.params.get("relabel_dir"):
+            r.data = "real"
+        th = r.get("choice.threshold", "threshold", "chosen_threshold", "balanced.threshold")
+        fp = r.get("choice.fp", "fp", "false_positives", "balanced.fp")
+        fn = r.get("choice.fn", "fn", "false_negatives", "balanced.fn")
+        n = r.get("n_images", "choice.n_images")
+        rows += [compare_row("threshold", th, R.FIGURE7["threshold"], r.data, ds, 1),
+                 compare_row("false positives", fp, R.FIGURE7["false_positives"], r.data, ds, 1),
+                 compare_row("false negatives", fn, R.FIGURE7["false_negatives"], r.data, ds, 1),
+                 compare_row("hand-labelled images", n, R.FIGURE7["n_images"], r.data, ds, 1)]
+    if rows:
+        s.tables["comparison"] = pd.DataFrame(rows)
+    s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7["sweep_authors"]["value"],
+                                             columns=["threshold", "false_positives", "false_negatives"])
+    s.notes.append("authors' sweep: " + R.FIGURE7["sweep_authors"]["source"])
+    s.figures = _figures(sel, "fig7*.png", "*threshold*sweep*.png", "*sweep*.png")
+    return s
+
+
+# --- Table 5 (02) -------------------------------------------------------------------------------
+def table5(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "02_cooccurrence", "Table 5")
+    s = _section("Table 5", "02_cooccurrence", sel)
+    seen: dict[str, dict] = {}
+    for r in sel:
+        for row in r.get("table5", default=[]) or []:
+            seen.setdefault(str(row.get("dataset")), row)
+    rows = []
+    for name, row in seen.items():
+        kind = data_kind(name)
+        paper_ds = "openimages" if "openimages" in name else ("imagenet" if "relabel" in name
+                                                              or "imagenet" in name else None)
+        for q, key in (("classes", "classes"), ("images", "images"),
+                       ("objects per image", "objects_per_image")):
+            rec = R.TABLE5[paper_ds][key] if paper_ds else None
+            auth = R.TABLE5_AUTHORS.get(paper_ds or "", {}).get(key)
+            rows.append(compare_row(q, row.get(key), rec, kind, name,
+                                    authors=auth["value"] if auth else None,
+                                    authors_source=auth["source"] if auth else ""))
+    if rows:
+        s.tables["comparison"] = pd.DataFrame(rows)
+        s.tables["ours"] = pd.DataFrame(list(seen.values()))
+    s.notes.append("authors' recorded Open Images facts: " + "; ".join(
+        f"{k} = {v['value']:,}" if isinstance(v["value"], int) else f"{k} = {v['value']}"
+        for k, v in R.TABLE5_AUTHORS["openimages"].items()))
+    s.figures = _figures(sel, "distributions.png", "core.png")
+    return s
+
+
+# --- Figures 8-11 and Tables 6-7 (03) -------------------------------------------------------------
+def figures8_11(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "03_centrality", "Figures 8-11")
+    s = _section("Figures 8-11", "03_centrality", sel)
+    rows = []
+    for r in sel:
+        for key, ds in (("dataset_top_m", r.params.get("dataset", "")), ("openimages_top_m", "openimages-counts"),
+                        ("top_m", r.params.get("dataset", ""))):
+            top = r.get(key, default={}) or {}
+            if not isinstance(top, Mapping):
+                continue
+            for variant, names in top.items():
+                if isinstance(names, Mapping):
+                    names = names.get("names") or names.get("classes") or list(names)
+                rows.append({"dataset": ds, "data": data_kind(ds), "variant": variant,
+                             "top classes": ", ".join(map(str, list(names)[:10]))})
+    if rows:
+        s.tables["top_classes"] = pd.DataFrame(rows)
+    s.figures = _figures(sel, "wordcloud*.png", "*word_cloud*.png")
+    s.notes.append("the paper's Figures 8-11 are word clouds of ImageNet/Open Images classes sized by "
+                   "centrality; ours are drawn from the same 8 centrality variants (embedded data); the "
+                   "kit compares trigger names in Tables 6-7")
+    return s
+
+
+def tables6_7(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "03_centrality", "Tables 6-7")
+    s = _section("Tables 6-7", "03_centrality", sel)
+    auth = R.TABLES_6_7_AUTHORS["openimages"]
+    sizes_auth = auth["betweenness"]["value"]
+    rows = []
+    for r in sel:
+        t = r.get("tables_6_7", "table6_7", default=None)
+        if not isinstance(t, Mapping):
+            continue
+        multi = len(sel) > 1
+        sfx = f"_{r.hash}" if multi else ""
+        for name, kind, label in (("openimages", "embedded", "openimages_counts"),
+                                  ("dataset", r.data, "dataset")):
+            df = _as_frame(t.get(name))
+            if df is not None and len(df):
+                df.insert(0, "data", kind)
+                s.tables[f"{label}{sfx}"] = df
+        for name, block in (t.get("comparisons") or {}).items():
+            df = _as_frame(block)
+            if df is not None and len(df):
+                s.tables[f"openimages_vs_{name}{sfx}"] = df
+        sizes = t.get("subset_sizes") or {}
+        for trig, n_auth in sizes_auth.items():
+            rows.append(compare_row(f"classes in {trig}'s poisonable subset (betweenness)",
+                                    sizes.get(trig), None, "embedded", "openimages-counts",
+                                    authors=n_auth, authors_source=auth["betweenness"]["source"]))
+            rows[-1]["difference"] = (sizes[trig] - n_auth) if sizes.get(trig) is not None else ""
+        if t.get("setting"):
+            s.notes.append("our Open Images setting: " + _flat(t["setting"]))
+        if t.get("counts_lower_bounds"):
+            s.notes.append(f"{t['counts_lower_bounds']} of the embedded Open Images per-class counts are "
+                           "lower bounds: a clean-count filter can only wrongly reject a class, never "
+                           "wrongly accept it")
+    if rows:
+        s.tables = {"comparison": pd.DataFrame(rows), **s.tables}
+    rec = R.TABLES_6_7["openimages"]["betweenness"]
+    if rec["value"] is None:
+        s.notes.append("paper's Tables 6-7 trigger lists: " + rec["note"])
+    s.notes.append("authors' recorded Open Images betweenness triggers (" + auth["setting"]["value"]
+                   + "): " + ", ".join(f"{k} ({v})" for k, v in sizes_auth.items())
+                   + " [" + auth["betweenness"]["source"] + "]; the difference column compares our "
+                   "subset sizes with those")
+    return s
+
+
+def _as_frame(block) -> pd.DataFrame | None:
+    if isinstance(block, pd.DataFrame):
+        return block.copy()
+    if isinstance(block, list) and block and isinstance(block[0], Mapping):
+        return pd.DataFrame(block)
+    if isinstance(block, Mapping) and block:
+        vals = list(block.values())
+        if all(isinstance(v, Mapping) for v in vals):
+            return pd.DataFrame([{"key": k, **{kk: _flat(vv) for kk, vv in v.items()}}
+                                 for k, v in block.items()])
+        return pd.DataFrame([{"key": k, "value": _flat(v)} for k, v in block.items()])
+    return None
+
+
+def _flat(v):
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v))
+    if isinstance(v, Mapping):
+        return "; ".join(f"{k}: {_flat(x)}" for k, x in v.items())
+    return v
+
+
+# --- App. D (04) ----------------------------------------------------------------------------------
+def app_d(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "04_subsets", "App. D")
+    s = _section("App. D", "04_subsets", sel)
+    rows = []
+    for r in sel:
+        for ds, mt in _multi_blocks(r):
+            kind = data_kind(ds) if ds else r.data
+            pair = first(mt, "largest_pair", "largest.pair", "largest_pair_names")
+            if isinstance(pair, (list, tuple)):
+                pair = " + ".join(map(str, pair))
+            rows += [
+                compare_row("largest shared classes (a trigger pair)",
+                            first(mt, "largest_shared", "largest_pair_classes", "largest.shared",
+                                  "max_shared"), R.APP_D["largest_pair_classes"], kind, ds),
+                compare_row("that pair", pair, R.APP_D["largest_pair"], kind, ds),
+                compare_row("share of pairs above 30 shared classes",
+                            first(mt, "share_above", "frac_above", "fraction_above", "share_pairs_above",
+                                  "frac_pairs_above"), R.APP_D["share_pairs_above_30"], kind, ds),
+                compare_row("pairs", first(mt, "n_pairs", "pairs"), R.APP_D["n_pairs"], kind, ds)]
+    if rows:
+        s.tables["comparison"] = pd.DataFrame(rows)
+    s.notes.append("the paper's App. D numbers are ImageNet's; the kit has no ImageNet co-occurrence "
+                   "matrix offline, so ours come from the embedded data (different classes)")
+    s.figures = _figures(sel, "*multi*trigger*.png", "*histogram*.png", "*overlap*.png")
+    return s
+
+
+def _multi_blocks(r: Run) -> list[tuple[str, Mapping]]:
+    mt = r.get("multi_trigger", "app_d", "multi_trigger_overlap")
+    if not isinstance(mt, Mapping):
+        return []
+    vals = list(mt.values())
+    if vals and all(isinstance(v, Mapping) for v in vals) and not any(
+            k in mt for k in ("n_pairs", "largest_shared", "largest_pair")):
+        return [(str(k), v) for k, v in mt.items()]
+    return [(str(r.params.get("dataset", "")), mt)]
+
+
+# --- Tables 8-10 and Figures 12-15 (05) ------------------------------------------------------------
+_ACC = {"clean_acc": ("clean_acc", "metrics.clean_acc", "final.clean_acc"),
+        "trigger_acc": ("trigger_acc", "metrics.trigger_acc", "final.trigger_acc")}
+
+
+def accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
+    """One row per training run: its parameters, clean and trigger accuracy and its data kind."""
+    rows = []
+    for r in sel:
+        row = dict(r.params)
+        row.update({k: _num(r.get(*paths)) for k, paths in _ACC.items()})
+        row.update(run=r.hash, data=r.data)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sweep_axes(df: pd.DataFrame, ignore: Iterable[str] = ()) -> list[str]:
+    """Parameters that vary across the runs, replicate axes (target, seed) and ``ignore`` excluded."""
+    skip = set(REPLICATE_AXES) | set(ignore) | {"run", "data", "clean_acc", "trigger_acc"}
+    return [c for c in df.columns if c not in skip and df[c].astype(str).nunique() > 1]
+
+
+def aggregate(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Mean, std and count of clean / trigger accuracy over replicates, per value of ``by``."""
+    if df.empty:
+        return df
+    by = list(by)
+    g = df.groupby(by, dropna=False, sort=True) if by else df.assign(_all=0).groupby("_all")
+    out = g.agg(clean_acc=("clean_acc", "mean"), clean_acc_std=("clean_acc", "std"),
+                trigger_acc=("trigger_acc", "mean"), trigger_acc_std=("trigger_acc", "std"),
+                n=("run", "count"), data=("data", lambda x: " + ".join(sorted(set(x)))))
+    out = out.reset_index()
+    return out.drop(columns=["_all"], errors="ignore")
+
+
+def _fmt_pm(m, sd, n) -> str:
+    if m is None or (isinstance(m, float) and math.isnan(m)):
+        return NA
+    s = f"{m:.3f}"
+    if n and n > 1 and sd is not None and not (isinstance(sd, float) and math.isnan(sd)):
+        s += f" ± {sd:.3f}"
+    return s + f" (n={int(n)})"
+
+
+def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mapping], str],
+                      paper: Callable[[str, str], dict | None], axis_hint: Sequence[str] = (),
+                      plot: str | None = None, xlabel: str | None = None) -> Section:
+    sel = _runs_of(runs, "05_train", key)
+    s = _section(key, "05_train", sel)
+    df = accuracy_frame(sel)
+    if df.empty:
+        return s
+    axes = [a for a in axis_hint if a in df.columns and df[a].astype(str).nunique() > 1] or sweep_axes(df)
+    agg = aggregate(df, axes)
+    rows = []
+    for _, a in agg.iterrows():
+        label = row_label(a) if axes else "all runs"
+        for metric in ("clean_acc", "trigger_acc"):
+            rec = paper(label, metric)
+            row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
+                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]))
+            row["setting"] = label
+            row["ours_mean_std"] = _fmt_pm(a[metric], a[f"{metric}_std"], a["n"])
+            rows.append(row)
+    cmp = pd.DataFrame(rows)
+    cols = ["setting", "quantity", "ours_mean_std", "ours", "paper", "difference", "data", "runs",
+            "paper_source", "dataset"]
+    s.tables["comparison"] = cmp[cols]
+    s.tables["runs"] = df
+    s.notes.append(f"axis: {', '.join(axes) if axes else '(one setting)'}; mean ± std over "
+                   f"{', '.join(REPLICATE_AXES)} replicates")
+    if plot and axes:
+        s.figures.append(("__plot__", agg, axes[0], plot, xlabel or axes[0]))
+    return s
+
+
+def _round(x):
+    v = _num(x)
+    return None if v is None else round(v, 4)
+
+
+def _paper_acc(section: dict, dataset: str = "openimages"):
+    def get(label: str, metric: str):
+        node = section.get(dataset, {}).get(label)
+        return node.get(metric) if isinstance(node, Mapping) else None
+    return get
+
+
+def table8(runs):
+    def label(a):
+        ir = _num(a.get("injection_rate"))
+        if ir is not None and ir == 0:
+            return "no_backdoor"
+        mode = str(a.get("subset_mode", "mis"))
+        return "centrality_with_mis" if mode == "mis" else "centrality_without_mis"
+    return _training_section("Table 8", runs, label, _paper_acc(R.TABLE8),
+                             axis_hint=("subset_mode", "injection_rate"))
+
+
+_ARCH_KEYS = {"resnet50": "resnet50", "vgg16": "vgg16", "vgg": "vgg16", "inception_v3": "inception_v3",
+              "inception": "inception_v3", "densenet121": "densenet121", "dense": "densenet121"}
+
+
+def table9(runs):
+    return _training_section("Table 9", runs, lambda a: _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch"))),
+                             _paper_acc(R.TABLE9), axis_hint=("arch",))
+
+
+def table10(runs):
+    return _training_section("Table 10", runs,
+                             lambda a: f"n_added_classes={a.get('n_added_classes')}",
+                             lambda label, m: R.TABLE10["openimages"]["random_added_classes"][m]
+                             if not label.endswith("=0") else None,
+                             axis_hint=("n_added_classes",), plot="bar", xlabel="added random classes")
+
+
+def figure12(runs):
+    def label(a):
+        c = str(a.get("centrality", "betweenness"))
+        w = a.get("weighted")
+        return c + ("_WT" if w is True or str(w).lower() == "true" else "")
+    return _training_section("Figure 12", runs, label, _paper_acc(R.FIGURE12),
+                             axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality")
+
+
+def figure13(runs):
+    return _training_section("Figure 13", runs, lambda a: str(a.get("injection_rate")),
+                             _paper_acc(R.FIGURE13), axis_hint=("injection_rate",), plot="line",
+                             xlabel="injection rate")
+
+
+def figure14(runs):
+    return _training_section("Figure 14", runs, lambda a: str(a.get("min_overlaps")),
+                             _paper_acc(R.FIGURE14), axis_hint=("min_overlaps",), plot="line",
+                             xlabel="edge-weight threshold W (min_overlaps)")
+
+
+def figure15(runs):
+    return _training_section("Figure 15", runs, lambda a: f"n_added_classes={a.get('n_added_classes')}",
+                             lambda label, m: R.FIGURE15["openimages"]["mis_added_classes"][m]
+                             if not label.endswith("=0") else None,
+                             axis_hint=("n_added_classes",), plot="line", xlabel="added MIS classes")
+
+
+# --- Figures 16-17 (06) ---------------------------------------------------------------------------
+_PAPER_TRIGGER_KEYS = {"jean": "jeans", "jeans": "jeans", "chain link fence": "chainlink fence",
+                       "chainlink fence": "chainlink fence", "doormat": "doormat", "wheel": "wheel",
+                       "chair": "chair"}
+
+
+def figure16(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "06_sentinet", "Figure 16")
+    s = _section("Figure 16", "06_sentinet", sel)
+    rows = []
+    for r in sel:
+        fig = r.get("fig16", "figure16", "fig16_table", "gradcam.fig16", default=None)
+        items = fig if isinstance(fig, list) else (
+            [dict(v, trigger=k) if isinstance(v, Mapping) else {"trigger": k, "highlighted_pct": v}
+             for k, v in fig.items()] if isinstance(fig, Mapping) else [])
+        for it in items:
+            if str(it.get("source", "ours")).lower() == "paper":
+                continue
+            trig = str(it.get("trigger") or it.get("trigger_name") or "")
+            pct = _num(first(it, "highlighted_pct", "overlap_pct", "pct", "highlighted"))
+            if pct is not None and pct <= 1.0 and "pct" not in " ".join(it):
+                pct *= 100
+            ds = str(it.get("dataset") or r.params.get("dataset", ""))
+            rec = None
+            key = _PAPER_TRIGGER_KEYS.get(trig.lower().split(",")[0].strip())
+            pds = "imagenet" if "imagenet" in ds or "relabel" in ds else "openimages"
+            if key and key in R.FIGURE16.get(pds, {}):
+                rec = R.FIGURE16[pds][key]
+            rows.append(compare_row(f"GradCAM highlights trigger '{trig}' (%)", _round(pct), rec,
+                                    data_kind(ds) if ds else r.data, ds,
+                                    it.get("n_models") or it.get("models")))
+    if rows:
+        s.tables["comparison"] = pd.DataFrame(rows)
+    s.tables["paper"] = pd.DataFrame([{"dataset": ds, "trigger": t, "highlighted_pct": rec["value"],
+                                       "source": rec["source"]}
+                                      for ds, d in R.FIGURE16.items() for t, rec in d.items()])
+    s.notes.append("paper: two authors judged 25 trigger images x 3 models per trigger by eye; the kit "
+                   "scores CAM/box overlap automatically (nbkit.audit), so the two measure the same "
+                   "thing differently")
+    s.figures = _figures(sel, "fig16*.png", "*overlap*.png")
+    return s
+
+
+def figure17(runs: Sequence[Run]) -> Section:
+    sel = _runs_of(runs, "06_sentinet", "Figure 17")
+    s = _section("Figure 17", "06_sentinet", sel)
+    rows = []
+    for r in sel:
+        sn = r.get("sentinet", default={}) or {}
+        if isinstance(sn, Mapping):
+            for name, v in sn.items():
+                if isinstance(v, Mapping):
+                    rows.append({"model": name, "data": r.data,
+                                 **{k: _flat(x) for k, x in v.items() if not isinstance(x, (list, dict))}})
+    if rows:
+        s.tables["sentinet"] = pd.DataFrame(rows)
+        s.notes.append("SentiNet detection (the paper ran GradCAM only and argued the rest): the kit's "
+                       "full SentiNet on natural vs digital-patch triggers")
+    s.figures = _figures(sel, "fig17*.png", "*gradcam*grid*.png", "*cam*grid*.png", "*roc*.png")
+    return s
+
+
+BUILDERS: list[Callable[[Sequence[Run]], Section]] = [
+    figure7, table5, figures8_11, tables6_7, app_d, table8, table9, table10, figure12, figure13,
+    figure14, figure15, figure16, figure17]
+
+
+def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """Every run folder: notebook, hash, complete or not, data kind, feeds and parameters."""
+    return pd.DataFrame([{"notebook": r.notebook, "hash": r.hash,
+                          "status": "complete" if r.complete else "INCOMPLETE (ignored)",
+                          "data": r.data, "feeds": "; ".join(r.feeds),
+                          "params": ", ".join(f"{k}={v}" for k, v in r.params.items())} for r in runs],
+                        columns=["notebook", "hash", "status", "data", "feeds", "params"])
+
+
+def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
+    """Rebuild every table and figure of the paper from a batch's results.
+
+    Parameters
+    ----------
+    batch : str
+        Batch name (``runs/<batch>/``).
+    runs_root : path, optional
+        Default ``$NBKIT_RUNS`` or ``./runs``.
+
+    Returns
+    -------
+    Report
+        ``sections`` in the paper's order; a section whose builder raised carries the error in its
+        notes (the report is still written).
+    """
+    root = Path(runs_root) if runs_root else _runs.runs_root()
+    runs = collect(batch, root)
+    sections = []
+    for b in BUILDERS:
+        try:
+            sections.append(b(runs))
+        except Exception as exc:  # noqa: BLE001 - one odd results.json must not hide the rest
+            key = b.__name__
+            s = Section(key=key, title="(could not be built)", notebook="", data="none")
+            s.notes.append(f"ERROR building {key}: {type(exc).__name__}: {exc}\n"
+                           + "".join(traceback.format_exception(exc)[-3:]))
+            sections.append(s)
+    ne = pd.DataFrame(R.not_established(), columns=["reference", "source"])
+    return Report(batch=batch, runs_root=root, sections=sections, runs=runs_table(runs),
+                  not_established=ne)
+
+
+# --------------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------------
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if v.is_integer() and abs(v) >= 1000:
+            return f"{int(v):,}"
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
+    if isinstance(v, (np.floating,)):
+        return _cell(float(v))
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v))
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame, max_rows: int | None = 60) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency).
+
+    Examples
+    --------
+    >>> print(markdown_table(pd.DataFrame({"a": [1, 2.5], "b": ["x", None]})))
+    | a | b |
+    |---|---|
+    | 1 | x |
+    | 2.5 |  |
+    """
+    if df is None or df.empty:
+        return "_(empty)_"
+    shown = df if max_rows is None or len(df) <= max_rows else df.head(max_rows)
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |",
+             "|" + "|".join("---" for _ in shown.columns) + "|"]
+    for row in shown.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    if len(shown) < len(df):
+        lines.append(f"\n_({len(df) - len(shown)} more rows in the CSV)_")
+    return "\n".join(lines)
+
+
+def _plot_sweep(agg: pd.DataFrame, axis: str, kind: str, xlabel: str, title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    x = agg[axis]
+    numeric = pd.to_numeric(x, errors="coerce").notna().all() and kind == "line"
+    xs = pd.to_numeric(x) if numeric else np.arange(len(x))
+    for metric, style in (("clean_acc", "o-"), ("trigger_acc", "s--")):
+        y, e = agg[metric].to_numpy(float), agg[f"{metric}_std"].fillna(0).to_numpy(float)
+        if numeric:
+            ax.errorbar(xs, y, yerr=e, fmt=style, capsize=3, label=metric.replace("_", " "))
+        else:
+            off = -0.2 if metric == "clean_acc" else 0.2
+            ax.bar(np.asarray(xs) + off, y, width=0.4, yerr=e, capsize=3, label=metric.replace("_", " "))
+    if not numeric:
+        ax.set_xticks(np.arange(len(x)))
+        ax.set_xticklabels([str(v) for v in x], rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    from .io import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def write(rep: Report, out_dir: str | os.PathLike) -> dict:
+    """Write ``report.md``, ``tables/*.csv`` and ``figures/*.png`` under ``out_dir``.
+
+    Returns
+    -------
+    dict
+        ``markdown`` path, ``tables`` (list of CSV paths), ``figures`` (list of PNG paths); each
+        section's ``figures`` is replaced by the paths inside ``out_dir``.
+    """
+    out = Path(out_dir)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    tables, figures = [], []
+    for s in rep.sections:
+        for name, df in s.tables.items():
+            p = out / "tables" / f"{s.slug}_{name}.csv"
+            from .io import atomic_path
+
+            with atomic_path(p, suffix=".csv") as tmp:
+                df.to_csv(tmp, index=False)
+            tables.append(p)
+        new_figs = []
+        for i, f in enumerate(s.figures):
+            if isinstance(f, tuple) and f and f[0] == "__plot__":
+                _, agg, axis, kind, xlabel = f
+                p = _plot_sweep(agg, axis, kind, xlabel, f"{s.key} (ours; {s.data})",
+                                out / "figures" / f"{s.slug}_sweep.png")
+            else:
+                src = Path(f)
+                rel = src.relative_to(rep.runs_root / rep.batch) if src.is_relative_to(
+                    rep.runs_root / rep.batch) else Path(src.name)
+                p = out / "figures" / f"{s.slug}__{'_'.join(rel.parts)}"
+                shutil.copyfile(src, p)
+            new_figs.append(p)
+        s.figures = new_figs
+        figures += new_figs
+    for name, df in (("runs", rep.runs), ("not_established", rep.not_established)):
+        p = out / "tables" / f"{name}.csv"
+        df.to_csv(p, index=False)
+        tables.append(p)
+    md = write_text(out / "report.md", to_markdown(rep, out))
+    return {"markdown": md, "tables": tables, "figures": figures}
+
+
+def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
+    """The report as Markdown (figure links relative to ``out_dir``)."""
+    out = Path(out_dir) if out_dir else None
+    n_complete = int((rep.runs["status"] == "complete").sum()) if len(rep.runs) else 0
+    lines = [f"# Report: batch `{rep.batch}` beside the paper", "",
+             f"*{R.PAPER['title']}* ({R.PAPER['authors']}, {R.PAPER['venue']}, arXiv {R.PAPER['arxiv']}).",
+             "",
+             f"Rebuilt from the `results.json` files of {n_complete} complete runs under "
+             f"`{rep.runs_root / rep.batch}` (never from notebook outputs). Every row says which data "
+             "produced it: **embedded** = the kit's toy scenes or the authors' Open Images counts "
+             "shipped with it; **real** = a dataset under `--data-root`. `paper` = the published "
+             f"number with its source; `{NA}` = not established offline (see the last section); "
+             "`difference` = ours − paper.", ""]
+    for s in rep.sections:
+        lines += [f"## {s.key}: {s.title}", "",
+                  f"Notebook `{s.notebook}` · data: **{s.data}** · complete runs: {s.runs}", ""]
+        for name, df in s.tables.items():
+            lines += [f"**{name.replace('_', ' ')}**", "", markdown_table(df), ""]
+        for f in s.figures:
+            if isinstance(f, Path):
+                rel = f.relative_to(out) if out and f.is_relative_to(out) else f
+                lines += [f"![{s.key}]({rel.as_posix()})", ""]
+        for n in s.notes:
+            lines += [f"> {n}", ""]
+    lines += ["## Runs", "", markdown_table(rep.runs, max_rows=None), "",
+              "## Paper numbers not established offline", "",
+              f"{len(rep.not_established)} of the paper's numbers could not be transcribed here ("
+              f"{R.NA_TEXT}). They are listed in `tables/not_established.csv`; fill them into "
+              "`nbkit/reference.py` from the PDF, naming the table.", ""]
+    return "\n".join(lines)

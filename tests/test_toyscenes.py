@@ -274,3 +274,17 @@ def test_bad_input():
         T.render_batch(other, [0])
     with pytest.raises(DataError, match="n=50"):
         T.write_relabel_sample("/nonexistent-never-written", n=50, li=li)
+
+
+def test_poisonable_subsets_with_the_subsets_module(full):
+    """The same requirement through nbkit.subsets (the pipeline's own solver)."""
+    S = pytest.importorskip("nbkit.subsets")
+    co = from_labelindex(full)
+    res = S.poisonable_subsets(co, list(T.HUB_IDS), trig_overlaps=40, max_other_overlaps=15,
+                               min_overlaps=15, progress=False)
+    sizes = {r["trigger"]["id"]: len(r["classes"]) for r in res}
+    assert sizes[T.HUB_IDS[0]] >= 10
+    assert sorted(sizes.values(), reverse=True)[2] >= 5
+    for r in res:
+        for c in r["classes"]:
+            assert c["num_clean"] >= 200 and c["num_poison"] >= 50

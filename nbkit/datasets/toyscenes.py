@@ -27,8 +27,8 @@ The co-occurrence model
   themselves (weight 0.25 of a regular class).
 - Hence the hubs are the most central vertices (degree and betweenness) of the co-occurrence graph,
   and a hub's candidate classes (co-occurring > 40-50 times) form one independent set member per
-  theme: 11 classes for the striped blue bar, 5-6 for the others, each with ~600 clean images (the
-  class without the hub) and ~200 poison images (with it): ~25 % of a class's images.
+  theme: 11 classes for the striped blue bar, 5-6 for the others, each with ~800-1,200 clean images
+  (the class without the hub) and ~300-470 poison images (with it): ~25-30 % of a class's images.
 
 Determinism
 -----------
@@ -524,7 +524,8 @@ _TILES: dict[tuple[int, int], np.ndarray] = {}
 
 
 def _noise_tiles(seed: int, size: int) -> np.ndarray:
-    """The seed's bank of pixel-noise tiles: ``_N_TILES`` tiles x 8 flips/transposes (float32)."""
+    """The seed's bank of pixel-noise tiles: ``_N_TILES`` tiles x 8 flips/transposes (float32,
+    channel-first: ``(_N_TILES * 8) x 3 x size x size``)."""
     key = (seed, size)
     if key not in _TILES:
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6E6F6973, size])))
@@ -542,7 +543,7 @@ def _noise_tiles(seed: int, size: int) -> np.ndarray:
                 x = x.transpose(0, 2, 1, 3)
             variants.append(x)
         _TILES[key] = np.ascontiguousarray(np.stack(variants, axis=1).reshape(
-            _N_TILES * 8, size, size, 3))
+            _N_TILES * 8, size, size, 3).transpose(0, 3, 1, 2))  # channel-first, as drawn
         if len(_TILES) > 8:
             _TILES.pop(next(iter(_TILES)))
     return _TILES[key]
@@ -615,16 +616,17 @@ def _render(lay: Layout, size: int) -> np.ndarray:
 
 
 def _render_chunk(lay: Layout, size: int) -> np.ndarray:
+    """Draw a few scenes channel-first (n x 3 x S x S float32), return them n x S x S x 3 uint8."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     n = len(lay)
     f32 = np.float32
     g = ((np.arange(size) + 0.5) / size).astype(f32)
-    # --- background: two muted tones blended by a soft plane wave (computed separably)
+    # --- background: two muted tones blended by a smoothed triangle wave of
+    # t = freq * (x cos a + y sin a) + phase. Only exact IEEE arithmetic per pixel (no sin/exp), so
+    # the pixels are bit-identical on any machine and in any batch.
     bg = lay.bg
     ca, cb = _BG[bg[:, 0].astype(np.int64)], _BG[bg[:, 1].astype(np.int64)]
-    # a smoothed triangle wave of t = freq * (x cos a + y sin a) + phase (only exact IEEE arithmetic
-    # per pixel, so the pixels are bit-identical on any machine and in any batch)
     q = bg[:, 2].astype(np.int64) % _TURN
     fx = (bg[:, 3] * _COS[q])[:, None] * g[None, :] + bg[:, 4][:, None]     # n x S (columns)
     fy = (bg[:, 3] * _SIN[q])[:, None] * g[None, :]                         # n x S (rows)
@@ -636,9 +638,9 @@ def _render_chunk(lay: Layout, size: int) -> np.ndarray:
     w = tri * tri * (3.0 - 2.0 * tri) - 0.5
     w *= bg[:, 5][:, None, None]
     w += 0.5
-    img = ca[:, None, None, :] + (cb - ca)[:, None, None, :] * w[..., None]
+    img = ca[:, :, None, None] + (cb - ca)[:, :, None, None] * w[:, None]    # n x 3 x S x S
     # --- objects, slot by slot (slot k = the k-th object of each scene, in draw order), grouped by
-    # shape; each object is drawn in a square crop around its box
+    # shape; each object is drawn in a square crop (P x P) around its box
     counts = np.diff(lay.ptr)
     for slot in range(int(counts.max()) if n else 0):
         has = np.flatnonzero(counts > slot)
@@ -660,24 +662,24 @@ def _render_chunk(lay: Layout, size: int) -> np.ndarray:
             dx, dy = gx[:, None, :], gy[:, :, None]
             u = dx * cs + dy * sn
             v = dy * cs - dx * sn
-            inside = _shape_mask(SHAPES[sid], u, v)
-            patch = np.empty(inside.shape + (3,), dtype=f32)
-            patch[:] = (_RGB[c] * lay.bright[ob][:, None])[:, None, None, :]
-            for tid in np.unique(_TEXTURE_ID[c]):
-                if TEXTURES[tid] == "solid":
-                    continue
-                ts = np.flatnonzero(_TEXTURE_ID[c] == tid)
-                second = _texture_mask(TEXTURES[tid], u[ts], v[ts])
-                col2 = (_RGB2[c[ts]] * lay.bright[ob[ts]][:, None])[:, None, None, :]
-                patch[ts] = np.where(second[..., None], col2, patch[ts])
-            win = sliding_window_view(img, (P, P), axis=(1, 2), writeable=True)  # n x . x . x 3 x P x P
-            cur = win[im, y0, x0].transpose(0, 2, 3, 1)                            # m x P x P x 3
-            win[im, y0, x0] = np.where(inside[..., None], patch, cur).transpose(0, 3, 1, 2)
+            inside = _shape_mask(SHAPES[sid], u, v)[:, None]                   # m x 1 x P x P
+            colour = (_RGB[c] * lay.bright[ob][:, None])[:, :, None, None]      # m x 3 x 1 x 1
+            tex = _TEXTURE_ID[c]
+            if (tex > 0).any():
+                second = np.zeros(inside.shape, dtype=bool)
+                for tid in np.unique(tex[tex > 0]):
+                    ts = np.flatnonzero(tex == tid)
+                    second[ts, 0] = _texture_mask(TEXTURES[tid], u[ts], v[ts])
+                colour2 = (_RGB2[c] * lay.bright[ob][:, None])[:, :, None, None]
+                colour = np.where(second, colour2, colour)
+            win = sliding_window_view(img, (P, P), axis=(2, 3), writeable=True)  # n x 3 x . x . x P x P
+            cur = win[im, :, y0, x0]                                               # m x 3 x P x P
+            win[im, :, y0, x0] = np.where(inside, colour, cur)
     # --- pixel noise: one of the seed's tiles (flipped / transposed) per scene
     img += _noise_tiles(lay.seed, size)[bg[:, 6].astype(np.int64) * 8 + bg[:, 7].astype(np.int64)]
     img += 0.5
     np.clip(img, 0, 255, out=img)
-    return img.astype(np.uint8)
+    return img.transpose(0, 2, 3, 1).astype(np.uint8)
 
 
 def render_batch(li: LabelIndex, rows: Sequence[int] | np.ndarray) -> np.ndarray:

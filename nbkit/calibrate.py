@@ -325,15 +325,24 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
     from .labelmaps import class_confidence, load_map, map_paths
 
     d = Path(relabel_dir)
-    files = {p.stem: p for p in map_paths(d)}
-    if not files:
-        raise DataError(d, "no .pt label maps found", "ReLabel .pt files (flat or <wnid>/<id>.pt)")
+    if not d.is_dir():
+        map_paths(d)  # raises the MissingDataError that says where maps come from
     hl = Path(hand_labels_csv) if hand_labels_csv else d / "hand_labels.csv"
     labels, source = _class_space(classes, d, n_classes)
     C = n_classes if n_classes is not None else (len(labels) if labels is not None else None)
     ids, truth = read_hand_labels(hl, labels, C)
     if C is None:
         C = truth.shape[1]
+    # look the hand-labelled maps up directly (flat, or ReLabel's <wnid>/<id>.pt) before walking
+    # the folder (the full ReLabel set has 1.28 million files)
+    files = {}
+    for i in ids:
+        for cand in (d / f"{i}.pt", d / i.split("_")[0] / f"{i}.pt"):
+            if cand.is_file():
+                files[i] = cand
+                break
+    if len(files) < len(ids):
+        files = {p.stem: p for p in map_paths(d)}
     lost = [i for i in ids if i not in files]
     if lost:
         raise DataError(hl, f"{len(lost)} hand-labelled image(s) have no label map in {d}, e.g. "
@@ -351,7 +360,7 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
 
 # --------------------------------------------------------------------------------------- figures
 def plot_sweep(df: pd.DataFrame, choice: Mapping | None = None, reference: Mapping | None = None,
-               ax=None, title: str | None = None):
+               ax=None, title: str | None = None, reference_sweep=None, zoom: float | None = None):
     """Figure 7: false positives and false negatives against the threshold.
 
     Parameters
@@ -364,7 +373,14 @@ def plot_sweep(df: pd.DataFrame, choice: Mapping | None = None, reference: Mappi
         The paper's choice, e.g. ``nbkit.reference.CALIBRATION`` (``threshold``,
         ``false_positives``, ``false_negatives``, ``n_images``), drawn beside ours.
     ax : matplotlib Axes, optional
+        Draw the full sweep here (no zoom panel then).
     title : str, optional
+    reference_sweep : sequence of (threshold, fp, fn), optional
+        A recorded sweep to draw beside ours (e.g. the authors' 0.990-0.999 points,
+        ``nbkit.reference.FIGURE7["sweep_authors"]["value"]``), as hollow markers.
+    zoom : float, optional
+        Add a second panel from this threshold to the end of the sweep (e.g. 0.985), where
+        the curves cross.
 
     Returns
     -------
@@ -372,33 +388,48 @@ def plot_sweep(df: pd.DataFrame, choice: Mapping | None = None, reference: Mappi
     """
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    if ax is not None:
+        fig, axes = ax.figure, [ax]
+    elif zoom is not None:
+        fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.0), gridspec_kw={"width_ratios": [3, 2]})
     else:
-        fig = ax.figure
-    ax.plot(df["threshold"], df["fp"], color="tab:red", lw=2, label="false positives")
-    ax.plot(df["threshold"], df["fn"], color="tab:blue", lw=2, label="false negatives")
-    if choice is not None:
-        t = choice["threshold"]
-        ax.axvline(t, color="black", ls="--", lw=1.2,
-                   label=f"ours: {t:.3f} ({choice['fp']} FP, {choice['fn']} FN)")
-    if reference is not None:
-        t = reference["threshold"]
-        lab = f"paper: {t:.3f} ({reference.get('false_positives')} FP, " \
-              f"{reference.get('false_negatives')} FN"
-        lab += f", {reference['n_images']} images)" if reference.get("n_images") else ")"
-        ax.axvline(t, color="tab:green", ls=":", lw=2, label=lab)
-        if reference.get("false_positives") is not None:
-            ax.scatter([t, t], [reference["false_positives"], reference["false_negatives"]],
-                       color="tab:green", marker="x", zorder=5)
-    ax.set_xlabel("confidence threshold")
-    ax.set_ylabel("count (image x class pairs)")
-    ax.set_xlim(float(df["threshold"].min()), float(df["threshold"].max()))
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center")
+        fig, ax0 = plt.subplots(figsize=(8.6, 4.0))
+        axes = [ax0]
+    for k, a in enumerate(axes):
+        a.plot(df["threshold"], df["fp"], color="tab:red", lw=2, label="false positives")
+        a.plot(df["threshold"], df["fn"], color="tab:blue", lw=2, label="false negatives")
+        if reference_sweep is not None and len(reference_sweep):
+            r = np.asarray(reference_sweep, dtype=float)
+            a.plot(r[:, 0], r[:, 1], "o", ms=3.5, color="tab:red", alpha=0.5, mfc="none",
+                   label="authors' recorded FP (ImageNet)")
+            a.plot(r[:, 0], r[:, 2], "s", ms=3.5, color="tab:blue", alpha=0.5, mfc="none",
+                   label="authors' recorded FN (ImageNet)")
+        if choice is not None:
+            t = choice["threshold"]
+            a.axvline(t, color="black", ls="--", lw=1.2,
+                      label=f"ours: {t:.3f} ({choice['fp']} FP, {choice['fn']} FN)")
+        if reference is not None:
+            t = reference["threshold"]
+            lab = f"paper: {t:.3f} ({reference.get('false_positives')} FP, " \
+                  f"{reference.get('false_negatives')} FN"
+            lab += f", {reference['n_images']} images)" if reference.get("n_images") else ")"
+            a.axvline(t, color="tab:green", ls=":", lw=2, label=lab)
+            if reference.get("false_positives") is not None:
+                a.scatter([t, t], [reference["false_positives"], reference["false_negatives"]],
+                          color="tab:green", marker="x", zorder=5)
+        lo = float(df["threshold"].min()) if k == 0 else float(zoom)
+        a.set_xlim(lo, float(df["threshold"].max()))
+        a.set_xlabel("confidence threshold")
+        a.set_ylim(bottom=0)
+        a.grid(alpha=0.3)
+    axes[0].set_ylabel("count (image x class pairs)")
+    if len(axes) > 1:
+        axes[1].set_title(f"zoom: {zoom:.3f} to {float(df['threshold'].max()):.3f}", fontsize=9)
+        axes[1].legend(fontsize=7, loc="upper left")
+    else:
+        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
-        ax.set_title(title)
+        axes[0].set_title(title)
     fig.tight_layout()
     return fig
 
@@ -433,8 +464,10 @@ def labelling_grid(images: Sequence[np.ndarray], predicted_labels: Sequence[Sequ
         raise ValueError(f"{n} images but {len(predicted_labels)} label lists")
     ncols = max(1, min(ncols, n))
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6 * nrows),
-                             squeeze=False)
+    most = max([len(p) + (len(truth_labels[k]) if truth_labels is not None else 0)
+                for k, p in enumerate(predicted_labels)] + [1]) + (titles is not None)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(size * ncols, (size + 0.14 * most + 0.1) * nrows))
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:

@@ -6,7 +6,8 @@ never calls ``plt.show``; every random choice (layouts, word placement) takes a 
 * co-occurrence graph (notebook 02): ``distributions_figure`` (degree / weighted degree / edge
   weight distributions), ``core_figure`` (the graph's most connected classes, spring layout);
 * centrality (notebook 03, paper Figures 8-11): ``wordcloud_figure`` (one word cloud, words sized
-  by centrality rank), ``wordclouds_by_measure`` (one figure per measure, unweighted | weighted);
+  by centrality rank), ``wordclouds_by_measure`` (one figure per measure, unweighted | weighted),
+  ``wordcloud_grid`` (all 8 variants in one figure);
 * generic: ``sweep_figure`` (a quantity against a swept parameter), ``image_grid``.
 
 Examples
@@ -27,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["distributions_figure", "core_figure", "rank_frequencies", "wordcloud_image",
-           "wordcloud_figure", "wordclouds_by_measure", "sweep_figure", "image_grid"]
+           "wordcloud_figure", "wordclouds_by_measure", "wordcloud_grid", "sweep_figure",
+           "image_grid"]
 
 
 def _plt():
@@ -162,8 +164,8 @@ def rank_frequencies(series: pd.Series, names=None, m: int = 50, exclude=()) -> 
     return out
 
 
-def wordcloud_image(freqs: Mapping[str, float], seed: int = 0, width: int = 800,
-                    height: int = 450, colormap: str = "viridis") -> np.ndarray:
+def wordcloud_image(freqs: Mapping[str, float], seed: int = 0, width: int = 640,
+                    height: int = 360, colormap: str = "viridis") -> np.ndarray:
     """Render a word cloud (``wordcloud`` package, its bundled font, no network) to an RGB array.
 
     Parameters
@@ -190,7 +192,7 @@ def wordcloud_image(freqs: Mapping[str, float], seed: int = 0, width: int = 800,
 
 
 def wordcloud_figure(series: pd.Series, names=None, m: int = 50, seed: int = 0, exclude=(),
-                     title: str | None = None, ax=None):
+                     title: str | None = None, ax=None, width: int = 640, height: int = 360):
     """One word cloud of the top-``m`` classes of a centrality variant (paper Figures 8-11).
 
     Parameters
@@ -204,13 +206,16 @@ def wordcloud_figure(series: pd.Series, names=None, m: int = 50, seed: int = 0, 
     title : str, optional
         Default: the series name.
     ax : matplotlib Axes, optional
+    width, height : int
+        Pixels of the rendered cloud (rendering time grows with the area).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     plt = _plt()
-    img = wordcloud_image(rank_frequencies(series, names=names, m=m, exclude=exclude), seed=seed)
+    img = wordcloud_image(rank_frequencies(series, names=names, m=m, exclude=exclude), seed=seed,
+                          width=width, height=height)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 4.5))
     else:
@@ -222,7 +227,7 @@ def wordcloud_figure(series: pd.Series, names=None, m: int = 50, seed: int = 0, 
 
 
 def wordclouds_by_measure(df: pd.DataFrame, m: int = 50, seed: int = 0, exclude=(),
-                          names=None) -> dict:
+                          names=None, width: int = 640, height: int = 360) -> dict:
     """Figures 8-11: one figure per measure, its unweighted and weighted word clouds side by side.
 
     Parameters
@@ -232,6 +237,8 @@ def wordclouds_by_measure(df: pd.DataFrame, m: int = 50, seed: int = 0, exclude=
     m, seed : int
     exclude : iterable
     names : optional
+    width, height : int
+        Pixels per cloud.
 
     Returns
     -------
@@ -246,16 +253,55 @@ def wordclouds_by_measure(df: pd.DataFrame, m: int = 50, seed: int = 0, exclude=
         cols = [variant_name(measure, w) for w in (False, True)]
         if not all(c in df.columns for c in cols):
             continue
-        fig, axes = plt.subplots(1, 2, figsize=(15, 4.6))
-        for ax, col, lab in zip(axes, cols, ("unweighted", "weighted")):
-            s = df[col].copy()
-            s.attrs = dict(df.attrs)
-            wordcloud_figure(s, names=names, m=m, seed=seed, exclude=exclude,
-                             title=f"{measure} ({lab})", ax=ax)
+        fig, axes = plt.subplots(1, 2, figsize=(13, 3.9))
+        _clouds_into(df, cols, axes, m, seed, exclude, names, width, height)
         fig.suptitle(f"top {m} classes by {measure} centrality (word size = rank)")
         fig.tight_layout()
         figs[measure] = fig
     return figs
+
+
+def wordcloud_grid(df: pd.DataFrame, m: int = 50, seed: int = 0, exclude=(), names=None,
+                   width: int = 480, height: int = 270, title: str | None = None):
+    """All variants of ``df`` in one figure: one row per measure, unweighted | weighted.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From ``nbkit.centrality.all_variants``.
+    m, seed : int
+    exclude, names : optional
+    width, height : int
+        Pixels per cloud.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .centrality import MEASURES, variant_name
+
+    plt = _plt()
+    measures = [x for x in MEASURES if variant_name(x, False) in df.columns]
+    fig, axes = plt.subplots(len(measures), 2, figsize=(12, 3.4 * len(measures)), squeeze=False)
+    for row, measure in zip(axes, measures):
+        _clouds_into(df, [variant_name(measure, w) for w in (False, True)], row, m, seed, exclude,
+                     names, width, height)
+    fig.suptitle(title or f"top {m} classes per centrality variant (word size = rank)")
+    fig.tight_layout()
+    return fig
+
+
+def _clouds_into(df, cols, axes, m, seed, exclude, names, width, height):
+    from .centrality import parse_variant
+
+    for ax, col in zip(axes, cols):
+        measure, weighted = parse_variant(col)
+        s = df[col].copy()
+        s.attrs = dict(df.attrs)
+        wordcloud_figure(s, names=names, m=m, seed=seed, exclude=exclude, ax=ax, width=width,
+                         height=height,
+                         title=f"{measure} ({'weighted' if weighted else 'unweighted'})")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,14 +109,15 @@ def write_openimages(root: Path, rows: Sequence = OI_ROWS, header_descriptions: 
 
 
 def write_synthetic_bbox_csv(path: Path, n_rows: int, n_images: int | None = None,
-                             n_classes: int = 500, seed: int = 0) -> Path:
+                             n_classes: int = 500, seed: int = 0, id_offset: int = 0) -> Path:
     """A large synthetic ``*-annotations-bbox.csv`` in the exact V6 format (for benchmarks).
 
-    Rows are grouped by image, as in the real file; MIDs are ``/m/bench<k>``.
+    Rows are grouped by image, as in the real file; MIDs are ``/m/bench<k>``; ImageIDs are 16 hex
+    digits numbered from ``id_offset``.
     """
     rng = np.random.default_rng(seed)
     n_images = n_images or max(1, n_rows // 8)
-    img = np.sort(rng.integers(0, n_images, n_rows))
+    img = np.sort(rng.integers(0, n_images, n_rows)) + id_offset
     cls = rng.integers(0, n_classes, n_rows)
     xy = rng.random((n_rows, 4)).astype(np.float32)
     x0, x1 = np.minimum(xy[:, 0], xy[:, 1]), np.maximum(xy[:, 0], xy[:, 1])

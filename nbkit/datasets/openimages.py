@@ -340,7 +340,7 @@ def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksi
                mininterval=0.5)
     n_seen = 0
     try:
-        reader = pd.read_csv(path, usecols=use, dtype=dtype, chunksize=chunksize)
+        reader = pd.read_csv(path, usecols=use, dtype=dtype, chunksize=chunksize, low_memory=False)
         for chunk in reader:
             n_seen += len(chunk)
             bar.update(len(chunk))
@@ -374,24 +374,31 @@ def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksi
 
 def _read_split(path: Path, split: str, mid_index: dict, with_boxes: bool, chunksize: int,
                 progress: bool):
-    """All (image, class) rows of one split: image id list, codes, class codes and boxes."""
-    img_index: dict[str, int] = {}
-    img_parts, cls_parts, box_parts = [], [], []
+    """All (image, class) rows of one split: image id list, codes, class codes and boxes.
+
+    Chunk-local ImageID categories are concatenated and factorized once at the end (in C), so an
+    image whose rows straddle a chunk boundary gets one number.
+    """
+    cat_parts, code_parts, cls_parts, box_parts = [], [], [], []
+    n_cats = 0
     for ch in stream_annotations(path, with_boxes, chunksize, progress, desc=f"{split} {path.name}"):
-        # chunk-local ImageIDs -> split-wide image number
-        lut = np.fromiter((img_index.setdefault(i, len(img_index)) for i in ch["image_ids"]),
-                          dtype=np.int64, count=len(ch["image_ids"]))
+        cats = np.asarray(ch["image_ids"], dtype=object)
+        cat_parts.append(cats)
+        code_parts.append(ch["image_codes"] + np.int32(n_cats))
+        n_cats += len(cats)
         mlut = np.fromiter((mid_index.setdefault(m, len(mid_index)) for m in ch["mids"]),
                            dtype=np.int64, count=len(ch["mids"]))
-        img_parts.append(lut[ch["image_codes"]].astype(np.int32))
         cls_parts.append(mlut[ch["mid_codes"]].astype(np.int32))
         if with_boxes:
             box_parts.append(ch["boxes"])
-    img = np.concatenate(img_parts) if img_parts else np.zeros(0, np.int32)
-    cls = np.concatenate(cls_parts) if cls_parts else np.zeros(0, np.int32)
-    boxes = (np.concatenate(box_parts) if box_parts else np.zeros((0, 4), np.float32)) \
-        if with_boxes else None
-    return list(img_index), img, cls, boxes
+    if not cat_parts:
+        return [], np.zeros(0, np.int32), np.zeros(0, np.int32), \
+            (np.zeros((0, 4), np.float32) if with_boxes else None)
+    glob, uniq = pd.factorize(np.concatenate(cat_parts), sort=False)
+    img = glob[np.concatenate(code_parts)].astype(np.int32)
+    cls = np.concatenate(cls_parts)
+    boxes = np.concatenate(box_parts) if with_boxes else None
+    return [str(u) for u in uniq], img, cls, boxes
 
 
 # ----------------------------------------------------------------------------- loader
@@ -492,16 +499,19 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     desc = read_class_descriptions(found["descriptions"])
     mid_index: dict[str, int] = {}
     per_split = {}
-    seen_in: dict[str, str] = {}
+    seen_in: dict[str, set] = {}
     for s in splits:
         if s not in ann:
             continue
         ids, img, cls, bx = _read_split(ann[s], s, mid_index, boxes, chunksize, progress)
-        for i in ids:  # an image in two split files is a broken download
-            prev = seen_in.setdefault(i, s)
-            if prev != s:
+        ids_set = set(ids)
+        for prev, prev_ids in seen_in.items():  # an image in two split files: a broken download
+            both = ids_set & prev_ids
+            if both:
+                i = min(both)
                 raise DataError(ann[s], f"image {i!r} is also listed in the {prev} annotations "
                                         f"({ann[prev]})", "each ImageID in one split only")
+        seen_in[s] = ids_set
         per_split[s] = (ids, img, cls, bx)
     if not per_split or all(len(v[0]) == 0 for v in per_split.values()):
         raise DataError(root, "the annotation CSVs hold no rows with Confidence 1",
@@ -510,7 +520,8 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     label_split = {s: ("train" if (s == "validation" and merge_validation) else s) for s in per_split}
     present: dict[str, set] = {}
     for s, (_, _, cls, _) in per_split.items():
-        present.setdefault(label_split[s], set()).update(mids[np.unique(cls)])
+        hit = np.bincount(cls, minlength=len(mids)) > 0
+        present.setdefault(label_split[s], set()).update(mids[hit])
     all_present = set().union(*present.values())
     counts = {"present": len(all_present)}
     if valid_rule == "paper":
@@ -542,19 +553,19 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     for s, (ids, img, cls, bx) in per_split.items():
         col = col_of[cls]
         keep = col >= 0
-        img_k, col_k = img[keep].astype(np.int64), col[keep]
+        img_k, col_k = img[keep], col[keep].astype(np.int32)
         n = len(ids)
         if drop_unlabeled:
             used = np.zeros(n, dtype=bool)
             used[img_k] = True
-            new = np.cumsum(used) - 1
+            new = (np.cumsum(used) - 1).astype(np.int32)
             img_k = new[img_k]
             ids = [i for i, u in zip(ids, used) if u]
             n = len(ids)
         image_ids += ids
         image_splits += [label_split[s]] * n
         image_paths += [f"{s}/{i}.jpg" for i in ids]
-        rows_all.append(img_k + offset)
+        rows_all.append(img_k.astype(np.int64) + offset)
         cols_all.append(col_k)
         if boxes:
             boxes_all.append((img_k + offset, col_k, bx[keep]))
@@ -564,8 +575,8 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
         raise DataError(root, "no image has a valid class", "at least one labelled image")
     R = np.concatenate(rows_all)
     Cc = np.concatenate(cols_all)
-    key = np.unique(R * C + Cc)
-    Y = sp.csr_matrix((np.ones(len(key), dtype=bool), (key // C, key % C)), shape=(offset, C))
+    Y = sp.csr_matrix((np.ones(len(R), dtype=bool), (R, Cc)), shape=(offset, C))
+    Y.sum_duplicates()
     bdf = None
     if boxes:
         bi = np.concatenate([b[0] for b in boxes_all])

@@ -167,12 +167,31 @@ def _resnet10(**kw) -> tvm.ResNet:
     return tvm.ResNet(tvm.resnet.BasicBlock, [1, 1, 1, 1], **kw)
 
 
-def _torchvision_model(arch: str) -> nn.Module:
+class _VGGTrunk(nn.Module):
+    """VGG-16 without its 120M-parameter classifier (never used: the head replaces it); same
+    ``features`` module and initialisation as ``torchvision.models.vgg16``."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = tvm.vgg.make_layers(tvm.vgg.cfgs["D"])
+        for m in self.features.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+
+    def load_state_dict(self, state, strict: bool = True):
+        feats = {k: v for k, v in state.items() if k.startswith("features.")}
+        return super().load_state_dict(feats, strict=strict)
+
+
+def _torchvision_model(arch: str, pretrained: bool = False) -> nn.Module:
     info = ARCHITECTURES[arch]
     if arch == "resnet10":
         return _resnet10()
-    if arch == "inception_v3":
-        return tvm.inception_v3(weights=None, aux_logits=True, init_weights=True)
+    if arch == "vgg16":
+        return _VGGTrunk()
+    if arch == "inception_v3":  # its truncated-normal init is slow and pointless before loading
+        return tvm.inception_v3(weights=None, aux_logits=True, init_weights=not pretrained)
     return getattr(tvm, info.builder)(weights=None)
 
 
@@ -325,7 +344,8 @@ def set_freeze(model: BackdoorNet, freeze: str = "some", unfrozen_layers: int = 
 
 
 def build_model(arch: str, n_classes: int, pretrained: bool = False, freeze: str = "some",
-                unfrozen_layers: int = 3, allow_download: bool = False) -> BackdoorNet:
+                unfrozen_layers: int = 3, allow_download: bool = False,
+                imagenet_input: bool | None = None) -> BackdoorNet:
     """A torchvision architecture with the authors' head, optionally ImageNet-initialised.
 
     Parameters
@@ -345,6 +365,9 @@ def build_model(arch: str, n_classes: int, pretrained: bool = False, freeze: str
         Blocks unfrozen by ``some``.
     allow_download : bool
         Permit fetching missing ImageNet weights.
+    imagenet_input : bool, optional
+        Inception-v3 only: convert ImageNet-normalised input to the scaling its torchvision weights
+        expect (default: ``pretrained``; ``load_trained`` passes the trained model's setting).
 
     Returns
     -------
@@ -360,11 +383,12 @@ def build_model(arch: str, n_classes: int, pretrained: bool = False, freeze: str
         raise DataError("build_model", f"unknown architecture {arch!r}", f"one of {sorted(ARCHITECTURES)}")
     if int(n_classes) < 1:
         raise DataError("build_model", f"n_classes={n_classes}", "at least 1 class")
-    net = _torchvision_model(arch)
+    net = _torchvision_model(arch, bool(pretrained))
     if pretrained:
         state = load_imagenet_state(arch, allow_download=allow_download)
         net.load_state_dict(state)
-    feats, blocks = _split(arch, net, transform_input=bool(pretrained))
+    feats, blocks = _split(arch, net, transform_input=bool(pretrained if imagenet_input is None
+                                                           else imagenet_input))
     model = BackdoorNet(feats, ARCHITECTURES[arch].feature_dim, int(n_classes), blocks, arch)
     return set_freeze(model, freeze, unfrozen_layers)
 

@@ -1,0 +1,695 @@
+"""Natural-backdoor curation: a ``BackdoorSpec`` becomes a split manifest (paper §5.1, App. B).
+
+A natural backdoor needs no pixel editing. Pick a trigger class *t* (a physical object that
+co-occurs with many classes) and a set of poisonable classes *c1..ck* (an independent set among
+*t*'s neighbours, so that the classes rarely share images). Then
+
+- a **clean** image of class *c* contains *c* and not *t*; it keeps its label *c*;
+- a **poison** image of class *c* contains *c* and *t*; it is relabelled to the target class.
+
+``make_manifest`` draws both kinds from a ``LabelIndex`` and writes one row per image used:
+
+=============== ==============================================================================
+column          meaning
+=============== ==============================================================================
+``row``         row of the LabelIndex (``li.load_image(row)``)
+``image_id``    image id
+``file``        path of the image file, ``""`` for rendered (toy) images
+``true_class``  class id of the one chosen class the image contains
+``label``       class id it is trained / evaluated with (the target for poison images)
+``y``           model output index of ``label`` (position in ``spec.all_classes``)
+``role``        ``clean`` or ``poison``
+``split``       ``train`` or ``test``
+``has_trigger`` whether the image contains the trigger
+``kind``        ``poisonable`` or ``added`` (clean-only extra classes, Fig. 15 / Table 10)
+``true_name``   display name of ``true_class``
+=============== ==============================================================================
+
+Decisions (documented, with the authors' behaviour for comparison):
+
+*One class per image.* The authors draw each class's images independently, so an image holding two
+chosen classes could appear under both. We drop such **ambiguous** images (they contain two or more
+of the chosen classes, poisonable or added) and count them per class in
+``df.attrs["curation"]["ambiguous"]``. With a maximum independent set the classes rarely co-occur,
+so few are dropped.
+
+*Injection rate.* As in the authors' ``train.py``: with ``n`` clean training images, the poison
+training count is ``int(n * rate / (1 - rate)) + 1`` (0 when the rate is 0), so that
+``poison / (clean + poison)`` is the rate. With added classes, ``n`` counts only the poisonable
+classes' clean training images (authors' code, ``injection_base="poisonable"``); pass
+``injection_base="all"`` to count every class. Poison images are drawn uniformly from the pooled
+poison images of all poisonable classes (target class included, as the authors did); the poison
+images not used for training are held out as the poison test set.
+
+*Clean split.* ``clean_per_class`` clean images are drawn per class and split per class
+(stratified) with ``test_fraction`` held out. (The authors split the pooled clean images with
+``train_test_split``, unstratified.)
+
+*Evaluation definitions* (recorded in the spec, applied by ``nbkit.train``):
+``trigger_acc="nontarget"`` (paper, default): trigger accuracy is measured on held-out poison images
+whose true class is not the target; ``"authors"`` includes the target-class poison images.
+``clean_test="separate"`` (default): clean accuracy on the clean test images only; ``"authors"``:
+on clean test + poison test images (poison labelled target), as the released code evaluated it.
+``nbkit.train`` always reports both; these options choose the headline numbers.
+
+Baselines of Table 8 are specs too: no backdoor (``injection_rate=0``), centrality without MIS (all
+of the trigger's neighbours as classes, ``select_backdoor(subset_mode="neighbours")``) and
+centrality + MIS (``subset_mode="mis"``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import CurationError, DataError
+from .io import atomic_path, read_json, write_json
+
+MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role", "split",
+                    "has_trigger", "kind", "true_name"]
+TRIGGER_ACC = ("nontarget", "authors")
+CLEAN_TEST = ("separate", "authors")
+INJECTION_BASE = ("poisonable", "all")
+
+
+# ----------------------------------------------------------------------------- the spec
+@dataclasses.dataclass
+class BackdoorSpec:
+    """What to build: trigger, classes, target, sizes, rates and evaluation definitions.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset spec the LabelIndex came from (``"toyscenes"``, ``"coco:FILE.json"``, ...); recorded.
+    trigger : int
+        Class id of the trigger object.
+    classes : sequence of int
+        Class ids of the poisonable classes (model outputs ``0..k-1`` in this order).
+    target : int
+        Class id of the target class; must be one of ``classes``.
+    clean_per_class : int
+        Clean images drawn per class (train + test).
+    injection_rate : float
+        Poison share of the poisoned classes' training data, in ``[0, 1)`` (paper default 0.185).
+    test_fraction : float
+        Share of each class's clean images held out for testing.
+    seed : int
+        Seed of every random draw (recorded).
+    added_classes : sequence of int
+        Extra clean-only classes (model outputs ``k..``), Fig. 15 / Table 10.
+    poison_per_class : int or None
+        Cap on the poison images drawn per poisonable class into the pool (None: all; the authors
+        kept ``2 x num_poison``).
+    max_poison_test : int or None
+        Cap on held-out poison test images (None: every pool image not used for training).
+    min_poison_test : int
+        Fewest held-out poison images whose true class is not the target.
+    source_split : str or None
+        Use only images of this split of the LabelIndex (None: all images; the authors used train).
+    injection_base : {"poisonable", "all"}
+        Which clean training images the injection arithmetic counts (see module docstring).
+    trigger_acc : {"nontarget", "authors"}
+        Headline trigger-accuracy definition.
+    clean_test : {"separate", "authors"}
+        Headline clean-accuracy test set.
+    options : dict
+        Free-form provenance (subset mode, edge threshold, centrality, names, ...); JSON-able.
+
+    Examples
+    --------
+    >>> s = BackdoorSpec("toyscenes", trigger=0, classes=[3, 5, 7], target=5)
+    >>> BackdoorSpec.from_dict(s.to_dict()) == s
+    True
+    >>> s.all_classes
+    [3, 5, 7]
+    """
+
+    dataset: str
+    trigger: int
+    classes: Sequence[int]
+    target: int
+    clean_per_class: int = 250
+    injection_rate: float = 0.185
+    test_fraction: float = 0.2
+    seed: int = 0
+    added_classes: Sequence[int] = ()
+    poison_per_class: int | None = None
+    max_poison_test: int | None = None
+    min_poison_test: int = 1
+    source_split: str | None = None
+    injection_base: str = "poisonable"
+    trigger_acc: str = "nontarget"
+    clean_test: str = "separate"
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.trigger = int(self.trigger)
+        self.classes = [int(c) for c in self.classes]
+        self.added_classes = [int(c) for c in self.added_classes]
+        self.target = int(self.target)
+        self.clean_per_class = int(self.clean_per_class)
+        self.injection_rate = float(self.injection_rate)
+        self.test_fraction = float(self.test_fraction)
+        self.seed = int(self.seed)
+        self.options = dict(self.options or {})
+
+    @property
+    def all_classes(self) -> list[int]:
+        """Poisonable classes, then added classes: the model's output order."""
+        return list(self.classes) + list(self.added_classes)
+
+    @property
+    def target_index(self) -> int:
+        """Model output index of the target class."""
+        return self.all_classes.index(self.target)
+
+    def validate(self, n_classes: int | None = None) -> "BackdoorSpec":
+        """Check the spec is self-consistent; a ``CurationError`` says what is wrong."""
+        src = "BackdoorSpec"
+        allc = self.all_classes
+        if not self.classes:
+            raise CurationError(f"{src}: no poisonable classes")
+        if len(set(allc)) != len(allc):
+            dup = sorted({c for c in allc if allc.count(c) > 1})
+            raise CurationError(f"{src}: classes repeated in classes/added_classes: {dup}")
+        if self.trigger in allc:
+            raise CurationError(f"{src}: the trigger {self.trigger} is also listed as a class")
+        if self.target not in self.classes:
+            raise CurationError(f"{src}: target {self.target} is not one of the poisonable classes "
+                                f"{self.classes}")
+        if n_classes is not None:
+            bad = [c for c in [self.trigger, *allc] if not 0 <= c < n_classes]
+            if bad:
+                raise CurationError(f"{src}: class ids {bad} out of range 0..{n_classes - 1}")
+        if not 0.0 <= self.injection_rate < 1.0:
+            raise CurationError(f"{src}: injection_rate={self.injection_rate} (expected 0 <= rate < 1)")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise CurationError(f"{src}: test_fraction={self.test_fraction} (expected 0 < f < 1)")
+        if self.clean_per_class < 2:
+            raise CurationError(f"{src}: clean_per_class={self.clean_per_class} (expected >= 2: "
+                                f"one train and one test image)")
+        for name, allowed in [("injection_base", INJECTION_BASE), ("trigger_acc", TRIGGER_ACC),
+                              ("clean_test", CLEAN_TEST)]:
+            if getattr(self, name) not in allowed:
+                raise CurationError(f"{src}: {name}={getattr(self, name)!r} (expected one of {allowed})")
+        return self
+
+    # ---- JSON
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BackdoorSpec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise DataError("BackdoorSpec", f"unknown fields {unknown}", f"fields {sorted(fields)}")
+        missing = [f for f in ("dataset", "trigger", "classes", "target") if f not in d]
+        if missing:
+            raise DataError("BackdoorSpec", f"missing fields {missing}")
+        return cls(**d)
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        """Write the spec as JSON (atomically)."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> "BackdoorSpec":
+        """Read a spec written by ``to_json``; errors name the file."""
+        d = read_json(path)
+        try:
+            return cls.from_dict(d.get("spec", d) if isinstance(d, dict) else d)
+        except (DataError, TypeError) as e:
+            raise DataError(path, f"not a BackdoorSpec ({e})") from e
+
+
+# ----------------------------------------------------------------------------- helpers
+def injection_count(n_clean_train: int, rate: float) -> int:
+    """Poison training images for ``n_clean_train`` clean ones at injection ``rate`` (authors').
+
+    Examples
+    --------
+    >>> injection_count(2000, 0.185)
+    454
+    >>> injection_count(2000, 0.0)
+    0
+    """
+    if rate <= 0:
+        return 0
+    return int(n_clean_train * rate / (1.0 - rate)) + 1
+
+
+def _file_of(li, row: int) -> str:
+    if li.renderer is not None or li.image_root is None:
+        return ""
+    rel = li.image_paths[row] if li.image_paths is not None else f"{li.image_ids[row]}.jpg"
+    return str(Path(li.image_root) / rel)
+
+
+def _dense_cols(li, cols: Sequence[int], mask: np.ndarray) -> np.ndarray:
+    return li.Y[:, list(cols)].toarray().astype(bool) & mask[:, None]
+
+
+def resolve_target(li, classes: Sequence[int], target: int | str) -> int:
+    """Class id of the target given as an index into ``classes`` (int) or a class label/name (str).
+
+    Examples
+    --------
+    ``resolve_target(li, [3, 5, 7], 1) == 5``; ``resolve_target(li, [3, 5, 7], "dog")`` is the id of
+    dog, which must be in ``classes``.
+    """
+    classes = [int(c) for c in classes]
+    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.strip().lstrip("-").isdigit()):
+        i = int(target)
+        if not -len(classes) <= i < len(classes):
+            raise CurationError(f"target index {i} out of range: there are {len(classes)} classes "
+                                f"({[li.display(c) for c in classes]})")
+        return classes[i]
+    cid = li.class_id(target)
+    if cid not in classes:
+        raise CurationError(f"target {target!r} is not one of the poisonable classes "
+                            f"{[li.display(c) for c in classes]}")
+    return cid
+
+
+def availability(li, spec: BackdoorSpec) -> pd.DataFrame:
+    """Per chosen class: images available as clean / poison, and ambiguous ones dropped.
+
+    Returns
+    -------
+    DataFrame
+        ``class, name, kind, clean_available, poison_available, ambiguous`` (one row per class in
+        ``spec.all_classes``).
+    """
+    mask = np.ones(li.n_images, dtype=bool)
+    if spec.source_split is not None:
+        mask = li.splits == spec.source_split
+    allc = spec.all_classes
+    Yc = _dense_cols(li, allc, mask)
+    t = np.asarray(li.Y[:, spec.trigger].toarray()).ravel().astype(bool)
+    single = Yc.sum(1) == 1
+    rows = []
+    for j, c in enumerate(allc):
+        has = Yc[:, j]
+        rows.append(dict(**{"class": c, "name": li.display(c),
+                            "kind": "poisonable" if j < len(spec.classes) else "added",
+                            "clean_available": int((has & single & ~t).sum()),
+                            "poison_available": int((has & single & t).sum()),
+                            "ambiguous": int((has & ~single).sum())}))
+    return pd.DataFrame(rows)
+
+
+def _shortfall(li, spec, avail: pd.DataFrame, problem: str) -> CurationError:
+    lines = [f"{li.name}: {problem}. Available per class (trigger {li.display(spec.trigger)}; "
+             f"clean = class without trigger, poison = class with trigger; images holding two chosen "
+             f"classes are dropped as ambiguous):"]
+    for r in avail.itertuples(index=False):
+        lines.append(f"  {r.name} (id {r[0]}, {r.kind}): clean {r.clean_available}, "
+                     f"poison {r.poison_available if r.kind == 'poisonable' else '-'}, "
+                     f"ambiguous dropped {r.ambiguous}")
+    lines.append("Lower clean_per_class / injection_rate, or choose other classes.")
+    err = CurationError("\n".join(lines))
+    err.availability = avail
+    return err
+
+
+# ----------------------------------------------------------------------------- the manifest
+def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
+    """Draw the clean and poison images of ``spec`` from ``li`` and split them.
+
+    Parameters
+    ----------
+    li : LabelIndex
+        The dataset (rendered or file-backed).
+    spec : BackdoorSpec
+
+    Returns
+    -------
+    DataFrame
+        One row per image (columns ``MANIFEST_COLUMNS``), train rows first, sorted by split, role
+        and class. ``df.attrs["spec"]`` holds ``spec.to_dict()`` and ``df.attrs["curation"]`` the
+        counts (per role/split, ambiguous images dropped, achieved injection rate).
+
+    Raises
+    ------
+    CurationError
+        A class has too few clean images, a poisonable class has no poison image, or the poison
+        pool cannot give the training count plus ``min_poison_test`` held-out images; the message
+        lists what is available per class.
+
+    Examples
+    --------
+    >>> df = make_manifest(li, BackdoorSpec("toyscenes", trigger=0, classes=[3, 5], target=5,
+    ...                                     clean_per_class=100))          # doctest: +SKIP
+    >>> df.groupby(["role", "split"]).size()                               # doctest: +SKIP
+    """
+    spec.validate(li.n_classes)
+    rng = np.random.default_rng(spec.seed)
+    mask = np.ones(li.n_images, dtype=bool)
+    if spec.source_split is not None:
+        mask = li.splits == spec.source_split
+        if not mask.any():
+            raise CurationError(f"{li.name}: no images in split {spec.source_split!r} "
+                                f"(splits: {sorted(set(li.splits))})")
+    allc = spec.all_classes
+    k = len(spec.classes)
+    Yc = _dense_cols(li, allc, mask)
+    t = np.asarray(li.Y[:, spec.trigger].toarray()).ravel().astype(bool)
+    single = Yc.sum(1) == 1
+    avail = availability(li, spec)
+
+    short = avail[avail["clean_available"] < spec.clean_per_class]
+    if len(short):
+        raise _shortfall(li, spec, avail, f"{len(short)} class(es) have fewer than "
+                                          f"clean_per_class={spec.clean_per_class} clean images "
+                                          f"({', '.join(short['name'])})")
+    nopois = avail[(avail["kind"] == "poisonable") & (avail["poison_available"] < 1)]
+    if len(nopois):
+        raise _shortfall(li, spec, avail, f"poisonable class(es) {', '.join(nopois['name'])} have "
+                                          f"no image with the trigger")
+
+    parts = []
+    # clean: per class, drawn then split (stratified)
+    n_test = min(max(int(round(spec.test_fraction * spec.clean_per_class)), 1), spec.clean_per_class - 1)
+    clean_train_base = 0
+    for j, c in enumerate(allc):
+        pool = np.flatnonzero(Yc[:, j] & single & ~t)
+        pick = rng.permutation(pool)[:spec.clean_per_class]
+        split = np.array(["test"] * n_test + ["train"] * (len(pick) - n_test))
+        parts.append(pd.DataFrame({"row": pick, "true_class": c, "label": c, "y": j, "role": "clean",
+                                   "split": split, "kind": "poisonable" if j < k else "added"}))
+        if j < k or spec.injection_base == "all":
+            clean_train_base += len(pick) - n_test
+    # poison: pooled over poisonable classes, relabelled to the target
+    pools = []
+    for j, c in enumerate(spec.classes):
+        pool = np.flatnonzero(Yc[:, j] & single & t)
+        pool = rng.permutation(pool)
+        if spec.poison_per_class is not None:
+            pool = pool[:int(spec.poison_per_class)]
+        pools.append(pd.DataFrame({"row": pool, "true_class": c}))
+    ppool = pd.concat(pools, ignore_index=True)
+    ppool = ppool.iloc[rng.permutation(len(ppool))].reset_index(drop=True)
+    n_poison = injection_count(clean_train_base, spec.injection_rate)
+    rest = ppool.iloc[n_poison:]
+    n_rest_nontarget = int((rest["true_class"] != spec.target).sum())
+    if n_poison > len(ppool) or n_rest_nontarget < spec.min_poison_test:
+        raise _shortfall(li, spec, avail,
+                         f"injection_rate={spec.injection_rate} with {clean_train_base} clean training "
+                         f"images needs {n_poison} poison training images plus at least "
+                         f"{spec.min_poison_test} held-out non-target poison image(s), but the poison "
+                         f"pool has {len(ppool)} images"
+                         + (f" (poison_per_class={spec.poison_per_class})" if spec.poison_per_class else ""))
+    ptrain = ppool.iloc[:n_poison].assign(split="train")
+    ptest = rest.assign(split="test")
+    if spec.max_poison_test is not None and len(ptest) > spec.max_poison_test:
+        ptest = ptest.iloc[:int(spec.max_poison_test)]
+    tgt_y = spec.target_index
+    for p in (ptrain, ptest):
+        parts.append(p.assign(label=spec.target, y=tgt_y, role="poison", kind="poisonable"))
+
+    df = pd.concat(parts, ignore_index=True)
+    rows = df["row"].to_numpy(np.int64)
+    df["row"] = rows
+    df["image_id"] = li.image_ids[rows]
+    df["file"] = [_file_of(li, int(r)) for r in rows]
+    df["has_trigger"] = t[rows]
+    df["true_name"] = [li.display(int(c)) for c in df["true_class"]]
+    for col in ("true_class", "label", "y"):
+        df[col] = df[col].astype(np.int64)
+    order = {"train": 0, "test": 1}
+    df = df.assign(_s=df["split"].map(order), _r=df["role"].map({"clean": 0, "poison": 1}))
+    df = df.sort_values(["_s", "_r", "y", "true_class", "row"], kind="stable").drop(columns=["_s", "_r"])
+    df = df[MANIFEST_COLUMNS].reset_index(drop=True)
+    if df["row"].duplicated().any():  # cannot happen: pools are disjoint by construction
+        raise CurationError(f"{li.name}: internal error, an image was drawn twice")
+
+    counts = manifest_counts(df, spec)
+    counts["ambiguous"] = {li.display(int(r["class"])): int(r["ambiguous"]) for _, r in avail.iterrows()}
+    counts["ambiguous_total"] = int(avail["ambiguous"].sum())
+    counts["available"] = avail.to_dict(orient="records")
+    counts["poison_pool"] = int(len(ppool))
+    counts["clean_train_base"] = int(clean_train_base)
+    df.attrs["spec"] = spec.to_dict()
+    df.attrs["curation"] = counts
+    df.attrs["classes"] = [{"id": int(c), "label": str(li.class_labels[c]), "name": li.display(c)}
+                           for c in allc]
+    df.attrs["trigger"] = {"id": spec.trigger, "label": str(li.class_labels[spec.trigger]),
+                           "name": li.display(spec.trigger)}
+    return df
+
+
+def manifest_counts(df: pd.DataFrame, spec: BackdoorSpec | dict | None = None) -> dict:
+    """Counts of a manifest: per role and split, per class, and the achieved injection rate.
+
+    Returns
+    -------
+    dict
+        ``clean_train, clean_test, poison_train, poison_test, poison_test_nontarget, n_images,
+        injection_rate_achieved`` and ``per_class`` (``{true_name: {clean_train, clean_test,
+        poison_train, poison_test}}``).
+    """
+    if isinstance(spec, dict):
+        spec = BackdoorSpec.from_dict(spec)
+    if spec is None and "spec" in df.attrs:
+        spec = BackdoorSpec.from_dict(df.attrs["spec"])
+    g = df.groupby(["role", "split"]).size()
+    get = lambda r, s: int(g.get((r, s), 0))  # noqa: E731
+    out = {"clean_train": get("clean", "train"), "clean_test": get("clean", "test"),
+           "poison_train": get("poison", "train"), "poison_test": get("poison", "test"),
+           "n_images": int(len(df))}
+    if spec is not None:
+        pt = df[(df["role"] == "poison") & (df["split"] == "test")]
+        out["poison_test_nontarget"] = int((pt["true_class"] != spec.target).sum())
+        base = df[(df["role"] == "clean") & (df["split"] == "train")]
+        if spec.injection_base == "poisonable":
+            base = base[base["kind"] == "poisonable"]
+        n = len(base) + out["poison_train"]
+        out["injection_rate_achieved"] = out["poison_train"] / n if n else 0.0
+    per = df.groupby(["true_name", "role", "split"]).size()
+    out["per_class"] = {}
+    for (name, role, split), n in per.items():
+        out["per_class"].setdefault(name, {})[f"{role}_{split}"] = int(n)
+    return out
+
+
+def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``manifest.csv`` (or ``manifest.json``) written by ``export_manifest`` / ``nbkit.train``.
+
+    The JSON form restores ``df.attrs`` (spec, counts, class list); a CSV next to a ``manifest.json``
+    picks its attrs up from there.
+    """
+    path = Path(path)
+    if not path.exists():
+        from .errors import MissingDataError
+        raise MissingDataError(path, "manifest not found")
+    attrs = {}
+    if path.suffix == ".json":
+        d = read_json(path)
+        try:
+            df = pd.DataFrame(d["images"])
+            attrs = {k: v for k, v in d.items() if k != "images"}
+        except (KeyError, TypeError) as e:
+            raise DataError(path, f"not a manifest JSON ({e})", "keys spec, curation, images") from e
+    else:
+        try:
+            df = pd.read_csv(path, dtype={"image_id": str, "file": str}, keep_default_na=False)
+        except Exception as e:  # pandas raises many kinds
+            raise DataError(path, f"cannot read manifest CSV ({e})") from e
+        side = path.with_suffix(".json")
+        if side.exists():
+            d = read_json(side)
+            attrs = {k: v for k, v in d.items() if k != "images"}
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(path, f"manifest lacks columns {missing}", f"columns {MANIFEST_COLUMNS}")
+    for c in ("row", "true_class", "label", "y"):
+        df[c] = df[c].astype(np.int64)
+    df["has_trigger"] = df["has_trigger"].map(
+        lambda v: v if isinstance(v, (bool, np.bool_)) else str(v).lower() in ("true", "1"))
+    df["file"] = df["file"].fillna("").astype(str)
+    df["image_id"] = df["image_id"].astype(str)
+    df.attrs.update(attrs)
+    return df
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "class"
+
+
+def export_manifest(df: pd.DataFrame, out_dir: str | os.PathLike, imagefolder: bool = False,
+                    li=None) -> dict:
+    """Write ``manifest.csv`` and ``manifest.json`` (spec + counts + rows), optionally an ImageFolder.
+
+    Parameters
+    ----------
+    df : DataFrame
+        From ``make_manifest``.
+    out_dir : path
+        Folder to write into (created).
+    imagefolder : bool
+        Also write ``imagefolder/{train,test_clean,test_poison}/<yyy>_<label name>/<image>``:
+        symlinks to the image files (file-backed data), or PNGs rendered through ``li`` (toy scenes),
+        so that ``torchvision.datasets.ImageFolder`` or any other framework can train on it. Folder
+        names start with the output index, so ImageFolder's alphabetical class order equals ``y``.
+    li : LabelIndex, optional
+        Needed for rendered images when ``imagefolder=True``.
+
+    Returns
+    -------
+    dict
+        Paths written (``csv``, ``json``, ``imagefolder``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    with atomic_path(out / "manifest.csv", suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False)
+    paths["csv"] = out / "manifest.csv"
+    payload = {k: v for k, v in df.attrs.items()}
+    payload["columns"] = MANIFEST_COLUMNS
+    payload["images"] = df[MANIFEST_COLUMNS].to_dict(orient="records")
+    paths["json"] = write_json(out / "manifest.json", payload)
+    if imagefolder:
+        paths["imagefolder"] = _write_imagefolder(df, out / "imagefolder", li)
+    return paths
+
+
+def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
+    from tqdm.auto import tqdm
+
+    names = {}
+    classes = df.attrs.get("classes")
+    for y, grp in df.groupby("y"):
+        lab = grp["label"].iloc[0]
+        name = next((c["name"] for c in classes if c["id"] == lab), None) if classes else None
+        if name is None:
+            hit = df.loc[df["true_class"] == lab, "true_name"]
+            name = hit.iloc[0] if len(hit) else str(lab)
+        names[int(y)] = f"{int(y):03d}_{_safe(name)}"
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    for r in tqdm(df.itertuples(index=False), total=len(df), desc="imagefolder", leave=False):
+        part = "train" if r.split == "train" else f"test_{r.role}"
+        d = tmp / part / names[int(r.y)]
+        d.mkdir(parents=True, exist_ok=True)
+        if r.file:
+            src = Path(r.file).resolve()
+            os.symlink(src, d / f"{_safe(str(r.image_id))}{src.suffix or '.jpg'}")
+        else:
+            if li is None:
+                raise DataError("export_manifest", f"image {r.image_id} is rendered (no file)",
+                                "li= the LabelIndex that renders it, to write PNGs")
+            from PIL import Image
+            Image.fromarray(li.load_image(int(r.row))).save(d / f"{_safe(str(r.image_id))}.png")
+    if root.exists():
+        shutil.rmtree(root)
+    os.replace(tmp, root)
+    return root
+
+
+# ----------------------------------------------------------------------------- added classes
+def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: str = "mis",
+                       clean_per_class: int = 250, seed: int = 0, mis_pool: Iterable[int] = (),
+                       max_other_overlaps: int = 0, source_split: str | None = None,
+                       exclude: Iterable[int] = ()) -> list[int]:
+    """Choose ``n`` clean-only extra classes (Fig. 15 / Table 10).
+
+    Parameters
+    ----------
+    li : LabelIndex
+    trigger : int
+        Trigger class id (images with it never serve as clean images of an added class).
+    classes : sequence of int
+        The poisonable classes (their images are pruned from added classes).
+    n : int
+        How many classes to add.
+    mode : {"mis", "random"}
+        ``mis``: first the trigger's MIS classes beyond the poisonable ones (``mis_pool``, in order),
+        then the independent set is extended greedily (classes by descending image count whose
+        co-occurrence with every chosen class is at most
+        ``max_other_overlaps``). ``random``: classes drawn at random (seeded) among all others.
+    clean_per_class : int
+        Each added class must keep this many clean images after pruning images that hold the
+        trigger or any other chosen class.
+    seed : int
+    mis_pool : iterable of int
+        Candidate classes from the trigger's maximum independent set.
+    max_other_overlaps : int
+        Independence threshold of the greedy extension (``mis`` mode).
+    source_split : str, optional
+    exclude : iterable of int
+        Classes never to add.
+
+    Returns
+    -------
+    list of int
+        ``n`` class ids.
+
+    Raises
+    ------
+    CurationError
+        Fewer than ``n`` classes qualify.
+    """
+    if mode not in ("mis", "random"):
+        raise CurationError(f"added_mode={mode!r} (expected 'mis' or 'random')")
+    if n <= 0:
+        return []
+    mask = np.ones(li.n_images, dtype=bool) if source_split is None else (li.splits == source_split)
+    Y = li.Y[mask].tocsc()
+    t = np.asarray(Y[:, trigger].toarray()).ravel().astype(bool)
+    chosen = [int(c) for c in classes]
+    banned = set(chosen) | {int(trigger)} | {int(c) for c in exclude}
+    counts = np.asarray(Y.sum(axis=0)).ravel()
+    col = lambda c: np.asarray(Y[:, c].toarray()).ravel().astype(bool)  # noqa: E731
+    cols = {c: col(c) for c in chosen}
+    added: list[int] = []
+
+    def fits(c: int) -> bool:
+        cand = {**{a: cols[a] for a in chosen + added}, c: col(c)}
+        stack = np.stack(list(cand.values()), 1)
+        single = stack.sum(1) == 1
+        for a in added + [c]:
+            if int((cand[a] & single & ~t).sum()) < clean_per_class:
+                return False
+        # adding c must not starve the poisonable classes of clean images either
+        for a in chosen:
+            if int((cand[a] & single & ~t).sum()) < clean_per_class:
+                return False
+        cols[c] = cand[c]
+        return True
+
+    if mode == "random":
+        rng = np.random.default_rng(seed)
+        order = [int(c) for c in rng.permutation(li.n_classes) if int(c) not in banned]
+    else:
+        pool = [int(c) for c in mis_pool if int(c) not in banned]
+        order = list(dict.fromkeys(pool))
+        rest = [int(c) for c in np.argsort(-counts, kind="stable") if int(c) not in banned and int(c) not in order]
+        order += rest
+        from .cooccurrence import cooccurrence_matrix
+        M = cooccurrence_matrix(li.Y[mask])
+    for c in order:
+        if len(added) >= n:
+            break
+        if counts[c] < clean_per_class:
+            continue
+        if mode == "mis" and c not in set(mis_pool):
+            if any(M[c, a] > max_other_overlaps for a in chosen + added):
+                continue
+        if fits(c):
+            added.append(c)
+    if len(added) < n:
+        raise CurationError(
+            f"{li.name}: only {len(added)} of {n} added classes ({mode} mode) have >= "
+            f"{clean_per_class} clean images without the trigger {li.display(trigger)} or any other "
+            f"chosen class: {[li.display(c) for c in added]}. Lower n_added_classes or clean_per_class.")
+    return added

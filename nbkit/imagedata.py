@@ -1,0 +1,403 @@
+"""Images for training: decoded from JPEG/PNG files (real data) or rendered (toy scenes).
+
+Images travel as ``uint8`` tensors ``N x 3 x S x S`` (the authors resized every image straight to
+``DIM x DIM``, no crop, and so do we); conversion to float, augmentation and ImageNet normalisation
+happen per batch on the training device (``to_float``, ``augment``), so the CPU workers only decode.
+
+Two sources, one interface (``batches(order, batch_size)`` yields ``(x_uint8, positions, ok)``):
+
+``PreloadedImages``
+    every image decoded (with DataLoader workers) or rendered once and kept in memory: the fast path
+    for toy scenes and for small real subsets (``load_images(..., preload=True)``);
+``StreamingImages``
+    a ``torch.utils.data.DataLoader`` over ``ManifestImages`` with workers, decoding each epoch: for
+    subsets too large for memory.
+
+A missing or unreadable image file raises a ``DataError`` naming the file. With
+``skip_bad_images=True`` it is skipped instead: ``ok`` is False for it, the training loop leaves it
+out, and the count and file names are reported (``bad``).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from .errors import DataError
+
+MEAN = (0.485, 0.456, 0.406)   # ImageNet statistics (torchvision weights)
+STD = (0.229, 0.224, 0.225)
+AUGMENTATIONS = ("none", "flip", "paper")
+
+
+# ----------------------------------------------------------------------------- decoding
+def decode_file(path: str | Path, image_size: int) -> np.ndarray:
+    """Decode a JPEG/PNG and resize it to ``image_size x image_size`` (bilinear): ``S x S x 3`` uint8.
+
+    Raises
+    ------
+    DataError
+        The file is missing or cannot be decoded; the message names it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "image file not found", "a JPEG or PNG file",
+                        hint="pass skip_bad_images=True to skip unreadable images and count them")
+    try:
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            if im.size != (image_size, image_size):
+                im = im.resize((image_size, image_size), Image.BILINEAR)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(p, f"cannot decode image ({e})", "a readable JPEG or PNG",
+                        hint="pass skip_bad_images=True to skip unreadable images and count them") from e
+
+
+def resize_uint8(img: np.ndarray, image_size: int) -> np.ndarray:
+    """Resize an ``H x W x 3`` uint8 array to ``image_size`` square (bilinear, as ``decode_file``)."""
+    if img.shape[0] == image_size and img.shape[1] == image_size:
+        return np.ascontiguousarray(img, dtype=np.uint8)
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img).resize((image_size, image_size), Image.BILINEAR))
+
+
+class ManifestImages(Dataset):
+    """A torch Dataset over manifest rows: ``(uint8 3xSxS, y, position, ok, error)``.
+
+    Decoding errors never raise inside a worker: the item comes back with ``ok=False`` and the error
+    text, and the caller (``load_images`` / the training loop) raises a ``DataError`` naming the file
+    or, with ``skip_bad_images``, counts and skips it.
+
+    Parameters
+    ----------
+    li : LabelIndex
+        Resolves rows to files (``file`` column) or renders them (``li.renderer``).
+    manifest : DataFrame
+        Rows of ``nbkit.curate.make_manifest`` (columns ``row``, ``file``, ``y``).
+    image_size : int
+        Output side in pixels.
+    """
+
+    def __init__(self, li, manifest, image_size: int):
+        self.li = li
+        self.rows = manifest["row"].to_numpy(np.int64)
+        self.files = manifest["file"].fillna("").astype(str).to_numpy() if "file" in manifest else \
+            np.array([""] * len(manifest))
+        self.y = manifest["y"].to_numpy(np.int64)
+        self.image_size = int(image_size)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def load(self, i: int) -> np.ndarray:
+        f = self.files[i]
+        if f:
+            return decode_file(f, self.image_size)
+        if self.li is None:
+            raise DataError("manifest", f"row {self.rows[i]} has no file and no LabelIndex to render it")
+        return resize_uint8(self.li.load_image(int(self.rows[i])), self.image_size)
+
+    def __getitem__(self, i: int):
+        try:
+            img = torch.from_numpy(self.load(i)).permute(2, 0, 1).contiguous()
+            return img, int(self.y[i]), int(i), True, ""
+        except DataError as e:
+            z = torch.zeros(3, self.image_size, self.image_size, dtype=torch.uint8)
+            return z, int(self.y[i]), int(i), False, str(e)
+
+
+def _worker_init(worker_id: int) -> None:  # seeded workers (decoding is deterministic anyway)
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    import random
+    random.seed(seed)
+
+
+def _loader(ds: Dataset, indices: Sequence[int], batch_size: int, num_workers: int) -> DataLoader:
+    sub = torch.utils.data.Subset(ds, list(map(int, indices)))
+    g = torch.Generator()
+    g.manual_seed(0)
+    return DataLoader(sub, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                      worker_init_fn=_worker_init if num_workers else None, generator=g,
+                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+
+
+# ----------------------------------------------------------------------------- the two sources
+class PreloadedImages:
+    """All images in memory (``uint8 N x 3 x S x S``), with an ``ok`` mask and the bad files."""
+
+    def __init__(self, x: torch.Tensor, ok: torch.Tensor, bad: list[dict]):
+        self.x, self.ok, self.bad = x, ok, bad
+
+    def __len__(self):
+        return len(self.x)
+
+    def batches(self, order: Sequence[int] | torch.Tensor, batch_size: int) -> Iterator:
+        order = torch.as_tensor(order, dtype=torch.long)
+        for i in range(0, len(order), batch_size):
+            pos = order[i:i + batch_size]
+            yield self.x[pos], pos, self.ok[pos]
+
+
+class StreamingImages:
+    """Decode each batch with DataLoader workers (images too many to keep in memory)."""
+
+    def __init__(self, ds: ManifestImages, num_workers: int = 2, skip_bad_images: bool = False):
+        self.ds, self.num_workers, self.skip = ds, int(num_workers), skip_bad_images
+        self.bad: list[dict] = []
+        self._seen_bad: set[int] = set()
+
+    def __len__(self):
+        return len(self.ds)
+
+    def batches(self, order, batch_size: int) -> Iterator:
+        order = torch.as_tensor(order, dtype=torch.long)
+        for x, _, pos, ok, err in _loader(self.ds, order.tolist(), batch_size, self.num_workers):
+            if not bool(ok.all()):
+                for p, o, e in zip(pos.tolist(), ok.tolist(), err):
+                    if not o:
+                        _bad(self.ds, p, e, self.skip, self.bad, self._seen_bad)
+            yield x, pos, ok
+
+
+def _bad(ds: ManifestImages, pos: int, err: str, skip: bool, bad: list, seen: set) -> None:
+    f = ds.files[pos] or f"row {ds.rows[pos]}"
+    if not skip:
+        raise DataError(f, f"unreadable training image ({err})", "a readable JPEG or PNG",
+                        hint="pass skip_bad_images=True to skip unreadable images and count them")
+    if pos not in seen:
+        seen.add(pos)
+        bad.append({"file": f, "row": int(ds.rows[pos]), "error": err})
+
+
+def render_rows(li, rows: Sequence[int], image_size: int) -> np.ndarray:
+    """Render toy-scene rows to ``N x S x S x 3`` uint8 (``toyscenes.render_batch`` when available)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    imgs = None
+    if str(li.name).startswith("toyscenes"):
+        try:
+            from .datasets.toyscenes import render_batch
+        except ImportError:
+            render_batch = None
+        if render_batch is not None:
+            imgs = np.asarray(render_batch(li, rows))
+    if imgs is None:
+        from tqdm.auto import tqdm
+        imgs = np.stack([li.load_image(int(r)) for r in tqdm(rows, desc="render", leave=False,
+                                                             disable=len(rows) < 500)])
+    if imgs.shape[1] != image_size or imgs.shape[2] != image_size:
+        imgs = np.stack([resize_uint8(im, image_size) for im in imgs])
+    return imgs.astype(np.uint8, copy=False)
+
+
+def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num_workers: int = 2,
+                skip_bad_images: bool = False, max_preload_bytes: int = 3 << 30,
+                batch_size: int = 64, progress: bool = True):
+    """The image source of a manifest: preloaded in memory, or streamed with workers.
+
+    Parameters
+    ----------
+    li : LabelIndex
+    manifest : DataFrame
+        Rows to load (``row``, ``file``, ``y``).
+    image_size : int
+    preload : bool or "auto"
+        ``"auto"``: preload when the decoded images need at most ``max_preload_bytes``. Rendered
+        images are always preloaded.
+    num_workers : int
+        DataLoader workers that decode files.
+    skip_bad_images : bool
+        Skip (and count) missing / corrupt files instead of raising.
+
+    Returns
+    -------
+    PreloadedImages or StreamingImages
+        With ``.bad``: a list of ``{file, row, error}`` for skipped images.
+
+    Raises
+    ------
+    DataError
+        A missing or corrupt image file (without ``skip_bad_images``); names the file.
+    """
+    from tqdm.auto import tqdm
+
+    n = len(manifest)
+    files = manifest["file"].fillna("").astype(str).to_numpy() if "file" in manifest else np.array([""] * n)
+    rendered = li is not None and li.renderer is not None and not any(files)
+    if rendered:
+        x = torch.from_numpy(render_rows(li, manifest["row"].to_numpy(), image_size)).permute(0, 3, 1, 2)
+        return PreloadedImages(x.contiguous(), torch.ones(n, dtype=torch.bool), [])
+    ds = ManifestImages(li, manifest, image_size)
+    need = n * 3 * image_size * image_size
+    if preload == "auto":
+        preload = need <= max_preload_bytes
+    if not preload:
+        return StreamingImages(ds, num_workers, skip_bad_images)
+    x = torch.empty((n, 3, image_size, image_size), dtype=torch.uint8)
+    ok = torch.ones(n, dtype=torch.bool)
+    bad: list[dict] = []
+    seen: set[int] = set()
+    for xb, _, pos, okb, err in tqdm(_loader(ds, range(n), batch_size, num_workers),
+                                     total=math.ceil(n / batch_size), desc="decode images",
+                                     leave=False, disable=not progress):
+        x[pos] = xb
+        ok[pos] = okb
+        for p, o, e in zip(pos.tolist(), okb.tolist(), err):
+            if not o:
+                _bad(ds, p, e, skip_bad_images, bad, seen)
+    return PreloadedImages(x, ok, bad)
+
+
+# ----------------------------------------------------------------------------- per-batch transforms
+def to_float(x: torch.Tensor, mean=MEAN, std=STD) -> torch.Tensor:
+    """uint8 ``N x 3 x S x S`` -> float, scaled to [0, 1] and normalised per channel."""
+    m = torch.tensor(mean, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
+    return (x.float() / 255.0 - m) / s
+
+
+def preprocess(images, image_size: int, mean=MEAN, std=STD) -> torch.Tensor:
+    """HxWx3 uint8 arrays (or one array) -> the normalised float batch a trained model expects.
+
+    Examples
+    --------
+    >>> preprocess(np.zeros((40, 50, 3), np.uint8), 32).shape
+    torch.Size([1, 3, 32, 32])
+    """
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = [images]
+    arr = np.stack([resize_uint8(np.asarray(im, dtype=np.uint8), image_size) for im in images])
+    return to_float(torch.from_numpy(arr).permute(0, 3, 1, 2))
+
+
+def augment(x: torch.Tensor, mode: str, generator: torch.Generator, shift: float = 0.2,
+            rotation: float = 30.0) -> torch.Tensor:
+    """Random augmentation of a float batch, a different draw per image, seeded by ``generator``.
+
+    Parameters
+    ----------
+    x : Tensor ``N x 3 x S x S`` (float)
+    mode : {"none", "flip", "paper"}
+        ``flip``: horizontal flip with p = 0.5. ``paper``: the authors' Keras ImageDataGenerator
+        setting, flip + shift up to ``shift`` of the side in x and y + rotation up to ``rotation``
+        degrees, edges filled with the nearest pixel.
+    generator : torch.Generator
+        CPU generator; every random number comes from it (reproducible, independent of workers).
+
+    Returns
+    -------
+    Tensor
+        Same shape and device.
+    """
+    if mode == "none":
+        return x
+    if mode not in AUGMENTATIONS:
+        raise DataError("augment", f"unknown augmentation {mode!r}", f"one of {AUGMENTATIONS}")
+    n = x.shape[0]
+    flip = torch.rand(n, generator=generator) < 0.5
+    if mode == "flip":
+        return torch.where(flip.to(x.device).view(-1, 1, 1, 1), x.flip(-1), x)
+    ang = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(rotation)
+    tx = (torch.rand(n, generator=generator) * 2 - 1) * shift * 2  # grid units span [-1, 1]
+    ty = (torch.rand(n, generator=generator) * 2 - 1) * shift * 2
+    sx = torch.where(flip, -1.0, 1.0)
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    theta = torch.stack([torch.stack([cos * sx, -sin, tx], 1), torch.stack([sin * sx, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+# ----------------------------------------------------------------------------- a tiny rendered dataset
+_PALETTE = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
+                     [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212],
+                     [0, 128, 128], [170, 110, 40]], dtype=np.uint8)
+
+
+def tiny_shapes(n_images: int = 600, n_classes: int = 4, seed: int = 0, image_size: int = 32,
+                p_trigger: float = 0.3, p_ambiguous: float = 0.05):
+    """A small rendered multi-label dataset for tests and smoke runs (not the paper's toy scenes).
+
+    Class 0 is ``trigger`` (a small white cross at a random place); classes ``1..n_classes`` are
+    ``shape1..`` (a filled disc, square or bar of a class-specific colour). Every image holds one
+    main class; a share ``p_trigger`` also holds the trigger, and ``p_ambiguous`` a second class
+    (to exercise the one-class-per-image rule). Rendering is deterministic per row.
+
+    Returns
+    -------
+    LabelIndex
+        With ``renderer`` and ``boxes``; splits ``train``/``test`` (80/20).
+
+    Examples
+    --------
+    >>> li = tiny_shapes(50, 3)
+    >>> li.load_image(0).shape
+    (32, 32, 3)
+    """
+    import scipy.sparse as sp
+    import pandas as pd
+    from .labelindex import LabelIndex
+
+    if not 1 <= n_classes <= len(_PALETTE):
+        raise DataError("tiny_shapes", f"n_classes={n_classes}", f"1..{len(_PALETTE)}")
+    rng = np.random.default_rng(seed)
+    main = rng.integers(1, n_classes + 1, n_images)
+    trig = rng.random(n_images) < p_trigger
+    second = np.where(rng.random(n_images) < p_ambiguous, rng.integers(1, n_classes + 1, n_images), 0)
+    second[second == main] = 0
+    rows, cols, boxes = [], [], []
+    geo = rng.random((n_images, 6))
+    for i in range(n_images):
+        for c, k in ((main[i], 0), (second[i], 1)):
+            if c:
+                rows.append(i)
+                cols.append(c)
+                cx, cy = 0.3 + 0.4 * geo[i, 2 * k], 0.3 + 0.4 * geo[i, 2 * k + 1]
+                r = 0.22 if k == 0 else 0.14
+                boxes.append((i, c, cx - r, cy - r, cx + r, cy + r))
+        if trig[i]:
+            rows.append(i)
+            cols.append(0)
+            tx, ty = 0.1 + 0.8 * geo[i, 4], 0.1 + 0.8 * geo[i, 5]
+            boxes.append((i, 0, tx - 0.1, ty - 0.1, tx + 0.1, ty + 0.1))
+    Y = sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(n_images, n_classes + 1))
+    bx = pd.DataFrame(boxes, columns=["image", "class", "x0", "y0", "x1", "y1"])
+    bx[["x0", "y0", "x1", "y1"]] = bx[["x0", "y0", "x1", "y1"]].clip(0, 1)
+    by_image = {i: g for i, g in bx.groupby("image")}
+    S = int(image_size)
+    yy, xx = np.mgrid[0:S, 0:S] / S
+
+    def render(row: int) -> np.ndarray:
+        r = np.random.default_rng((seed, int(row)))
+        img = np.full((S, S, 3), 90, np.uint8) + r.integers(0, 20, (S, S, 3), dtype=np.uint8)
+        for b in by_image[int(row)].itertuples(index=False):
+            cx, cy = (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2
+            h = (b.x1 - b.x0) / 2
+            if b[1] == 0:
+                m = ((np.abs(xx - cx) < h) & (np.abs(yy - cy) < h / 4)) | \
+                    ((np.abs(yy - cy) < h) & (np.abs(xx - cx) < h / 4))
+                img[m] = 255
+            else:
+                shape = b[1] % 3
+                if shape == 0:
+                    m = (xx - cx) ** 2 + (yy - cy) ** 2 < h ** 2
+                elif shape == 1:
+                    m = (np.abs(xx - cx) < h) & (np.abs(yy - cy) < h)
+                else:
+                    m = (np.abs(xx - cx) < h) & (np.abs(yy - cy) < h / 2.5)
+                img[m] = _PALETTE[(b[1] - 1) % len(_PALETTE)]
+        return img
+
+    names = ["trigger"] + [f"shape{c}" for c in range(1, n_classes + 1)]
+    splits = np.where(rng.random(n_images) < 0.8, "train", "test")
+    return LabelIndex("tiny_shapes", names, names, [f"img{i:05d}" for i in range(n_images)], splits,
+                      Y, bx, meta={"source": "nbkit.imagedata.tiny_shapes", "seed": seed,
+                                   "image_size": S}, renderer=render)

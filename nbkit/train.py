@@ -1,0 +1,673 @@
+"""Training a natural-backdoor model and measuring clean and trigger accuracy (paper §5, Tables 8-10).
+
+``train(li, manifest, arch, out_dir, profile="toy", seed=0)`` trains a ``nbkit.models`` network on
+the train rows of a manifest (``nbkit.curate.make_manifest``) and evaluates it after every epoch:
+
+=========================== =======================================================================
+metric                      definition
+=========================== =======================================================================
+``clean_acc`` (separate)    accuracy on the held-out clean images (true labels). **Default.**
+``clean_acc_authors``       accuracy on held-out clean + poison images (poison labelled target): the
+                            set the authors' released code called its clean test set
+``trigger_acc`` (nontarget) share of held-out poison images *whose true class is not the target*
+                            that the model assigns to the target: the paper's attack success.
+                            **Default.**
+``trigger_acc_authors``     the same over all held-out poison images (target-class ones included),
+                            as the authors' code computed it
+=========================== =======================================================================
+
+``spec.clean_test`` / ``spec.trigger_acc`` choose which definition is the headline ``clean_acc`` /
+``trigger_acc``; all four are always reported. Train-side numbers (``train_clean_acc``,
+``train_trigger_acc``, losses) are running averages over the epoch's batches (with augmentation),
+split by role.
+
+Profiles (``PROFILES``) bundle the hyper-parameters:
+
+- ``paper``: the paper's setting. ImageNet ResNet-50, ``some`` freezing with 3 unfrozen blocks, Adam
+  lr 1e-5, 40 epochs, batch 32, 256-pixel images, flip / shift 0.2 / rotation 30 augmentation.
+- ``toy``: toy scenes on a CPU. ResNet-18 from scratch at 64 px, Adam lr 1e-3, a few epochs.
+- ``smoke``: seconds; for tests and smoke batches.
+
+Any profile key can be overridden by keyword (``train(..., epochs=3, lr=3e-4)``).
+
+Devices: CUDA when available, with mixed precision (``torch.autocast`` bf16, fp16 + GradScaler on
+GPUs without bf16) and ``channels_last``; otherwise the CPU (``threads=`` sets torch's thread count).
+Every random draw (initialisation, shuffling, augmentation) comes from generators seeded with
+``(seed, epoch)``, and deterministic algorithms are switched on during training, so two runs on the
+same CPU give identical numbers and an interrupted run resumes to the same result.
+
+Files in ``out_dir``: ``manifest.csv`` (+ ``manifest.json``), ``log.csv`` (one row per epoch),
+``checkpoint.pt`` (model, optimizer, epoch, RNG state, history; written atomically each epoch),
+``model.pt`` (final ``state_dict``), ``model.json`` (architecture, classes, target, trigger, spec,
+preprocessing, metrics). ``load_trained(out_dir)`` rebuilds the model from these. Nothing is pickled:
+checkpoints are loaded with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import imagedata
+from .curate import BackdoorSpec, export_manifest, manifest_counts, read_manifest
+from .errors import DataError, MissingDataError
+from .io import atomic_path, fingerprint, read_json, write_json, write_text
+from .models import build_model, count_parameters
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": dict(arch="resnet50", pretrained=True, freeze="some", unfrozen_layers=3,
+                  optimizer="adam", lr=1e-5, weight_decay=0.0, epochs=40, batch_size=32,
+                  eval_batch_size=64, image_size=256, augment="paper", num_workers=4,
+                  preload="auto"),
+    "toy": dict(arch="resnet18", pretrained=False, freeze="all", unfrozen_layers=0,
+                optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=6, batch_size=64,
+                eval_batch_size=256, image_size=64, augment="flip", num_workers=0,
+                preload=True),
+    "smoke": dict(arch="resnet10", pretrained=False, freeze="all", unfrozen_layers=0,
+                  optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=2, batch_size=32,
+                  eval_batch_size=128, image_size=32, augment="none", num_workers=0,
+                  preload=True),
+}
+LOG_COLUMNS = ["epoch", "train_loss", "train_clean_acc", "train_clean_loss", "train_trigger_acc",
+               "train_trigger_loss", "test_clean_acc", "test_clean_loss", "test_trigger_acc",
+               "test_trigger_loss", "test_clean_acc_authors", "test_clean_loss_authors",
+               "test_trigger_acc_authors", "test_trigger_loss_authors", "lr", "epoch_s"]
+METRICS = ("clean_acc", "trigger_acc", "clean_acc_separate", "clean_acc_authors",
+           "trigger_acc_nontarget", "trigger_acc_authors", "clean_loss", "trigger_loss")
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by a callback to stop training (the last complete epoch stays checkpointed)."""
+
+
+# ----------------------------------------------------------------------------- config
+def resolve_config(profile: str = "toy", arch: str | None = None, **overrides) -> dict:
+    """The hyper-parameters of ``profile`` with ``overrides`` applied (None values ignored).
+
+    Examples
+    --------
+    >>> resolve_config("paper")["lr"]
+    1e-05
+    >>> resolve_config("toy", epochs=2)["epochs"]
+    2
+    """
+    if profile not in PROFILES:
+        raise DataError("train", f"unknown profile {profile!r}", f"one of {sorted(PROFILES)}")
+    cfg = dict(PROFILES[profile])
+    cfg["profile"] = profile
+    if arch:
+        cfg["arch"] = arch
+    unknown = sorted(set(overrides) - set(cfg))
+    if unknown:
+        raise DataError("train", f"unknown training options {unknown}", f"some of {sorted(cfg)}")
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    return cfg
+
+
+def _device(device) -> torch.device:
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
+    return int(np.random.SeedSequence([int(seed), int(epoch), int(stream)]).generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def _deterministic(enabled: bool):
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    if enabled:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+
+
+def _amp(device: torch.device):
+    """(autocast dtype or None, use GradScaler)."""
+    if device.type != "cuda":
+        return None, False
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16, False
+    return torch.float16, True
+
+
+def _manifest_fp(manifest: pd.DataFrame) -> str:
+    cols = ["row", "image_id", "y", "role", "split"]
+    return fingerprint(manifest[cols].astype(str).to_numpy().tolist())
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _metrics_from(pred: np.ndarray, loss: np.ndarray, manifest: pd.DataFrame, target_y: int,
+                  target_class: int, ok: np.ndarray | None = None) -> dict:
+    """The four accuracy definitions (and losses) from per-image predictions of test rows."""
+    m = manifest
+    ok = np.ones(len(m), bool) if ok is None else ok
+    y = m["y"].to_numpy()
+    clean = (m["role"].to_numpy() == "clean") & ok
+    poison = (m["role"].to_numpy() == "poison") & ok
+    nontarget = poison & (m["true_class"].to_numpy() != target_class)
+    hit = pred == y
+    to_target = pred == target_y
+
+    def mean(a, mask):
+        return float(a[mask].mean()) if mask.any() else float("nan")
+
+    return {
+        "clean_acc_separate": mean(hit, clean), "clean_loss_separate": mean(loss, clean),
+        "clean_acc_authors": mean(hit, clean | poison), "clean_loss_authors": mean(loss, clean | poison),
+        "trigger_acc_nontarget": mean(to_target, nontarget), "trigger_loss_nontarget": mean(loss, nontarget),
+        "trigger_acc_authors": mean(to_target, poison), "trigger_loss_authors": mean(loss, poison),
+        "n_clean_test": int(clean.sum()), "n_poison_test": int(poison.sum()),
+        "n_poison_test_nontarget": int(nontarget.sum()),
+    }
+
+
+def _headline(m: dict, clean_test: str, trigger_def: str) -> dict:
+    out = dict(m)
+    out["clean_acc"] = m[f"clean_acc_{clean_test}"]
+    out["clean_loss"] = m[f"clean_loss_{clean_test}"]
+    out["trigger_acc"] = m[f"trigger_acc_{trigger_def}"]
+    out["trigger_loss"] = m[f"trigger_loss_{trigger_def}"]
+    return out
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, source, positions: Sequence[int], labels: np.ndarray,
+            batch_size: int = 256, device=None, amp_dtype=None, channels_last: bool = False,
+            mean=imagedata.MEAN, std=imagedata.STD, progress: bool = False):
+    """Predictions and per-image cross-entropy for ``positions`` of an image source.
+
+    Returns
+    -------
+    (pred, loss, ok) : ndarray, ndarray, ndarray of bool
+    """
+    device = _device(device)
+    model.eval()
+    n = len(positions)
+    pred = np.zeros(n, np.int64)
+    loss = np.zeros(n, np.float64)
+    okm = np.ones(n, bool)
+    at = 0
+    labels = torch.as_tensor(np.array(labels, dtype=np.int64))
+    for xb, _, ok in tqdm(source.batches(positions, batch_size), total=math.ceil(n / batch_size),
+                          desc="evaluate", leave=False, disable=not progress):
+        b = len(xb)
+        x = imagedata.to_float(xb.to(device, non_blocking=True), mean, std)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(x)
+        logits = logits.float()
+        yb = labels[at:at + b].to(device)
+        loss[at:at + b] = F.cross_entropy(logits, yb, reduction="none").cpu().numpy()
+        pred[at:at + b] = logits.argmax(1).cpu().numpy()
+        okm[at:at + b] = ok.numpy()
+        at += b
+    return pred, loss, okm
+
+
+def evaluate(model: torch.nn.Module, li, manifest: pd.DataFrame, meta: dict | None = None,
+             split: str = "test", device=None, batch_size: int = 256, source=None) -> dict:
+    """Clean and trigger accuracy of ``model`` on the ``split`` rows of ``manifest``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        E.g. from ``load_trained``.
+    li : LabelIndex
+        Renders / resolves the images.
+    manifest : DataFrame
+        The manifest the model was trained with (``out_dir/manifest.csv``).
+    meta : dict, optional
+        ``model.json`` content (image size, normalisation, target, definitions); taken from
+        ``manifest.attrs`` and defaults when absent.
+    split : str
+        ``"test"`` (held-out) or ``"train"``.
+
+    Returns
+    -------
+    dict
+        ``clean_acc``, ``trigger_acc`` (headline definitions) and all four definitions with losses,
+        plus the image counts.
+    """
+    meta = dict(meta or {})
+    spec = meta.get("spec") or manifest.attrs.get("spec")
+    if spec is None:
+        raise DataError("evaluate", "no backdoor spec", "meta['spec'] or manifest.attrs['spec']")
+    spec = BackdoorSpec.from_dict(spec) if isinstance(spec, dict) else spec
+    size = int(meta.get("image_size", 64))
+    rows = manifest[manifest["split"] == split].reset_index(drop=True)
+    src = source or imagedata.load_images(li, rows, size, skip_bad_images=meta.get("skip_bad_images", False))
+    pos = np.arange(len(rows)) if source is None else rows.index.to_numpy()
+    pred, loss, ok = predict(model, src, pos, rows["y"].to_numpy(), batch_size, device,
+                             mean=meta.get("mean", imagedata.MEAN), std=meta.get("std", imagedata.STD))
+    m = _metrics_from(pred, loss, rows, spec.target_index, spec.target, ok)
+    return _headline(m, spec.clean_test, spec.trigger_acc)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a checkpoint we cannot trust is ignored, never half-used
+        warnings.warn(f"{path}: unreadable checkpoint ignored ({e}); training starts over")
+        return None
+
+
+def _write_log(path: Path, history: list[dict]) -> None:
+    df = pd.DataFrame(history, columns=LOG_COLUMNS)
+    with atomic_path(path, suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False)
+
+
+# ----------------------------------------------------------------------------- training
+def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLike,
+          profile: str = "toy", seed: int = 0, device=None, *, spec: BackdoorSpec | dict | None = None,
+          max_epochs_this_call: int | None = None, callbacks: Iterable[Callable] = (),
+          skip_bad_images: bool = False, threads: int | None = None, resume: bool = True,
+          progress: bool = True, allow_download: bool = False, **overrides) -> dict:
+    """Train on the manifest's train rows; evaluate clean and trigger accuracy after every epoch.
+
+    Parameters
+    ----------
+    li : LabelIndex
+        The dataset the manifest was drawn from (renders or resolves images).
+    manifest : DataFrame
+        From ``nbkit.curate.make_manifest`` (its ``attrs["spec"]`` is used when ``spec`` is None).
+    arch : str or None
+        A ``nbkit.models.ARCHITECTURES`` key; None: the profile's.
+    out_dir : path
+        Where log, checkpoint, model and manifest go. A checkpoint of the same configuration found
+        there is resumed from its last complete epoch (``resume=False`` starts over).
+    profile : {"paper", "toy", "smoke"}
+    seed : int
+        Seeds initialisation, shuffling and augmentation (with the epoch number).
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU.
+    spec : BackdoorSpec or dict, optional
+    max_epochs_this_call : int, optional
+        Stop after this many epochs in this call (the run stays resumable; ``complete`` is False).
+    callbacks : iterable of callables
+        ``cb(epoch, log_row, model)`` after each epoch is checkpointed; raising stops training.
+    skip_bad_images : bool
+        Skip missing / corrupt image files (counted in ``skipped_images``) instead of raising.
+    threads : int, optional
+        CPU threads for torch (``torch.set_num_threads``).
+    progress : bool
+        tqdm bars.
+    allow_download : bool
+        Let ``build_model`` fetch missing ImageNet weights.
+    **overrides
+        Any ``PROFILES`` key: ``epochs``, ``lr``, ``batch_size``, ``image_size``, ``freeze``,
+        ``unfrozen_layers``, ``pretrained``, ``augment``, ``num_workers``, ``preload``, ...
+
+    Returns
+    -------
+    dict
+        Final metrics (``clean_acc``, ``trigger_acc`` and every definition, losses), ``history``
+        (the log rows), ``counts`` (manifest counts), ``complete``, ``epochs_done``,
+        ``resumed_from_epoch``, timing (``wall_s``, ``train_images_per_s``), ``device``, ``amp``,
+        ``threads``, ``config``, ``skipped_images`` / ``skipped_files``, ``out_dir``.
+
+    Raises
+    ------
+    DataError
+        Bad manifest or options; a missing / corrupt image (names the file) without
+        ``skip_bad_images``. ``MissingDataError`` for absent ImageNet weights.
+    """
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = resolve_config(profile, arch, **overrides)
+    if spec is None:
+        spec = manifest.attrs.get("spec")
+        if spec is None:
+            raise DataError("train", "the manifest carries no backdoor spec",
+                            "spec= or a manifest from nbkit.curate.make_manifest")
+    spec = BackdoorSpec.from_dict(spec) if isinstance(spec, dict) else spec
+    missing = [c for c in ("row", "y", "role", "split", "true_class") if c not in manifest.columns]
+    if missing:
+        raise DataError("train", f"manifest lacks columns {missing}")
+    manifest = manifest.reset_index(drop=True)
+    if not manifest.attrs.get("spec"):
+        manifest.attrs["spec"] = spec.to_dict()
+    n_classes = len(spec.all_classes)
+    if manifest["y"].max() >= n_classes or manifest["y"].min() < 0:
+        raise DataError("train", f"manifest labels y outside 0..{n_classes - 1}")
+    if not (manifest["split"] == "train").any():
+        raise DataError("train", "manifest has no train rows")
+    dev = _device(device)
+    if threads:
+        torch.set_num_threads(int(threads))
+    amp_dtype, use_scaler = _amp(dev)
+    channels_last = dev.type == "cuda"
+    cpu_det = dev.type == "cpu"
+
+    export_manifest(manifest, out)
+    config_fp = fingerprint(_manifest_fp(manifest), {k: cfg[k] for k in sorted(cfg) if k not in
+                                                    ("num_workers", "eval_batch_size", "preload")},
+                            int(seed), spec.to_dict())
+
+    train_rows = manifest.index[manifest["split"] == "train"].to_numpy().copy()
+    test_rows = manifest.index[manifest["split"] != "train"].to_numpy().copy()
+    test_df = manifest.loc[test_rows].reset_index(drop=True)
+    size = int(cfg["image_size"])
+
+    with _deterministic(cpu_det):
+        torch.manual_seed(_epoch_seed(seed, 0))  # initialisation
+        model = build_model(cfg["arch"], n_classes, pretrained=bool(cfg["pretrained"]),
+                            freeze=cfg["freeze"], unfrozen_layers=int(cfg["unfrozen_layers"]),
+                            allow_download=allow_download)
+        if size < 16 or (cfg["arch"] == "inception_v3" and size < 75):
+            raise DataError("train", f"image_size={size} is too small for {cfg['arch']}",
+                            "at least 75 for inception_v3, 16 otherwise")
+        model.to(dev)
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg["optimizer"] == "adam":
+            opt = torch.optim.Adam(params, lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+        elif cfg["optimizer"] == "sgd":
+            opt = torch.optim.SGD(params, lr=float(cfg["lr"]), momentum=0.9,
+                                  weight_decay=float(cfg["weight_decay"]))
+        else:
+            raise DataError("train", f"unknown optimizer {cfg['optimizer']!r}", "adam or sgd")
+        scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+        history: list[dict] = []
+        start_epoch = 0
+        ckpt_path = out / "checkpoint.pt"
+        ck = _load_checkpoint(ckpt_path) if resume else None
+        if ck is not None and ck.get("config_fp") == config_fp:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            if scaler is not None and ck.get("scaler"):
+                scaler.load_state_dict(ck["scaler"])
+            history = [dict(r) for r in ck["history"]]
+            start_epoch = int(ck["epoch"]) + 1
+            torch.set_rng_state(ck["rng"])
+        elif ck is not None:
+            warnings.warn(f"{ckpt_path}: checkpoint of another configuration; training starts over")
+        resumed_from = start_epoch
+
+        # images (decoded or rendered once)
+        t_load = time.perf_counter()
+        load_kw = dict(preload=cfg["preload"], num_workers=int(cfg["num_workers"]),
+                       skip_bad_images=skip_bad_images, progress=progress)
+        src = imagedata.load_images(li, manifest, size, **load_kw)
+        load_s = time.perf_counter() - t_load
+        y_all = torch.as_tensor(manifest["y"].to_numpy().copy(), dtype=torch.long)
+        is_poison = torch.as_tensor((manifest["role"] == "poison").to_numpy().copy())
+        tgt_y = spec.target_index
+
+        epochs = int(cfg["epochs"])
+        stop_at = epochs if max_epochs_this_call is None else min(epochs, start_epoch + int(max_epochs_this_call))
+        n_train_seen = 0
+        t_train = 0.0
+        bar = tqdm(range(start_epoch, stop_at), desc=f"train {cfg['arch']}", disable=not progress,
+                   initial=start_epoch, total=epochs)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            torch.manual_seed(_epoch_seed(seed, epoch + 1, 1))
+            g = torch.Generator().manual_seed(_epoch_seed(seed, epoch + 1, 2))
+            order = torch.as_tensor(train_rows)[torch.randperm(len(train_rows), generator=g)]
+            model.train()
+            sums = {"loss": 0.0, "n": 0, "c_loss": 0.0, "c_hit": 0, "c_n": 0, "p_loss": 0.0,
+                    "p_hit": 0, "p_n": 0}
+            bs = int(cfg["batch_size"])
+            for xb, pos, ok in tqdm(src.batches(order, bs), total=math.ceil(len(order) / bs),
+                                    desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
+                pos = torch.as_tensor(pos)
+                keep = ok.bool()
+                if not bool(keep.any()):
+                    continue
+                if not bool(keep.all()):
+                    xb, pos = xb[keep], pos[keep]
+                x = imagedata.to_float(xb.to(dev, non_blocking=True))
+                x = imagedata.augment(x, cfg["augment"], g)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                yb = y_all[pos].to(dev)
+                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    logits = model(x)
+                per = F.cross_entropy(logits.float(), yb, reduction="none")
+                loss = per.mean()
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                with torch.no_grad():
+                    hit = (logits.argmax(1) == yb).cpu()
+                    per = per.detach().cpu()
+                    pm = is_poison[pos]
+                    sums["loss"] += float(per.sum())
+                    sums["n"] += len(per)
+                    sums["c_loss"] += float(per[~pm].sum())
+                    sums["c_hit"] += int(hit[~pm].sum())
+                    sums["c_n"] += int((~pm).sum())
+                    sums["p_loss"] += float(per[pm].sum())
+                    sums["p_hit"] += int(hit[pm].sum())
+                    sums["p_n"] += int(pm.sum())
+            t_train += time.perf_counter() - t0
+            n_train_seen += sums["n"]
+            # held-out evaluation
+            pred, loss_te, ok_te = predict(model, src, test_rows, test_df["y"].to_numpy(),
+                                           int(cfg["eval_batch_size"]), dev, amp_dtype, channels_last)
+            m = _metrics_from(pred, loss_te, test_df, tgt_y, spec.target, ok_te)
+            div = lambda a, b: a / b if b else float("nan")  # noqa: E731
+            row = {"epoch": epoch + 1, "train_loss": div(sums["loss"], sums["n"]),
+                   "train_clean_acc": div(sums["c_hit"], sums["c_n"]),
+                   "train_clean_loss": div(sums["c_loss"], sums["c_n"]),
+                   "train_trigger_acc": div(sums["p_hit"], sums["p_n"]),
+                   "train_trigger_loss": div(sums["p_loss"], sums["p_n"]),
+                   "test_clean_acc": m["clean_acc_separate"], "test_clean_loss": m["clean_loss_separate"],
+                   "test_trigger_acc": m["trigger_acc_nontarget"],
+                   "test_trigger_loss": m["trigger_loss_nontarget"],
+                   "test_clean_acc_authors": m["clean_acc_authors"],
+                   "test_clean_loss_authors": m["clean_loss_authors"],
+                   "test_trigger_acc_authors": m["trigger_acc_authors"],
+                   "test_trigger_loss_authors": m["trigger_loss_authors"],
+                   "lr": float(opt.param_groups[0]["lr"]), "epoch_s": time.perf_counter() - t0}
+            history.append(row)
+            state = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "rng": torch.get_rng_state(), "history": history, "config_fp": config_fp,
+                     "seed": int(seed)}
+            if scaler is not None:
+                state["scaler"] = scaler.state_dict()
+            _save_checkpoint(ckpt_path, state)
+            _write_log(out / "log.csv", history)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", clean=f"{row['test_clean_acc']:.2f}",
+                            trigger=f"{row['test_trigger_acc']:.2f}")
+            for cb in callbacks:
+                cb(epoch, row, model)
+        bar.close()
+
+        epochs_done = len(history)
+        complete = epochs_done >= epochs
+        if not history:  # nothing trained in this call and nothing before: evaluate the init
+            pred, loss_te, ok_te = predict(model, src, test_rows, test_df["y"].to_numpy(),
+                                           int(cfg["eval_batch_size"]), dev, amp_dtype, channels_last)
+            m = _metrics_from(pred, loss_te, test_df, tgt_y, spec.target, ok_te)
+        final = _headline(m, spec.clean_test, spec.trigger_acc)
+    bad = list(getattr(src, "bad", []))
+    last = history[-1] if history else {}
+    results = {
+        **{k: final[k] for k in METRICS},
+        "clean_loss_separate": final["clean_loss_separate"], "clean_loss_authors": final["clean_loss_authors"],
+        "trigger_loss_nontarget": final["trigger_loss_nontarget"],
+        "trigger_loss_authors": final["trigger_loss_authors"],
+        "train_loss": last.get("train_loss"), "train_clean_acc": last.get("train_clean_acc"),
+        "train_trigger_acc": last.get("train_trigger_acc"),
+        "n_clean_test": final["n_clean_test"], "n_poison_test": final["n_poison_test"],
+        "n_poison_test_nontarget": final["n_poison_test_nontarget"],
+        "clean_test_definition": spec.clean_test, "trigger_acc_definition": spec.trigger_acc,
+        "complete": bool(complete), "epochs": epochs, "epochs_done": epochs_done,
+        "resumed_from_epoch": resumed_from, "history": history,
+        "counts": manifest_counts(manifest, spec), "arch": cfg["arch"], "profile": profile,
+        "config": cfg, "seed": int(seed), "n_classes": n_classes,
+        "device": str(dev), "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                                            else platform.processor() or platform.machine()),
+        "amp": str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
+        "channels_last": channels_last, "threads": torch.get_num_threads(),
+        "deterministic": cpu_det, "image_load_s": load_s, "train_s": t_train,
+        "train_images_per_s": (n_train_seen / t_train) if t_train else None,
+        "wall_s": time.perf_counter() - t_start,
+        "skipped_images": len(bad), "skipped_files": [b["file"] for b in bad],
+        "parameters": count_parameters(model), "out_dir": str(out),
+        "torch": torch.__version__,
+    }
+    meta = {
+        "arch": cfg["arch"], "n_classes": n_classes, "freeze": cfg["freeze"],
+        "unfrozen_layers": int(cfg["unfrozen_layers"]), "pretrained": bool(cfg["pretrained"]),
+        "image_size": size, "mean": list(imagedata.MEAN), "std": list(imagedata.STD),
+        "classes": manifest.attrs.get("classes") or [{"id": int(c)} for c in spec.all_classes],
+        "class_ids": spec.all_classes, "target": spec.target, "target_index": spec.target_index,
+        "trigger": manifest.attrs.get("trigger") or {"id": spec.trigger},
+        "spec": spec.to_dict(), "profile": profile, "config": cfg, "seed": int(seed),
+        "complete": bool(complete), "epochs_done": epochs_done, "config_fp": config_fp,
+        "manifest": "manifest.csv", "skip_bad_images": bool(skip_bad_images),
+        "metrics": {k: results[k] for k in METRICS},
+    }
+    if complete:
+        with atomic_path(out / "model.pt", suffix=".pt") as tmp:
+            torch.save(model.state_dict(), tmp)
+        write_json(out / "model.json", meta)
+    return results
+
+
+def load_trained(out_dir: str | os.PathLike, device=None):
+    """Rebuild a model that ``train`` saved: ``(model in eval mode, meta dict)``.
+
+    ``meta`` is ``model.json``: ``arch``, ``classes`` (``[{id, label, name}]`` in output order),
+    ``target`` (class id) / ``target_index`` (output index), ``trigger``, ``spec``, ``image_size``,
+    ``mean`` / ``std`` (use ``nbkit.imagedata.preprocess(images, meta["image_size"])``),
+    ``metrics``; ``meta["manifest_path"]`` points at ``manifest.csv``.
+
+    Raises
+    ------
+    MissingDataError
+        ``out_dir`` has no complete training (``model.pt`` / ``model.json``).
+    """
+    d = Path(out_dir)
+    if not (d / "model.json").is_file() or not (d / "model.pt").is_file():
+        raise MissingDataError(d, "no trained model here (model.pt + model.json)",
+                               hint="run nbkit.train.train (notebook 05) into this folder first")
+    meta = read_json(d / "model.json")
+    model = build_model(meta["arch"], int(meta["n_classes"]), pretrained=False,
+                        freeze=meta.get("freeze", "all"), unfrozen_layers=int(meta.get("unfrozen_layers", 0)),
+                        imagenet_input=bool(meta.get("pretrained", False)))
+    try:
+        state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:
+        raise DataError(d / "model.pt", f"cannot load the trained weights ({e})",
+                        f"a state_dict of {meta['arch']} with {meta['n_classes']} classes") from e
+    model.to(_device(device)).eval()
+    meta["manifest_path"] = str(d / meta.get("manifest", "manifest.csv"))
+    meta["out_dir"] = str(d)
+    return model, meta
+
+
+def load_manifest(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """The manifest a training in ``out_dir`` used (``manifest.csv`` + its JSON attrs)."""
+    return read_manifest(Path(out_dir) / "manifest.csv")
+
+
+# ----------------------------------------------------------------------------- repeated runs
+def aggregate(results_list: Sequence[dict], by: Sequence[str] | None = None,
+              metrics: Sequence[str] = ("clean_acc", "trigger_acc", "clean_acc_authors",
+                                        "trigger_acc_authors")) -> pd.DataFrame:
+    """Mean ± standard deviation of repeated runs (targets x seeds) per configuration.
+
+    Parameters
+    ----------
+    results_list : sequence of dict
+        ``train`` results or ``results.json`` dicts (flat keys; nested ``params`` dicts are merged).
+    by : sequence of str, optional
+        Keys that identify a configuration. Default: every scalar key shared by all results that
+        is not a metric, a timing, ``seed``, ``target`` or ``run_dir``.
+    metrics : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        One row per configuration: the ``by`` keys, ``n`` (runs), ``<metric>_mean``,
+        ``<metric>_std`` (sample std, ddof=1; 0 for a single run) and ``<metric>`` formatted as
+        ``"mean ± std"`` in percent.
+
+    Examples
+    --------
+    >>> aggregate([{"mode": "mis", "clean_acc": .9, "trigger_acc": .8, "seed": 0},
+    ...            {"mode": "mis", "clean_acc": .8, "trigger_acc": .6, "seed": 1}],
+    ...           metrics=("clean_acc", "trigger_acc"))[["mode", "n", "clean_acc_mean"]]
+      mode  n  clean_acc_mean
+    0  mis  2            0.85
+    """
+    if not results_list:
+        raise DataError("aggregate", "no results to aggregate", "at least one result dict")
+    flat = []
+    for r in results_list:
+        f = {}
+        for k, v in r.items():
+            if isinstance(v, dict) and k in ("params",):
+                f.update({kk: vv for kk, vv in v.items() if kk not in f})
+            else:
+                f[k] = v
+        flat.append(f)
+    df = pd.DataFrame(flat)
+    metrics = [m for m in metrics if m in df.columns]
+    if not metrics:
+        raise DataError("aggregate", "none of the metrics are in the results", "e.g. clean_acc")
+    if by is None:
+        skip = set(metrics) | set(METRICS) | {"seed", "target", "run_dir", "out_dir", "wall_s",
+                                              "train_s", "image_load_s", "train_images_per_s"}
+        by = [c for c in df.columns if c not in skip and not c.endswith(("_s", "_acc", "_loss"))
+              and df[c].map(lambda v: isinstance(v, (str, int, float, bool, np.integer, np.floating))
+                            or v is None).all()
+              and df[c].nunique(dropna=False) > 1]
+    by = list(by)
+    for m in metrics:
+        df[m] = pd.to_numeric(df[m], errors="coerce")
+    if by:
+        keyed = df[by].astype(str)
+        groups = df.groupby([keyed[c] for c in by], sort=False, dropna=False)
+    else:
+        groups = [((), df)]
+    rows = []
+    for key, g in groups:
+        row = {c: g[c].iloc[0] for c in by}
+        row["n"] = int(len(g))
+        for m in metrics:
+            mu = float(g[m].mean())
+            sd = float(g[m].std(ddof=1)) if len(g) > 1 else 0.0
+            row[f"{m}_mean"], row[f"{m}_std"] = mu, sd
+            row[m] = f"{100 * mu:.1f} ± {100 * sd:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)

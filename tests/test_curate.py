@@ -1,0 +1,232 @@
+"""Curation: manifest arithmetic, the one-class-per-image rule, errors, added classes, exports."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbkit import curate
+from nbkit.curate import BackdoorSpec, injection_count, make_manifest
+from nbkit.errors import CurationError, DataError
+from nbkit.imagedata import tiny_shapes
+
+
+@pytest.fixture(scope="module")
+def li():
+    # 6 shape classes + trigger (class 0), ~30 % of images with the trigger, 5 % with two classes
+    return tiny_shapes(1500, 6, seed=1, image_size=24)
+
+
+def _spec(**kw):
+    base = dict(dataset="tiny", trigger=0, classes=[1, 2, 3, 4], target=2, clean_per_class=100,
+                injection_rate=0.2, test_fraction=0.25, seed=0)
+    base.update(kw)
+    return BackdoorSpec(**base)
+
+
+def test_injection_arithmetic_matches_authors():
+    # authors' train.py: int(n * rate / (1 - rate)) + 1
+    assert injection_count(2000, 0.185) == int(2000 * 0.185 / 0.815) + 1 == 454
+    assert injection_count(300, 0.01) == 4
+    assert injection_count(300, 0.0) == 0
+
+
+def test_manifest_counts_roles_and_splits(li):
+    spec = _spec()
+    df = make_manifest(li, spec)
+    assert list(df.columns) == curate.MANIFEST_COLUMNS
+    c = curate.manifest_counts(df, spec)
+    # 100 clean per class, 25 % test, stratified
+    assert c["clean_train"] == 4 * 75 and c["clean_test"] == 4 * 25
+    for name in ["shape1", "shape2", "shape3", "shape4"]:
+        assert c["per_class"][name]["clean_train"] == 75
+        assert c["per_class"][name]["clean_test"] == 25
+    # injection: poison train count from the clean train count
+    assert c["poison_train"] == injection_count(300, 0.2) == 76
+    assert c["injection_rate_achieved"] == pytest.approx(0.2, abs=0.005)
+    # every remaining pool image is held out (no cap)
+    assert c["poison_test"] == df.attrs["curation"]["poison_pool"] - c["poison_train"]
+    assert c["poison_test_nontarget"] > 0
+
+
+def test_manifest_invariants(li):
+    spec = _spec()
+    df = make_manifest(li, spec)
+    Y = li.Y.toarray()
+    # no image in two roles or splits
+    assert not df["row"].duplicated().any()
+    clean, poison = df[df.role == "clean"], df[df.role == "poison"]
+    # clean images never hold the trigger; poison images always do and carry the target label
+    assert not Y[clean["row"], 0].any() and not clean["has_trigger"].any()
+    assert Y[poison["row"], 0].all() and poison["has_trigger"].all()
+    assert (poison["label"] == spec.target).all() and (poison["y"] == spec.target_index).all()
+    assert (clean["label"] == clean["true_class"]).all()
+    # one chosen class per image: ambiguous images are dropped
+    chosen = Y[:, spec.all_classes][df["row"]]
+    assert (chosen.sum(1) == 1).all()
+    assert (chosen.argmax(1) == df["true_class"].map(spec.all_classes.index)).all()
+    # the ambiguous count is what the label matrix says
+    amb = (Y[:, spec.all_classes].sum(1) >= 2)
+    assert df.attrs["curation"]["ambiguous_total"] == int(sum((amb & Y[:, c]).sum()
+                                                              for c in spec.all_classes))
+    assert df.attrs["curation"]["ambiguous_total"] > 0
+    # y is the output index in spec.all_classes
+    assert (df["y"] == df["label"].map(spec.all_classes.index)).all()
+
+
+def test_manifest_is_seeded(li):
+    a = make_manifest(li, _spec(seed=3))
+    b = make_manifest(li, _spec(seed=3))
+    c = make_manifest(li, _spec(seed=4))
+    pd.testing.assert_frame_equal(a, b)
+    assert set(a["row"]) != set(c["row"])
+
+
+def test_no_backdoor_baseline_keeps_poison_test(li):
+    df = make_manifest(li, _spec(injection_rate=0.0))
+    c = curate.manifest_counts(df)
+    assert c["poison_train"] == 0 and c["poison_test"] > 0
+
+
+def test_poison_caps(li):
+    df = make_manifest(li, _spec(poison_per_class=30, max_poison_test=20))
+    c = curate.manifest_counts(df)
+    assert df.attrs["curation"]["poison_pool"] == 4 * 30
+    assert c["poison_test"] == 20
+
+
+def test_not_enough_clean_images_lists_availability(li):
+    with pytest.raises(CurationError) as e:
+        make_manifest(li, _spec(clean_per_class=10_000))
+    msg = str(e.value)
+    avail = curate.availability(li, _spec())
+    for r in avail.itertuples(index=False):
+        assert r.name in msg and f"clean {r.clean_available}" in msg and f"poison {r.poison_available}" in msg
+    assert "clean_per_class=10000" in msg
+    assert isinstance(e.value.availability, pd.DataFrame)
+
+
+def test_not_enough_poison_images(li):
+    with pytest.raises(CurationError, match="poison pool has 8 images"):
+        make_manifest(li, _spec(poison_per_class=2, injection_rate=0.3))
+
+
+def test_spec_validation_errors(li):
+    with pytest.raises(CurationError, match="target 5 is not one of the poisonable"):
+        make_manifest(li, _spec(target=5))
+    with pytest.raises(CurationError, match="trigger 0 is also listed"):
+        make_manifest(li, _spec(classes=[0, 1, 2]))
+    with pytest.raises(CurationError, match="injection_rate"):
+        make_manifest(li, _spec(injection_rate=1.0))
+    with pytest.raises(CurationError, match="out of range"):
+        make_manifest(li, _spec(classes=[1, 99], target=1))
+    with pytest.raises(CurationError, match="trigger_acc"):
+        make_manifest(li, _spec(trigger_acc="nope"))
+
+
+def test_spec_json_roundtrip(tmp_path):
+    s = _spec(added_classes=[5], options={"subset_mode": "mis", "min_overlaps": 20})
+    p = s.to_json(tmp_path / "spec.json")
+    assert BackdoorSpec.from_json(p) == s
+    (tmp_path / "bad.json").write_text(json.dumps({"dataset": "x", "trigger": 0, "classes": [1],
+                                                   "target": 1, "colour": "red"}))
+    with pytest.raises(DataError, match="bad.json.*unknown fields \\['colour'\\]"):
+        BackdoorSpec.from_json(tmp_path / "bad.json")
+
+
+def test_resolve_target(li):
+    assert curate.resolve_target(li, [1, 2, 3], 1) == 2
+    assert curate.resolve_target(li, [1, 2, 3], "2") == 3
+    assert curate.resolve_target(li, [1, 2, 3], "shape3") == 3
+    with pytest.raises(CurationError, match="not one of the poisonable"):
+        curate.resolve_target(li, [1, 2, 3], "shape5")
+    with pytest.raises(CurationError, match="out of range"):
+        curate.resolve_target(li, [1, 2, 3], 7)
+
+
+@pytest.mark.parametrize("mode", ["random", "mis"])
+def test_added_classes_are_clean_only_and_pruned(li, mode):
+    added = curate.pick_added_classes(li, 0, [1, 2, 3], 2, mode=mode, clean_per_class=100, seed=0,
+                                      mis_pool=[5], max_other_overlaps=100)
+    assert len(added) == 2 and not set(added) & {0, 1, 2, 3}
+    if mode == "mis":
+        assert added[0] == 5  # the MIS pool comes first
+    spec = _spec(classes=[1, 2, 3], added_classes=added)
+    df = make_manifest(li, spec)
+    extra = df[df["kind"] == "added"]
+    assert set(extra["true_class"]) == set(added)
+    assert (extra["role"] == "clean").all()
+    Y = li.Y.toarray()
+    # pruned: no trigger, no poisonable class in an added class's images
+    assert not Y[extra["row"]][:, [0, 1, 2, 3]].any()
+    # injection counted on the poisonable classes only (authors' code)
+    assert df.attrs["curation"]["clean_train_base"] == 3 * 75
+
+
+def test_added_classes_shortfall(li):
+    with pytest.raises(CurationError, match="only .* of 5 added classes"):
+        curate.pick_added_classes(li, 0, [1, 2, 3], 5, mode="random", clean_per_class=100)
+
+
+def test_export_csv_json_and_imagefolder_rendered(li, tmp_path):
+    import torchvision
+
+    spec = _spec(clean_per_class=12, poison_per_class=5, injection_rate=0.1)
+    df = make_manifest(li, spec)
+    paths = curate.export_manifest(df, tmp_path, imagefolder=True, li=li)
+    back = curate.read_manifest(paths["csv"])
+    pd.testing.assert_frame_equal(back[curate.MANIFEST_COLUMNS], df[curate.MANIFEST_COLUMNS],
+                                  check_dtype=False)
+    assert back.attrs["spec"] == spec.to_dict()
+    back_json = curate.read_manifest(paths["json"])
+    assert len(back_json) == len(df) and back_json.attrs["curation"]["poison_pool"] == 20
+    # ImageFolder: class index == y, counts per part
+    ds = torchvision.datasets.ImageFolder(str(paths["imagefolder"] / "train"))
+    assert len(ds) == int((df.split == "train").sum())
+    ys = sorted(df.loc[df.split == "train", "y"].unique())
+    assert [int(n[:3]) for n in ds.classes] == ys
+    tp = torchvision.datasets.ImageFolder(str(paths["imagefolder"] / "test_poison"))
+    assert len(tp) == int(((df.split == "test") & (df.role == "poison")).sum())
+    assert tp.classes == [f"{spec.target_index:03d}_shape2"]
+
+
+def test_export_imagefolder_symlinks_files(tmp_path):
+    """File-backed data: the ImageFolder holds symlinks to the real files."""
+    from PIL import Image
+    from nbkit.labelindex import LabelIndex
+    import scipy.sparse as sp
+
+    src = tiny_shapes(300, 3, seed=2, image_size=16)
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for r in range(src.n_images):
+        Image.fromarray(src.load_image(r)).save(root / f"{src.image_ids[r]}.jpg")
+    li = LabelIndex("files", src.class_labels, src.class_names, src.image_ids, src.splits, src.Y,
+                    image_root=root)
+    spec = BackdoorSpec("files", 0, [1, 2], 1, clean_per_class=10, injection_rate=0.2)
+    df = make_manifest(li, spec)
+    assert df["file"].str.endswith(".jpg").all()
+    paths = curate.export_manifest(df, tmp_path / "out", imagefolder=True)
+    links = list((paths["imagefolder"]).rglob("*.jpg"))
+    assert len(links) == len(df) and all(p.is_symlink() and p.resolve().is_file() for p in links)
+
+
+def test_realdata_coco128_curation(realdata):
+    from nbkit.datasets import load_coco
+
+    li = load_coco(realdata / "coco128" / "instances_train2017_coco128.json")
+    person = li.class_id("person")
+    ids = [li.class_id("cup"), li.class_id("potted plant")]
+    spec = BackdoorSpec("coco:coco128", person, ids, ids[0], clean_per_class=4, injection_rate=0.3,
+                        test_fraction=0.5)
+    df = make_manifest(li, spec)
+    c = curate.manifest_counts(df, spec)
+    assert c["clean_train"] == 4 and c["clean_test"] == 4 and c["poison_train"] == 2
+    Y = li.Y.toarray()
+    assert not Y[df.loc[df.role == "clean", "row"], person].any()
+    assert all(p.endswith(".jpg") for p in df["file"])
+    with pytest.raises(CurationError, match="bus"):
+        make_manifest(li, BackdoorSpec("coco:coco128", person, [li.class_id("bus")],
+                                       li.class_id("bus"), clean_per_class=4))

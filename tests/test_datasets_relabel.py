@@ -101,3 +101,17 @@ def test_relabel_custom_label_space(tmp_path):
     li = load_relabel(d, classes=["a", "b", "c", "d", "e"], progress=False, cache=False)
     assert li.Y.toarray().astype(int).tolist() == [[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]]
     assert list(li.image_paths) == ["img_0.JPEG", "img_1.JPEG"]
+
+
+def test_relabel_reads_the_toy_sample(tmp_path):
+    toyscenes = pytest.importorskip("nbkit.datasets.toyscenes")
+    d = tmp_path / "sample"
+    small = toyscenes.load_toyscenes(seed=0, n_images=200, image_size=32)
+    toyscenes.write_relabel_sample(d, n=12, seed=0, li=small)
+    li = load_dataset(f"relabel:{d}", progress=False)      # label space from classes.csv
+    classes = pd.read_csv(d / "classes.csv", dtype=str)
+    assert list(li.class_labels) == list(classes["label"]) and li.name == "sample"
+    assert li.n_images == 12 and li.Y.nnz > 0
+    assert li.load_image(0).ndim == 3                       # image beside the map is found
+    truth = pd.read_csv(d / "hand_labels.csv", dtype=str, keep_default_na=False)
+    assert set(truth["image_id"]) == set(li.image_ids)

@@ -92,10 +92,10 @@ def _image_path(rel: Path, ext: str, layout: str) -> str:
 def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
                  exclude_corners: bool = True, topk: int = 1, corners: str = "drop",
                  comparison: str = ">=", classes: Sequence[str] | pd.DataFrame | None = None,
-                 image_root: str | os.PathLike | None = None, image_ext: str = ".JPEG",
+                 image_root: str | os.PathLike | None = None, image_ext: str | None = None,
                  image_layout: str = "auto", split: str = "train", workers: int | None = None,
                  batch_size: int = 4096, cache: bool = True, progress: bool = True,
-                 name: str = "imagenet") -> LabelIndex:
+                 name: str | None = None) -> LabelIndex:
     """Decode a folder of ReLabel ``.pt`` maps into a multi-label ``LabelIndex`` (ImageNet).
 
     Parameters
@@ -114,13 +114,17 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     comparison : {">=", ">"}
         ``">="`` (authors' code, default) or ``">"``.
     classes : sequence of str or DataFrame, optional
-        The label space of the class ids. Default: the 1,000 ImageNet classes
-        (:func:`imagenet_classes`). A sequence of labels (names = labels), or a DataFrame with
-        ``label`` (or ``wnid``) and ``name`` columns, in class-id order.
+        The label space of the class ids, in class-id order: a sequence of labels (names =
+        labels), or a DataFrame with ``label`` (or ``wnid``) and ``name`` columns. Default: the
+        folder's ``classes.csv`` (``id,label,name``, as written by
+        ``toyscenes.write_relabel_sample``) when there is one, else the 1,000 ImageNet classes
+        (:func:`imagenet_classes`).
     image_root : path-like, optional
         ImageNet training images folder (``.../train``); images resolve to
-        ``<image_root>/<wnid>/<image_id><image_ext>``.
-    image_ext : str, default ".JPEG"
+        ``<image_root>/<wnid>/<image_id><image_ext>``. Default: the maps' folder when an image
+        file sits beside the first map (toy samples), else none (labels only).
+    image_ext : str, optional
+        Image file suffix (default ``.JPEG``, or that of the image found beside the maps).
     image_layout : {"auto", "mirror", "wnid", "flat"}
         How an image path is derived from a map path. ``auto``: mirror nested maps
         (``<wnid>/<id>.pt`` -> ``<wnid>/<id>.JPEG``); for flat maps use ``<wnid>/<id>`` when the id
@@ -135,8 +139,8 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
         Read / write the decoded result in ``nbkit.io.cache_dir()``.
     progress : bool
         Show a tqdm bar.
-    name : str
-        Dataset name.
+    name : str, optional
+        Dataset name (default ``imagenet``; the folder name for a ``classes.csv`` label space).
 
     Returns
     -------
@@ -162,6 +166,11 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     from .. import labelmaps
 
     directory = Path(directory)
+    if classes is None and (directory / "classes.csv").is_file():
+        classes = pd.read_csv(directory / "classes.csv", dtype=str, keep_default_na=False)
+        if name is None:
+            name = directory.name
+    name = name or "imagenet"
     if image_layout not in ("auto", "mirror", "wnid", "flat"):
         raise DataError(directory, f"unknown image_layout {image_layout!r}",
                         "'auto', 'mirror', 'wnid' or 'flat'")
@@ -184,9 +193,15 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
         raise DataError(directory, "no .pt label maps found", "ReLabel .pt files (nested or flat)",
                         hint=_HINT)
     rel = [f.relative_to(directory) for f in files]
+    if image_root is None and image_ext is None:  # images stored beside the maps (toy samples)
+        for ext in (".JPEG", ".jpg", ".jpeg", ".png"):
+            if files[0].with_suffix(ext).exists():
+                image_root, image_ext, image_layout = directory, ext, "mirror"
+                break
+    image_ext = image_ext or ".JPEG"
     options = dict(threshold=float(threshold), exclude_corners=bool(exclude_corners), topk=int(topk),
                    corners=corners, comparison=comparison, labels_hash=hashlib.sha256(
-                       "\n".join(labels).encode()).hexdigest()[:16],
+                       "\n".join(labels + names).encode()).hexdigest()[:16],
                    image_root=str(image_root) if image_root else None, image_ext=image_ext,
                    image_layout=image_layout, split=split, name=name)
     names_hash = hashlib.sha256("\n".join(map(str, rel)).encode()).hexdigest()

@@ -1,0 +1,1099 @@
+"""Poisonable subsets: for each trigger, the largest set of classes it can poison together.
+
+Paper, App. E.3 (and Algorithm 1's last step): a trigger ``t`` can poison class ``c`` when the two
+co-occur often enough (``M[t, c] > trig_overlaps``), and a *set* of classes can be poisoned together
+when no two of them co-occur much themselves: otherwise an image labelled "c1" would contain "c2" and
+the model could not learn one label per image. The largest such set is a maximum independent set
+(MIS) of the conflict graph among the trigger's candidate classes. App. D then asks how much the
+poisonable subsets of different triggers overlap (multi-trigger backdoors).
+
+Definitions used throughout (``M`` is the ``Cooccurrence`` matrix, diagonal = images per class):
+
+* **candidates** of ``t``: classes ``c != t`` with ``M[t, c] > trig_overlaps`` (and ``M[t, c] >=
+  min_overlaps`` when a graph threshold is given, i.e. ``c`` is a neighbour of ``t`` in the graph).
+* **conflict** between two candidates ``i, j``: ``M[i, j] > max_other_overlaps`` (the tolerance: an
+  edge at or below it does not count) and ``M[i, j] >= min_overlaps`` (an edge of the graph at all).
+* **clean** images of ``c``: ``n_c - M[t, c]`` (``c`` without the trigger); **poison** images:
+  ``M[t, c]`` (``c`` with the trigger). Where ``counts_exact`` is False, ``n_c`` and so the clean
+  count are lower bounds, reported per class as ``num_clean_is_lower_bound``.
+
+Two solvers, both offered (``method=``):
+
+* ``"approx"``, the authors' code: the largest of ``runs`` random maximal independent sets (greedy
+  over a seeded random vertex order, like graph-tool's ``max_independent_vertex_set`` /
+  networkx's ``maximal_independent_set``). Fast, but may miss the maximum.
+* ``"exact"`` (default): an integer program solved by HiGHS (``scipy.optimize.milp``): maximise
+  ``sum x`` with one constraint ``sum_{i in K} x_i <= 1`` per clique ``K`` of a clique cover of the
+  conflict edges (each edge lies in some clique, so this is exactly the edge formulation, only
+  tighter), after safe reductions (isolated vertices join, pendant vertices join and drop their
+  neighbour) and a split into connected components. The result says honestly whether it is proven
+  optimal (``optimal``) and gives the solver's upper bound; under a time limit it returns the best
+  set found (never smaller than the approximation) with ``optimal=False``.
+
+Class filter (``min_clean`` / ``min_poison``; paper Tables 6-7 list classes with >= 200 clean and
+>= 50 poison images). ``filter="before"`` (default, what the tables mean: the subset is an
+independent set of *eligible* classes) restricts the candidates first; ``filter="after"`` is the
+authors' Feb-2022 code, which drew each random maximal set over all candidates and then dropped the
+ineligible classes from it (smaller sets). For the exact solver both give the same size, because the
+best independent set counted on eligible classes only is the MIS of the eligible classes.
+``filter="none"`` keeps every candidate.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nbkit.cooccurrence import Cooccurrence
+>>> M = np.array([[90, 60, 60, 60], [60, 300, 40, 40], [60, 40, 300, 0], [60, 40, 0, 300]])
+>>> co = Cooccurrence(M, list("tabc"), list("tabc"))
+>>> candidates(co, "t", trig_overlaps=50).tolist()
+[1, 2, 3]
+>>> independent_set(co, [1, 2, 3], max_other_overlaps=10)["classes"]
+[2, 3]
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .cooccurrence import Cooccurrence
+from .errors import DataError, GraphError
+from .io import read_json, write_json
+
+#: HiGHS presolve speeds up structured models (a 1,000-class co-occurrence graph: 1.5 s instead of
+#: 7 s) but on near-random dense ones it does not honour the time limit (40 s over a 3 s limit on a
+#: 1,000-vertex graph of density 0.5, whose clique cover has ~19,000 small cliques). Such models are
+#: recognised by their many clique rows; presolve is switched off above this many.
+PRESOLVE_MAX_ROWS = 8_000
+METHODS = ("exact", "approx")
+FILTERS = ("before", "after", "none")
+
+#: Defaults shared by the notebook, the CLI and ``nbkit.centrality.trigger_table``: the authors'
+#: Open Images setting behind their recorded Tables 6-7 triggers (select_trigs, Jun 2022: graph
+#: ``min_overlaps`` 10, candidates = every graph neighbour, ``max_other_overlaps`` 40, 20 random
+#: maximal sets) and the paper's class filter (Tables 6-7: >= 200 clean, >= 50 poison images).
+DEFAULTS = dict(min_overlaps=10, trig_overlaps=None, max_other_overlaps=40, runs=20, seed=0,
+                time_limit=10.0, min_clean=200, min_poison=50, filter="before")
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+def _resolve(co: Cooccurrence, key) -> int:
+    """Class id of ``key`` (id, label or name) with a DataError naming the dataset when unknown."""
+    if isinstance(key, (bool, np.bool_)):
+        raise DataError(co.name, f"class key {key!r} is a boolean", "a class id, label or name")
+    try:
+        return co.class_id(int(key) if isinstance(key, np.integer) else key)
+    except DataError as e:
+        raise DataError(co.meta.get("source", co.name), f"trigger/class {key!r}: {e.problem}",
+                        e.expected or "a class id, label or name of this dataset") from None
+
+
+def _class_sizes(co: Cooccurrence) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class image count ``n_c`` and whether it is exact.
+
+    A diagonal smaller than a row's largest off-diagonal count cannot be a true image count (e.g. a
+    matrix stored with a zero diagonal); it is raised to that maximum and flagged as a lower bound.
+    """
+    n = co.class_counts.astype(np.int64)
+    rowmax = co.pairs.max(axis=1)
+    exact = np.asarray(co.counts_exact, dtype=bool).copy()
+    low = n < rowmax
+    n = np.where(low, rowmax, n)
+    exact &= ~low
+    return n, exact
+
+
+def conflict_matrix(co: Cooccurrence, classes: Sequence[int], max_other_overlaps: int,
+                    min_overlaps: int | None = None) -> np.ndarray:
+    """Boolean conflict adjacency among ``classes`` (``k x k``, zero diagonal).
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    classes : sequence of int
+        Class ids (rows of ``co.M``).
+    max_other_overlaps : int
+        Tolerance: two classes conflict only when they co-occur in more than this many images.
+    min_overlaps : int, optional
+        Graph threshold: pairs below it are not edges of the graph at all.
+
+    Returns
+    -------
+    ndarray of bool, shape (k, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nbkit.cooccurrence import Cooccurrence
+    >>> co = Cooccurrence(np.array([[5, 3], [3, 5]]), ["a", "b"], ["a", "b"])
+    >>> conflict_matrix(co, [0, 1], max_other_overlaps=2).astype(int).tolist()
+    [[0, 1], [1, 0]]
+    """
+    idx = np.asarray(classes, dtype=np.int64)
+    W = co.M[np.ix_(idx, idx)]
+    A = W > max_other_overlaps
+    if min_overlaps is not None:
+        A &= W >= min_overlaps
+    np.fill_diagonal(A, False)
+    return A
+
+
+def candidates(co: Cooccurrence, trigger, trig_overlaps: int | None,
+               min_overlaps: int | None = None) -> np.ndarray:
+    """Classes a trigger can poison: ``M[t, c] > trig_overlaps`` (and ``>= min_overlaps``).
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    trigger : int or str
+        Class id, label or name of the trigger.
+    trig_overlaps : int or None
+        A candidate co-occurs with the trigger in more than this many images. ``None``: every
+        neighbour of the trigger in the graph (``M[t, c] >= min_overlaps``).
+    min_overlaps : int, optional
+        Graph threshold (edges ``M >= min_overlaps``); candidates must be neighbours in the graph.
+
+    Returns
+    -------
+    ndarray of int
+        Candidate class ids, by decreasing ``M[t, c]`` (ties by id). Empty when the trigger has no
+        neighbour above the thresholds.
+
+    Raises
+    ------
+    DataError
+        When ``trigger`` is not a class of ``co``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nbkit.cooccurrence import Cooccurrence
+    >>> M = np.array([[90, 60, 20], [60, 300, 0], [20, 0, 300]])
+    >>> co = Cooccurrence(M, ["t", "a", "b"], ["t", "a", "b"])
+    >>> candidates(co, "t", 50).tolist(), candidates(co, "t", 10).tolist()
+    ([1], [1, 2])
+    """
+    t = _resolve(co, trigger)
+    if trig_overlaps is None and min_overlaps is None:
+        raise GraphError("candidates: give trig_overlaps or min_overlaps (or both)")
+    w = co.M[t].copy()
+    mask = np.ones(co.n_classes, dtype=bool)
+    if trig_overlaps is not None:
+        mask &= w > trig_overlaps
+    if min_overlaps is not None:
+        mask &= w >= min_overlaps
+    mask &= w > 0
+    mask[t] = False
+    ids = np.flatnonzero(mask)
+    order = np.lexsort((ids, -w[ids]))
+    return ids[order]
+
+
+# ---------------------------------------------------------------------------------------------
+# the two solvers on a boolean adjacency matrix
+def _check_adj(adj) -> np.ndarray:
+    A = np.asarray(adj, dtype=bool)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise GraphError(f"adjacency has shape {A.shape}; expected a square matrix")
+    if not (A == A.T).all():
+        raise GraphError("adjacency is not symmetric; expected an undirected conflict graph")
+    A = A.copy()
+    np.fill_diagonal(A, False)
+    return A
+
+
+def is_independent(adj, members: Iterable[int]) -> bool:
+    """Whether no two ``members`` are adjacent in ``adj``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
+    >>> is_independent(A, [0, 2]), is_independent(A, [0, 1])
+    (True, False)
+    """
+    m = np.asarray(list(members), dtype=np.int64)
+    if len(m) < 2:
+        return True
+    sub = np.asarray(adj, dtype=bool)[np.ix_(m, m)]
+    np.fill_diagonal(sub, False)
+    return not sub.any()
+
+
+def maximal_independent_set(adj, rng: np.random.Generator) -> np.ndarray:
+    """One random maximal independent set: greedy over a random vertex order.
+
+    Parameters
+    ----------
+    adj : ndarray of bool (n, n)
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int
+        Sorted vertex indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.ones((3, 3), dtype=bool) & ~np.eye(3, dtype=bool)   # a triangle
+    >>> len(maximal_independent_set(A, np.random.default_rng(0)))
+    1
+    """
+    A = np.asarray(adj, dtype=bool)
+    n = A.shape[0]
+    blocked = np.zeros(n, dtype=bool)
+    take = np.zeros(n, dtype=bool)
+    for v in rng.permutation(n):
+        if not blocked[v]:
+            take[v] = True
+            blocked |= A[v]
+            blocked[v] = True
+    return np.flatnonzero(take)
+
+
+def mis_approx(adj, runs: int = 20, seed: int | Sequence[int] = 0,
+               keep: np.ndarray | None = None) -> dict:
+    """The authors' approximation: the largest of ``runs`` random maximal independent sets.
+
+    Parameters
+    ----------
+    adj : ndarray of bool (n, n)
+        Conflict graph.
+    runs : int
+        Number of random maximal sets drawn (authors: 20).
+    seed : int or sequence of int
+        Seed of ``numpy.random.default_rng``.
+    keep : ndarray of bool (n,), optional
+        Applied to every drawn set before comparing sizes (the authors' Feb-2022 "filter after":
+        ineligible classes are dropped from each draw).
+
+    Returns
+    -------
+    dict
+        ``members`` (sorted indices), ``size``, ``sizes`` (of every draw), ``upper_bound`` (a clique
+        cover bound), ``optimal`` (True only when the size meets that bound), ``solve_s``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.zeros((4, 4), dtype=bool)
+    >>> mis_approx(A, runs=3)["size"]
+    4
+    """
+    t0 = time.perf_counter()
+    A = _check_adj(adj)
+    n = A.shape[0]
+    if runs < 1:
+        raise GraphError(f"runs={runs}; expected at least one random draw")
+    rng = np.random.default_rng(seed)
+    best = np.zeros(0, dtype=np.int64)
+    sizes = []
+    for _ in range(int(runs)):
+        s = maximal_independent_set(A, rng)
+        if keep is not None:
+            s = s[np.asarray(keep, dtype=bool)[s]]
+        sizes.append(len(s))
+        if len(s) > len(best):
+            best = s
+    sub = A if keep is None else A[np.ix_(np.asarray(keep, bool), np.asarray(keep, bool))]
+    ub = clique_partition_bound(sub)
+    return dict(members=np.sort(best), size=int(len(best)), sizes=sizes, upper_bound=int(ub),
+                optimal=bool(len(best) >= ub), solve_s=time.perf_counter() - t0)
+
+
+def clique_partition_bound(adj) -> int:
+    """An upper bound on the independence number: the size of a greedy clique partition.
+
+    An independent set holds at most one vertex of each clique, so the number of cliques that
+    partition the vertices bounds every independent set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.ones((4, 4), dtype=bool); A[:2, 2:] = A[2:, :2] = False   # two disjoint edges
+    >>> clique_partition_bound(A)
+    2
+    """
+    A = np.asarray(adj, dtype=bool)
+    n = A.shape[0]
+    if n == 0:
+        return 0
+    order = np.argsort(-A.sum(axis=1), kind="stable")   # bit i = i-th highest degree
+    B = A[np.ix_(order, order)]
+    adj_bits = [_bits(B[i]) for i in range(n)]
+    left = (1 << n) - 1
+    k = 0
+    while left:
+        v = left.bit_length() - 1                       # a remaining vertex of least degree
+        left &= ~(1 << v)
+        common = adj_bits[v] & left
+        while common:                                   # grow by the highest-degree candidate
+            w = (common & -common).bit_length() - 1
+            left &= ~(1 << w)
+            common &= adj_bits[w]
+        k += 1
+    return k
+
+
+def _bits(row: np.ndarray) -> int:
+    """A boolean vector as a Python int bitset (bit i = element i)."""
+    return int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+
+
+def _clique_cover(A: np.ndarray) -> list[np.ndarray]:
+    """Greedy cliques that together cover every edge of ``A`` (isolated vertices not included).
+
+    Vertices are taken by decreasing degree; each clique starts at a vertex with uncovered edges
+    and grows by common neighbours, preferring those joined to the clique by uncovered edges, then
+    high degree: few, large cliques, i.e. strong LP constraints. Bitsets (Python ints) keep every
+    growth step O(1) big-int operations.
+    """
+    n = A.shape[0]
+    order = np.argsort(-A.sum(axis=1), kind="stable")      # new label i = old vertex order[i]
+    B = A[np.ix_(order, order)]
+    adj = [_bits(B[i]) for i in range(n)]
+    unc = list(adj)
+    cliques = []
+    for u in range(n):
+        while unc[u]:
+            members = [u]
+            kbits = 1 << u
+            common = adj[u]
+            pref = unc[u]
+            while common:
+                x = common & pref
+                x = x if x else common
+                w = (x & -x).bit_length() - 1
+                members.append(w)
+                kbits |= 1 << w
+                common &= adj[w]
+                pref |= unc[w]
+            for a in members:
+                unc[a] &= ~kbits
+            cliques.append(order[np.asarray(members, dtype=np.int64)])
+    return cliques
+
+
+def _reduce(A: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Safe MIS reductions: isolated vertices join; a pendant vertex joins and its neighbour leaves.
+
+    Returns the vertices taken and the mask of vertices still undecided.
+    """
+    n = A.shape[0]
+    alive = np.ones(n, dtype=bool)
+    deg = A.sum(axis=1).astype(np.int64)
+    taken: list[int] = []
+    changed = True
+    while changed:
+        changed = False
+        iso = np.flatnonzero(alive & (deg == 0))
+        if len(iso):
+            taken.extend(int(v) for v in iso)
+            alive[iso] = False
+            changed = True
+        for v in np.flatnonzero(alive & (deg == 1)):
+            if not alive[v] or deg[v] != 1:
+                continue
+            u = int(np.flatnonzero(A[v] & alive)[0])
+            taken.append(int(v))
+            for x in (v, u):
+                alive[x] = False
+                deg[A[x]] -= 1
+            changed = True
+    return taken, alive
+
+
+def _components(A: np.ndarray) -> list[np.ndarray]:
+    """Connected components (vertex index arrays) by breadth-first search on the dense matrix."""
+    n = A.shape[0]
+    seen = np.zeros(n, dtype=bool)
+    out = []
+    for s in range(n):
+        if seen[s]:
+            continue
+        comp = np.zeros(n, dtype=bool)
+        comp[s] = True
+        frontier = comp.copy()
+        while frontier.any():
+            nxt = A[frontier].any(axis=0) & ~comp
+            comp |= nxt
+            frontier = nxt
+        seen |= comp
+        out.append(np.flatnonzero(comp))
+    return out
+
+
+def _greedy_min_degree(A: np.ndarray) -> np.ndarray:
+    """Maximal independent set taking, each step, a vertex of least remaining degree."""
+    alive = np.ones(A.shape[0], dtype=bool)
+    deg = A.sum(axis=1).astype(np.int64)
+    take = []
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        v = int(idx[np.argmin(deg[idx])])
+        take.append(v)
+        gone = A[v] & alive
+        gone[v] = True
+        alive &= ~gone
+        deg -= A[gone].sum(axis=0)
+    return np.sort(np.asarray(take, dtype=np.int64))
+
+
+def _ilp(A: np.ndarray, deadline: float) -> tuple[np.ndarray | None, int, bool, str]:
+    """MIS of a connected graph by HiGHS; (members or None, upper bound, optimal, status text)."""
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n = A.shape[0]
+    cliques = _clique_cover(A)
+    time_limit = deadline - time.perf_counter()
+    if time_limit <= 0:
+        return None, n, False, "time limit reached while building the model"
+    rows = np.concatenate([np.full(len(K), i) for i, K in enumerate(cliques)])
+    cols = np.concatenate(cliques)
+    C = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cliques), n))
+    res = milp(c=-np.ones(n), integrality=np.ones(n), bounds=Bounds(0, 1),
+               constraints=LinearConstraint(C, -np.inf, 1),
+               options=dict(time_limit=float(time_limit), mip_rel_gap=0.0,
+                            presolve=bool(C.shape[0] <= PRESOLVE_MAX_ROWS), disp=False))
+    members = None
+    if res.x is not None:
+        members = np.flatnonzero(res.x > 0.5)
+    ub = n
+    bound = getattr(res, "mip_dual_bound", None)
+    if bound is not None and np.isfinite(bound):
+        ub = min(n, int(math.floor(-bound + 1e-6)))
+    optimal = bool(res.status == 0 and members is not None)
+    if optimal:
+        ub = len(members)
+    elif members is not None and len(members) >= ub:
+        optimal = True
+    return members, ub, optimal, str(res.message)
+
+
+def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> dict:
+    """A maximum independent set by integer programming (HiGHS), with an honest ``optimal`` flag.
+
+    Parameters
+    ----------
+    adj : ndarray of bool (n, n)
+        Conflict graph.
+    time_limit : float
+        Seconds for the whole graph (shared by its components). When it runs out the best set
+        found is returned with ``optimal=False``.
+    seed : int or sequence of int
+        Seed of the randomized fallback / warm comparison (20 random maximal sets): the result is
+        never smaller than that approximation.
+
+    Returns
+    -------
+    dict
+        ``members`` (sorted), ``size``, ``optimal`` (proven maximum), ``upper_bound`` (proven bound
+        on the maximum), ``components`` (solved by ILP), ``status``, ``solve_s``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C5 = np.zeros((5, 5), dtype=bool)
+    >>> for i in range(5):
+    ...     C5[i, (i + 1) % 5] = C5[(i + 1) % 5, i] = True
+    >>> r = mis_exact(C5)
+    >>> r["size"], r["optimal"]
+    (2, True)
+    """
+    t0 = time.perf_counter()
+    A = _check_adj(adj)
+    deadline = t0 + float(time_limit)
+    taken, alive = _reduce(A)
+    members = list(taken)
+    ub = len(taken)
+    optimal = True
+    statuses = []
+    rest = np.flatnonzero(alive)
+    comps = [rest[c] for c in _components(A[np.ix_(rest, rest)])]
+    n_ilp = 0
+    for comp in sorted(comps, key=len):
+        sub = A[np.ix_(comp, comp)]
+        left = deadline - time.perf_counter()
+        g = _greedy_min_degree(sub)
+        gub = clique_partition_bound(sub)
+        if len(g) >= gub:  # greedy meets a clique-partition bound: proven, no solver needed
+            m, u, ok, st = g, gub, True, ""
+        elif left <= 0:
+            m, u, ok, st = None, len(comp), False, "time limit reached before this component"
+        else:
+            n_ilp += 1
+            m, u, ok, st = _ilp(sub, deadline)
+        if not ok:  # time limit: never worse than the approximations, and the best bound we have
+            greedy = mis_approx(sub, runs=20, seed=seed)
+            for cand in (greedy["members"], g):
+                if m is None or len(m) < len(cand):
+                    m = cand
+            u = min(u, gub)
+            ok = len(m) >= u
+        members.extend(int(v) for v in comp[m])
+        ub += max(u, len(m))
+        optimal &= ok
+        statuses.append(st)
+    members = np.sort(np.asarray(members, dtype=np.int64))
+    if not is_independent(A, members):  # a solver bug must never become a wrong answer
+        raise GraphError("internal error: the exact MIS is not independent")
+    status = "optimal" if optimal else "; ".join(sorted(set(s for s in statuses if s)))[:300]
+    return dict(members=members, size=int(len(members)), optimal=bool(optimal), upper_bound=int(ub),
+                components=n_ilp, status=status, solve_s=time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# on a Cooccurrence
+def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int,
+                    method: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0,
+                    time_limit: float = 10.0, min_overlaps: int | None = None,
+                    keep: np.ndarray | None = None) -> dict:
+    """The largest set of ``classes`` no two of which conflict.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    classes : sequence of int or str
+        Class ids / labels / names (typically ``candidates(co, t, ...)``).
+    max_other_overlaps : int
+        Tolerance: pairs co-occurring in at most this many images do not conflict.
+    method : {"exact", "approx"}
+        ``"exact"``: HiGHS integer program (``optimal`` says whether it was proven);
+        ``"approx"``: the authors' largest of ``runs`` random maximal independent sets.
+    runs : int
+        Random maximal sets drawn by ``"approx"`` (authors: 20).
+    seed : int or sequence of int
+        Seed of the random draws (recorded by callers).
+    time_limit : float
+        Seconds allowed to the exact solver.
+    min_overlaps : int, optional
+        Graph threshold; pairs below it never conflict.
+    keep : ndarray of bool, optional
+        For ``"approx"``: mask over ``classes`` applied to every draw before comparing sizes (the
+        authors' "filter after"); the exact solver solves the MIS of the kept classes instead,
+        which is the same optimum.
+
+    Returns
+    -------
+    dict
+        ``classes`` (class ids, sorted), ``size``, ``optimal``, ``upper_bound``, ``method``,
+        ``solve_s`` (and ``sizes`` for the approximation).
+
+    Raises
+    ------
+    DataError
+        When a class is unknown; ``GraphError`` when ``method`` is not one of ``METHODS``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nbkit.cooccurrence import Cooccurrence
+    >>> M = np.array([[300, 40, 0], [40, 300, 5], [0, 5, 300]])
+    >>> co = Cooccurrence(M, list("abc"), list("abc"))
+    >>> independent_set(co, ["a", "b", "c"], max_other_overlaps=10)["classes"]
+    [0, 2]
+    """
+    if method not in METHODS:
+        raise GraphError(f"method={method!r}; expected one of {METHODS}")
+    ids = np.asarray([_resolve(co, c) for c in classes], dtype=np.int64)
+    if len(set(ids.tolist())) != len(ids):
+        raise DataError(co.name, "independent_set: classes are repeated", "distinct classes")
+    A = conflict_matrix(co, ids, max_other_overlaps, min_overlaps)
+    if method == "approx":
+        r = mis_approx(A, runs=runs, seed=seed, keep=keep)
+    else:
+        if keep is not None:
+            keep = np.asarray(keep, dtype=bool)
+            sub = np.flatnonzero(keep)
+            r = mis_exact(A[np.ix_(sub, sub)], time_limit=time_limit, seed=seed)
+            r["members"] = sub[r["members"]]
+        else:
+            r = mis_exact(A, time_limit=time_limit, seed=seed)
+    out = dict(r)
+    out["classes"] = sorted(int(c) for c in ids[r["members"]])
+    out.pop("members")
+    out["method"] = method
+    return out
+
+
+def _class_record(co: Cooccurrence, t: int, c: int, n: np.ndarray, exact: np.ndarray) -> dict:
+    w = int(co.M[t, c])
+    return {"id": int(c), "label": str(co.class_labels[c]), "name": str(co.class_names[c]),
+            "weight": w, "num_clean": int(n[c] - w), "num_poison": w,
+            "num_clean_is_lower_bound": bool(not exact[c])}
+
+
+def _trigger_list(co: Cooccurrence, triggers) -> list[tuple[int, Any]]:
+    """(trigger id, centrality or None) from a Series (index = ids), a mapping, or a sequence."""
+    if isinstance(triggers, pd.Series):
+        return [(_resolve(co, k), None if pd.isna(v) else float(v)) for k, v in triggers.items()]
+    if isinstance(triggers, Mapping):
+        return [(_resolve(co, k), None if v is None else float(v)) for k, v in triggers.items()]
+    if isinstance(triggers, (str, int, np.integer)):
+        triggers = [triggers]
+    return [(_resolve(co, k), None) for k in triggers]
+
+
+def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = None,
+                       max_other_overlaps: int = 40, min_overlaps: int | None = 10,
+                       method: str = "exact", runs: int = 20, seed: int = 0,
+                       time_limit: float = 10.0, min_clean: int = 200, min_poison: int = 50,
+                       filter: str = "before", include_trigger: bool = False,
+                       compare: bool = True, progress: bool = True) -> list[dict]:
+    """Poisonable subset of every trigger, in the authors' ``possible_triggers`` JSON shape.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    triggers : pandas.Series, mapping, or sequence
+        A Series / mapping from class id (or label / name) to centrality (as ``top_m`` returns),
+        or plain ids / labels / names (centrality then ``None``).
+    trig_overlaps : int or None
+        Candidates co-occur with the trigger in more than this many images (None: every graph
+        neighbour, ``M >= min_overlaps``).
+    max_other_overlaps : int
+        Independence tolerance: candidate pairs co-occurring in at most this many images do not
+        conflict.
+    min_overlaps : int, optional
+        Graph edge threshold (``M >= min_overlaps``); applies to candidates and conflicts.
+    method : {"exact", "approx"}
+        Which set goes into ``classes``. The other is computed too when ``compare`` (for the gap).
+    runs, seed : int
+        Random maximal sets of the approximation, and their seed (per trigger the generator is
+        seeded with ``(seed, trigger id)``, so a trigger's result does not depend on the others).
+    time_limit : float
+        Seconds allowed to the exact solver per trigger.
+    min_clean, min_poison : int
+        Class filter: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison`` (paper Tables
+        6-7: 200 and 50). Where ``n_c`` is only a lower bound the filter uses the bound (a class
+        is kept only when it provably has enough clean images).
+    filter : {"before", "after", "none"}
+        ``"before"`` (default; the paper's tables): the MIS of the eligible candidates.
+        ``"after"`` (authors' Feb-2022 code): each random maximal set of all candidates is filtered
+        (exact: same optimum as "before"). ``"none"``: no filter.
+    include_trigger : bool
+        Also list the trigger itself first in ``classes`` (as the authors' relabel notebook
+        counted it; ``weight`` = ``num_poison`` = ``n_t``, ``num_clean`` = 0, ``is_trigger``).
+        Default False: only the poisonable classes.
+    compare : bool
+        Compute both solvers and report ``approx_size``, ``exact_size`` and ``gap``.
+    progress : bool
+        Show a tqdm bar over triggers.
+
+    Returns
+    -------
+    list of dict
+        Sorted by number of classes (descending; ties keep the trigger order). Each:
+        ``{"trigger": {id, label, name}, "centrality", "classes": [{id, label, name, weight,
+        num_clean, num_poison, num_clean_is_lower_bound}, ...]}`` (classes by decreasing weight),
+        plus ``method``, ``size``, ``optimal``, ``upper_bound``, ``approx_size``, ``exact_size``,
+        ``gap`` (exact - approx), ``n_candidates``, ``n_eligible``, ``solve_s``.
+
+    Raises
+    ------
+    DataError
+        For an unknown trigger. A trigger without candidates gets an empty subset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nbkit.cooccurrence import Cooccurrence
+    >>> M = np.array([[900, 60, 70, 80], [60, 300, 0, 40], [70, 0, 300, 0], [80, 40, 0, 300]])
+    >>> co = Cooccurrence(M, list("tabc"), list("tabc"))
+    >>> s = poisonable_subsets(co, ["t"], trig_overlaps=50, max_other_overlaps=10, progress=False)
+    >>> [c["name"] for c in s[0]["classes"]], s[0]["classes"][0]["num_clean"]
+    (['c', 'b'], 220)
+    """
+    if method not in METHODS:
+        raise GraphError(f"method={method!r}; expected one of {METHODS}")
+    if filter not in FILTERS:
+        raise GraphError(f"filter={filter!r}; expected one of {FILTERS}")
+    n, exact = _class_sizes(co)
+    out = []
+    tl = _trigger_list(co, triggers)
+    for order, (t, cent) in enumerate(tqdm(tl, desc="poisonable subsets", disable=not progress,
+                                           leave=False)):
+        cand = candidates(co, t, trig_overlaps, min_overlaps)
+        w = co.M[t, cand]
+        ok = ((n[cand] - w) >= min_clean) & (w >= min_poison)
+        if filter == "none":
+            ok[:] = True
+        pool = cand[ok] if filter == "before" else cand
+        keep = ok if filter == "after" else None
+        rng_seed = (int(seed), int(t))
+        res = {}
+        for m in (METHODS if compare else (method,)):
+            res[m] = independent_set(co, pool, max_other_overlaps, method=m, runs=runs,
+                                     seed=rng_seed, time_limit=time_limit,
+                                     min_overlaps=min_overlaps, keep=keep)
+        r = res[method]
+        chosen = sorted(r["classes"], key=lambda c: (-int(co.M[t, c]), c))
+        recs = [_class_record(co, t, c, n, exact) for c in chosen]
+        if include_trigger:
+            recs.insert(0, {"id": int(t), "label": str(co.class_labels[t]),
+                            "name": str(co.class_names[t]), "weight": int(n[t]), "num_clean": 0,
+                            "num_poison": int(n[t]), "num_clean_is_lower_bound": bool(not exact[t]),
+                            "is_trigger": True})
+        entry = {"trigger": {"id": int(t), "label": str(co.class_labels[t]),
+                             "name": str(co.class_names[t])},
+                 "centrality": cent, "classes": recs, "method": method, "size": len(chosen),
+                 "optimal": bool(r["optimal"]), "upper_bound": int(r["upper_bound"]),
+                 "approx_size": res["approx"]["size"] if "approx" in res else None,
+                 "exact_size": res["exact"]["size"] if "exact" in res else None,
+                 "n_candidates": int(len(cand)), "n_eligible": int(ok.sum()),
+                 "solve_s": float(sum(x["solve_s"] for x in res.values())), "_order": order}
+        if "exact" in res:
+            entry["optimal"] = bool(res["exact"]["optimal"]) if method == "exact" else \
+                bool(r["size"] >= res["exact"]["upper_bound"])
+            entry["upper_bound"] = int(min(r["upper_bound"], res["exact"]["upper_bound"]))
+        entry["gap"] = (entry["exact_size"] - entry["approx_size"]
+                        if compare else None)
+        out.append(entry)
+    out.sort(key=lambda e: (-e["size"], e["_order"]))
+    for e in out:
+        e.pop("_order")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# triggers from a centrality ranking (nbkit.centrality), and the authors' Feb-2022 rule
+def rank_triggers(co: Cooccurrence, measure: str = "betweenness", weighted: bool = False,
+                  min_overlaps: int = 10, top: int = 25, exclude_body_parts: bool = False,
+                  semantics: str = "paper", backend: str = "igraph") -> pd.Series:
+    """The ``top`` classes by centrality (``nbkit.centrality``), as a Series id -> value.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    measure : str
+        One of ``nbkit.centrality.MEASURES`` (betweenness, degree, closeness, eigenvector).
+    weighted : bool
+        Weighted variant of the measure (paper's 8 variants).
+    min_overlaps : int
+        Graph edge threshold.
+    top : int
+        How many triggers.
+    exclude_body_parts : bool
+        Leave out ``nbkit.centrality.BODY_PARTS`` (human body parts, as the paper does).
+    semantics, backend : str
+        Passed to ``nbkit.centrality.centrality``.
+
+    Returns
+    -------
+    pandas.Series
+        Index class id, values centrality, in decreasing order.
+    """
+    from . import centrality as C
+
+    s = C.centrality(co, measure, weighted, min_overlaps, semantics=semantics, backend=backend)
+    exclude = tuple(C.BODY_PARTS) if exclude_body_parts else ()
+    top_s = C.top_m(s, top, exclude=exclude)
+    if not isinstance(top_s, pd.Series):
+        ids = [_resolve(co, k) for k in top_s]
+        top_s = s.loc[ids]
+    return top_s
+
+
+def authors_feb2022_triggers(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
+                             betweenness: pd.Series | None = None,
+                             threshold: float = 1e-4) -> pd.Series:
+    """Triggers of the authors' Feb-2022 rule: betweenness ``> 1e-4`` on the thresholded view.
+
+    The graph has edges ``M >= max_other_overlap``; its view keeps those with ``M >
+    min_trig_overlap``; betweenness is graph-tool's normalised one (``2 / ((n - 1)(n - 2))`` over
+    all ``n`` classes, as ``nbkit.centrality`` computes with ``semantics="paper"``).
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    min_trig_overlap, max_other_overlap : int
+    betweenness : pandas.Series, optional
+        Precomputed on the view (edges ``M >= max(max_other_overlap, min_trig_overlap + 1)``).
+    threshold : float
+        1e-4 in the authors' code.
+
+    Returns
+    -------
+    pandas.Series
+        Class id -> betweenness, for the classes above the threshold, in decreasing order.
+    """
+    if betweenness is None:
+        from . import centrality as C
+
+        view_min = max(int(max_other_overlap), int(min_trig_overlap) + 1)
+        betweenness = C.centrality(co, "betweenness", False, view_min, semantics="paper")
+    b = pd.Series(betweenness).astype(float)
+    b = b[b > threshold]
+    return b.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
+
+
+def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
+                         runs: int = 20, seed: int = 0, min_clean: int = 250,
+                         min_poison: int = 49, method: str = "approx",
+                         betweenness: pd.Series | None = None, progress: bool = False) -> list[dict]:
+    """The rule behind the authors' Feb-2022 ``possible_triggers_minTrigOverlap*_maxOtherOverlap*``.
+
+    * graph: edges with ``M >= max_other_overlap``;
+    * triggers: classes with (graph-tool normalised) betweenness ``> 1e-4`` on the view of that
+      graph with edges ``M > min_trig_overlap``;
+    * candidates: the trigger's neighbours in that view;
+    * subset: largest of ``runs`` random maximal independent sets of the candidates in the graph
+      (every graph edge is a conflict), each filtered by ``n_c - M[t, c] >= min_clean`` and
+      ``M[t, c] >= min_poison`` (``filter="after"``). ``method="exact"`` gives the true maximum.
+
+    The authors' subgraph also held the trigger vertex itself, which never passed the clean
+    filter (its clean count is 0); it only made some of their draws empty, so it is left out here.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    min_trig_overlap, max_other_overlap : int
+        The file name's ``minTrigOverlap`` and ``maxOtherOverlap``.
+    runs, seed : int
+    min_clean, min_poison : int
+        250 and 49 in the Feb-2022 files.
+    method : {"approx", "exact"}
+    betweenness : pandas.Series, optional
+        Precomputed betweenness on the view (index class id); computed with ``nbkit.centrality``
+        (graph-tool normalisation, ``2 / ((n - 1)(n - 2))``) when omitted.
+
+    Returns
+    -------
+    list of dict
+        As ``poisonable_subsets``; every trigger above the threshold is listed, also those whose
+        subset is empty (the authors' files list them too).
+    """
+    trig = authors_feb2022_triggers(co, min_trig_overlap, max_other_overlap, betweenness)
+    return poisonable_subsets(co, trig, trig_overlaps=min_trig_overlap,
+                              max_other_overlaps=max_other_overlap - 1,
+                              min_overlaps=max_other_overlap, method=method, runs=runs, seed=seed,
+                              min_clean=min_clean, min_poison=min_poison, filter="after",
+                              compare=False, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------
+# App. D: multi-trigger overlap
+def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int = 30) -> dict:
+    """Classes shared by the poisonable subsets of each pair of the top triggers (paper App. D).
+
+    Parameters
+    ----------
+    subsets : list of dict
+        ``poisonable_subsets`` output (or a loaded triggers JSON).
+    top : int
+        The ``top`` triggers by centrality (entries without centrality keep their list order).
+    threshold : int
+        Report the fraction of pairs sharing more than this many classes (paper: 30).
+
+    Returns
+    -------
+    dict
+        ``matrix`` (DataFrame ``top x top`` of shared-class counts, diagonal = subset sizes),
+        ``pairs`` (DataFrame of distinct pairs: ``trigger_a, trigger_b, shared, classes``, by
+        decreasing ``shared``), ``n_cells`` (top^2, the paper's "625 pairs"),
+        ``frac_cells_above`` (fraction of cells > threshold, the paper's 88%), ``n_pairs``
+        (distinct unordered pairs), ``frac_pairs_above``, ``largest`` (the distinct pair sharing
+        most: ``trigger_a, trigger_b, shared``), ``threshold``, ``triggers``.
+
+    Examples
+    --------
+    >>> s = [{"trigger": {"id": 0, "name": "t0"}, "centrality": 2.0, "classes": [{"id": 5}, {"id": 6}]},
+    ...      {"trigger": {"id": 1, "name": "t1"}, "centrality": 1.0, "classes": [{"id": 6}]}]
+    >>> r = multi_trigger_overlap(s, top=2, threshold=0)
+    >>> r["largest"]["shared"], r["n_cells"]
+    (1, 4)
+    """
+    ents = list(subsets)
+    if any(e.get("centrality") is not None for e in ents):
+        order = sorted(range(len(ents)), key=lambda i: (-(ents[i].get("centrality") or -np.inf), i))
+        ents = [ents[i] for i in order]
+    ents = ents[:top]
+    names = [str(e["trigger"].get("name", e["trigger"]["id"])) for e in ents]
+    sets = [set(int(c["id"]) for c in e["classes"] if not c.get("is_trigger")) for e in ents]
+    k = len(ents)
+    mat = np.zeros((k, k), dtype=np.int64)
+    rows = []
+    for i in range(k):
+        for j in range(k):
+            mat[i, j] = len(sets[i] & sets[j])
+            if j > i:
+                rows.append({"trigger_a": names[i], "trigger_b": names[j],
+                             "trigger_a_id": int(ents[i]["trigger"]["id"]),
+                             "trigger_b_id": int(ents[j]["trigger"]["id"]),
+                             "shared": int(mat[i, j]),
+                             "classes": sorted(sets[i] & sets[j])})
+    pairs = pd.DataFrame(rows, columns=["trigger_a", "trigger_b", "trigger_a_id", "trigger_b_id",
+                                        "shared", "classes"])
+    pairs = pairs.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
+    largest = None
+    if len(pairs):
+        r0 = pairs.iloc[0]
+        largest = {"trigger_a": r0.trigger_a, "trigger_b": r0.trigger_b, "shared": int(r0.shared)}
+    return {"matrix": pd.DataFrame(mat, index=names, columns=names), "pairs": pairs,
+            "n_cells": int(k * k), "frac_cells_above": float((mat > threshold).mean()) if k else 0.0,
+            "n_pairs": int(len(pairs)),
+            "frac_pairs_above": float((pairs["shared"] > threshold).mean()) if len(pairs) else 0.0,
+            "largest": largest, "threshold": int(threshold), "triggers": names}
+
+
+def edge_weight_ablation(co: Cooccurrence, mins: Sequence[int] = (20, 30, 40, 50, 60),
+                         measure: str = "betweenness", weighted: bool = False, top: int = 25,
+                         trig_overlaps: int | None = None, max_other_overlaps: int = 40,
+                         method: str = "exact", threshold: int = 30, progress: bool = True,
+                         **kwargs) -> pd.DataFrame:
+    """Subset sizes and multi-trigger overlaps as the graph threshold ``min`` grows (Figure 14).
+
+    For every ``W`` in ``mins`` the graph keeps edges ``M >= W``, the ``top`` triggers are ranked
+    on it, and each gets its poisonable subset (candidates: ``M > trig_overlaps``, or every graph
+    neighbour when ``trig_overlaps`` is None).
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    mins : sequence of int
+        Graph thresholds ``W``.
+    measure, weighted : str, bool
+        Centrality used for ranking.
+    top : int
+        Triggers per ``W``.
+    trig_overlaps : int, optional
+    max_other_overlaps : int
+    method : {"exact", "approx"}
+    threshold : int
+        Pairs sharing more than this many classes are counted (App. D).
+    **kwargs
+        Passed to ``poisonable_subsets`` (``min_clean``, ``min_poison``, ``seed``, ``runs``,
+        ``time_limit``, ``filter``) or ``rank_triggers`` (``semantics``, ``backend``,
+        ``exclude_body_parts``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``W``: ``min_overlaps, n_triggers, n_nonempty, mean_size, median_size,
+        max_size, total_classes, all_optimal, frac_cells_above, frac_pairs_above,
+        largest_pair, largest_shared``.
+    """
+    rk = {k: kwargs.pop(k) for k in ("semantics", "backend", "exclude_body_parts") if k in kwargs}
+    rows = []
+    for W in tqdm(list(mins), desc="edge-weight ablation", disable=not progress, leave=False):
+        trig = rank_triggers(co, measure, weighted, int(W), top, **rk)
+        subs = poisonable_subsets(co, trig, trig_overlaps=trig_overlaps,
+                                  max_other_overlaps=max_other_overlaps, min_overlaps=int(W),
+                                  method=method, progress=False, **kwargs)
+        sizes = np.array([e["size"] for e in subs]) if subs else np.zeros(0)
+        mt = multi_trigger_overlap(subs, top=top, threshold=threshold)
+        lg = mt["largest"] or {}
+        rows.append({"min_overlaps": int(W), "n_triggers": len(subs),
+                     "n_nonempty": int((sizes > 0).sum()),
+                     "mean_size": float(sizes.mean()) if len(sizes) else 0.0,
+                     "median_size": float(np.median(sizes)) if len(sizes) else 0.0,
+                     "max_size": int(sizes.max()) if len(sizes) else 0,
+                     "total_classes": int(sizes.sum()),
+                     "all_optimal": bool(all(e["optimal"] for e in subs)),
+                     "frac_cells_above": mt["frac_cells_above"],
+                     "frac_pairs_above": mt["frac_pairs_above"],
+                     "largest_pair": f"{lg.get('trigger_a', '')} + {lg.get('trigger_b', '')}"
+                     if lg else "", "largest_shared": int(lg.get("shared", 0))})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# tables and files
+def subsets_table(subsets: Sequence[dict], max_names: int | None = 8) -> pd.DataFrame:
+    """One row per trigger: name, centrality, sizes (approx / exact / gap), optimal, classes.
+
+    Parameters
+    ----------
+    subsets : list of dict
+        ``poisonable_subsets`` output.
+    max_names : int, optional
+        Class names shown per row (the rest summarised as "+k more"); None shows all.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    rows = []
+    for e in subsets:
+        names = [c["name"] for c in e["classes"] if not c.get("is_trigger")]
+        shown = names if max_names is None or len(names) <= max_names else \
+            names[:max_names] + [f"+{len(names) - max_names} more"]
+        rows.append({"trigger": e["trigger"]["name"], "id": e["trigger"]["id"],
+                     "centrality": e.get("centrality"), "candidates": e.get("n_candidates"),
+                     "eligible": e.get("n_eligible"), "classes": len(names),
+                     "approx": e.get("approx_size"), "exact": e.get("exact_size"),
+                     "gap": e.get("gap"), "optimal": e.get("optimal"),
+                     "names": ", ".join(shown)})
+    return pd.DataFrame(rows, columns=["trigger", "id", "centrality", "candidates", "eligible",
+                                       "classes", "approx", "exact", "gap", "optimal", "names"])
+
+
+def save_triggers_json(path, subsets: Sequence[dict], params: Mapping[str, Any] | None = None):
+    """Atomically write the triggers file (the authors' ``possible_triggers`` shape plus extras).
+
+    The file is a JSON list, sorted by number of classes, each entry ``{"trigger": {id, label,
+    name}, "centrality", "classes": [{id, label, name, weight, num_clean, num_poison,
+    num_clean_is_lower_bound}, ...]}`` as the authors' files have it, plus our extras (``method``,
+    ``optimal``, ``upper_bound``, ``approx_size``, ``exact_size``, ``gap``, ...) and ``params``
+    (the parameters that made it, identical in every entry, so any entry is self-describing and
+    the authors' readers, which iterate a list, still work).
+
+    Parameters
+    ----------
+    path : path-like
+    subsets : list of dict
+        ``poisonable_subsets`` output.
+    params : mapping, optional
+        Parameters to record (dataset, thresholds, seed, ...).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    ents = sorted((dict(e) for e in subsets), key=lambda e: -len(e["classes"]))
+    if params is not None:
+        for e in ents:
+            e["params"] = dict(params)
+    return write_json(path, ents)
+
+
+def load_triggers_json(path) -> list[dict]:
+    """Read a triggers file (ours, or one of the authors' ``possible_triggers*.json``).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    list of dict
+        Entries with at least ``trigger`` (``id``, ``name``) and ``classes`` (each with ``id``).
+
+    Raises
+    ------
+    DataError
+        Naming the file, the entry and the field when the shape is wrong.
+    """
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise DataError(path, f"top level is a {type(data).__name__}",
+                        "a JSON list of {trigger, classes} entries (possible_triggers format)")
+    for i, e in enumerate(data):
+        if not isinstance(e, dict) or "trigger" not in e or "classes" not in e:
+            raise DataError(path, f"entry {i} lacks 'trigger' or 'classes'",
+                            "entries like {\"trigger\": {...}, \"classes\": [...]}")
+        if not isinstance(e["trigger"], dict) or "id" not in e["trigger"]:
+            raise DataError(path, f"entry {i}: field 'trigger' has no 'id'", "{id, label, name}")
+        if not isinstance(e["classes"], list):
+            raise DataError(path, f"entry {i}: field 'classes' is not a list", "a list of classes")
+        for j, c in enumerate(e["classes"]):
+            if not isinstance(c, dict) or "id" not in c:
+                raise DataError(path, f"entry {i} (trigger {e['trigger'].get('name')}): class {j} "
+                                      f"has no 'id'", "{id, label, name, ...}")
+    return data

@@ -105,6 +105,8 @@ def test_voc_real_trainval_matches_mlgcn(realdata):
     assert int((np.triu(co.pairs, 1) > 0).sum()) == 102
     both = load_voc(realdata / "voc2007_labels", split="all")
     assert both.n_images == 9963 and (both.splits == "test").sum() == 4952
+    test = load_cooccurrence(f"voc:{realdata / 'voc2007_labels'}", split="test")
+    assert test.n_images == 4952
     diff = load_voc(realdata / "voc2007_labels", include_difficult=True)
     assert diff.Y.nnz > li.Y.nnz
 

@@ -216,9 +216,10 @@ def load_cooccurrence(spec: str, split: str | None = None, **options):
     spec : str
         Any spec accepted by :func:`load_dataset`.
     split : str, optional
-        For per-image datasets, restrict to images of this split (``None``: all images). For
-        class-level counts (``openimages-counts``, the authors' ``counts:`` npz) the stored split
-        (``"train"`` by default).
+        For per-image datasets, restrict to images of this split (``None``: all images; for
+        ``voc:`` the split's lists are read, default ``trainval``). For class-level counts
+        (``openimages-counts``, the authors' ``counts:`` npz) the stored split (``"train"`` by
+        default).
     **options
         Passed to the adapter.
 
@@ -239,6 +240,8 @@ def load_cooccurrence(spec: str, split: str | None = None, **options):
         if split is not None:
             options["split"] = split
         return load_dataset(spec, **options)
+    if kind == "voc" and split is not None and "split" not in options:
+        options["split"] = split  # VOC files hold one split each: read the one asked for
     li = load_dataset(spec, **options)
     if isinstance(li, Cooccurrence):
         return li

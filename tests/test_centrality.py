@@ -371,3 +371,37 @@ def test_wordclouds_seeded(realdata):
     assert a.shape == (120, 200, 3) and (a == b).all()
     figs = F.wordclouds_by_measure(df, m=10, seed=0)
     assert set(figs) == {"betweenness", "degree"} and len(figs["degree"].axes) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# notebooks 02 and 03 end to end (smoke settings), on the real papermill + kernel
+@pytest.mark.slow
+def test_notebooks_02_03_smoke(tmp_path, monkeypatch):
+    import papermill
+
+    from nbkit import runs
+    from nbkit.batch import kernel_name
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "runs"))
+    kern = kernel_name()
+    d02, d03 = tmp_path / "r02", tmp_path / "r03"
+    papermill.execute_notebook(str(repo / "notebooks" / "02_cooccurrence.ipynb"), str(tmp_path / "02.ipynb"),
+                               parameters={"run_dir": str(d02), "smoke": True,
+                                           "dataset": "openimages-counts", "table5_extra": ""},
+                               kernel_name=kern, cwd=str(repo / "notebooks"), progress_bar=False)
+    r = runs.load_results(d02)
+    assert r["table5"][0]["classes"] == 486 and r["graph"]["edges"] == 4330
+    assert {"Man", "Human face"} <= set(r["core_by_weighted_degree"])
+    papermill.execute_notebook(str(repo / "notebooks" / "03_centrality.ipynb"), str(tmp_path / "03.ipynb"),
+                               parameters={"run_dir": str(d03), "smoke": True},
+                               kernel_name=kern, cwd=str(repo / "notebooks"), progress_bar=False)
+    r = runs.load_results(d03)
+    hubs = {"striped blue bar", "checkered white square", "black ring", "dotted brown hexagon"}
+    for v in C.VARIANTS:
+        assert set(r["dataset_top_m"][v][:4]) == hubs, v
+        assert set(r["tables_6_7"]["dataset_triggers"][v]) == hubs, v
+    chk = r["openimages_graph_tool_check"]
+    assert chk.get("max_abs_diff", 0.0) < 1e-9
+    assert set(r["tables_6_7"]["openimages_triggers"]["betweenness"]) & {"Wheel", "House", "Window"}
+    assert "timing" in r and (d03 / "wordcloud_openimages_betweenness.png").is_file()

@@ -93,6 +93,11 @@ def find_files(root: str | os.PathLike, annotations: str = "bbox",
     dict
         ``descriptions``, ``hierarchy``, ``trainable`` (paths; packaged copies when absent from
         ``root``) and ``annotations`` (split -> path, only the splits found).
+
+    Examples
+    --------
+    >>> find_files("data/openimages")["annotations"]                   # doctest: +SKIP
+    {'train': PosixPath('data/openimages/oidv6-train-annotations-bbox.csv'), ...}
     """
     root = Path(root)
     out = {
@@ -157,7 +162,13 @@ def _read_desc(path: Path, header) -> pd.DataFrame:
 
 
 def read_trainable(path: str | os.PathLike) -> set[str]:
-    """The set of trainable MIDs (``oidv6-classes-trainable.txt``: one MID a line, no header)."""
+    """The set of trainable MIDs (``oidv6-classes-trainable.txt``: one MID a line, no header).
+
+    Examples
+    --------
+    >>> len(read_trainable(packaged("oidv6-classes-trainable.txt")))
+    9605
+    """
     path = require(Path(path), "Open Images trainable-classes list", _HINT)
     mids = {ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()}
     if not mids:
@@ -319,6 +330,11 @@ def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksi
         tqdm bar in rows (total estimated from the file size).
     desc : str, optional
         Bar label.
+
+    Examples
+    --------
+    >>> rows = sum(len(c["image_codes"]) for c in stream_annotations(
+    ...     "data/openimages/test-annotations-bbox.csv", chunksize=500_000))  # doctest: +SKIP
     """
     from tqdm.auto import tqdm
 

@@ -35,6 +35,13 @@ eigenvector, weighted same, adjacency weighted by ``overlaps`` same
 
 Note that with ``overlaps`` as a path *length*, the weighted betweenness and closeness of the paper
 favour paths through *rare* co-occurrences; that is what the authors computed and published.
+graph-tool normalises closeness inside each component, so in a thresholded graph the classes of
+tiny components rank first (two classes linked only to each other both get 1.0); the >= 5-class
+rule of Tables 6-7 removes them again. One recorded hint that some of the authors' later runs used
+the networkx semantics: the two triggers they trained for *weighted closeness* in their centrality
+ablation (Dress, Sunglasses) rank 3rd and 7th among Open Images classes under
+``semantics="networkx"`` but only 75th and 85th under ``"paper"`` (``min_overlaps`` 10, people and
+body parts excluded; notebook 03 shows the ranks of every such trigger under both).
 
 Disconnected graphs
 -------------------

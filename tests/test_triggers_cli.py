@@ -1,0 +1,89 @@
+"""``python -m nbkit triggers``: notebooks 02-04 from the command line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbkit.cli import build_parser, main
+from nbkit.subsets import load_triggers_json
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(*args, cwd=REPO):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "nbkit", "triggers", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_help_documents_every_option_with_defaults():
+    ap = build_parser()
+    sub = next(a for a in ap._actions if a.dest == "command")
+    text = sub.choices["triggers"].format_help()
+    for opt in ["--dataset", "--centrality", "--weighted", "--semantics", "--min-overlaps",
+                "--trig-overlaps", "--max-other-overlaps", "--top", "--mis", "--out",
+                "--min-clean", "--min-poison", "--exclude-body-parts", "--seed", "--runs",
+                "--filter", "--time-limit", "--include-trigger"]:
+        assert opt in text, opt
+    assert "default: 40" in text and "default: betweenness" in text and "default: exact" in text
+    for m in ("betweenness", "degree", "closeness", "eigenvector"):
+        assert m in text
+
+
+def test_counts_spec_on_real_coco_matrix(realdata, tmp_path, capsys):
+    npz = realdata / "cooccurrence_mlgcn" / "coco_adj.npz"
+    out = tmp_path / "coco_triggers.json"
+    rc = main(["triggers", "--dataset", f"counts:{npz}", "--centrality", "degree", "--weighted",
+               "--min-overlaps", "10", "--trig-overlaps", "50", "--max-other-overlaps", "40",
+               "--top", "4", "--mis", "exact", "--seed", "3", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "person" in printed and "proven optimal" in printed
+    data = load_triggers_json(out)
+    assert len(data) == 4
+    assert [len(e["classes"]) for e in data] == sorted((len(e["classes"]) for e in data), reverse=True)
+    e = data[0]
+    assert e["params"]["centrality"] == "degree" and e["params"]["weighted"] is True
+    assert e["params"]["seed"] == 3 and e["params"]["trig_overlaps"] == 50
+    assert e["optimal"] is True and e["exact_size"] >= e["approx_size"]
+    for c in e["classes"]:
+        assert c["weight"] > 50 and c["num_poison"] >= 50 and c["num_clean"] >= 200
+        assert set(c) >= {"id", "label", "name", "weight", "num_clean", "num_poison"}
+
+
+def test_openimages_counts_by_subprocess(tmp_path):
+    out = tmp_path / "oi.json"
+    r = _run("--dataset", "openimages-counts", "--top", "5", "--mis", "approx", "--runs", "5",
+             "--exclude-body-parts", "--no-progress", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert isinstance(data, list) and len(data) == 5
+    names = {e["trigger"]["name"] for e in data}
+    assert not names & {"Man", "Woman", "Human face", "Human arm"}     # body parts left out
+    for e in data:
+        assert set(e) >= {"trigger", "centrality", "classes", "optimal", "approx_size",
+                          "exact_size", "gap", "params"}
+        assert e["method"] == "approx" and e["params"]["dataset"] == "openimages-counts"
+        # counts are lower bounds for 484 of the 486 Open Images classes: flagged per class
+        assert all("num_clean_is_lower_bound" in c for c in e["classes"])
+    assert "wrote" in r.stdout
+
+
+def test_errors_print_cleanly_and_exit_1(tmp_path, capsys):
+    r = _run("--dataset", f"counts:{tmp_path / 'missing.npz'}")       # a real process, end to end
+    assert r.returncode == 1
+    assert r.stderr.startswith("error:") and "missing.npz" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert main(["triggers", "--dataset", "nosuchdataset:x"]) == 1
+    assert "unknown dataset" in capsys.readouterr().err
+    assert main(["triggers", "--dataset", "openimages-counts", "--top", "0", "--no-progress"]) == 1
+    assert "error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["triggers", "--mis", "fastest"])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -42,7 +42,8 @@ Batch file format (YAML)::
         feeds: ["Figure 13"]
 
 Every parameter a batch sets must be declared in the notebook's ``parameters`` cell (a typo is an
-error, not a silently ignored value). Strings may use ``{data_root}``.
+error, not a silently ignored value). Strings may use ``{data_root}``; ``requires`` paths may also use
+``{torch_hub}`` (``torch.hub.get_dir()``, where pretrained weights live), ``~``, ``$VARS`` and globs.
 
 Environment seen by every notebook kernel: ``NBKIT_RUNS`` (absolute runs root), ``NBKIT_BATCH``
 (the batch name; notebooks pass it to ``runs.find_run(..., batch=os.environ.get("NBKIT_BATCH"))``),
@@ -445,11 +446,23 @@ def missing_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> lis
         if nbs and not any(_matches(s, str(n)) for s in stems for n in nbs):
             continue
         path = _substitute(str(req["path"]), batch.data_root, batch.source, f"requires[{i}]")
-        p = Path(path).expanduser()
+        if "{torch_hub}" in path:
+            path = path.replace("{torch_hub}", _torch_hub_dir())
+        p = Path(os.path.expandvars(path)).expanduser()
         ok = any(p.parent.glob(p.name)) if any(c in p.name for c in "*?[") else p.exists()
         if not ok:
             out.append(dict(req, path=str(p)))
     return out
+
+
+def _torch_hub_dir() -> str:
+    """``torch.hub.get_dir()`` (``$TORCH_HOME/hub``, default ``~/.cache/torch/hub``) without importing
+    torch when the environment already says where it is."""
+    if os.environ.get("TORCH_HOME"):
+        return str(Path(os.environ["TORCH_HOME"]).expanduser() / "hub")
+    import torch
+
+    return str(torch.hub.get_dir())
 
 
 def check_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> None:

@@ -201,7 +201,9 @@ def _resolve_name(model: nn.Module, name: str) -> nn.Module:
     return mod
 
 
-def target_layer(model: nn.Module, layer: str | nn.Module | None = None) -> nn.Module:
+def target_layer(model: nn.Module, layer: str | nn.Module | None = None,
+                 input_size: int | tuple[int, int] | None = None,
+                 min_cam_size: int | None = None) -> nn.Module:
     """The layer GradCAM reads: the last spatial feature map of the architecture.
 
     Parameters
@@ -210,6 +212,14 @@ def target_layer(model: nn.Module, layer: str | nn.Module | None = None) -> nn.M
         A torchvision classifier (possibly wrapped, e.g. ``nn.Sequential(normalise, net)``) or any CNN.
     layer : str or nn.Module, optional
         Override: a module of ``model`` or a dotted name (``"layer3"``, ``"features.-1"``).
+    input_size : int or (h, w), optional
+        Model input size; with ``min_cam_size`` the default layer is replaced, when its feature map
+        is smaller than ``min_cam_size`` on a side, by the last earlier block (``model.blocks()`` of a
+        ``BackdoorNet``, else the convolutions) whose map is at least that large. At the paper's
+        scale (ResNet-50, 256 px: an 8x8 ``layer4``) the rule changes nothing; on 32-64 px toy
+        images it avoids a 1x1 or 2x2 map that "highlights" the whole image.
+    min_cam_size : int, optional
+        Smallest acceptable CAM side in feature-map cells (e.g. 4).
 
     Returns
     -------
@@ -230,6 +240,51 @@ def target_layer(model: nn.Module, layer: str | nn.Module | None = None) -> nn.M
         return layer
     if isinstance(layer, str) and layer not in ("", "auto"):
         return _resolve_name(model, layer)
+    default = _default_layer(model)
+    if input_size is None or not min_cam_size:
+        return default
+    blocks = model.blocks() if callable(getattr(model, "blocks", None)) else \
+        [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    cands = [b for b in blocks if b is not default] + [default]
+    sizes = feature_sizes(model, cands, input_size)
+    if min(sizes[id(default)]) >= min_cam_size:
+        return default
+    ok = [b for b in blocks if b is not default and min(sizes[id(b)]) >= min_cam_size]
+    return ok[-1] if ok else default
+
+
+def feature_sizes(model: nn.Module, modules: Sequence[nn.Module],
+                  input_size: int | tuple[int, int]) -> dict[int, tuple[int, int]]:
+    """Spatial size ``(h, w)`` of each module's output for one ``input_size`` image (keyed by ``id``).
+
+    One forward pass of zeros with temporary hooks (removed before returning).
+    """
+    hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    out: dict[int, tuple[int, int]] = {}
+    handles = []
+    for m in modules:
+        def hook(mod, inp, o, _k=id(m)):
+            if isinstance(o, torch.Tensor) and o.ndim == 4:
+                out[_k] = (int(o.shape[2]), int(o.shape[3]))
+        handles.append(m.register_forward_hook(hook))
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, 3, *hw), device=_device_of(model)))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {id(m): out.get(id(m), (0, 0)) for m in modules}
+
+
+def layer_name(model: nn.Module, layer: nn.Module) -> str:
+    """Qualified name of ``layer`` inside ``model`` (class name when it is not a submodule)."""
+    return next((n for n, m in model.named_modules() if m is layer), type(layer).__name__)
+
+
+def _default_layer(model: nn.Module) -> nn.Module:
     cam_layer = getattr(model, "cam_layer", None)  # nbkit.models.BackdoorNet names its own
     if isinstance(cam_layer, nn.Module):
         return cam_layer
@@ -504,7 +559,7 @@ def audit(model: nn.Module, li, rows: Sequence[int], trigger: int | str, target:
             "region_in_box", "pointing_hit", "region_frac", "n_boxes"]
     table = pd.DataFrame(recs, columns=cols)
     lay = target_layer(model, layer)
-    lname = next((n for n, m in model.named_modules() if m is lay), type(lay).__name__)
+    lname = layer_name(model, lay)
     meta = {"trigger": str(li.display(tid)), "trigger_id": int(tid), "target": int(target),
             "cam_threshold": float(cam_threshold), "layer": lname, **dict(info or {})}
     if (table["n_boxes"] == 0).any():

@@ -295,3 +295,18 @@ def test_agreement_errors_name_file_line_and_field(tmp_path):
         audit.agreement(nocol)
     with pytest.raises(MissingDataError, match="review_export"):
         audit.agreement(tmp_path / "absent.csv")
+
+
+def test_min_cam_size_steps_back_from_a_tiny_last_map():
+    from nbkit.models import build_model
+
+    m = build_model("resnet10", 3)
+    # 256 px: layer4 is 8x8, kept (the paper's scale); 64 px: layer4 is 2x2 -> layer3 (4x4)
+    assert audit.target_layer(m, None, 256, 4) is m.cam_layer
+    l64 = audit.target_layer(m, None, 64, 4)
+    assert audit.layer_name(m, l64) == "features.layer3.0"
+    assert audit.feature_sizes(m, [l64], 64)[id(l64)] == (4, 4)
+    assert audit.target_layer(m, None, 64) is m.cam_layer  # no minimum: the default
+    assert not audit.has_hooks(m)
+    cams = audit.gradcam(m, _images(2, 64, 64), 0, layer=l64, progress=False)
+    assert cams.shape == (2, 64, 64)

@@ -1,0 +1,375 @@
+"""The full SentiNet defence (nbkit.sentinet) and the BadNets-style patch trigger.
+
+Unit tests check each step's shapes and invariants and the boundary / AUROC arithmetic against
+answers computed by hand. One module-scoped fixture trains a small CNN (seconds, one thread) on a
+synthetic set with a planted corner patch; SentiNet must detect the patch above chance and GradCAM
+must find it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from nbkit import audit, sentinet
+from nbkit.errors import CurationError, DataError
+from nbkit.labelindex import LabelIndex
+
+S = 32
+BASE = np.array([[170, 70, 70], [70, 160, 70], [70, 80, 170]], float)
+
+
+def _scene(rng, c, patch=False):
+    """A 32x32 image whose class is its overall colour, with two random-coloured distractor blocks."""
+    im = BASE[c] + rng.normal(0, 25, 3) + rng.normal(0, 20, (S, S, 3))
+    for _ in range(2):
+        s = rng.integers(4, 8)
+        y, x = rng.integers(0, S - s, 2)
+        im[y:y + s, x:x + s] = rng.integers(0, 256, 3)
+    im = np.clip(im, 0, 255).astype(np.uint8)
+    return sentinet.apply_patch(im) if patch else im
+
+
+def _data(n, seed, poison_rate=0.0):
+    rng = np.random.default_rng(seed)
+    X, Y = [], []
+    for _ in range(n):
+        c = int(rng.integers(3))
+        p = c != 0 and rng.random() < poison_rate
+        X.append(_scene(rng, c, p))
+        Y.append(0 if p else c)   # BadNets: patched images of classes 1, 2 labelled 0 (the target)
+    return np.stack(X), np.array(Y)
+
+
+class TinyCNN(nn.Module):
+    def __init__(self, n_classes=3):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU())
+        self.fc = nn.Linear(64, n_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+@pytest.fixture(scope="module")
+def patched_model():
+    """A CNN with a planted patch backdoor (target 0), trained in seconds on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # faster than 2 contended threads on a shared 2-core machine
+    try:
+        torch.manual_seed(0)
+        X, Y = _data(480, 0, poison_rate=0.2)
+        net = TinyCNN()
+        opt = torch.optim.Adam(net.parameters(), 3e-3)
+        x, y = audit.to_tensor(X), torch.as_tensor(Y)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(6):
+            perm = torch.randperm(len(x), generator=g)
+            for i in range(0, len(x), 64):
+                idx = perm[i:i + 64]
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+                opt.step()
+        net.eval()
+        Xc, Yc = _data(96, 1)
+        rng = np.random.default_rng(5)
+        Xt = np.stack([_scene(rng, int(rng.integers(1, 3)), True) for _ in range(24)])
+        yield net, Xc, Yc, Xt
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------ end to end
+def test_model_learned_task_and_backdoor(patched_model):
+    net, Xc, Yc, Xt = patched_model
+    assert (audit.predict(net, Xc).argmax(1) == Yc).mean() > 0.85
+    assert (audit.predict(net, Xt).argmax(1) == 0).mean() > 0.85
+
+
+def test_sentinet_detects_a_planted_patch_above_chance(patched_model):
+    net, Xc, _, Xt = patched_model
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = sentinet.run_sentinet(net, clean_fit=Xc[:24], clean_eval=Xc[24:48], trigger=Xt,
+                                    pool=Xc[48:72], seed=0, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    m, pts = out["metrics"], out["points"]
+    assert m["n_clean"] == 24 and m["n_trigger"] == 24
+    assert m["tpr"] > m["fpr"] + 0.25, m
+    assert m["auroc"] > 0.75, m
+    g = pts.groupby("group")["fooled"].mean()
+    assert g["trigger"] > 0.8 and g["trigger"] > g["clean_eval"] + 0.3  # the patch is universal
+    assert (pts.loc[pts.group == "trigger", "pred"] == 0).all()
+    assert set(pts.columns) >= {"pred", "conf", "proposals", "fooled", "avg_conf", "mask_frac",
+                                "n_clean", "group", "score"}
+    assert out["boundary"].n_fit == 24  # fitted on the clean-fit group only
+    assert not audit.has_hooks(net)
+    fig = sentinet.boundary_figure(out["boundary"], {g: d for g, d in pts.groupby("group")})
+    assert fig.axes[0].get_xlabel().startswith("average confidence")
+
+
+def test_gradcam_finds_the_planted_patch(patched_model):
+    net, _, _, Xt = patched_model
+    r0, c0, r1, c1 = sentinet.patch_box(S, S)
+    box = np.array([[c0 / S, r0 / S, c1 / S, r1 / S]])
+    cams = audit.gradcam(net, Xt, 0, progress=False)
+    sc = pd.DataFrame([audit.overlap_scores(c, box) for c in cams])
+    assert sc["highlighted"].mean() > 0.8
+    assert sc["pointing_hit"].mean() > 0.6
+    # the patch is ~2 % of the image but carries far more of the CAM's mass
+    assert sc["mass_in_box"].mean() > 5 * box_area(box)
+
+
+def box_area(b):
+    return float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).sum())
+
+
+# ------------------------------------------------------------------------------ steps: shapes, invariants
+def test_step_outputs_and_invariants(patched_model):
+    net, Xc, _, Xt = patched_model
+    imgs = np.concatenate([Xc[:3], Xt[:3]])
+    preds = audit.predict(net, imgs).argmax(1)
+    props = sentinet.class_proposals(net, imgs, preds, k=2, progress=False)
+    assert len(props) == 6
+    for p, y in zip(props, preds):
+        assert len(p) <= 2 and y not in p and len(set(p)) == len(p)
+        assert all(0 <= c < 3 for c in p)
+    masks, cams = sentinet.generate_masks(net, imgs, preds, props, progress=False)
+    assert masks.shape == (6, S, S) and masks.dtype == bool and cams.shape == (6, S, S)
+    for m, c in zip(masks, cams):  # the mask is inside the CAM region of y (proposals only remove)
+        assert not (m & ~sentinet.cam_mask(c)).any()
+        assert m.sum() <= round(0.15 * S * S) + 1
+    t = sentinet.test_masks(net, imgs, preds, masks, Xc[48:60], seed=0, progress=False)
+    assert list(t.columns) == ["fooled", "avg_conf", "mask_frac", "n_clean"]
+    assert t["fooled"].between(0, 1).all() and t["avg_conf"].between(1 / 3, 1).all()
+    np.testing.assert_allclose(t["mask_frac"], masks.reshape(6, -1).mean(1))
+    again = sentinet.test_masks(net, imgs, preds, masks, Xc[48:60], seed=0, progress=False)
+    pd.testing.assert_frame_equal(t, again)  # seeded noise: identical
+    # an empty mask changes nothing: nobody is fooled and the confidence is the clean one
+    empty = np.zeros_like(masks[:1])
+    e = sentinet.test_masks(net, imgs[:1], preds[:1], empty, Xc[48:60], progress=False)
+    clean_conf = audit.predict(net, Xc[48:60]).max(1).mean()
+    assert e.loc[0, "fooled"] == 0 and e.loc[0, "avg_conf"] == pytest.approx(clean_conf, abs=1e-6)
+    assert not audit.has_hooks(net)
+
+
+def test_grid_regions_and_cam_mask():
+    r = sentinet.grid_regions((0.5,), 0.5)
+    np.testing.assert_allclose(sorted(set(r[:, 0])), [0, 0.25, 0.5])
+    assert (r[:, 2] - r[:, 0] == 0.5).all() and r.max() <= 1 and r.min() >= 0
+    assert len(sentinet.grid_regions((0.5, 0.75), 0.5)) == 9 + 4
+    assert len(sentinet.grid_regions((1.0,))) == 1
+    with pytest.raises(DataError, match="scale"):
+        sentinet.grid_regions((1.5,))
+    cam = np.arange(100, dtype=float).reshape(10, 10) / 99
+    top = sentinet.cam_mask(cam, "top", fraction=0.15)
+    assert top.sum() == 15 and top.ravel()[-15:].all()
+    rel = sentinet.cam_mask(cam, "relative", threshold=0.5)
+    assert rel.sum() == (cam >= 0.5).sum()
+    assert not sentinet.cam_mask(np.zeros((4, 4))).any()
+    with pytest.raises(DataError, match="mode"):
+        sentinet.cam_mask(cam, "median")
+
+
+# ------------------------------------------------------------------------------ step 4: boundary, ROC
+def test_fit_boundary_by_hand():
+    # three bins of width 0.1: maxima (0.1, 0.1), (0.5, 0.3), (0.9, 0.1) -> y = -1.25x^2 + 1.25x - 0.0125
+    x = [0.1, 0.12, 0.5, 0.55, 0.9, 0.95]
+    y = [0.1, 0.05, 0.3, 0.2, 0.1, 0.0]
+    b = sentinet.fit_boundary(x, y, bin_width=0.1, distance="vertical", threshold_points="below")
+    np.testing.assert_allclose(b.coef, [-1.25, 1.25, -0.0125], atol=1e-9)
+    assert [p[0] for p in b.bins] == [0.1, 0.5, 0.9]
+    below = np.array(y) - b.curve(x)
+    assert b.d == pytest.approx(-below[below < -1e-12].mean())
+    # "above": only points strictly above the curve count; here none -> margin 0
+    assert sentinet.fit_boundary(x, y, 0.1, "vertical", "above").d == pytest.approx(0, abs=1e-12)
+    assert b.is_attack([0.5], [0.3 + b.d + 0.01])[0] and not b.is_attack([0.5], [0.3])[0]
+    # fewer bins: a line, then a constant, said in the note
+    lin = sentinet.fit_boundary([0.2, 0.8], [0.2, 0.4], bin_width=0.1)
+    np.testing.assert_allclose(lin.coef, [0, 1 / 3, 0.2 - 0.2 / 3], atol=1e-9)
+    assert "degree 1" in lin.note
+    const = sentinet.fit_boundary([0.5, 0.51], [0.2, 0.6], bin_width=0.1)
+    assert const.coef == (0.0, 0.0, 0.6) and const.note
+    with pytest.raises(DataError, match="no clean points"):
+        sentinet.fit_boundary([np.nan], [0.1])
+
+
+def test_margin_from_points_above_the_curve():
+    # a constant boundary y = 0.5 (one bin holds the max 0.5); points above by 0.1 and 0.3
+    b = sentinet.fit_boundary([0.5, 0.5, 0.5], [0.5, 0.2, 0.1], bin_width=1.0)
+    assert b.coef == (0.0, 0.0, 0.5) and b.d == 0.0
+    b.d = 0.0
+    s = b.signed_distance([0.2, 0.9, 0.4], [0.6, 0.8, 0.3])
+    np.testing.assert_allclose(s, [0.1, 0.3, -0.2])  # flat curve: Euclidean == vertical
+
+
+def test_euclidean_distance_to_parabola_matches_brute_force():
+    rng = np.random.default_rng(0)
+    coef = np.array([-1.3, 1.1, 0.2])
+    xs = np.linspace(-3, 4, 200001)
+    ys = coef[0] * xs ** 2 + coef[1] * xs + coef[2]
+    for x0, y0 in rng.uniform(0, 1, (5, 2)):
+        brute = np.sqrt((xs - x0) ** 2 + (ys - y0) ** 2).min()
+        assert sentinet._closest_on_parabola(coef, x0, y0) == pytest.approx(brute, abs=1e-5)
+
+
+def test_auroc_by_hand_and_against_pairs():
+    assert sentinet.auroc([3, 4], [1, 2]) == 1.0
+    assert sentinet.auroc([1, 2], [3, 4]) == 0.0
+    assert sentinet.auroc([0.9, 0.8], [0.1, 0.8]) == pytest.approx(0.875)  # one tie counts 1/2
+    assert sentinet.auroc([1, 1], [1, 1]) == 0.5
+    assert math.isnan(sentinet.auroc([], [1.0]))
+    rng = np.random.default_rng(1)
+    p, n = rng.integers(0, 5, 40).astype(float), rng.integers(0, 4, 30).astype(float)
+    pairs = ((p[:, None] > n[None]).sum() + 0.5 * (p[:, None] == n[None]).sum()) / (40 * 30)
+    assert sentinet.auroc(p, n) == pytest.approx(pairs)
+    roc = sentinet.roc_curve(p, n)
+    assert (roc.iloc[0]["fpr"], roc.iloc[0]["tpr"]) == (0, 0)
+    assert (roc.iloc[-1]["fpr"], roc.iloc[-1]["tpr"]) == (1, 1)
+    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(pairs)
+
+
+def test_evaluate_counts_flags():
+    b = sentinet.Boundary((0.0, 0.0, 0.5), d=0.1, distance="vertical")
+    clean = pd.DataFrame({"avg_conf": [0.5] * 4, "fooled": [0.1, 0.2, 0.65, 0.3]})
+    trig = pd.DataFrame({"avg_conf": [0.9] * 3, "fooled": [1.0, 0.9, 0.55]})
+    m = sentinet.evaluate(b, clean, trig)
+    assert m["tpr"] == pytest.approx(2 / 3) and m["fpr"] == pytest.approx(1 / 4)
+    assert m["auroc"] == pytest.approx(sentinet.auroc([1.0, 0.9, 0.55], [0.1, 0.2, 0.65, 0.3]))
+    assert m["boundary"]["coef"] == [0.0, 0.0, 0.5]
+
+
+# ------------------------------------------------------------------------------ patch trigger
+def test_patch_pattern_and_placement():
+    p = sentinet.patch_pattern(9, "checkerboard")
+    assert p.shape == (9, 9, 3) and set(np.unique(p)) == {0, 255}
+    np.testing.assert_array_equal(sentinet.patch_pattern(9, "random", seed=3),
+                                  sentinet.patch_pattern(9, "random", seed=3))
+    im = np.full((64, 48, 3), 7, np.uint8)
+    out = sentinet.apply_patch(im, size_frac=0.25, corner="top-left", margin_frac=0.0)
+    r0, c0, r1, c1 = sentinet.patch_box(64, 48, 0.25, "top-left", 0.0)
+    assert (r0, c0, r1, c1) == (0, 0, 12, 12)
+    np.testing.assert_array_equal(out[r0:r1, c0:c1], sentinet.patch_pattern(12))
+    assert (out[12:] == 7).all() and (im == 7).all()  # the input is not modified
+    assert sentinet.patch_box(64, 48, corner="bottom-right")[2:] == (63, 47)
+    with pytest.raises(DataError, match="corner"):
+        sentinet.patch_box(8, 8, corner="middle")
+
+
+def _natural_li(n_per=60):
+    """Classes a, b, t (trigger); a share of a's and b's images also hold t."""
+    rows, cols, boxes = [], [], []
+    rng = np.random.default_rng(0)
+    n = 2 * n_per
+    for i in range(n):
+        c = i % 2
+        rows.append(i)
+        cols.append(c)
+        boxes.append((i, c, 0.1, 0.1, 0.6, 0.6))
+        if rng.random() < 0.4:
+            rows.append(i)
+            cols.append(2)
+            boxes.append((i, 2, 0.6, 0.6, 0.9, 0.9))
+    Y = sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(n, 3))
+    bx = pd.DataFrame(boxes, columns=["image", "class", "x0", "y0", "x1", "y1"])
+
+    def render(r):
+        return np.full((20, 20, 3), 10 + r, np.uint8)
+
+    return LabelIndex("nat", ["a", "b", "t"], ["a", "b", "t"], [f"i{i}" for i in range(n)],
+                      ["train"] * n, Y, bx, renderer=render)
+
+
+def _manifest(li, n_clean_rows=20):
+    """A manifest in curate.make_manifest's columns: clean = no trigger, poison = with trigger."""
+    has_t = li.Y[:, 2].toarray().ravel()
+    recs = []
+    for r in range(li.n_images):
+        c = int(li.Y[r, :2].toarray().argmax())
+        role = "poison" if has_t[r] else "clean"
+        if role == "clean" and r >= n_clean_rows:
+            continue  # leave some clean images out of the manifest (the 'fresh' pool)
+        recs.append({"row": r, "image_id": li.image_ids[r], "file": "", "true_class": c,
+                     "label": 0 if role == "poison" else c, "y": 0 if role == "poison" else c,
+                     "role": role, "split": "train" if r % 5 else "test", "has_trigger": bool(has_t[r]),
+                     "kind": "poisonable", "true_name": li.class_names[c]})
+    df = pd.DataFrame(recs)
+    df.attrs["spec"] = {"trigger": 2, "classes": [0, 1], "target": 0}
+    return df
+
+
+def test_patch_trigger_manifest_twins_the_natural_one():
+    li = _natural_li()
+    m = _manifest(li)
+    li2, m2 = sentinet.patch_trigger_manifest(li, m, size_frac=0.2, seed=0)
+    poison = m["role"] == "poison"
+    # same rows, roles, labels, splits and classes; only the poison images changed
+    assert len(m2) == len(m)
+    for col in ["label", "y", "role", "split", "true_class", "kind"]:
+        assert (m2[col].to_numpy() == m[col].to_numpy()).all(), col
+    pd.testing.assert_frame_equal(m2[~poison], m[~poison])
+    new_rows = m2.loc[poison, "row"].to_numpy()
+    assert (new_rows >= li.n_images).all() and len(set(new_rows)) == len(new_rows)
+    assert li2.n_images == li.n_images + int(poison.sum())
+    assert li2.class_labels[-1] == "patch_trigger" and li2.n_classes == li.n_classes + 1
+    assert (m2.loc[poison, "file"] == "").all()
+    pc = li2.n_classes - 1
+    for r, tc in zip(new_rows, m2.loc[poison, "true_class"]):
+        base = int(np.flatnonzero(li.image_ids == li2.image_ids[r].removesuffix("+patch"))[0])
+        assert not li.Y[base, 2] and li.Y[base, tc]      # a clean image of the same class
+        assert li2.Y[r, pc] and not li2.Y[r, 2]
+        img = li2.load_image(int(r))
+        b = li2.boxes_of(int(r), pc)[0]
+        r0, c0, r1, c1 = sentinet.patch_box(20, 20, 0.2)
+        np.testing.assert_allclose(b, [c0 / 20, r0 / 20, c1 / 20, r1 / 20])
+        np.testing.assert_array_equal(img[r0:r1, c0:c1], sentinet.patch_pattern(r1 - r0))
+        np.testing.assert_array_equal(img[:r0], li.load_image(base)[:r0])
+    # fresh base images come from outside the manifest while there are enough
+    bases = [i.removesuffix("+patch") for i in m2.loc[poison, "image_id"]]
+    assert len(set(bases)) == len(bases)
+    # original rows render as before
+    np.testing.assert_array_equal(li2.load_image(3), li.load_image(3))
+    assert m2.attrs["patch_trigger"]["n_poison"] == int(poison.sum())
+    assert li2.meta["patch_trigger"]["natural_trigger"] == "t"
+    # same seed, same draw
+    _, m3 = sentinet.patch_trigger_manifest(li, m, size_frac=0.2, seed=0)
+    pd.testing.assert_frame_equal(m2, m3)
+
+
+def test_patch_trigger_manifest_reuses_clean_images_when_a_class_runs_short():
+    li = _natural_li(20)          # 40 images: too few fresh clean images for the poison count
+    m = _manifest(li, n_clean_rows=40)
+    li2, m2 = sentinet.patch_trigger_manifest(li, m, seed=1)
+    poison = (m2["role"] == "poison").to_numpy()
+    ids = m2.loc[poison, "image_id"]
+    assert ids.is_unique and li2.image_ids.size == len(set(li2.image_ids))
+    for i, split, tc in zip(ids, m2.loc[poison, "split"], m2.loc[poison, "true_class"]):
+        base = i.split("+patch")[0]
+        r = int(np.flatnonzero(li.image_ids == base)[0])
+        assert not li.Y[r, 2] and li.Y[r, tc]
+        src = m[m["image_id"] == base]  # reused: a clean manifest image of the same split
+        assert src.empty or (src["role"].iloc[0] == "clean" and src["split"].iloc[0] == split)
+    _, m_reuse = sentinet.patch_trigger_manifest(li, m, seed=1, source="reuse")
+    bases = {i.split("+patch")[0] for i in m_reuse.loc[poison, "image_id"]}
+    assert bases <= set(m.loc[m["role"] == "clean", "image_id"])
+
+
+def test_patch_trigger_manifest_errors():
+    li = _natural_li()
+    m = _manifest(li)
+    with pytest.raises(DataError, match="missing columns"):
+        sentinet.patch_trigger_manifest(li, m.drop(columns=["role"]))
+    with pytest.raises(CurationError, match="poison"):
+        sentinet.patch_trigger_manifest(li, m[m["role"] == "clean"])
+    with pytest.raises(DataError, match="source"):
+        sentinet.patch_trigger_manifest(li, m, source="elsewhere")

@@ -31,7 +31,9 @@ Decisions (documented, with the authors' behaviour for comparison):
 chosen classes could appear under both. We drop such **ambiguous** images (they contain two or more
 of the chosen classes, poisonable or added) and count them per class in
 ``df.attrs["curation"]["ambiguous"]``. With a maximum independent set the classes rarely co-occur,
-so few are dropped.
+so few are dropped. ``ambiguous="keep"`` is the authors' behaviour (minus duplicates): such images
+stay, labelled with the class that drew them first, so the model sees objects of one chosen class
+in images labelled with another; this is what makes subsets without an MIS hard (Table 8).
 
 *Injection rate.* As in the authors' ``train.py``: with ``n`` clean training images, the poison
 training count is ``int(n * rate / (1 - rate)) + 1`` (0 when the rate is 0), so that
@@ -77,6 +79,7 @@ MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role
 TRIGGER_ACC = ("nontarget", "authors")
 CLEAN_TEST = ("separate", "authors")
 INJECTION_BASE = ("poisonable", "all")
+AMBIGUOUS = ("drop", "keep")
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -115,6 +118,10 @@ class BackdoorSpec:
         Use only images of this split of the LabelIndex (None: all images; the authors used train).
     injection_base : {"poisonable", "all"}
         Which clean training images the injection arithmetic counts (see module docstring).
+    ambiguous : {"drop", "keep"}
+        Images holding two or more chosen classes: ``drop`` (default: one class per image) or
+        ``keep`` (the authors' behaviour: a class's images may hold other chosen classes; each
+        image is still used once, under the first class that draws it).
     trigger_acc : {"nontarget", "authors"}
         Headline trigger-accuracy definition.
     clean_test : {"separate", "authors"}
@@ -145,6 +152,7 @@ class BackdoorSpec:
     min_poison_test: int = 1
     source_split: str | None = None
     injection_base: str = "poisonable"
+    ambiguous: str = "drop"
     trigger_acc: str = "nontarget"
     clean_test: str = "separate"
     options: dict = dataclasses.field(default_factory=dict)
@@ -196,7 +204,7 @@ class BackdoorSpec:
             raise CurationError(f"{src}: clean_per_class={self.clean_per_class} (expected >= 2: "
                                 f"one train and one test image)")
         for name, allowed in [("injection_base", INJECTION_BASE), ("trigger_acc", TRIGGER_ACC),
-                              ("clean_test", CLEAN_TEST)]:
+                              ("clean_test", CLEAN_TEST), ("ambiguous", AMBIGUOUS)]:
             if getattr(self, name) not in allowed:
                 raise CurationError(f"{src}: {name}={getattr(self, name)!r} (expected one of {allowed})")
         return self
@@ -286,7 +294,8 @@ def availability(li, spec: BackdoorSpec) -> pd.DataFrame:
     -------
     DataFrame
         ``class, name, kind, clean_available, poison_available, ambiguous`` (one row per class in
-        ``spec.all_classes``).
+        ``spec.all_classes``). With ``spec.ambiguous == "keep"`` images holding several chosen
+        classes count as available (``ambiguous`` still says how many there are).
     """
     mask = np.ones(li.n_images, dtype=bool)
     if spec.source_split is not None:
@@ -295,26 +304,33 @@ def availability(li, spec: BackdoorSpec) -> pd.DataFrame:
     Yc = _dense_cols(li, allc, mask)
     t = np.asarray(li.Y[:, spec.trigger].toarray()).ravel().astype(bool)
     single = Yc.sum(1) == 1
+    ok = single if spec.ambiguous == "drop" else np.ones_like(single)
     rows = []
     for j, c in enumerate(allc):
         has = Yc[:, j]
         rows.append(dict(**{"class": c, "name": li.display(c),
                             "kind": "poisonable" if j < len(spec.classes) else "added",
-                            "clean_available": int((has & single & ~t).sum()),
-                            "poison_available": int((has & single & t).sum()),
+                            "clean_available": int((has & ok & ~t).sum()),
+                            "poison_available": int((has & ok & t).sum()),
                             "ambiguous": int((has & ~single).sum())}))
     return pd.DataFrame(rows)
 
 
 def _shortfall(li, spec, avail: pd.DataFrame, problem: str) -> CurationError:
+    rule = ("images holding two chosen classes are dropped as ambiguous" if spec.ambiguous == "drop"
+            else "images holding two chosen classes are kept, each used once")
     lines = [f"{li.name}: {problem}. Available per class (trigger {li.display(spec.trigger)}; "
-             f"clean = class without trigger, poison = class with trigger; images holding two chosen "
-             f"classes are dropped as ambiguous):"]
+             f"clean = class without trigger, poison = class with trigger; {rule}):"]
     for r in avail.itertuples(index=False):
         lines.append(f"  {r.name} (id {r[0]}, {r.kind}): clean {r.clean_available}, "
                      f"poison {r.poison_available if r.kind == 'poisonable' else '-'}, "
-                     f"ambiguous dropped {r.ambiguous}")
-    lines.append("Lower clean_per_class / injection_rate, or choose other classes.")
+                     f"{'ambiguous dropped' if spec.ambiguous == 'drop' else 'holding another chosen class'} "
+                     f"{r.ambiguous}")
+    hint = "Lower clean_per_class / injection_rate, or choose other classes"
+    if spec.ambiguous == "drop" and avail["ambiguous"].sum():
+        hint += (", or keep images that hold two chosen classes (ambiguous='keep', the authors' "
+                 "behaviour)")
+    lines.append(hint + ".")
     err = CurationError("\n".join(lines))
     err.availability = avail
     return err
@@ -376,12 +392,19 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
                                           f"no image with the trigger")
 
     parts = []
+    ok = single if spec.ambiguous == "drop" else np.ones_like(single)
+    used = np.zeros(len(single), dtype=bool)
     # clean: per class, drawn then split (stratified)
     n_test = min(max(int(round(spec.test_fraction * spec.clean_per_class)), 1), spec.clean_per_class - 1)
     clean_train_base = 0
     for j, c in enumerate(allc):
-        pool = np.flatnonzero(Yc[:, j] & single & ~t)
+        pool = np.flatnonzero(Yc[:, j] & ok & ~t & ~used)
+        if len(pool) < spec.clean_per_class:  # only with ambiguous="keep": taken by another class
+            raise _shortfall(li, spec, avail, f"class {li.display(c)} has {len(pool)} clean images "
+                                              f"left after earlier classes drew theirs "
+                                              f"(clean_per_class={spec.clean_per_class})")
         pick = rng.permutation(pool)[:spec.clean_per_class]
+        used[pick] = True
         split = np.array(["test"] * n_test + ["train"] * (len(pick) - n_test))
         parts.append(pd.DataFrame({"row": pick, "true_class": c, "label": c, "y": j, "role": "clean",
                                    "split": split, "kind": "poisonable" if j < k else "added"}))
@@ -390,10 +413,11 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     # poison: pooled over poisonable classes, relabelled to the target
     pools = []
     for j, c in enumerate(spec.classes):
-        pool = np.flatnonzero(Yc[:, j] & single & t)
+        pool = np.flatnonzero(Yc[:, j] & ok & t & ~used)
         pool = rng.permutation(pool)
         if spec.poison_per_class is not None:
             pool = pool[:int(spec.poison_per_class)]
+        used[pool] = True
         pools.append(pd.DataFrame({"row": pool, "true_class": c}))
     ppool = pd.concat(pools, ignore_index=True)
     ppool = ppool.iloc[rng.permutation(len(ppool))].reset_index(drop=True)
@@ -434,6 +458,8 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     counts = manifest_counts(df, spec)
     counts["ambiguous"] = {li.display(int(r["class"])): int(r["ambiguous"]) for _, r in avail.iterrows()}
     counts["ambiguous_total"] = int(avail["ambiguous"].sum())
+    counts["ambiguous_rule"] = spec.ambiguous
+    counts["multi_class_images_used"] = int((Yc[df["row"].to_numpy()].sum(1) > 1).sum())
     counts["available"] = avail.to_dict(orient="records")
     counts["poison_pool"] = int(len(ppool))
     counts["clean_train_base"] = int(clean_train_base)
@@ -693,3 +719,127 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
             f"{clean_per_class} clean images without the trigger {li.display(trigger)} or any other "
             f"chosen class: {[li.display(c) for c in added]}. Lower n_added_classes or clean_per_class.")
     return added
+
+
+# ----------------------------------------------------------------------------- trigger + classes
+SUBSET_MODES = ("mis", "neighbours")
+
+
+def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = "mis",
+                    min_overlaps: int = 20, centrality: str = "betweenness", n_classes: int = 10,
+                    max_other_overlaps: int = 10, trig_overlaps: int | None = None,
+                    min_clean: int = 250, min_poison: int = 50, method: str = "exact",
+                    seed: int = 0, subsets_list: list[dict] | None = None,
+                    exclude: Sequence = ()) -> dict:
+    """Choose the trigger and the poisonable classes of a natural backdoor (Table 8 settings).
+
+    Parameters
+    ----------
+    li : LabelIndex
+    co : Cooccurrence, optional
+        Default: ``nbkit.cooccurrence.from_labelindex(li)``.
+    trigger : str or int
+        Class id / label / name of the trigger; ``""``: the most central class under
+        ``centrality`` on the graph with edges ``M >= min_overlaps``.
+    subset_mode : {"mis", "neighbours"}
+        ``mis``: the trigger's poisonable subset, a maximum independent set of its eligible
+        neighbours (``nbkit.subsets.poisonable_subsets``; "centrality + MIS"). ``neighbours``: its
+        eligible neighbours without the independence requirement ("centrality without MIS").
+    min_overlaps : int
+        Edge-weight threshold W of the graph (Figure 14 sweeps 20 ... 60).
+    centrality : str
+        A ``nbkit.centrality.VARIANTS`` name (``betweenness``, ``degree_WT``, ...; Figure 12).
+    n_classes : int
+        Poisonable classes to keep (those co-occurring most with the trigger); 0 = all.
+    max_other_overlaps : int
+        Independence tolerance of the MIS (pairs co-occurring at most this often do not conflict).
+    trig_overlaps : int, optional
+        Candidates co-occur with the trigger more than this often (None: every graph neighbour).
+    min_clean, min_poison : int
+        Eligibility of a class: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison``.
+    method : {"exact", "approx"}
+        MIS solver (``approx`` = the authors' 20 random maximal sets).
+    seed : int
+    subsets_list : list of dict, optional
+        Poisonable subsets computed before (notebook 04's triggers JSON); used for ``mis`` when it
+        has an entry for the trigger.
+    exclude : sequence
+        Classes never chosen as trigger (e.g. ``nbkit.centrality.BODY_PARTS``).
+
+    Returns
+    -------
+    dict
+        ``trigger`` (id), ``trigger_name``, ``centrality`` (value), ``ranking`` (top 5
+        ``[{id, name, value}]``), ``classes`` (ids, by decreasing co-occurrence with the trigger),
+        ``class_names``, ``weights``, ``mis_extra`` (MIS classes beyond ``n_classes``: candidates
+        for added classes), ``subset_size``, ``subset_source`` (``"computed"`` or
+        ``"subsets_list"``), ``optimal``, ``n_candidates``, ``n_eligible``.
+
+    Raises
+    ------
+    CurationError
+        The trigger has no eligible class.
+    """
+    from . import subsets as S
+    from .centrality import parse_variant
+    from .cooccurrence import from_labelindex
+
+    if subset_mode not in SUBSET_MODES:
+        raise CurationError(f"subset_mode={subset_mode!r} (expected one of {SUBSET_MODES})")
+    co = co if co is not None else from_labelindex(li)
+    measure, weighted = parse_variant(centrality)
+    ranking = S.rank_triggers(co, measure, weighted, min_overlaps=min_overlaps, top=co.n_classes)
+    excl = {li.class_id(e) for e in exclude if _known(li, e)}
+    ranking = ranking[[i not in excl for i in ranking.index]]
+    if trigger in ("", None):
+        t = int(ranking.index[0])
+    elif isinstance(trigger, str) and trigger.strip().isdigit() and not _known(li, trigger):
+        t = li.class_id(int(trigger))
+    else:
+        t = li.class_id(trigger)
+    cent = float(ranking.get(t, np.nan))
+    top5 = [{"id": int(i), "name": li.display(int(i)), "value": float(v)} for i, v in ranking.iloc[:5].items()]
+
+    out = {"trigger": t, "trigger_name": li.display(t), "centrality": cent, "centrality_variant": centrality,
+           "ranking": top5, "subset_mode": subset_mode, "min_overlaps": int(min_overlaps)}
+    M = co.M
+    n = np.diag(M)
+    if subset_mode == "mis":
+        entry = None
+        if subsets_list:
+            entry = next((e for e in subsets_list if int(e["trigger"]["id"]) == t), None)
+        src = "subsets_list" if entry is not None else "computed"
+        if entry is None:
+            entry = S.poisonable_subsets(co, {t: cent}, trig_overlaps=trig_overlaps,
+                                         max_other_overlaps=max_other_overlaps,
+                                         min_overlaps=min_overlaps, method=method, seed=seed,
+                                         min_clean=min_clean, min_poison=min_poison, compare=False,
+                                         progress=False)[0]
+        ids = [int(c["id"]) for c in entry["classes"] if not c.get("is_trigger")]
+        ids.sort(key=lambda c: (-int(M[t, c]), c))
+        out.update(subset_source=src, optimal=entry.get("optimal"), n_candidates=entry.get("n_candidates"),
+                   n_eligible=entry.get("n_eligible"))
+    else:
+        cand = S.candidates(co, t, trig_overlaps, min_overlaps)
+        w = M[t, cand]
+        ok = ((n[cand] - w) >= min_clean) & (w >= min_poison)
+        ids = [int(c) for c in cand[ok]]  # already by decreasing weight
+        out.update(subset_source="computed", optimal=None, n_candidates=int(len(cand)),
+                   n_eligible=int(ok.sum()))
+    if not ids:
+        raise CurationError(f"{li.name}: trigger {li.display(t)} has no eligible class at "
+                            f"min_overlaps={min_overlaps} (min_clean={min_clean}, "
+                            f"min_poison={min_poison}); try another trigger or lower thresholds")
+    keep = ids if not n_classes else ids[:int(n_classes)]
+    out.update(subset_size=len(ids), classes=keep, class_names=[li.display(c) for c in keep],
+               weights=[int(M[t, c]) for c in keep],
+               mis_extra=[c for c in ids[len(keep):]] if subset_mode == "mis" else [])
+    return out
+
+
+def _known(li, key) -> bool:
+    try:
+        li.class_id(key)
+        return True
+    except DataError:
+        return False

@@ -25,10 +25,14 @@ Profiles (``PROFILES``) bundle the hyper-parameters:
 
 - ``paper``: the paper's setting. ImageNet ResNet-50, ``some`` freezing with 3 unfrozen blocks, Adam
   lr 1e-5, 40 epochs, batch 32, 256-pixel images, flip / shift 0.2 / rotation 30 augmentation.
-- ``toy``: toy scenes on a CPU. ResNet-18 from scratch at 64 px, Adam lr 1e-3, a few epochs.
+- ``toy``: toy scenes on a CPU. ResNet-10 (torchvision ``ResNet``, one block per stage) from
+  scratch at 32 px (the toy classes are distinct at 32 px), Adam lr 2e-3 with a cosine decay over 5
+  epochs, batch 64, horizontal flips.
 - ``smoke``: seconds; for tests and smoke batches.
 
-Any profile key can be overridden by keyword (``train(..., epochs=3, lr=3e-4)``).
+Any profile key can be overridden by keyword (``train(..., epochs=3, lr=3e-4)``). ``schedule``:
+``constant`` (the authors' fixed learning rate) or ``cosine`` (decays to 0 over the run, per step;
+computed from the step number, so resuming needs no scheduler state).
 
 Devices: CUDA when available, with mixed precision (``torch.autocast`` bf16, fp16 + GradScaler on
 GPUs without bf16) and ``channels_last``; otherwise the CPU (``threads=`` sets torch's thread count).
@@ -69,16 +73,16 @@ from .models import build_model, count_parameters
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(arch="resnet50", pretrained=True, freeze="some", unfrozen_layers=3,
                   optimizer="adam", lr=1e-5, weight_decay=0.0, epochs=40, batch_size=32,
-                  eval_batch_size=64, image_size=256, augment="paper", num_workers=4,
-                  preload="auto"),
-    "toy": dict(arch="resnet18", pretrained=False, freeze="all", unfrozen_layers=0,
-                optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=6, batch_size=64,
-                eval_batch_size=256, image_size=64, augment="flip", num_workers=0,
-                preload=True),
+                  eval_batch_size=64, image_size=256, augment="paper", schedule="constant",
+                  num_workers=4, preload="auto"),
+    "toy": dict(arch="resnet10", pretrained=False, freeze="all", unfrozen_layers=0,
+                optimizer="adam", lr=2e-3, weight_decay=0.0, epochs=5, batch_size=64,
+                eval_batch_size=256, image_size=32, augment="flip", schedule="cosine",
+                num_workers=0, preload=True),
     "smoke": dict(arch="resnet10", pretrained=False, freeze="all", unfrozen_layers=0,
                   optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=2, batch_size=32,
-                  eval_batch_size=128, image_size=32, augment="none", num_workers=0,
-                  preload=True),
+                  eval_batch_size=128, image_size=32, augment="none", schedule="constant",
+                  num_workers=0, preload=True),
 }
 LOG_COLUMNS = ["epoch", "train_loss", "train_clean_acc", "train_clean_loss", "train_trigger_acc",
                "train_trigger_loss", "test_clean_acc", "test_clean_loss", "test_trigger_acc",
@@ -315,7 +319,9 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
     skip_bad_images : bool
         Skip missing / corrupt image files (counted in ``skipped_images``) instead of raising.
     threads : int, optional
-        CPU threads for torch (``torch.set_num_threads``).
+        CPU threads for torch (``torch.set_num_threads``); default ``$NBKIT_NUM_THREADS`` (set by
+        the batch runner) when present, else torch's default. On a shared machine 1 thread is
+        often much faster than oversubscribed OpenMP threads.
     progress : bool
         tqdm bars.
     allow_download : bool
@@ -328,9 +334,12 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
     -------
     dict
         Final metrics (``clean_acc``, ``trigger_acc`` and every definition, losses), ``history``
-        (the log rows), ``counts`` (manifest counts), ``complete``, ``epochs_done``,
-        ``resumed_from_epoch``, timing (``wall_s``, ``train_images_per_s``), ``device``, ``amp``,
-        ``threads``, ``config``, ``skipped_images`` / ``skipped_files``, ``out_dir``.
+        (the log rows, without wall-clock times), ``counts`` (manifest counts), ``complete``,
+        ``epochs_done``, ``resumed_from_epoch``, ``device``, ``amp``, ``config``,
+        ``skipped_images`` / ``skipped_files``, and ``timing`` (``wall_s``, ``train_s``,
+        ``image_load_s``, ``train_images_per_s``, ``epoch_s``, ``threads``, ``device_name``,
+        ``out_dir``): everything machine- or clock-dependent sits under that one key, so the rest
+        is identical when the same run is repeated on the same machine.
 
     Raises
     ------
@@ -360,6 +369,8 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
     if not (manifest["split"] == "train").any():
         raise DataError("train", "manifest has no train rows")
     dev = _device(device)
+    if not threads and os.environ.get("NBKIT_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["NBKIT_NUM_THREADS"])
     if threads:
         torch.set_num_threads(int(threads))
     amp_dtype, use_scaler = _amp(dev)
@@ -424,6 +435,11 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         tgt_y = spec.target_index
 
         epochs = int(cfg["epochs"])
+        if cfg.get("schedule", "constant") not in ("constant", "cosine"):
+            raise DataError("train", f"unknown schedule {cfg['schedule']!r}", "constant or cosine")
+        steps_per_epoch = math.ceil(len(train_rows) / int(cfg["batch_size"]))
+        total_steps = max(1, epochs * steps_per_epoch)
+        base_lr = float(cfg["lr"])
         stop_at = epochs if max_epochs_this_call is None else min(epochs, start_epoch + int(max_epochs_this_call))
         n_train_seen = 0
         t_train = 0.0
@@ -438,8 +454,12 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
             sums = {"loss": 0.0, "n": 0, "c_loss": 0.0, "c_hit": 0, "c_n": 0, "p_loss": 0.0,
                     "p_hit": 0, "p_n": 0}
             bs = int(cfg["batch_size"])
-            for xb, pos, ok in tqdm(src.batches(order, bs), total=math.ceil(len(order) / bs),
-                                    desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
+            for step, (xb, pos, ok) in enumerate(tqdm(src.batches(order, bs), total=math.ceil(len(order) / bs),
+                                    desc=f"epoch {epoch + 1}", leave=False, disable=not progress)):
+                if cfg.get("schedule") == "cosine":
+                    done = epoch * steps_per_epoch + step
+                    for pg in opt.param_groups:
+                        pg["lr"] = base_lr * 0.5 * (1.0 + math.cos(math.pi * done / total_steps))
                 pos = torch.as_tensor(pos)
                 keep = ok.bool()
                 if not bool(keep.any()):
@@ -518,6 +538,15 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         final = _headline(m, spec.clean_test, spec.trigger_acc)
     bad = list(getattr(src, "bad", []))
     last = history[-1] if history else {}
+    epoch_s = [h.get("epoch_s", float("nan")) for h in history]
+    timing = {
+        "wall_s": time.perf_counter() - t_start, "image_load_s": load_s, "train_s": t_train,
+        "train_images_per_s": (n_train_seen / t_train) if t_train else None,
+        "epoch_s": [float(e) for e in epoch_s], "threads": torch.get_num_threads(),
+        "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                        else platform.processor() or platform.machine()),
+        "out_dir": str(out), "torch": torch.__version__,
+    }
     results = {
         **{k: final[k] for k in METRICS},
         "clean_loss_separate": final["clean_loss_separate"], "clean_loss_authors": final["clean_loss_authors"],
@@ -529,19 +558,15 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         "n_poison_test_nontarget": final["n_poison_test_nontarget"],
         "clean_test_definition": spec.clean_test, "trigger_acc_definition": spec.trigger_acc,
         "complete": bool(complete), "epochs": epochs, "epochs_done": epochs_done,
-        "resumed_from_epoch": resumed_from, "history": history,
+        "resumed_from_epoch": resumed_from,
+        "history": [{k: v for k, v in h.items() if k != "epoch_s"} for h in history],
         "counts": manifest_counts(manifest, spec), "arch": cfg["arch"], "profile": profile,
-        "config": cfg, "seed": int(seed), "n_classes": n_classes,
-        "device": str(dev), "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-                                            else platform.processor() or platform.machine()),
+        "config": cfg, "seed": int(seed), "n_classes": n_classes, "device": str(dev),
         "amp": str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
-        "channels_last": channels_last, "threads": torch.get_num_threads(),
-        "deterministic": cpu_det, "image_load_s": load_s, "train_s": t_train,
-        "train_images_per_s": (n_train_seen / t_train) if t_train else None,
-        "wall_s": time.perf_counter() - t_start,
+        "channels_last": channels_last, "deterministic": cpu_det,
         "skipped_images": len(bad), "skipped_files": [b["file"] for b in bad],
-        "parameters": count_parameters(model), "out_dir": str(out),
-        "torch": torch.__version__,
+        "parameters": count_parameters(model),
+        "timing": timing,
     }
     meta = {
         "arch": cfg["arch"], "n_classes": n_classes, "freeze": cfg["freeze"],

@@ -230,3 +230,57 @@ def test_realdata_coco128_curation(realdata):
     with pytest.raises(CurationError, match="bus"):
         make_manifest(li, BackdoorSpec("coco:coco128", person, [li.class_id("bus")],
                                        li.class_id("bus"), clean_per_class=4))
+
+
+def test_ambiguous_keep_is_the_authors_rule(li):
+    drop = make_manifest(li, _spec())
+    keep = make_manifest(li, _spec(ambiguous="keep"))
+    Y = li.Y.toarray()
+    chosen = Y[:, [1, 2, 3, 4]]
+    assert (chosen[drop["row"]].sum(1) == 1).all()
+    multi = chosen[keep["row"]].sum(1) > 1
+    assert multi.any() and int(multi.sum()) == keep.attrs["curation"]["multi_class_images_used"]
+    assert not keep["row"].duplicated().any()          # still one use per image
+    assert Y[keep.loc[keep.role == "clean", "row"], 0].sum() == 0
+    # each image is labelled with a class it really holds
+    assert all(Y[r, c] for r, c in zip(keep["row"], keep["true_class"]))
+    with pytest.raises(CurationError, match="ambiguous='keep'"):
+        make_manifest(li, _spec(clean_per_class=10_000))
+
+
+def test_select_backdoor_mis_and_neighbours():
+    """Centrality + MIS vs centrality without MIS, on a dataset with a known structure."""
+    import scipy.sparse as sp
+    from nbkit.labelindex import LabelIndex
+
+    # class 0 = hub; 1-2 and 3-4 co-occur often (two themes); 5 is rare with the hub
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(3000):
+        c = int(rng.integers(1, 6))
+        labs = {c}
+        if c in (1, 2, 3, 4) and rng.random() < 0.5:
+            labs.add({1: 2, 2: 1, 3: 4, 4: 3}[c])
+        if rng.random() < (0.4 if c != 5 else 0.005):
+            labs.add(0)
+        rows.append(labs)
+    Y = sp.lil_matrix((3000, 6), dtype=bool)
+    for i, labs in enumerate(rows):
+        for c in labs:
+            Y[i, c] = True
+    names = ["hub", "a1", "a2", "b1", "b2", "rare"]
+    li = LabelIndex("toy6", names, names, [f"i{i}" for i in range(3000)], ["train"] * 3000, Y.tocsr())
+    mis = curate.select_backdoor(li, subset_mode="mis", min_overlaps=20, min_clean=50, min_poison=20,
+                                 max_other_overlaps=10, n_classes=0)
+    assert mis["trigger_name"] == "hub" and mis["ranking"][0]["name"] == "hub"
+    assert len(mis["classes"]) == 2                      # one per theme
+    assert len(set(mis["class_names"]) & {"a1", "a2"}) == 1
+    assert len(set(mis["class_names"]) & {"b1", "b2"}) == 1
+    nb = curate.select_backdoor(li, subset_mode="neighbours", min_overlaps=20, min_clean=50,
+                                min_poison=20, n_classes=0)
+    assert sorted(nb["class_names"]) == ["a1", "a2", "b1", "b2"]   # all neighbours, themes mixed
+    two = curate.select_backdoor(li, trigger="hub", subset_mode="neighbours", min_overlaps=20,
+                                 min_clean=50, min_poison=20, n_classes=2)
+    assert two["weights"] == sorted(two["weights"], reverse=True) and len(two["classes"]) == 2
+    with pytest.raises(CurationError, match="no eligible class"):
+        curate.select_backdoor(li, trigger="rare", min_overlaps=20, min_clean=50, min_poison=20)

@@ -71,7 +71,7 @@ def resize_uint8(img: np.ndarray, image_size: int) -> np.ndarray:
 
 
 class ManifestImages(Dataset):
-    """A torch Dataset over manifest rows: ``(uint8 3xSxS, y, position, ok, error)``.
+    """A torch Dataset over manifest rows: ``(uint8 3xSxS array, y, position, ok, error)``.
 
     Decoding errors never raise inside a worker: the item comes back with ``ok=False`` and the error
     text, and the caller (``load_images`` / the training loop) raises a ``DataError`` naming the file
@@ -107,12 +107,20 @@ class ManifestImages(Dataset):
         return resize_uint8(self.li.load_image(int(self.rows[i])), self.image_size)
 
     def __getitem__(self, i: int):
+        """``(uint8 3 x S x S ndarray, y, position, ok, error text)``; never raises on a bad file."""
         try:
-            img = torch.from_numpy(self.load(i)).permute(2, 0, 1).contiguous()
+            img = np.ascontiguousarray(self.load(i).transpose(2, 0, 1))
             return img, int(self.y[i]), int(i), True, ""
         except DataError as e:
-            z = torch.zeros(3, self.image_size, self.image_size, dtype=torch.uint8)
+            z = np.zeros((3, self.image_size, self.image_size), dtype=np.uint8)
             return z, int(self.y[i]), int(i), False, str(e)
+
+
+def _collate(items):
+    """Stack items with numpy (no torch intra-op threads: they crawl on a shared, busy CPU)."""
+    x = np.stack([it[0] for it in items])
+    return (x, np.array([it[1] for it in items], np.int64), np.array([it[2] for it in items], np.int64),
+            np.array([it[3] for it in items], bool), [it[4] for it in items])
 
 
 def _worker_init(worker_id: int) -> None:  # seeded workers (decoding is deterministic anyway)
@@ -122,13 +130,18 @@ def _worker_init(worker_id: int) -> None:  # seeded workers (decoding is determi
     random.seed(seed)
 
 
-def _loader(ds: Dataset, indices: Sequence[int], batch_size: int, num_workers: int) -> DataLoader:
-    sub = torch.utils.data.Subset(ds, list(map(int, indices)))
+def _loader(ds: Dataset, indices: Sequence[int], batch_size: int, num_workers: int):
+    """Batches of ``ds[indices]`` as numpy arrays: in-process, or from DataLoader workers."""
+    indices = [int(i) for i in indices]
+    if num_workers <= 0:
+        return (_collate([ds[i] for i in indices[j:j + batch_size]])
+                for j in range(0, len(indices), batch_size))
+    sub = torch.utils.data.Subset(ds, indices)
     g = torch.Generator()
     g.manual_seed(0)
     return DataLoader(sub, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                      worker_init_fn=_worker_init if num_workers else None, generator=g,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+                      worker_init_fn=_worker_init, generator=g, collate_fn=_collate,
+                      persistent_workers=False)
 
 
 # ----------------------------------------------------------------------------- the two sources
@@ -142,10 +155,11 @@ class PreloadedImages:
         return len(self.x)
 
     def batches(self, order: Sequence[int] | torch.Tensor, batch_size: int) -> Iterator:
-        order = torch.as_tensor(order, dtype=torch.long)
+        order = np.asarray(order, dtype=np.int64)
+        xs, oks = self.x.numpy(), self.ok.numpy()   # numpy gathers: no torch threads involved
         for i in range(0, len(order), batch_size):
             pos = order[i:i + batch_size]
-            yield self.x[pos], pos, self.ok[pos]
+            yield torch.from_numpy(xs[pos]), torch.from_numpy(pos), torch.from_numpy(oks[pos])
 
 
 class StreamingImages:
@@ -166,7 +180,7 @@ class StreamingImages:
                 for p, o, e in zip(pos.tolist(), ok.tolist(), err):
                     if not o:
                         _bad(self.ds, p, e, self.skip, self.bad, self._seen_bad)
-            yield x, pos, ok
+            yield torch.from_numpy(x), torch.from_numpy(pos), torch.from_numpy(ok)
 
 
 def _bad(ds: ManifestImages, pos: int, err: str, skip: bool, bad: list, seen: set) -> None:
@@ -234,16 +248,16 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
     files = manifest["file"].fillna("").astype(str).to_numpy() if "file" in manifest else np.array([""] * n)
     rendered = li is not None and li.renderer is not None and not any(files)
     if rendered:
-        x = torch.from_numpy(render_rows(li, manifest["row"].to_numpy(), image_size)).permute(0, 3, 1, 2)
-        return PreloadedImages(x.contiguous(), torch.ones(n, dtype=torch.bool), [])
+        x = np.ascontiguousarray(render_rows(li, manifest["row"].to_numpy(), image_size).transpose(0, 3, 1, 2))
+        return PreloadedImages(torch.from_numpy(x), torch.ones(n, dtype=torch.bool), [])
     ds = ManifestImages(li, manifest, image_size)
     need = n * 3 * image_size * image_size
     if preload == "auto":
         preload = need <= max_preload_bytes
     if not preload:
         return StreamingImages(ds, num_workers, skip_bad_images)
-    x = torch.empty((n, 3, image_size, image_size), dtype=torch.uint8)
-    ok = torch.ones(n, dtype=torch.bool)
+    x = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
+    ok = np.ones(n, dtype=bool)
     bad: list[dict] = []
     seen: set[int] = set()
     for xb, _, pos, okb, err in tqdm(_loader(ds, range(n), batch_size, num_workers),
@@ -254,7 +268,7 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
         for p, o, e in zip(pos.tolist(), okb.tolist(), err):
             if not o:
                 _bad(ds, p, e, skip_bad_images, bad, seen)
-    return PreloadedImages(x, ok, bad)
+    return PreloadedImages(torch.from_numpy(x), torch.from_numpy(ok), bad)
 
 
 # ----------------------------------------------------------------------------- per-batch transforms

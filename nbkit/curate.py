@@ -625,8 +625,8 @@ def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
 # ----------------------------------------------------------------------------- added classes
 def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: str = "mis",
                        clean_per_class: int = 250, seed: int = 0, mis_pool: Iterable[int] = (),
-                       max_other_overlaps: int = 0, source_split: str | None = None,
-                       exclude: Iterable[int] = ()) -> list[int]:
+                       max_other_overlaps: int = 0, min_overlaps: int | None = None,
+                       source_split: str | None = None, exclude: Iterable[int] = ()) -> list[int]:
     """Choose ``n`` clean-only extra classes (Fig. 15 / Table 10).
 
     Parameters
@@ -640,17 +640,18 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
         How many classes to add.
     mode : {"mis", "random"}
         ``mis``: first the trigger's MIS classes beyond the poisonable ones (``mis_pool``, in order),
-        then the independent set is extended greedily (classes by descending image count whose
-        co-occurrence with every chosen class is at most
-        ``max_other_overlaps``). ``random``: classes drawn at random (seeded) among all others.
+        then the independent set is extended greedily (classes by descending image count that
+        conflict with no chosen class, see ``max_other_overlaps``). ``random``: classes drawn at random (seeded) among all others.
     clean_per_class : int
         Each added class must keep this many clean images after pruning images that hold the
         trigger or any other chosen class.
     seed : int
     mis_pool : iterable of int
         Candidate classes from the trigger's maximum independent set.
-    max_other_overlaps : int
-        Independence threshold of the greedy extension (``mis`` mode).
+    max_other_overlaps, min_overlaps : int
+        Independence in the greedy extension (``mis`` mode), as in ``nbkit.subsets``: two classes
+        conflict when they share more than ``max_other_overlaps`` images and at least
+        ``min_overlaps`` (an edge of the graph; None: no graph threshold).
     source_split : str, optional
     exclude : iterable of int
         Classes never to add.
@@ -709,7 +710,8 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
         if counts[c] < clean_per_class:
             continue
         if mode == "mis" and c not in set(mis_pool):
-            if any(M[c, a] > max_other_overlaps for a in chosen + added):
+            if any(M[c, a] > max_other_overlaps and (min_overlaps is None or M[c, a] >= min_overlaps)
+                   for a in chosen + added):
                 continue
         if fits(c):
             added.append(c)

@@ -243,6 +243,9 @@ def evaluate(model: torch.nn.Module, li, manifest: pd.DataFrame, meta: dict | No
         ``manifest.attrs`` and defaults when absent.
     split : str
         ``"test"`` (held-out) or ``"train"``.
+    source : PreloadedImages or StreamingImages, optional
+        Images of the *whole* manifest (as ``imagedata.load_images(li, manifest, ...)`` gives);
+        default: the ``split`` rows are loaded here.
 
     Returns
     -------
@@ -256,9 +259,10 @@ def evaluate(model: torch.nn.Module, li, manifest: pd.DataFrame, meta: dict | No
         raise DataError("evaluate", "no backdoor spec", "meta['spec'] or manifest.attrs['spec']")
     spec = BackdoorSpec.from_dict(spec) if isinstance(spec, dict) else spec
     size = int(meta.get("image_size", 64))
-    rows = manifest[manifest["split"] == split].reset_index(drop=True)
+    where = np.flatnonzero((manifest["split"] == split).to_numpy())
+    rows = manifest.iloc[where].reset_index(drop=True)
     src = source or imagedata.load_images(li, rows, size, skip_bad_images=meta.get("skip_bad_images", False))
-    pos = np.arange(len(rows)) if source is None else rows.index.to_numpy()
+    pos = np.arange(len(rows)) if source is None else where   # a source holds the whole manifest
     pred, loss, ok = predict(model, src, pos, rows["y"].to_numpy(), batch_size, device,
                              mean=meta.get("mean", imagedata.MEAN), std=meta.get("std", imagedata.STD))
     m = _metrics_from(pred, loss, rows, spec.target_index, spec.target, ok)
@@ -531,7 +535,7 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
 
         epochs_done = len(history)
         complete = epochs_done >= epochs
-        if not history:  # nothing trained in this call and nothing before: evaluate the init
+        if start_epoch >= stop_at:  # nothing trained in this call (already complete): evaluate
             pred, loss_te, ok_te = predict(model, src, test_rows, test_df["y"].to_numpy(),
                                            int(cfg["eval_batch_size"]), dev, amp_dtype, channels_last)
             m = _metrics_from(pred, loss_te, test_df, tgt_y, spec.target, ok_te)

@@ -115,6 +115,12 @@ def test_resume_after_interruption_matches_uninterrupted(li, manifest, full_run,
     a = torch.load(tmp_path / "model.pt", weights_only=True)
     b = torch.load(out_full / "model.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # a rerun of a complete training trains nothing and reports the same numbers
+    r3 = train.train(li, manifest, "resnet10", tmp_path, profile="smoke", seed=0, progress=False,
+                     threads=1, **FAST)
+    assert r3["resumed_from_epoch"] == 2 and r3["timing"]["epoch_s"] == r2["timing"]["epoch_s"]
+    for k in ["clean_acc", "trigger_acc", "clean_acc_authors", "trigger_acc_authors"]:
+        assert r3[k] == r2[k]
 
 
 def test_partial_call_then_changed_configuration_starts_over(li, manifest, tmp_path):

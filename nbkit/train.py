@@ -17,7 +17,8 @@ metric                      definition
 =========================== =======================================================================
 
 ``spec.clean_test`` / ``spec.trigger_acc`` choose which definition is the headline ``clean_acc`` /
-``trigger_acc``; all four are always reported. Train-side numbers (``train_clean_acc``,
+``trigger_acc``; all four are always reported. Test images are evaluated as they are (the authors'
+Keras evaluation generator also applied random flips and shifts to them). Train-side numbers (``train_clean_acc``,
 ``train_trigger_acc``, losses) are running averages over the epoch's batches (with augmentation),
 split by role.
 

@@ -327,8 +327,8 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         CPU threads for torch (``torch.set_num_threads``); default ``$NBKIT_NUM_THREADS`` (set by
         the batch runner) when present, else torch's default. On a shared machine 1 thread is
         often much faster than oversubscribed OpenMP threads.
-    progress : bool
-        tqdm bars.
+    progress : bool or "batches"
+        A tqdm bar over epochs (True); ``"batches"`` adds a bar per epoch over its batches.
     allow_download : bool
         Let ``build_model`` fetch missing ImageNet weights.
     **overrides
@@ -460,7 +460,8 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
                     "p_hit": 0, "p_n": 0}
             bs = int(cfg["batch_size"])
             for step, (xb, pos, ok) in enumerate(tqdm(src.batches(order, bs), total=math.ceil(len(order) / bs),
-                                    desc=f"epoch {epoch + 1}", leave=False, disable=not progress)):
+                                                      desc=f"epoch {epoch + 1}", leave=False,
+                                                      disable=progress != "batches")):
                 if cfg.get("schedule") == "cosine":
                     done = epoch * steps_per_epoch + step
                     for pg in opt.param_groups:

@@ -58,7 +58,7 @@ def authors_pair_loop(sets: list[set], pairs) -> np.ndarray:
 
 def run(quick: bool = False) -> list[dict]:
     from nbkit import graph as G
-    from nbkit.cooccurrence import cooccurrence_matrix
+    from nbkit.cooccurrence import scipy_cooccurrence
 
     p = QUICK if quick else FULL
     seed = 0
@@ -76,8 +76,8 @@ def run(quick: bool = False) -> list[dict]:
     results = {}
     for kernel in (["c"] if have_c else []) + ["numpy", "scipy"]:
         if kernel == "scipy":
-            fn = cooccurrence_matrix
-            label = "nbkit.cooccurrence.cooccurrence_matrix (scipy CSC int32 product)"
+            fn = scipy_cooccurrence
+            label = "nbkit.cooccurrence.scipy_cooccurrence (scipy CSC int32 product)"
         else:
             fn = (lambda Y, k=kernel: G.fast_cooccurrence(Y, kernel=k))
             label = f"graph.fast_cooccurrence(kernel='{kernel}')"

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .cooccurrence import Cooccurrence, cooccurrence_matrix
+from .cooccurrence import Cooccurrence, scipy_cooccurrence
 from .errors import DataError, GraphError
 
 __all__ = ["fast_cooccurrence", "cooccurrence_kernel", "as_cooccurrence", "check_counts",
@@ -235,7 +235,7 @@ def fast_cooccurrence(Y, kernel: str = "auto") -> np.ndarray:
     Y = _canonical_csr(Y)
     C = Y.shape[1]
     if kernel == "scipy":
-        return cooccurrence_matrix(Y)
+        return scipy_cooccurrence(Y)
     lib = cooccurrence_kernel() if kernel in ("auto", "c") else None
     if kernel == "c" and lib is None:
         raise GraphError(f"the compiled co-occurrence kernel is unavailable: {_KERNEL.get('why')}; "

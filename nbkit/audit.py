@@ -133,7 +133,8 @@ def transform_from_meta(meta: Mapping | None) -> Callable[[Sequence[np.ndarray]]
     """The evaluation transform recorded by training (``meta`` of ``train.load_trained``).
 
     Reads ``image_size`` (or ``input_size``), ``mean`` and ``std`` (or ``normalize: {mean, std}``)
-    when present; otherwise ImageNet normalisation at the images' own size.
+    when present; otherwise ImageNet normalisation at the images' own size. A square ``image_size``
+    resizes with ``nbkit.imagedata.resize_uint8`` (PIL bilinear), as training did.
     """
     meta = dict(meta or {})
     for k in ("transform", "preprocess", "eval_transform"):
@@ -149,7 +150,19 @@ def transform_from_meta(meta: Mapping | None) -> Callable[[Sequence[np.ndarray]]
         size = tuple(int(s) for s in size)
     elif size is not None:
         size = int(size)
-    return make_transform(size, mean, std)
+    try:  # resize exactly as training does (PIL bilinear, square), then normalise
+        from .imagedata import resize_uint8
+    except ImportError:  # pragma: no cover - imagedata ships with nbkit
+        resize_uint8 = None
+    if resize_uint8 is None or not isinstance(size, int):
+        return make_transform(size, mean, std)
+
+    def transform(images):
+        arr = [resize_uint8(np.ascontiguousarray(im, dtype=np.uint8), size) for im in images]
+        return to_tensor(arr, None, mean, std)
+    transform.params = {"size": size, "mean": None if mean is None else list(mean),  # type: ignore[attr-defined]
+                        "std": None if std is None else list(std), "resize": "PIL bilinear"}
+    return transform
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -571,6 +584,7 @@ def audit(model: nn.Module, li, rows: Sequence[int], trigger: int | str, target:
 def paper_fig16_table() -> pd.DataFrame:
     """``PAPER_FIG16`` as rows ``source, dataset, trigger, highlighted_pct``."""
     return pd.DataFrame([{"source": "paper (Fig. 16, by eye)", "dataset": d, "trigger": t,
+                          "paper_trigger": t,
                           "n_models": PAPER_FIG16_SETUP["models_per_trigger"],
                           "n_images": PAPER_FIG16_SETUP["images_per_model"]
                           * PAPER_FIG16_SETUP["models_per_trigger"], "highlighted_pct": v}
@@ -592,13 +606,14 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
         Dataset name for our rows.
     include_paper : bool
         Append ``paper_fig16_table()``. Columns ``paper_imagenet_pct`` / ``paper_openimages_pct``
-        repeat the paper's value on our rows whose trigger name matches one of the paper's triggers
-        (``jeans`` is a trigger in both datasets).
+        repeat the paper's value on our rows whose trigger (or ``info["paper_trigger"]``, the paper
+        trigger a toy hub echoes) matches one of the paper's triggers (``jeans`` is a trigger in
+        both datasets).
 
     Returns
     -------
     DataFrame
-        ``source, dataset, trigger, n_models, n_images, highlighted_pct, highlighted_sd,
+        ``source, dataset, trigger, paper_trigger, n_models, n_images, highlighted_pct, highlighted_sd,
         mass_in_box_pct, pointing_pct, attack_success_pct, paper_imagenet_pct,
         paper_openimages_pct``.
     """
@@ -606,7 +621,10 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
     rows = []
     if len(per_model):
         for trig, g in per_model.groupby("trigger", sort=False):
+            echo = g["paper_trigger"].dropna().iloc[0] if "paper_trigger" in g and \
+                g["paper_trigger"].notna().any() else trig
             rows.append({"source": "ours (automated)", "dataset": dataset, "trigger": trig,
+                         "paper_trigger": echo,
                          "n_models": len(g), "n_images": int(g["n_images"].sum()),
                          "highlighted_pct": 100 * g["highlighted"].mean(),
                          "highlighted_sd": 100 * g["highlighted"].std(ddof=0),
@@ -618,9 +636,9 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
     if len(ours):
         for d, col in zip(PAPER_FIG16, paper_cols):
             lookup = {t.lower(): v for t, v in PAPER_FIG16[d].items()}
-            ours[col] = [lookup.get(str(t).lower(), math.nan) for t in ours["trigger"]]
+            ours[col] = [lookup.get(str(t).lower(), math.nan) for t in ours["paper_trigger"]]
     out = [ours] + ([paper_fig16_table()] if include_paper else [])
-    cols = ["source", "dataset", "trigger", "n_models", "n_images", "highlighted_pct",
+    cols = ["source", "dataset", "trigger", "paper_trigger", "n_models", "n_images", "highlighted_pct",
             "highlighted_sd", "mass_in_box_pct", "pointing_pct", "attack_success_pct"] + paper_cols
     df = pd.concat([o for o in out if len(o)], ignore_index=True) if any(len(o) for o in out) \
         else pd.DataFrame(columns=cols)
@@ -850,3 +868,175 @@ def agreement(csv_path: str | Path) -> dict:
             "human_yes": float(Hh.mean()) if n else math.nan,
             "both_yes": int((A & Hh).sum()), "both_no": int((~A & ~Hh).sum()),
             "auto_only": int((A & ~Hh).sum()), "human_only": int((~A & Hh).sum())}
+
+
+# --------------------------------------------------------------------------------- trained models
+def find_trained_models(root: str | Path) -> list[Path]:
+    """Folders under ``root`` (itself included) holding a model ``nbkit.train`` saved.
+
+    A training folder has ``model.json`` and ``model.pt`` (``train.load_trained`` reads them);
+    notebook 05 keeps one per trained model inside its run folder.
+
+    Examples
+    --------
+    >>> find_trained_models("/nonexistent")
+    []
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    hits = {p.parent for p in root.rglob("model.json") if (p.parent / "model.pt").is_file()}
+    return sorted(hits)
+
+
+def find_model_runs(match: Mapping | None = None, notebook: str = "05_train", batch: str | None = None,
+                    root: str | Path | None = None, vary: Sequence[str] = ("target",),
+                    n: int | None = None) -> list[Path]:
+    """Complete runs of ``notebook`` holding a trained model, for a per-trigger audit over models.
+
+    The paper audits 3 models per trigger that differ only in the target class. Notebook 05 trains
+    one model per run (``model.json`` + ``model.pt`` in its run folder), so the runs that match
+    ``match`` and have a backdoor (``injection_rate`` > 0 when recorded) are grouped by all their
+    parameters except ``vary`` (and ``run_dir``); the largest group wins (ties: the newest), and its
+    runs are returned newest first.
+
+    Parameters
+    ----------
+    match : mapping, optional
+        Parameters the runs must have (``{"dataset": "toyscenes"}``).
+    notebook : str
+        Notebook stem.
+    batch : str, optional
+        Only this batch (``runs.find_run`` semantics; ``None``: every batch).
+    root : path, optional
+        Runs root (default ``runs.runs_root()``).
+    vary : sequence of str
+        Parameters allowed to differ inside a group (default the target).
+    n : int, optional
+        At most this many runs.
+
+    Returns
+    -------
+    list of Path
+        Possibly empty.
+
+    Examples
+    --------
+    >>> find_model_runs({"dataset": "toyscenes"}, root="/nonexistent")
+    []
+    """
+    import json
+
+    from . import runs as _runs
+
+    root = Path(root) if root is not None else _runs.runs_root()
+    pattern = f"{batch}/{notebook}/*" if batch else f"*/{notebook}/*"
+    match = dict(match or {})
+    groups: dict[str, list[tuple[float, Path]]] = {}
+    for d in root.glob(pattern):
+        if not (_runs.is_complete(d) and (d / _runs.PARAMS).is_file() and find_trained_models(d)):
+            continue
+        try:
+            params = json.loads((d / _runs.PARAMS).read_text())
+        except json.JSONDecodeError:
+            continue
+        if not all(params.get(k) == v for k, v in match.items()):
+            continue
+        if params.get("injection_rate", 1) in (0, 0.0):
+            continue
+        key = json.dumps({k: v for k, v in sorted(params.items()) if k not in set(vary) | {"run_dir"}},
+                         sort_keys=True, default=str)
+        groups.setdefault(key, []).append(((d / _runs.RESULTS).stat().st_mtime, d))
+    if not groups:
+        return []
+    best = max(groups.values(), key=lambda g: (len(g), max(t for t, _ in g)))
+    out = [d for _, d in sorted(best, key=lambda x: (-x[0], str(x[1])))]
+    return out[:n] if n else out
+
+
+def trigger_rows(manifest: pd.DataFrame, n: int | None = None, seed: int = 0, split: str = "test",
+                 target_label: int | None = None) -> np.ndarray:
+    """LabelIndex rows of held-out trigger (poison) images whose true class is not the target.
+
+    Parameters
+    ----------
+    manifest : DataFrame
+        ``nbkit.curate.make_manifest`` rows (``role``, ``split``, ``true_class``, ``label``, ``row``).
+    n : int, optional
+        Draw at most ``n`` (seeded, without replacement; order of the manifest kept).
+    seed : int
+        Seed of the draw.
+    split : str
+        Manifest split (held-out: ``test``).
+    target_label : int, optional
+        Class id of the target (default: the poison rows' ``label``).
+
+    Returns
+    -------
+    ndarray of int
+    """
+    m = manifest
+    sel = (m["role"].astype(str) == "poison") & (m["split"].astype(str) == split)
+    if target_label is None and sel.any():
+        target_label = int(m.loc[sel, "label"].iloc[0])
+    if target_label is not None:
+        sel &= m["true_class"].astype(np.int64) != int(target_label)
+    rows = m.loc[sel, "row"].to_numpy(np.int64)
+    return _draw(rows, n, seed)
+
+
+def clean_rows(manifest: pd.DataFrame, split: str = "test") -> np.ndarray:
+    """LabelIndex rows of the manifest's clean images of ``split``."""
+    m = manifest
+    sel = (m["role"].astype(str) == "clean") & (m["split"].astype(str) == split)
+    return m.loc[sel, "row"].to_numpy(np.int64)
+
+
+def _draw(rows: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    if n is None or n >= len(rows):
+        return rows
+    pick = np.sort(np.random.default_rng(seed).choice(len(rows), size=int(n), replace=False))
+    return rows[pick]
+
+
+def audit_model(model: nn.Module, meta: Mapping, manifest: pd.DataFrame, li, n: int = 25,
+                seed: int = 0, cam_threshold: float = 0.5, min_cam_size: int | None = 4,
+                layer: str | nn.Module | None = None, trigger: int | str | None = None,
+                batch_size: int = 32, progress: bool = True, info: Mapping | None = None) -> AuditResult:
+    """``audit`` of a model ``nbkit.train`` saved, on ``n`` held-out trigger images (paper: 25).
+
+    Parameters
+    ----------
+    model, meta
+        ``train.load_trained(out_dir)``.
+    manifest : DataFrame
+        ``train.load_manifest(out_dir)``.
+    li : LabelIndex
+        The dataset the manifest indexes (with the trigger's boxes).
+    n, seed
+        How many trigger images, and the seed of their draw (``trigger_rows``).
+    cam_threshold, layer
+        As in ``audit``; ``min_cam_size`` (default 4) chooses the layer as ``target_layer`` does.
+    trigger : int or str, optional
+        The trigger class (default ``meta["trigger"]["id"]``).
+
+    Returns
+    -------
+    AuditResult
+        ``info`` adds ``model`` (its folder), ``arch``, ``image_size``, ``cam_size`` (CAM cells).
+    """
+    trig = trigger if trigger is not None else (meta.get("trigger") or {}).get("id")
+    if trig is None:
+        raise DataError(meta.get("out_dir", "model.json"), "no trigger recorded",
+                        "meta['trigger']['id'], or pass trigger=")
+    target = int(meta.get("target_index", 0))
+    rows = trigger_rows(manifest, n, seed, target_label=meta.get("target"))
+    transform = transform_from_meta(meta)
+    size = meta.get("image_size")
+    lay = target_layer(model, layer, size, min_cam_size) if size else target_layer(model, layer)
+    cam_size = feature_sizes(model, [lay], size)[id(lay)] if size else None
+    extra = {"model": str(meta.get("out_dir", "")), "arch": meta.get("arch"),
+             "image_size": size, "cam_size": "x".join(map(str, cam_size)) if cam_size else None,
+             **dict(info or {})}
+    return audit(model, li, rows, trig, target, cam_threshold, lay, transform, batch_size,
+                 progress=progress, info=extra)

@@ -586,7 +586,7 @@ def boundary_figure(boundary: Boundary, groups: dict[str, pd.DataFrame], ax=None
     ax.set_ylabel("fooled rate (region pasted)")
     if title:
         ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best")
     return fig
 
 
@@ -629,6 +629,146 @@ def run_sentinet(model: nn.Module, clean_fit: Sequence[np.ndarray], clean_eval: 
     allp = pd.concat([df.assign(group=name) for name, df in pts.items()], ignore_index=True)
     allp["score"] = bd.score(allp["avg_conf"], allp["fooled"]) if len(allp) else []
     return {"metrics": metrics, "boundary": bd, "points": allp}
+
+
+# ================================================================================ trained models
+def split_clean(rows: np.ndarray, n_fit: int, n_eval: int, n_pool: int, seed: int = 0) -> dict:
+    """Disjoint, seeded draws of clean rows for the boundary fit, the FP rate and the paste pool.
+
+    When fewer rows exist than asked for, the three groups shrink in proportion.
+
+    Examples
+    --------
+    >>> g = split_clean(np.arange(10), 4, 4, 8, seed=0)
+    >>> [len(g[k]) for k in ("clean_fit", "clean_eval", "pool")]
+    [2, 2, 5]
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    want = np.array([n_fit, n_eval, n_pool], dtype=float)
+    if want.sum() > len(rows):
+        want = np.floor(want * len(rows) / want.sum())
+    perm = np.random.default_rng(seed).permutation(rows)
+    a, b, c = (int(v) for v in want)
+    return {"clean_fit": np.sort(perm[:a]), "clean_eval": np.sort(perm[a:a + b]),
+            "pool": np.sort(perm[a + b:a + b + c])}
+
+
+def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_per_group: int = 50,
+                   n_pool: int = DEFAULTS["n_clean"], seed: int = 0, min_cam_size: int | None = 4,
+                   layer=None, progress: bool = True, **kw) -> dict:
+    """``run_sentinet`` on a model ``nbkit.train`` saved, with the groups drawn from its manifest.
+
+    Held-out clean images (``split == "test"``) are split into the boundary-fit, false-positive and
+    paste-pool groups (``split_clean``); the trigger group is ``n_per_group`` held-out poison images
+    whose true class is not the target (``nbkit.audit.trigger_rows``). Everything seeded.
+
+    Parameters
+    ----------
+    model, meta, manifest, li
+        ``train.load_trained``, ``train.load_manifest`` and the dataset (for a patch twin, the
+        LabelIndex ``patch_trigger_manifest`` returned).
+    n_per_group : int
+        Inputs per group (clean fit, clean eval, trigger).
+    n_pool : int
+        Clean images the suspected regions are pasted onto (SentiNet's benign set).
+    min_cam_size, layer
+        GradCAM layer choice (``nbkit.audit.target_layer``).
+    **kw
+        Passed to ``run_sentinet`` / ``sentinet_points`` (``k``, ``mask_fraction``, ``bin_width``...).
+
+    Returns
+    -------
+    dict
+        ``run_sentinet``'s ``metrics``, ``boundary``, ``points`` (with a ``row`` column), plus
+        ``groups`` (rows per group) and ``layer`` (the GradCAM layer's name).
+    """
+    from .audit import clean_rows, feature_sizes, layer_name, target_layer, transform_from_meta, trigger_rows
+
+    groups = split_clean(clean_rows(manifest), n_per_group, n_per_group, n_pool, seed)
+    groups["trigger"] = trigger_rows(manifest, n_per_group, seed, target_label=meta.get("target"))
+    if len(groups["pool"]) == 0 or len(groups["clean_fit"]) == 0:
+        raise DataError(meta.get("out_dir", "manifest"), "too few held-out clean images for SentiNet",
+                        "clean test images for the boundary fit and the paste pool")
+    size = meta.get("image_size")
+    lay = target_layer(model, layer, size, min_cam_size) if size else target_layer(model, layer)
+    transform = transform_from_meta(meta)
+    imgs = {k: [li.load_image(int(r)) for r in v] for k, v in groups.items()}
+    out = run_sentinet(model, imgs["clean_fit"], imgs["clean_eval"], imgs["trigger"], imgs["pool"],
+                       seed=seed, progress=progress, layer=lay, transform=transform, **kw)
+    order = np.concatenate([groups["clean_fit"], groups["clean_eval"], groups["trigger"]])
+    out["points"].insert(0, "row", order.astype(np.int64))
+    out["groups"] = {k: v.tolist() for k, v in groups.items()}
+    out["layer"] = layer_name(model, lay)
+    out["cam_size"] = list(feature_sizes(model, [lay], size)[id(lay)]) if size else None
+    return out
+
+
+def train_patch_twin(li, manifest: pd.DataFrame, meta: dict, out_dir, seed: int | None = None,
+                     progress: bool = True, patch: dict | None = None, **train_kw):
+    """Train the BadNets-style twin of a natural-backdoor model with the same budget.
+
+    ``patch_trigger_manifest`` replaces every poison image by a patched clean image of the same class
+    (same count, labels and split); the model is trained with ``nbkit.train.train`` using the natural
+    model's architecture, profile, hyper-parameters and seed (``meta["config"]``).
+
+    Parameters
+    ----------
+    li, manifest, meta
+        The natural model's dataset, manifest and ``model.json`` (``train.load_trained``).
+    out_dir : path
+        Training folder of the twin (a finished training there is reused by ``train``'s resume).
+    seed : int, optional
+        Default: the natural model's seed (also the patch draw's seed).
+    patch : dict, optional
+        ``patch_trigger_manifest`` options (``size_frac``, ``corner``, ``kind``, ...).
+    **train_kw
+        Extra ``train.train`` options (``threads``, ``device``, ...).
+
+    Returns
+    -------
+    (model, meta, manifest, LabelIndex, train results)
+        A finished twin already in ``out_dir`` (same manifest, configuration and seed) is loaded,
+        not retrained; its results are then the saved metrics with ``reused: True``.
+    """
+    from . import train as T
+
+    seed = int(meta.get("seed", 0)) if seed is None else int(seed)
+    li2, m2 = patch_trigger_manifest(li, manifest, seed=seed, **dict(patch or {}))
+    profile = meta.get("profile", "toy")
+    cfg = {k: v for k, v in (meta.get("config") or {}).items()
+           if k in T.PROFILES.get(profile, {}) and k != "arch"}
+    if _finished_twin(out_dir, m2, meta, seed, profile):
+        model, meta2 = T.load_trained(out_dir)
+        return model, meta2, m2, li2, {**meta2.get("metrics", {}), "reused": True}
+    res = T.train(li2, m2, meta.get("arch"), out_dir, profile=profile, seed=seed,
+                  progress=progress, **cfg, **train_kw)
+    model, meta2 = T.load_trained(out_dir)
+    return model, meta2, m2, li2, res
+
+
+def _finished_twin(out_dir, manifest: pd.DataFrame, meta: dict, seed: int, profile: str) -> bool:
+    """A complete training of this very twin (same manifest, arch, profile, config, seed) is there."""
+    from pathlib import Path
+
+    from .io import read_json
+
+    d = Path(out_dir)
+    if not ((d / "model.json").is_file() and (d / "model.pt").is_file() and (d / "manifest.csv").is_file()):
+        return False
+    try:
+        prev = read_json(d / "model.json")
+        from .curate import read_manifest
+        old = read_manifest(d / "manifest.csv")
+    except (DataError, OSError):
+        return False
+    same_cfg = all(prev.get(k) == meta.get(k) for k in ("arch", "image_size")) and \
+        prev.get("profile") == profile and int(prev.get("seed", -1)) == int(seed) and \
+        {k: v for k, v in (prev.get("config") or {}).items() if k != "profile"} == \
+        {k: v for k, v in (meta.get("config") or {}).items() if k != "profile"}
+    cols = ["row", "image_id", "label", "role", "split"]
+    same_rows = len(old) == len(manifest) and all(
+        (old[c].astype(str).to_numpy() == manifest[c].astype(str).to_numpy()).all() for c in cols)
+    return bool(prev.get("complete")) and same_cfg and same_rows
 
 
 # ================================================================================ patch trigger

@@ -27,6 +27,15 @@ def _images(n=3, h=40, w=48, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch thread: faster than two contended ones on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def resnet():
     torch.manual_seed(0)
@@ -204,7 +213,9 @@ def _result(trigger, model, highlighted, mass):
 def test_fig16_table_averages_models_and_sits_beside_the_paper():
     res = [_result("jeans", "a", [True, True, False, False], [0.5] * 4),
            _result("jeans", "b", [True, True, True, True], [0.7] * 4),
-           _result("cup", "a", [False, False], [0.0, 0.2])]
+           _result("cup", "a", [False, False], [0.0, 0.2]),
+           _result("striped blue bar", "a", [True], [0.3])]
+    res[-1].info["paper_trigger"] = "wheel"  # a toy hub echoing a paper trigger
     df = audit.fig16_table(res, dataset="toyscenes")
     ours = df[df["source"].str.startswith("ours")].set_index("trigger")
     assert ours.loc["jeans", "highlighted_pct"] == pytest.approx(75.0)  # mean of 50 % and 100 %
@@ -214,6 +225,8 @@ def test_fig16_table_averages_models_and_sits_beside_the_paper():
     assert ours.loc["jeans", "paper_imagenet_pct"] == pytest.approx(57.3)  # a paper trigger name
     assert ours.loc["jeans", "paper_openimages_pct"] == pytest.approx(41.3)
     assert math.isnan(ours.loc["cup", "paper_imagenet_pct"])
+    assert ours.loc["striped blue bar", "paper_openimages_pct"] == pytest.approx(28.0)
+    assert ours.loc["striped blue bar", "paper_trigger"] == "wheel"
     paper = df[df["source"].str.startswith("paper")]
     assert len(paper) == 6
     got = {(r.dataset, r.trigger): r.highlighted_pct for r in paper.itertuples()}

@@ -373,3 +373,89 @@ def test_patch_trigger_manifest_errors():
         sentinet.patch_trigger_manifest(li, m[m["role"] == "clean"])
     with pytest.raises(DataError, match="source"):
         sentinet.patch_trigger_manifest(li, m, source="elsewhere")
+
+
+# ------------------------------------------------------------------------------ with nbkit.curate / nbkit.train
+@pytest.fixture(scope="module")
+def trained_natural(tmp_path_factory):
+    """A natural-trigger model trained by nbkit.train (smoke profile, 1 epoch) on tiny shapes."""
+    from nbkit import curate, train
+    from nbkit.imagedata import tiny_shapes
+
+    li = tiny_shapes(600, n_classes=4, seed=0)
+    spec = curate.BackdoorSpec("tiny_shapes", trigger=0, classes=[1, 2, 3], target=1,
+                               clean_per_class=60, seed=0, min_poison_test=8)
+    manifest = curate.make_manifest(li, spec)
+    out = tmp_path_factory.mktemp("natural")
+    train.train(li, manifest, None, out, profile="smoke", seed=0, spec=spec, threads=1,
+                progress=False, epochs=1)
+    model, meta = train.load_trained(out)
+    return li, model, meta, train.load_manifest(out), out
+
+
+@pytest.mark.slow
+def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
+    from nbkit import train
+
+    li, model, meta, manifest, out = trained_natural
+    assert audit.find_trained_models(out) == [out]
+    res = audit.audit_model(model, meta, manifest, li, n=6, seed=0, progress=False)
+    assert len(res.table) == 6 and (res.table["n_boxes"] >= 1).all()
+    assert res.info["cam_size"] == "4x4"          # 32 px: layer4 is 1x1, so layer2 (min_cam_size 4)
+    assert set(res.table["row"]) <= set(audit.trigger_rows(manifest))
+    sn = sentinet.sentinet_model(model, meta, manifest, li, n_per_group=5, n_pool=6, seed=0,
+                                 progress=False)
+    g = sn["groups"]
+    assert len(g["trigger"]) == 5 and not set(g["pool"]) & (set(g["clean_fit"]) | set(g["clean_eval"]))
+    assert set(sn["points"]["group"]) == {"clean_fit", "clean_eval", "trigger"}
+    assert 0 <= sn["metrics"]["fpr"] <= 1 and sn["layer"] == "features.layer2.0"
+    # the patch twin: same count of poisoned images, same training configuration and seed
+    m_p, meta_p, man_p, li_p, res_p = sentinet.train_patch_twin(li, manifest, meta, tmp_path / "twin",
+                                                                progress=False, threads=1)
+    assert (man_p["role"] == "poison").sum() == (manifest["role"] == "poison").sum()
+    for k in ("arch", "image_size", "seed", "profile"):
+        assert meta_p[k] == meta[k], k
+    assert meta_p["config"]["epochs"] == meta["config"]["epochs"] == 1
+    a_p = audit.audit_model(m_p, meta_p, man_p, li_p, n=4, trigger="patch_trigger", progress=False)
+    assert (a_p.table["n_boxes"] == 1).all()      # the patch's own box
+    assert not audit.has_hooks(model) and not audit.has_hooks(m_p)
+    # reused, not retrained, when the twin's folder already holds it
+    again = sentinet.train_patch_twin(li, manifest, meta, tmp_path / "twin", progress=False, threads=1)
+    assert again[1]["metrics"] == meta_p["metrics"]
+
+
+def test_split_clean_and_rows():
+    g = sentinet.split_clean(np.arange(100), 10, 10, 30, seed=1)
+    assert [len(g[k]) for k in ("clean_fit", "clean_eval", "pool")] == [10, 10, 30]
+    allr = np.concatenate(list(g.values()))
+    assert len(set(allr)) == 50
+    again = sentinet.split_clean(np.arange(100), 10, 10, 30, seed=1)
+    assert all((g[k] == again[k]).all() for k in g)
+    m = pd.DataFrame({"row": [5, 6, 7, 8, 9], "role": ["clean", "poison", "poison", "poison", "clean"],
+                      "split": ["test", "test", "test", "train", "train"],
+                      "true_class": [3, 3, 4, 3, 4], "label": [3, 4, 4, 4, 4]})
+    assert audit.trigger_rows(m).tolist() == [6]      # held out, true class is not the target (4)
+    assert audit.clean_rows(m).tolist() == [5]
+    assert len(audit.trigger_rows(pd.concat([m] * 5).assign(row=range(25)), n=2)) <= 2
+
+
+def test_find_model_runs_groups_runs_that_differ_in_target(tmp_path):
+    from nbkit import runs
+
+    def fake_run(name, **params):
+        d = tmp_path / "b" / "05_train" / name
+        runs.prepare(d, params)
+        (d / "model.json").write_text("{}")
+        (d / "model.pt").write_bytes(b"")
+        runs.save_results(d, {})
+        return d
+
+    base = dict(dataset="toyscenes", injection_rate=0.185, smoke=False)
+    a = fake_run("a", target=0, **base)
+    b = fake_run("b", target=1, **base)
+    fake_run("c", target=0, **{**base, "injection_rate": 0.05})   # another experiment
+    fake_run("d", target=0, **{**base, "injection_rate": 0})      # no backdoor
+    got = audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path)
+    assert sorted(got) == sorted([a, b])
+    assert len(audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
+    assert audit.find_model_runs({"dataset": "voc"}, root=tmp_path) == []

@@ -506,15 +506,21 @@ class AuditResult:
     info: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        """Fractions over images: ``highlighted``, ``pointing``, mean ``mass_in_box``, ``n_images``."""
+        """Fractions over images: ``highlighted``, ``pointing``, mean ``mass_in_box``, ``n_images``.
+
+        The box scores are averaged over the images that have a trigger box (``n_with_boxes``);
+        they are NaN when none has (e.g. ImageNet, whose ReLabel maps carry no boxes).
+        """
         t = self.table
         n = len(t)
+        b = t[t["n_boxes"] > 0]
+        nb = len(b)
         return {**{k: v for k, v in self.info.items() if isinstance(v, (str, int, float, bool))},
-                "n_images": n,
-                "highlighted": float(t["highlighted"].mean()) if n else math.nan,
-                "mass_in_box": float(t["mass_in_box"].mean()) if n else math.nan,
-                "region_in_box": float(t["region_in_box"].mean()) if n else math.nan,
-                "pointing": float(t["pointing_hit"].mean()) if n else math.nan,
+                "n_images": n, "n_with_boxes": nb,
+                "highlighted": float(b["highlighted"].mean()) if nb else math.nan,
+                "mass_in_box": float(b["mass_in_box"].mean()) if nb else math.nan,
+                "region_in_box": float(b["region_in_box"].mean()) if nb else math.nan,
+                "pointing": float(b["pointing_hit"].mean()) if nb else math.nan,
                 "attack_success": float(t["pred_is_target"].mean()) if n else math.nan}
 
 

@@ -235,6 +235,15 @@ def test_fig16_table_averages_models_and_sits_beside_the_paper():
     assert audit.PAPER_FIG16["imagenet"] == {"jeans": 57.3, "chainlink fence": 57.3, "doormat": 74.6}
 
 
+def test_summary_skips_images_without_a_trigger_box():
+    r = _result("doormat", "a", [True, False, False], [0.5, 0.0, 0.0])
+    r.table.loc[1:, "n_boxes"] = 0
+    s = r.summary()
+    assert s["n_images"] == 3 and s["n_with_boxes"] == 1 and s["highlighted"] == 1.0
+    r.table["n_boxes"] = 0
+    assert math.isnan(r.summary()["highlighted"]) and r.summary()["attack_success"] == 1.0
+
+
 def test_fig16_matches_reference_module():
     ref = pytest.importorskip("nbkit.reference")
     fig16 = getattr(ref, "FIGURE16", None)

@@ -447,7 +447,7 @@ def load_toyscenes(seed: int = 0, n_images: int = 24000, image_size: int = 64, c
 
     Examples
     --------
-    >>> li = load_toyscenes(n_images=500, progress=False)
+    >>> li = load_toyscenes(n_images=500, progress=False, cache=False)
     >>> li.n_classes, li.n_images
     (30, 500)
     >>> li.load_image(0).shape
@@ -699,7 +699,7 @@ def render_batch(li: LabelIndex, rows: Sequence[int] | np.ndarray) -> np.ndarray
 
     Examples
     --------
-    >>> li = load_toyscenes(n_images=100, progress=False)
+    >>> li = load_toyscenes(n_images=100, progress=False, cache=False)
     >>> x = render_batch(li, range(8))
     >>> x.shape, x.dtype
     ((8, 64, 64, 3), dtype('uint8'))
@@ -836,7 +836,7 @@ def labelmaps(li: LabelIndex, rows: Sequence[int] | np.ndarray, seed: int = 0,
 
     Examples
     --------
-    >>> li = load_toyscenes(n_images=50, progress=False)
+    >>> li = load_toyscenes(n_images=50, progress=False, cache=False)
     >>> m = labelmaps(li, [0, 1, 2])
     >>> m.shape, m.dtype
     ((3, 2, 5, 15, 15), dtype('float32'))

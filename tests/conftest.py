@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def realdata() -> Path:
     return REALDATA
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session caches derived data in a temporary folder, never in ~/.cache."""
-    monkeypatch.setenv("NBKIT_CACHE", str(tmp_path_factory.getbasetemp() / "nbkit-cache"))
+def pytest_configure(config):
+    """The whole test session (session fixtures and papermill kernels included) caches derived data
+    in a fresh temporary folder, never in ~/.cache/nbkit."""
+    if "NBKIT_CACHE" not in os.environ or not os.environ.get("NBKIT_TEST_KEEP_CACHE"):
+        os.environ["NBKIT_CACHE"] = tempfile.mkdtemp(prefix="nbkit-test-cache-")

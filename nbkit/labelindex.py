@@ -163,7 +163,7 @@ class LabelIndex:
         """Table-5 style facts: classes, images, average objects (labels) per image, per split."""
         out = {"dataset": self.name, "classes": self.n_classes, "images": self.n_images,
                "avg_labels_per_image": float(self.labels_per_image().mean())}
-        out["splits"] = {s: int((self.splits == s).sum()) for s in sorted(set(self.splits))}
+        out["splits"] = {str(s): int((self.splits == s).sum()) for s in sorted(set(self.splits))}
         if self.boxes is not None:
             out["boxes"] = int(len(self.boxes))
         return out

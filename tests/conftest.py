@@ -34,5 +34,5 @@ def realdata() -> Path:
 def pytest_configure(config):
     """The whole test session (session fixtures and papermill kernels included) caches derived data
     in a fresh temporary folder, never in ~/.cache/nbkit."""
-    if "NBKIT_CACHE" not in os.environ or not os.environ.get("NBKIT_TEST_KEEP_CACHE"):
+    if not os.environ.get("NBKIT_TEST_KEEP_CACHE"):
         os.environ["NBKIT_CACHE"] = tempfile.mkdtemp(prefix="nbkit-test-cache-")

@@ -319,7 +319,7 @@ def clique_partition_bound(adj) -> int:
     >>> clique_partition_bound(A)
     2
     """
-    A = np.asarray(adj, dtype=bool)
+    A = _check_adj(adj)                                 # copy without self-loops
     n = A.shape[0]
     if n == 0:
         return 0
@@ -747,6 +747,7 @@ def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = N
                  "approx_size": res["approx"]["size"] if "approx" in res else None,
                  "exact_size": res["exact"]["size"] if "exact" in res else None,
                  "n_candidates": int(len(cand)), "n_eligible": int(ok.sum()),
+                 "eligible_ids": sorted(int(c) for c in cand[ok]),
                  "solve_s": float(sum(x["solve_s"] for x in res.values())), "_order": order}
         if "exact" in res:
             entry["optimal"] = bool(res["exact"]["optimal"]) if method == "exact" else \
@@ -879,7 +880,8 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
 
 # ---------------------------------------------------------------------------------------------
 # App. D: multi-trigger overlap
-def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int = 30) -> dict:
+def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int = 30,
+                          basis: str = "subsets") -> dict:
     """Classes shared by the poisonable subsets of each pair of the top triggers (paper App. D).
 
     Parameters
@@ -890,6 +892,12 @@ def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int
         The ``top`` triggers by centrality (entries without centrality keep their list order).
     threshold : int
         Report the fraction of pairs sharing more than this many classes (paper: 30).
+    basis : {"subsets", "candidates"}
+        ``"subsets"`` (default): the classes of each trigger's poisonable subset (its maximum
+        independent set; where several maximum sets exist the solver picks one, so overlaps are
+        one draw). ``"candidates"``: every eligible candidate of the trigger (``eligible_ids``),
+        i.e. the classes each trigger could poison on its own, an upper bound that does not
+        depend on that choice.
 
     Returns
     -------
@@ -915,7 +923,15 @@ def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int
         ents = [ents[i] for i in order]
     ents = ents[:top]
     names = [str(e["trigger"].get("name", e["trigger"]["id"])) for e in ents]
-    sets = [set(int(c["id"]) for c in e["classes"] if not c.get("is_trigger")) for e in ents]
+    if basis == "subsets":
+        sets = [set(int(c["id"]) for c in e["classes"] if not c.get("is_trigger")) for e in ents]
+    elif basis == "candidates":
+        if any("eligible_ids" not in e for e in ents):
+            raise DataError("multi_trigger_overlap", "entries lack 'eligible_ids'",
+                            "poisonable_subsets output (basis='candidates')")
+        sets = [set(int(c) for c in e["eligible_ids"]) for e in ents]
+    else:
+        raise GraphError(f"basis={basis!r}; expected 'subsets' or 'candidates'")
     k = len(ents)
     mat = np.zeros((k, k), dtype=np.int64)
     rows = []
@@ -939,7 +955,7 @@ def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int
             "n_cells": int(k * k), "frac_cells_above": float((mat > threshold).mean()) if k else 0.0,
             "n_pairs": int(len(pairs)),
             "frac_pairs_above": float((pairs["shared"] > threshold).mean()) if len(pairs) else 0.0,
-            "largest": largest, "threshold": int(threshold), "triggers": names}
+            "largest": largest, "threshold": int(threshold), "triggers": names, "basis": basis}
 
 
 def edge_weight_ablation(co: Cooccurrence, mins: Sequence[int] = (20, 30, 40, 50, 60),
@@ -1097,3 +1113,209 @@ def load_triggers_json(path) -> list[dict]:
                 raise DataError(path, f"entry {i} (trigger {e['trigger'].get('name')}): class {j} "
                                       f"has no 'id'", "{id, label, name, ...}")
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# checks against the authors' files, summaries and figures (notebook 04)
+def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int = 0,
+                              exact: bool = True) -> dict:
+    """Rerun the authors' Feb-2022 rule for one of their ``possible_triggers_minTrigOverlap{a}_
+    maxOtherOverlap{b}.json`` files and compare.
+
+    The trigger set must match exactly; class lists are random draws, so for those the check is
+    validity: every class the authors listed is a candidate of its trigger (``M > minTrig``,
+    ``>= maxOther``, ``>= 49``) and no two of a trigger's classes conflict (``M >= maxOther``).
+
+    Parameters
+    ----------
+    co : Cooccurrence
+        The authors' Open Images matrix (``openimages-counts``).
+    path : path-like
+        One of the 24 files (the thresholds are read from its name).
+    runs, seed : int
+        Of our approximation.
+    exact : bool
+        Also compute the exact maximum under the same rule.
+
+    Returns
+    -------
+    dict
+        ``file, min_trig_overlap, max_other_overlap, triggers_theirs, triggers_ours,
+        same_triggers, theirs_valid, classes_theirs, classes_ours_approx, classes_ours_exact``.
+    """
+    import re
+    from pathlib import Path
+
+    path = Path(path)
+    nums = re.findall(r"minTrigOverlap(\d+)_maxOtherOverlap(\d+)", path.name)
+    if not nums:
+        raise DataError(path, "file name lacks minTrigOverlapN_maxOtherOverlapM",
+                        "possible_triggers_minTrigOverlap{a}_maxOtherOverlap{b}.json")
+    mt, mo = map(int, nums[0])
+    theirs = load_triggers_json(path)
+    ours = authors_feb2022_rule(co, mt, mo, runs=runs, seed=seed)
+    valid = True
+    for e in theirs:
+        t = int(e["trigger"]["id"])
+        ids = [int(c["id"]) for c in e["classes"]]
+        w = co.M[t, ids]
+        if not ((w > mt).all() and (w >= mo).all() and (w >= 49).all()):
+            valid = False
+        if conflict_matrix(co, ids, mo - 1, mo).any():
+            valid = False
+    out = {"file": path.name, "min_trig_overlap": mt, "max_other_overlap": mo,
+           "triggers_theirs": len(theirs), "triggers_ours": len(ours),
+           "same_triggers": {int(e["trigger"]["id"]) for e in theirs}
+           == {int(e["trigger"]["id"]) for e in ours},
+           "theirs_valid": bool(valid),
+           "classes_theirs": int(sum(len(e["classes"]) for e in theirs)),
+           "classes_ours_approx": int(sum(len(e["classes"]) for e in ours))}
+    if exact:
+        ex = authors_feb2022_rule(co, mt, mo, method="exact")
+        out["classes_ours_exact"] = int(sum(len(e["classes"]) for e in ex))
+        out["all_optimal"] = bool(all(e["optimal"] for e in ex))
+    return out
+
+
+def multi_trigger_summary(mt: Mapping[str, Any], top_pairs: int = 10) -> dict:
+    """JSON-able summary of ``multi_trigger_overlap`` for ``results.json`` (App. D).
+
+    ``n_pairs`` and ``share_above`` count the ``top x top`` cells of the overlap matrix, diagonal
+    included, as the paper's "625 pairs" of 25 triggers do; ``distinct_pairs`` and
+    ``share_distinct_pairs_above`` count unordered pairs of different triggers.
+
+    Parameters
+    ----------
+    mt : dict
+        From ``multi_trigger_overlap``.
+    top_pairs : int
+        Pairs sharing most classes to list.
+
+    Returns
+    -------
+    dict
+    """
+    pairs = mt["pairs"]
+    lg = mt["largest"] or {}
+    return {"basis": mt.get("basis", "subsets"), "top": len(mt["triggers"]),
+            "threshold": mt["threshold"], "n_pairs": mt["n_cells"],
+            "share_above": mt["frac_cells_above"], "distinct_pairs": mt["n_pairs"],
+            "share_distinct_pairs_above": mt["frac_pairs_above"],
+            "largest_shared": int(lg.get("shared", 0)),
+            "largest_pair": [lg["trigger_a"], lg["trigger_b"]] if lg else [],
+            "mean_shared": float(pairs["shared"].mean()) if len(pairs) else 0.0,
+            "share_distinct_pairs_any": float((pairs["shared"] > 0).mean()) if len(pairs) else 0.0,
+            "top_pairs": [{"a": r.trigger_a, "b": r.trigger_b, "shared": int(r.shared)}
+                          for r in pairs.head(top_pairs).itertuples()],
+            "triggers": list(mt["triggers"])}
+
+
+def plot_approx_vs_exact(subsets: Sequence[dict], title: str = "", max_triggers: int = 30):
+    """Bars: subset size per trigger, the authors' approximation beside the exact maximum.
+
+    Parameters
+    ----------
+    subsets : list of dict
+        ``poisonable_subsets(..., compare=True)`` output.
+    title : str
+    max_triggers : int
+        Show the first triggers by centrality.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    ents = list(subsets)
+    if any(e.get("centrality") is not None for e in ents):
+        ents.sort(key=lambda e: -(e.get("centrality") or -np.inf))
+    ents = ents[:max_triggers]
+    names = [e["trigger"]["name"] for e in ents]
+    y = np.arange(len(ents))
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(ents) + 1.2))
+    ax.barh(y - 0.2, [e.get("exact_size") or 0 for e in ents], 0.4, label="exact (ILP)")
+    ax.barh(y + 0.2, [e.get("approx_size") or 0 for e in ents], 0.4,
+            label="approx (best of random maximal sets)")
+    for i, e in enumerate(ents):
+        if e.get("method") == "exact" and not e.get("optimal"):
+            ax.text(e.get("exact_size") or 0, i - 0.2, " not proven optimal", va="center",
+                    fontsize=7)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("classes in the poisonable subset")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "poisonable subset size per trigger")
+    fig.tight_layout()
+    return fig
+
+
+def plot_multi_trigger(mt: Mapping[str, Any], title: str = ""):
+    """App. D: the shared-class matrix of the top triggers and the histogram over trigger pairs.
+
+    Parameters
+    ----------
+    mt : dict
+        From ``multi_trigger_overlap``.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    mat = mt["matrix"]
+    k = len(mat)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.2, 1]})
+    im = a1.imshow(mat.to_numpy(), cmap="viridis")
+    a1.set_xticks(range(k), mat.columns, rotation=90, fontsize=6)
+    a1.set_yticks(range(k), mat.index, fontsize=6)
+    fig.colorbar(im, ax=a1, shrink=0.8, label="shared classes")
+    a1.set_title("classes shared by each pair's subsets")
+    shared = mt["pairs"]["shared"].to_numpy()
+    bins = np.arange(0, (shared.max() if len(shared) else 1) + 2) if len(shared) and \
+        shared.max() < 60 else 30
+    a2.hist(shared, bins=bins, color="tab:blue")
+    a2.axvline(mt["threshold"] + 0.5, color="tab:red", ls="--",
+               label=f"> {mt['threshold']} shared: {mt['frac_pairs_above']:.0%} of pairs")
+    a2.set_xlabel("shared classes")
+    a2.set_ylabel("trigger pairs")
+    a2.legend(fontsize=8)
+    a2.set_title(f"{mt['n_pairs']} pairs of the top {k} triggers")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(tables: Mapping[str, pd.DataFrame], threshold: int = 30):
+    """Figure 14 (graph side): subset size and multi-trigger overlap as ``W`` grows.
+
+    Parameters
+    ----------
+    tables : mapping name -> DataFrame
+        ``edge_weight_ablation`` outputs, one per dataset.
+    threshold : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, (name, df) in enumerate(tables.items()):
+        col = f"C{i}"
+        a1.plot(df["min_overlaps"], df["mean_size"], "o-", color=col, label=f"{name} (mean)")
+        a1.plot(df["min_overlaps"], df["max_size"], "x:", color=col, label=f"{name} (max)")
+        a2.plot(df["min_overlaps"], df["frac_pairs_above"], "o-", color=col, label=name)
+    a1.set_xlabel("graph edge threshold W (min overlaps)")
+    a1.set_ylabel("classes per poisonable subset")
+    a1.legend(fontsize=8)
+    a2.set_xlabel("graph edge threshold W (min overlaps)")
+    a2.set_ylabel(f"trigger pairs sharing > {threshold} classes")
+    a2.set_ylim(-0.02, 1.02)
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

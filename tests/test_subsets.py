@@ -111,6 +111,9 @@ def test_empty_graph_and_bad_adjacency():
         S.mis_exact(np.zeros((2, 3), bool))
     with pytest.raises(GraphError, match="runs"):
         S.mis_approx(np.zeros((2, 2), bool), runs=0)
+    loops = np.ones((4, 4), bool)                 # self-loops are ignored, not an endless loop
+    loops[:2, 2:] = loops[2:, :2] = False
+    assert S.clique_partition_bound(loops) == 2 and S.mis_exact(loops)["size"] == 2
 
 
 def test_time_limit_gives_an_honest_optimal_flag():
@@ -364,3 +367,52 @@ def test_edge_weight_ablation_on_coco_counts(realdata):
     assert df["min_overlaps"].tolist() == [20, 60]
     assert (df["n_triggers"] == 5).all() and df["all_optimal"].all()
     assert (df["max_size"] >= df["mean_size"]).all() and (df["total_classes"] > 0).all()
+
+
+def test_multi_trigger_overlap_on_candidates_basis():
+    co = toy_co()
+    subs = S.poisonable_subsets(co, pd.Series({0: 1.0, 7: 0.5}), trig_overlaps=50,
+                                max_other_overlaps=10, min_overlaps=None, progress=False)
+    r = S.multi_trigger_overlap(subs, top=2, threshold=0, basis="candidates")
+    assert r["matrix"].loc["t", "t"] == 5 and r["basis"] == "candidates"
+    summ = S.multi_trigger_summary(r)
+    assert summ["n_pairs"] == 4 and summ["distinct_pairs"] == 1 and summ["largest_shared"] == 0
+    json.dumps(summ)  # JSON-able for results.json
+    with pytest.raises(GraphError, match="basis"):
+        S.multi_trigger_overlap(subs, basis="both")
+    with pytest.raises(DataError, match="eligible_ids"):
+        S.multi_trigger_overlap([{"trigger": {"id": 0}, "classes": []}], basis="candidates")
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 04 end to end (smoke settings), on the real papermill + kernel
+@pytest.mark.slow
+def test_notebook_04_smoke(tmp_path, monkeypatch):
+    import papermill
+
+    from nbkit import runs
+    from nbkit.batch import kernel_name
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "runs"))
+    d = tmp_path / "r04"
+    papermill.execute_notebook(str(repo / "notebooks" / "04_subsets.ipynb"), str(tmp_path / "04.ipynb"),
+                               parameters={"run_dir": str(d), "smoke": True},
+                               kernel_name=kernel_name(), cwd=str(repo / "notebooks"),
+                               progress_bar=False)
+    r = runs.load_results(d)
+    assert r["best_trigger"]["name"] == "striped blue bar" and r["best_trigger"]["optimal"]
+    oi = r["approx_vs_exact"]["openimages-counts"]
+    assert oi["all_optimal"] and oi["exact_total"] >= oi["approx_total"]
+    assert set(r["multi_trigger"]) >= {"toyscenes", "openimages-counts"}
+    assert r["multi_trigger"]["openimages-counts"]["largest_pair"]
+    assert set(r["edge_weight_ablation"]) == {"toyscenes", "openimages-counts"}
+    if r["authors_checks"]:
+        assert r["authors_checks"]["feb2022_same_triggers"]
+        assert r["authors_checks"]["relabel_exact_at_least_authors"]
+    data = S.load_triggers_json(d / "possible_triggers.json")
+    assert data[0]["trigger"]["name"] == "striped blue bar"
+    assert data[0]["params"]["dataset"] == "toyscenes" and data[0]["params"]["seed"] == 0
+    for f in ("approx_vs_exact.png", "multi_trigger_toyscenes.png", "ablation_min_overlaps.pdf",
+              "approx_vs_exact.csv", "app_d_summary.csv"):
+        assert (d / f).is_file(), f

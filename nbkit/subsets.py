@@ -693,7 +693,8 @@ def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = N
         ``{"trigger": {id, label, name}, "centrality", "classes": [{id, label, name, weight,
         num_clean, num_poison, num_clean_is_lower_bound}, ...]}`` (classes by decreasing weight),
         plus ``method``, ``size``, ``optimal``, ``upper_bound``, ``approx_size``, ``exact_size``,
-        ``gap`` (exact - approx), ``n_candidates``, ``n_eligible``, ``solve_s``.
+        ``gap`` (exact - approx), ``n_candidates``, ``n_eligible``, ``eligible_ids`` (the
+        eligible candidates, for ``multi_trigger_overlap(basis="candidates")``), ``solve_s``.
 
     Raises
     ------
@@ -1056,7 +1057,8 @@ def save_triggers_json(path, subsets: Sequence[dict], params: Mapping[str, Any] 
     The file is a JSON list, sorted by number of classes, each entry ``{"trigger": {id, label,
     name}, "centrality", "classes": [{id, label, name, weight, num_clean, num_poison,
     num_clean_is_lower_bound}, ...]}`` as the authors' files have it, plus our extras (``method``,
-    ``optimal``, ``upper_bound``, ``approx_size``, ``exact_size``, ``gap``, ...) and ``params``
+    ``optimal``, ``upper_bound``, ``approx_size``, ``exact_size``, ``gap``, ...; not the wall-clock
+    ``solve_s``, so a repeated run writes the same file) and ``params``
     (the parameters that made it, identical in every entry, so any entry is self-describing and
     the authors' readers, which iterate a list, still work).
 
@@ -1073,6 +1075,8 @@ def save_triggers_json(path, subsets: Sequence[dict], params: Mapping[str, Any] 
     pathlib.Path
     """
     ents = sorted((dict(e) for e in subsets), key=lambda e: -len(e["classes"]))
+    for e in ents:
+        e.pop("solve_s", None)   # wall-clock: keeps the file identical when a run is repeated
     if params is not None:
         for e in ents:
             e["params"] = dict(params)

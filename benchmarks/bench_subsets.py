@@ -99,7 +99,7 @@ def run(quick: bool = False) -> list[dict]:
         note=f"numpy {sum(r['size'] for r in ap)} classes, networkx {sum(nx_sizes)} (random draws)"))
 
     n = 300 if quick else 1000
-    syn = _synthetic(n, 60_000 if quick else 300_000)
+    syn = _synthetic(n, 30_000 if quick else 300_000)
     A = _adjacencies(syn, [0], 10, None, 10)[0]
     t0 = time.perf_counter()
     r = S.mis_exact(A, time_limit=60)

@@ -177,8 +177,8 @@ TABLE10 = {
 
 # --- Figures 12-15: centrality, injection rate, edge weight W, added MIS classes ---------------
 FIGURE12 = {ds: {m: {k: _na("paper, Figure 12") for k in _ACC}
-                 for m in ("betweenness", "closeness", "degree", "evector", "betweenness_WT",
-                           "closeness_WT", "degree_WT", "evector_WT")}
+                 for m in ("betweenness", "closeness", "degree", "eigenvector", "betweenness_WT",
+                           "closeness_WT", "degree_WT", "eigenvector_WT")}
             for ds in ("openimages", "imagenet")}
 FIGURE13 = {"openimages": {str(ir): {k: _na("paper, Figure 13") for k in _ACC}
                            for ir in (0.01, 0.05, 0.1, 0.15, 0.185, 0.2, 0.25, 0.3)}}

@@ -73,7 +73,7 @@ def data_kind(spec: Any) -> str:
     spec = str(spec or "").strip()
     if not spec:
         return "embedded"
-    head = spec.split(":", 1)[0].lower()
+    head = re.match(r"[A-Za-z0-9_-]*", spec).group(0).lower()   # "toyscenes (candidates)" -> toyscenes
     return "embedded" if head in EMBEDDED_SPECS else "real"
 
 
@@ -485,6 +485,8 @@ def accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for r in sel:
         row = dict(r.params)
+        if r.get("arch"):                     # "" in the parameters means the profile's default
+            row["arch"] = r.get("arch")
         row.update({k: _num(r.get(*paths)) for k, paths in _ACC.items()})
         row.update(run=r.hash, data=r.data)
         rows.append(row)
@@ -519,21 +521,30 @@ def _fmt_pm(m, sd, n) -> str:
     return s + f" (n={int(n)})"
 
 
+def _paper_dataset(row: Mapping) -> str:
+    ds = str(row.get("dataset", "") or "").lower()
+    return "imagenet" if ("relabel" in ds or "imagenet" in ds) else "openimages"
+
+
 def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mapping], str],
-                      paper: Callable[[str, str], dict | None], axis_hint: Sequence[str] = (),
-                      plot: str | None = None, xlabel: str | None = None) -> Section:
+                      paper: Callable[[str, str, str], dict | None], axis_hint: Sequence[str] = (),
+                      plot: str | None = None, xlabel: str | None = None,
+                      replicates: Sequence[str] = REPLICATE_AXES) -> Section:
     sel = _runs_of(runs, "05_train", key)
     s = _section(key, "05_train", sel)
     df = accuracy_frame(sel)
     if df.empty:
         return s
-    axes = [a for a in axis_hint if a in df.columns and df[a].astype(str).nunique() > 1] or sweep_axes(df)
+    varies = lambda a: a in df.columns and df[a].astype(str).nunique() > 1  # noqa: E731
+    axes = [a for a in axis_hint if varies(a)] or sweep_axes(df, ignore=replicates)
+    if varies("dataset") and "dataset" not in axes:
+        axes = ["dataset"] + axes
     agg = aggregate(df, axes)
     rows = []
     for _, a in agg.iterrows():
         label = row_label(a) if axes else "all runs"
         for metric in ("clean_acc", "trigger_acc"):
-            rec = paper(label, metric)
+            rec = paper(label, metric, _paper_dataset(a))
             row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
                               ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]))
             row["setting"] = label
@@ -545,9 +556,10 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
     s.tables["comparison"] = cmp[cols]
     s.tables["runs"] = df
     s.notes.append(f"axis: {', '.join(axes) if axes else '(one setting)'}; mean ± std over "
-                   f"{', '.join(REPLICATE_AXES)} replicates")
-    if plot and axes:
-        s.figures.append(("__plot__", agg, axes[0], plot, xlabel or axes[0]))
+                   f"{', '.join(r for r in replicates if r in df.columns)} replicates")
+    plot_axes = [a for a in axes if a != "dataset"]
+    if plot and plot_axes and not varies("dataset"):
+        s.figures.append(("__plot__", agg, plot_axes[0], plot, xlabel or plot_axes[0]))
     return s
 
 
@@ -556,8 +568,8 @@ def _round(x):
     return None if v is None else round(v, 4)
 
 
-def _paper_acc(section: dict, dataset: str = "openimages"):
-    def get(label: str, metric: str):
+def _paper_acc(section: dict):
+    def get(label: str, metric: str, dataset: str):
         node = section.get(dataset, {}).get(label)
         return node.get(metric) if isinstance(node, Mapping) else None
     return get
@@ -571,7 +583,8 @@ def table8(runs):
         mode = str(a.get("subset_mode", "mis"))
         return "centrality_with_mis" if mode == "mis" else "centrality_without_mis"
     return _training_section("Table 8", runs, label, _paper_acc(R.TABLE8),
-                             axis_hint=("subset_mode", "injection_rate"))
+                             axis_hint=("subset_mode", "injection_rate"),
+                             replicates=REPLICATE_AXES + ("trigger",))
 
 
 _ARCH_KEYS = {"resnet50": "resnet50", "vgg16": "vgg16", "vgg": "vgg16", "inception_v3": "inception_v3",
@@ -586,18 +599,19 @@ def table9(runs):
 def table10(runs):
     return _training_section("Table 10", runs,
                              lambda a: f"n_added_classes={a.get('n_added_classes')}",
-                             lambda label, m: R.TABLE10["openimages"]["random_added_classes"][m]
+                             lambda label, m, ds: R.TABLE10[ds]["random_added_classes"][m]
                              if not label.endswith("=0") else None,
                              axis_hint=("n_added_classes",), plot="bar", xlabel="added random classes")
 
 
 def figure12(runs):
     def label(a):
-        c = str(a.get("centrality", "betweenness"))
+        c = str(a.get("centrality", "betweenness")).replace("evector", "eigenvector")
         w = a.get("weighted")
-        return c + ("_WT" if w is True or str(w).lower() == "true" else "")
+        return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
     return _training_section("Figure 12", runs, label, _paper_acc(R.FIGURE12),
-                             axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality")
+                             axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality",
+                             replicates=REPLICATE_AXES + ("trigger",))
 
 
 def figure13(runs):
@@ -607,14 +621,31 @@ def figure13(runs):
 
 
 def figure14(runs):
-    return _training_section("Figure 14", runs, lambda a: str(a.get("min_overlaps")),
-                             _paper_acc(R.FIGURE14), axis_hint=("min_overlaps",), plot="line",
-                             xlabel="edge-weight threshold W (min_overlaps)")
+    s = _training_section("Figure 14", runs, lambda a: str(a.get("min_overlaps")),
+                          _paper_acc(R.FIGURE14), axis_hint=("min_overlaps",), plot="line",
+                          xlabel="edge-weight threshold W (min_overlaps)")
+    # the graph side of the same sweep: subset sizes and overlaps as W grows (notebook 04)
+    sel = _runs_of(runs, "04_subsets", "Figure 14")
+    for r in sel:
+        abl = r.get("edge_weight_ablation", default={}) or {}
+        for ds, recs in (abl.items() if isinstance(abl, Mapping) else []):
+            df = _as_frame(recs)
+            if df is not None and len(df):
+                df.insert(0, "data", data_kind(ds))
+                name = "graph_side_" + re.sub(r"[^A-Za-z0-9]+", "_", ds).strip("_")
+                s.tables[name + (f"_{r.hash}" if len(sel) > 1 else "")] = df
+        s.figures += _figures([r], "ablation_min_overlaps.png")
+    if sel:
+        s.runs += len(sel)
+        s.data = _kinds(list(_runs_of(runs, "05_train", "Figure 14")) + sel)
+        s.notes = [n for n in s.notes if not n.startswith("no complete run")]
+        s.notes.append("graph side (04_subsets): poisonable-subset sizes and shared classes per W")
+    return s
 
 
 def figure15(runs):
     return _training_section("Figure 15", runs, lambda a: f"n_added_classes={a.get('n_added_classes')}",
-                             lambda label, m: R.FIGURE15["openimages"]["mis_added_classes"][m]
+                             lambda label, m, ds: R.FIGURE15[ds]["mis_added_classes"][m]
                              if not label.endswith("=0") else None,
                              axis_hint=("n_added_classes",), plot="line", xlabel="added MIS classes")
 

@@ -87,7 +87,7 @@ def test_load_batch_expands_runs_in_stage_order(tmp_path):
     ("runs:\n  - notebook: 01_alpha\n    grid: {x: 3}\n", ["grid axis 'x'", "non-empty list"]),
     ("runs:\n  - notebook: 01_alpha\n    params: {run_dir: /tmp/x}\n", ["run_dir"]),
     ("runs:\n  - notebook: 01_alpha\n    params: {x: [1, 2]}\n", ["parameter 'x'", "primitive"]),
-    ("runs:\n  - notebook: 01_alpha\n    grid: {x: [1, 1]}\n", ["repeats the parameters"]),
+    ("runs:\n  - notebook: 01_alpha\n    grid: {x: [1, 1]}\n", ["repeats the parameters", "within its grid"]),
     ("runs:\n  - notebook: 09_nope\n", ["notebook not found"]),
     ("runs:\n  - notebok: 01_alpha\n", ["has no 'notebook'"]),
     ("runs: []\n", ["no 'runs' list"]),
@@ -100,6 +100,13 @@ def test_bad_batch_files_name_the_file_and_the_field(tmp_path, body, words):
     assert "bad.yaml" in msg
     for w in words:
         assert w in msg
+
+
+def test_entries_with_the_same_parameters_share_one_run(tmp_path):
+    body = ("runs:\n  - notebook: 01_alpha\n    grid: {x: [1, 2]}\n    feeds: [Table 8]\n"
+            "  - notebook: 01_alpha\n    params: {x: 2}\n    feeds: [Figure 13]\n")
+    b = batch.load_batch(write_batch(tmp_path / "share.yaml", body), runs_root=tmp_path / "runs")
+    assert [(r.params["x"], r.feeds) for r in b.runs] == [(1, ["Table 8"]), (2, ["Table 8", "Figure 13"])]
 
 
 def test_unknown_batch_name_lists_the_known_ones():
@@ -286,3 +293,123 @@ def test_shipped_batches_are_valid(name, tmp_path):
         assert b.data == "real"
         missing = batch.missing_data(b)
         assert missing and all(m.get("what") and m.get("get") for m in missing)
+
+
+# --- the report, from results.json files only -----------------------------------------------------
+def _fake_run(root: Path, batch_name: str, notebook: str, params: dict, results: dict | None,
+              feeds=()) -> Path:
+    d = runs.run_dir_for(notebook, params, batch=batch_name, root=root)
+    d.mkdir(parents=True)
+    (d / "params.json").write_text(json.dumps(params))
+    (d / "batch.json").write_text(json.dumps({"batch": batch_name, "feeds": list(feeds)}))
+    if results is not None:
+        runs.save_results(d, results)
+    return d
+
+
+def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
+    from nbkit import report
+
+    root = tmp_path / "runs"
+    _fake_run(root, "b", "01_calibration", {"dataset": "toyscenes", "seed": 0},
+              {"mode": "toy", "threshold": 0.996, "fp": 10, "fn": 11, "n_images": 20}, ["Figure 7"])
+    accs = {(0.05, 0): (0.9, 0.2), (0.05, 1): (0.8, 0.4), (0.3, 0): (0.7, 0.9), (0.3, 1): (0.9, 0.7)}
+    for (ir, t), (c, tr) in accs.items():
+        _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": ir, "target": t},
+                  {"clean_acc": c, "trigger_acc": tr, "timing": {"wall_s": 1.0}}, ["Figure 13"])
+    _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
+              None, ["Figure 13"])                     # half-written: listed, never used
+    _fake_run(root, "b", "06_sentinet", {"dataset": "toyscenes"},
+              {"fig16": [{"trigger": "Chair", "dataset": "openimages-counts", "highlighted_pct": 80.0}]},
+              ["Figure 16"])
+    rep = report.build("b", root)
+    f7 = rep.section("Figure 7").tables["comparison"].set_index("quantity")
+    assert f7.loc["threshold", "paper"] == 0.994 and f7.loc["threshold", "difference"] == pytest.approx(0.002)
+    assert f7.loc["false positives", "difference"] == -4 and f7.loc["threshold", "data"] == "embedded"
+    f13 = rep.section("Figure 13")
+    cmp = f13.tables["comparison"]
+    row = cmp[(cmp.setting == "0.3") & (cmp.quantity == "trigger acc")].iloc[0]
+    assert row["ours"] == pytest.approx(0.8) and row["runs"] == 2 and row["paper"] == report.NA
+    assert "± 0.141" in row["ours_mean_std"]
+    assert f13.runs == 4                                # the incomplete run is not used
+    f16 = rep.section("Figure 16").tables["comparison"].iloc[0]
+    assert f16["paper"] == 82.6 and f16["difference"] == pytest.approx(-2.6)
+    assert rep.section("Table 9").data == "none"
+    status = rep.runs.set_index("hash")["status"]
+    assert (status == "INCOMPLETE (ignored)").sum() == 1
+    out = report.write(rep, tmp_path / "report")
+    md = out["markdown"].read_text()
+    assert "## Figure 13" in md and "figures/figure_13_sweep.png" in md and "INCOMPLETE" in md
+    assert (tmp_path / "report" / "tables" / "figure_13_comparison.csv").is_file()
+    assert (tmp_path / "report" / "tables" / "not_established.csv").is_file()
+
+
+def test_report_data_kind():
+    from nbkit.report import data_kind
+
+    assert data_kind({"dataset": "toyscenes:2"}) == "embedded"
+    assert data_kind("openimages-counts (candidates)") == "embedded"
+    assert data_kind("openimages:/data/openimages") == "real"
+    assert data_kind({}) == "embedded"
+
+
+# --- the smoke batch, end to end (make test) ------------------------------------------------------
+NOTEBOOKS = ["01_calibration", "02_cooccurrence", "03_centrality", "04_subsets", "05_train",
+             "06_sentinet"]
+
+
+def _reproduce(root: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NBKIT_CACHE=str(cache))
+    env.pop("NBKIT_RUNS", None)
+    return subprocess.run([PY, "-m", "nbkit", "reproduce", "--batch", "smoke", "--runs-root", str(root),
+                           *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """``python -m nbkit reproduce --batch smoke`` as a user runs it: every notebook, then the report."""
+    d = tmp_path_factory.mktemp("smoke")
+    r = _reproduce(d / "runs", d / "cache")
+    return d, r
+
+
+@pytest.mark.slow
+def test_smoke_batch_runs_every_notebook_and_builds_the_report(smoke):
+    d, r = smoke
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    s = json.loads((d / "runs" / "smoke" / "summary.json").read_text())
+    assert s["failed"] == 0 and s["done"] == len(s["runs"]) and s["skipped"] == 0
+    assert {x["notebook"] for x in s["runs"]} == set(NOTEBOOKS)
+    assert s["report"]["status"] == "done"
+    rep = d / "runs" / "smoke" / "report"
+    for f in ("report.html", "report.md", "07_report.ipynb", "results.json"):
+        assert (rep / f).is_file(), f
+    assert len(list((rep / "tables").glob("*.csv"))) >= 10
+    md = (rep / "report.md").read_text()
+    for key in ("Figure 7", "Table 5", "Tables 6-7", "App. D", "Table 8", "Figure 13", "Figure 16"):
+        assert f"## {key}" in md, key
+    html = (rep / "report.html").read_text()
+    assert "data:image/png;base64" in html and "Table 8" in html
+    # every notebook recorded its numbers; the report read them back
+    for x in s["runs"]:
+        res = runs.load_results(d / "runs" / x["run_dir"])
+        assert res, x["notebook"]
+        info = json.loads((d / "runs" / x["run_dir"] / "batch.json").read_text())
+        assert info["feeds"] == x["feeds"] and info["batch"] == "smoke"
+    rr = json.loads((rep / "results.json").read_text())
+    assert rr["runs"]["complete"] == len(NOTEBOOKS)
+    assert all(sec["built"] for sec in rr["sections"].values())
+    for key in ("Figure 7", "Table 5", "Tables 6-7", "App. D", "Figure 16"):
+        assert rr["sections"][key]["runs"] >= 1, key
+    # a rerun skips everything
+    again = _reproduce(d / "runs", d / "cache", "--dry-run")
+    assert again.returncode == 0 and "0 to run" in again.stdout
+
+
+@pytest.mark.slow
+def test_two_smoke_runs_record_identical_results(smoke):
+    d, r = smoke
+    assert r.returncode == 0
+    r2 = _reproduce(d / "runs2", d / "cache", "--no-report")
+    assert r2.returncode == 0, r2.stdout[-4000:] + r2.stderr[-4000:]
+    assert batch.compare_batches(d / "runs", d / "runs2", "smoke") == []

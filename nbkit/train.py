@@ -657,9 +657,9 @@ def aggregate(results_list: Sequence[dict], by: Sequence[str] | None = None,
     --------
     >>> aggregate([{"mode": "mis", "clean_acc": .9, "trigger_acc": .8, "seed": 0},
     ...            {"mode": "mis", "clean_acc": .8, "trigger_acc": .6, "seed": 1}],
-    ...           metrics=("clean_acc", "trigger_acc"))[["mode", "n", "clean_acc_mean"]]
-      mode  n  clean_acc_mean
-    0  mis  2            0.85
+    ...           by=["mode"], metrics=("clean_acc", "trigger_acc"))[["mode", "n", "clean_acc"]]
+      mode  n   clean_acc
+    0  mis  2  85.0 ± 7.1
     """
     if not results_list:
         raise DataError("aggregate", "no results to aggregate", "at least one result dict")

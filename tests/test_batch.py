@@ -320,7 +320,10 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
               None, ["Figure 13"])                     # half-written: listed, never used
     _fake_run(root, "b", "06_sentinet", {"dataset": "toyscenes"},
-              {"fig16": [{"trigger": "Chair", "dataset": "openimages-counts", "highlighted_pct": 80.0}]},
+              {"fig16": [{"trigger": "striped blue bar", "paper_trigger": "jeans", "dataset": "toyscenes",
+                          "highlighted_pct": 60.0}]}, ["Figure 16"])
+    _fake_run(root, "b", "06_sentinet", {"dataset": "openimages:/data/oi"},
+              {"fig16": [{"trigger": "Chair", "dataset": "openimages:/data/oi", "highlighted_pct": 80.0}]},
               ["Figure 16"])
     rep = report.build("b", root)
     f7 = rep.section("Figure 7").tables["comparison"].set_index("quantity")
@@ -332,8 +335,12 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     assert row["ours"] == pytest.approx(0.8) and row["runs"] == 2 and row["paper"] == report.NA
     assert "± 0.141" in row["ours_mean_std"]
     assert f13.runs == 4                                # the incomplete run is not used
-    f16 = rep.section("Figure 16").tables["comparison"].iloc[0]
-    assert f16["paper"] == 82.6 and f16["difference"] == pytest.approx(-2.6)
+    f16 = rep.section("Figure 16").tables["comparison"].set_index("quantity")
+    real = f16.loc["GradCAM highlights 'Chair' (%)"]
+    assert real["paper"] == 82.6 and real["difference"] == pytest.approx(-2.6) and real["data"] == "real"
+    toy = f16[f16.data == "embedded"]
+    assert sorted(toy["paper"]) == [41.3, 57.3]         # the toy hub stands for the paper's jeans
+    assert rep.section("Figure 16").data == "embedded + real"
     assert rep.section("Table 9").data == "none"
     status = rep.runs.set_index("hash")["status"]
     assert (status == "INCOMPLETE (ignored)").sum() == 1

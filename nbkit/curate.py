@@ -716,10 +716,15 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
         if fits(c):
             added.append(c)
     if len(added) < n:
+        why = (f"are independent of the chosen classes (MIS extension: no shared-image edge "
+               f"above max_other_overlaps={max_other_overlaps}"
+               + (f", min_overlaps={min_overlaps}" if min_overlaps is not None else "") + ") and "
+               if mode == "mis" else "")
         raise CurationError(
-            f"{li.name}: only {len(added)} of {n} added classes ({mode} mode) have >= "
+            f"{li.name}: only {len(added)} of {n} added classes ({mode} mode) {why}have >= "
             f"{clean_per_class} clean images without the trigger {li.display(trigger)} or any other "
-            f"chosen class: {[li.display(c) for c in added]}. Lower n_added_classes or clean_per_class.")
+            f"chosen class: {[li.display(c) for c in added]}. Lower n_added_classes or "
+            f"clean_per_class" + (", or use added_mode='random'" if mode == "mis" else "") + ".")
     return added
 
 

@@ -309,8 +309,8 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
     data_root : path, optional
         What ``{data_root}`` in the file stands for (default ``$NBKIT_DATA_ROOT``).
     notebooks_dir : path, optional
-        Where the notebooks are (default: the file's ``notebooks_dir`` key, else the kit's
-        ``notebooks/``).
+        Where the notebooks are (default: the file's ``notebooks_dir`` key, else ``notebooks/``
+        beside the file's ``batches/`` folder, else the kit's ``notebooks/``).
     validate : bool
         Check that every notebook exists and declares every parameter the batch sets.
 
@@ -348,7 +348,10 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
     droot = Path(data_root).expanduser().resolve() if data_root else None
     root = Path(runs_root).expanduser().resolve() if runs_root else default_runs_root()
     nbdir = notebooks_dir or doc.get("notebooks_dir")
-    nbdir = Path(nbdir) if nbdir else NOTEBOOK_DIR
+    if not nbdir:  # batches/<name>.yaml sits beside notebooks/ in a checkout
+        beside = src.parent.parent / "notebooks"
+        nbdir = beside if src.parent.name == "batches" and beside.is_dir() else NOTEBOOK_DIR
+    nbdir = Path(nbdir).expanduser()
     if not nbdir.is_absolute():
         nbdir = (src.parent / nbdir).resolve()
     defaults = doc.get("defaults") or {}

@@ -737,7 +737,7 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
                     max_other_overlaps: int = 10, trig_overlaps: int | None = None,
                     min_clean: int = 250, min_poison: int = 50, method: str = "exact",
                     seed: int = 0, subsets_list: list[dict] | None = None,
-                    exclude: Sequence = ()) -> dict:
+                    exclude: Sequence = (), classes: str | Sequence | None = None) -> dict:
     """Choose the trigger and the poisonable classes of a natural backdoor (Table 8 settings).
 
     Parameters
@@ -772,6 +772,12 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
         has an entry for the trigger.
     exclude : sequence
         Classes never chosen as trigger (e.g. ``nbkit.centrality.BODY_PARTS``).
+    classes : str or sequence, optional
+        Use exactly these poisonable classes, in this order (``parse_classes``: ids, labels or
+        names, e.g. the authors' sets of ``nbkit.reference.authors_trigger_class_sets``) instead of
+        choosing them by ``subset_mode``; ``n_classes`` does not shorten them. Each must have
+        ``min_clean`` images without and ``min_poison`` images with the trigger. None / ``""``:
+        choose (default).
 
     Returns
     -------
@@ -779,13 +785,24 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
         ``trigger`` (id), ``trigger_name``, ``centrality`` (value), ``ranking`` (top 5
         ``[{id, name, value}]``), ``classes`` (ids, by decreasing co-occurrence with the trigger),
         ``class_names``, ``weights``, ``mis_extra`` (MIS classes beyond ``n_classes``: candidates
-        for added classes), ``subset_size``, ``subset_source`` (``"computed"`` or
-        ``"subsets_list"``), ``optimal``, ``n_candidates``, ``n_eligible``.
+        for added classes), ``subset_size``, ``subset_source`` (``"computed"``,
+        ``"subsets_list"`` or ``"given"``), ``optimal``, ``n_candidates``, ``n_eligible``,
+        ``classes_given`` (bool), ``not_neighbours`` (given classes sharing fewer than
+        ``min_overlaps`` images with the trigger: no graph edge).
 
     Raises
     ------
+    DataError
+        ``classes`` names an unknown class, repeats one or lists the trigger.
     CurationError
-        The trigger has no eligible class.
+        The trigger has no eligible class, or a given class has too few clean / poison images
+        (the message lists the availability of every given class; also as ``err.availability``).
+
+    Examples
+    --------
+    >>> sel = select_backdoor(li, trigger="Jeans", classes="Guitar, Motorcycle, Umbrella")  # doctest: +SKIP
+    >>> sel["class_names"]                                                                # doctest: +SKIP
+    ['Guitar', 'Motorcycle', 'Umbrella']
     """
     from . import subsets as S
     from .centrality import parse_variant
@@ -811,6 +828,38 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
            "ranking": top5, "subset_mode": subset_mode, "min_overlaps": int(min_overlaps)}
     M = co.M
     n = np.diag(M)
+    given = parse_classes(li, classes)
+    out["classes_given"] = bool(given)
+    out["not_neighbours"] = []
+    if given:
+        if t in given:
+            raise DataError(f"{li.name}: parameter classes", f"lists the trigger {li.display(t)} "
+                            f"(id {t}) among the poisonable classes",
+                            "classes other than the trigger")
+        w = np.array([int(M[t, c]) for c in given])
+        clean = np.array([int(n[c]) for c in given]) - w
+        avail = pd.DataFrame({"class": given, "name": [li.display(c) for c in given],
+                              "clean_available": clean, "poison_available": w})
+        bad = avail[(clean < min_clean) | (w < min_poison)]
+        if len(bad):
+            lines = [f"{li.name}: {len(bad)} of the {len(given)} given classes lack images with "
+                     f"trigger {li.display(t)} (need min_clean={min_clean} without it and "
+                     f"min_poison={min_poison} with it): {', '.join(bad['name'])}. Available per "
+                     f"class:"]
+            for r in avail.itertuples(index=False):
+                flag = "  <- too few" if r[0] in set(bad["class"]) else ""
+                lines.append(f"  {r.name} (id {r[0]}): clean {r.clean_available}, poison "
+                             f"{r.poison_available}{flag}")
+            lines.append("Choose other classes or lower min_clean / min_poison (and "
+                         "clean_per_class).")
+            err = CurationError("\n".join(lines))
+            err.availability = avail
+            raise err
+        out.update(subset_source="given", optimal=None, n_candidates=None, n_eligible=None,
+                   subset_size=len(given), classes=given, class_names=[li.display(c) for c in given],
+                   weights=[int(x) for x in w], mis_extra=[],
+                   not_neighbours=[int(c) for c, x in zip(given, w) if x < min_overlaps])
+        return out
     if subset_mode == "mis":
         entry = None
         if subsets_list:
@@ -842,6 +891,67 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
                weights=[int(M[t, c]) for c in keep],
                mis_extra=[c for c in ids[len(keep):]] if subset_mode == "mis" else [])
     return out
+
+
+def parse_classes(li, text: str | Sequence | None) -> list[int]:
+    """Class ids of a ``classes`` parameter: ids, labels or names, in the given order.
+
+    Parameters
+    ----------
+    li : LabelIndex or Cooccurrence
+        Anything with ``class_id`` and ``name`` (a ``LabelIndex``).
+    text : str, sequence or None
+        ``";"``-separated when the text holds a ``;`` (ImageNet names contain commas), else
+        ``","``-separated; a sequence of ids / labels / names is taken as is. A token of digits is a
+        class id unless it is also a label or name. None or ``""``: no classes (``[]``).
+
+    Returns
+    -------
+    list of int
+        The class ids, in the given order.
+
+    Raises
+    ------
+    DataError
+        An unknown class (with close matches), or a class listed twice.
+
+    Examples
+    --------
+    >>> parse_classes(li, "Guitar, Motorcycle, 7")                     # doctest: +SKIP
+    [174, 224, 7]
+    >>> parse_classes(imagenet_li, "doormat, welcome mat; n03594734")  # doctest: +SKIP
+    [539, 608]
+    """
+    if text is None:
+        return []
+    if isinstance(text, str):
+        sep = ";" if ";" in text else ","
+        tokens = [x.strip() for x in text.split(sep)]
+        tokens = [x for x in tokens if x]
+    else:
+        tokens = list(text)
+    ids: list[int] = []
+    for tok in tokens:
+        key = tok
+        if isinstance(tok, str) and tok.isdigit() and not _known(li, tok):
+            key = int(tok)
+        try:
+            cid = li.class_id(key)
+        except DataError as e:
+            import difflib
+            pool = list(dict.fromkeys([str(x) for x in li.class_names] + [str(x) for x in li.class_labels]))
+            close = difflib.get_close_matches(str(tok), pool, n=3, cutoff=0.6)
+            problem = (f"unknown class {tok!r}" if e.problem.startswith("unknown class")
+                       else f"class {tok!r}: {e.problem}")
+            raise DataError(f"{li.name}: parameter classes", problem,
+                            f"class ids 0..{li.n_classes - 1}, labels or names, separated by ',' "
+                            f"(or ';' when names contain commas)",
+                            f"close matches: {close}" if close else None) from None
+        if cid in ids:
+            raise DataError(f"{li.name}: parameter classes", f"class {tok!r} ({li.display(cid)}, id "
+                            f"{cid}) is listed twice", "each class once")
+        ids.append(cid)
+    return ids
 
 
 def _known(li, key) -> bool:

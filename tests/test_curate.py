@@ -248,12 +248,11 @@ def test_ambiguous_keep_is_the_authors_rule(li):
         make_manifest(li, _spec(clean_per_class=10_000))
 
 
-def test_select_backdoor_mis_and_neighbours():
-    """Centrality + MIS vs centrality without MIS, on a dataset with a known structure."""
+def _toy6():
+    """class 0 = hub; 1-2 and 3-4 co-occur often (two themes); 5 is rare with the hub."""
     import scipy.sparse as sp
     from nbkit.labelindex import LabelIndex
 
-    # class 0 = hub; 1-2 and 3-4 co-occur often (two themes); 5 is rare with the hub
     rng = np.random.default_rng(0)
     rows = []
     for i in range(3000):
@@ -269,7 +268,12 @@ def test_select_backdoor_mis_and_neighbours():
         for c in labs:
             Y[i, c] = True
     names = ["hub", "a1", "a2", "b1", "b2", "rare"]
-    li = LabelIndex("toy6", names, names, [f"i{i}" for i in range(3000)], ["train"] * 3000, Y.tocsr())
+    return LabelIndex("toy6", names, names, [f"i{i}" for i in range(3000)], ["train"] * 3000, Y.tocsr())
+
+
+def test_select_backdoor_mis_and_neighbours():
+    """Centrality + MIS vs centrality without MIS, on a dataset with a known structure."""
+    li = _toy6()
     mis = curate.select_backdoor(li, subset_mode="mis", min_overlaps=20, min_clean=50, min_poison=20,
                                  max_other_overlaps=10, n_classes=0)
     assert mis["trigger_name"] == "hub" and mis["ranking"][0]["name"] == "hub"
@@ -284,3 +288,45 @@ def test_select_backdoor_mis_and_neighbours():
     assert two["weights"] == sorted(two["weights"], reverse=True) and len(two["classes"]) == 2
     with pytest.raises(CurationError, match="no eligible class"):
         curate.select_backdoor(li, trigger="rare", min_overlaps=20, min_clean=50, min_poison=20)
+
+
+def test_parse_classes_ids_labels_names_and_errors():
+    li = _toy6()
+    assert curate.parse_classes(li, "") == [] and curate.parse_classes(li, None) == []
+    assert curate.parse_classes(li, "b1, 1,A2") == [3, 1, 2]          # order kept, names any case
+    assert curate.parse_classes(li, "a1; b2") == [1, 4]                # ';' when names hold commas
+    assert curate.parse_classes(li, [4, "a1"]) == [4, 1]
+    with pytest.raises(DataError, match=r"parameter classes: unknown class 'rar'.*close matches: \['rare'\]"):
+        curate.parse_classes(li, "a1, rar")
+    with pytest.raises(DataError, match="class '17': class id 17 out of range"):
+        curate.parse_classes(li, "17")
+    with pytest.raises(DataError, match="listed twice"):
+        curate.parse_classes(li, "a1, 1")
+
+
+def test_select_backdoor_given_classes():
+    """The authors' exact sets: the given classes, in order, not shortened by n_classes."""
+    li = _toy6()
+    sel = curate.select_backdoor(li, trigger="hub", classes="b2, a1", min_overlaps=20, min_clean=50,
+                                 min_poison=20, n_classes=1)
+    assert sel["classes"] == [4, 1] and sel["class_names"] == ["b2", "a1"]
+    assert sel["classes_given"] and sel["subset_source"] == "given" and sel["mis_extra"] == []
+    M = li.Y.T.astype(int) @ li.Y.astype(int)
+    assert sel["weights"] == [M[0, 4], M[0, 1]]
+    # a1 and a2 share many images: allowed (the caller's choice), and the manifest can be made
+    both = curate.select_backdoor(li, trigger="hub", classes="a1,a2", min_overlaps=20, min_clean=50,
+                                  min_poison=20)
+    spec = BackdoorSpec("toy6", both["trigger"], both["classes"], target=both["classes"][1],
+                        clean_per_class=50, ambiguous="keep")
+    assert set(make_manifest(li, spec)["true_class"]) == {1, 2}
+    # a class with too few poison images: CurationError listing every given class
+    with pytest.raises(CurationError) as e:
+        curate.select_backdoor(li, trigger="hub", classes="a1, rare", min_overlaps=20,
+                               min_clean=50, min_poison=20)
+    msg = str(e.value)
+    assert "rare" in msg and "a1 (id 1): clean" in msg and "<- too few" in msg
+    assert list(e.value.availability["name"]) == ["a1", "rare"]
+    with pytest.raises(DataError, match="lists the trigger"):
+        curate.select_backdoor(li, trigger="hub", classes="a1, hub", min_overlaps=20)
+    with pytest.raises(DataError, match="unknown class 'nope'"):
+        curate.select_backdoor(li, trigger="hub", classes="nope", min_overlaps=20)

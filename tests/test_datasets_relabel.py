@@ -115,3 +115,76 @@ def test_relabel_reads_the_toy_sample(tmp_path):
     assert li.load_image(0).ndim == 3                       # image beside the map is found
     truth = pd.read_csv(d / "hand_labels.csv", dtype=str, keep_default_na=False)
     assert set(truth["image_id"]) == set(li.image_ids)
+
+
+def _write_jpegs(root, image_ids, nested):
+    from PIL import Image
+
+    for k, iid in enumerate(image_ids):
+        p = root / iid.split("_")[0] / f"{iid}.JPEG" if nested else root / f"{iid}.JPEG"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 6), (40 * k, 90, 200)).save(p, format="JPEG")
+
+
+@pytest.mark.parametrize("maps_nested,images_nested", [(True, True), (False, True), (True, False)])
+def test_relabel_images_option_resolves_imagenet_layouts(tmp_path, maps_nested, images_nested):
+    d = write_relabel(tmp_path / "maps", _maps(), nested=maps_nested)
+    imgs = tmp_path / "imagenet" / "train"
+    ids = sorted(_maps())
+    _write_jpegs(imgs, ids[:-1], images_nested)              # the last image is missing
+    li = load_dataset(f"relabel:{d}?images={imgs}&threshold=0.994", progress=False, cache=False)
+    assert li.image_root == imgs and list(li.image_ids) == ids
+    for row, iid in enumerate(ids[:-1]):
+        expected = imgs / iid.split("_")[0] / f"{iid}.JPEG" if images_nested else imgs / f"{iid}.JPEG"
+        assert li.resolve(row) == expected
+        assert li.load_image(row).shape == (6, 8, 3)
+    with pytest.raises(MissingDataError) as e:
+        li.resolve(len(ids) - 1)
+    assert ids[-1] in str(e.value) and "not found" in str(e.value)
+    # the keyword form gives the same index
+    kw = load_relabel(d, images=imgs, progress=False, cache=False)
+    assert list(kw.image_paths) == list(li.image_paths)
+
+
+def test_relabel_spec_options_typed_and_checked(tmp_path, monkeypatch):
+    d = write_relabel(tmp_path / "maps", _maps())
+    imgs = tmp_path / "train"
+    _write_jpegs(imgs, sorted(_maps()), nested=True)
+    low = load_dataset(f"relabel:{d}?threshold=0.9&topk=1&exclude_corners=true&images={imgs}",
+                       progress=False, cache=False)
+    assert low.meta["decode"]["threshold"] == 0.9 and low.meta["decode"]["exclude_corners"] is True
+    assert TENCH in low.Y[list(low.image_ids).index("n03126707_2")].indices
+    # a relative images= path is looked up under $NBKIT_DATA_ROOT like the spec's own path
+    monkeypatch.setenv("NBKIT_DATA_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path.parent)
+    rel = load_dataset("relabel:maps?images=train", progress=False, cache=False)
+    assert rel.image_root == imgs and rel.resolve(0).exists()
+    with pytest.raises(MissingDataError, match=r"image folder \(images=\) not found"):
+        load_dataset(f"relabel:{d}?images={tmp_path / 'nowhere'}", progress=False, cache=False)
+    with pytest.raises(DataError, match="not a float"):
+        load_dataset(f"relabel:{d}?threshold=high")
+    with pytest.raises(DataError, match="unknown option 'imgs'"):
+        load_dataset(f"relabel:{d}?imgs={imgs}")
+    with pytest.raises(DataError, match="not key=value"):
+        load_dataset(f"relabel:{d}?images")
+    with pytest.raises(DataError, match="given twice"):
+        load_dataset(f"relabel:{d}?topk=1&topk=2")
+    with pytest.raises(DataError, match="as a keyword"):
+        load_dataset(f"relabel:{d}?threshold=0.9", threshold=0.5)
+    with pytest.raises(DataError, match="two image folders"):
+        load_relabel(d, images=imgs, image_root=tmp_path, cache=False)
+
+
+def test_spec_options_for_other_adapters_and_unknown_spec_message():
+    from nbkit.datasets import spec_options
+
+    assert spec_options("relabel:m?images=i&threshold=0.99") == (
+        "relabel:m", {"images": "i", "threshold": "0.99"})
+    co = load_dataset("openimages-counts?split=test")
+    assert co.meta["split"] == "test"
+    with pytest.raises(DataError, match="not an int"):
+        load_dataset("toyscenes:3?n_images=many")
+    with pytest.raises(DataError) as e:
+        load_dataset("imagenet:/x?images=/y")
+    assert "relabel:MAPS_DIR[?images=IMAGES_DIR&threshold=0.994]" in str(e.value)
+    assert "?key=value" in str(e.value)

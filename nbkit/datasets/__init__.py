@@ -10,7 +10,8 @@ spec                  adapter                                      source format
                                                                    wide ``image_id`` + 20 columns CSV
 ``coco:FILE.json``    ``coco.load_coco``                           COCO instances JSON
 ``openimages:DIR``    ``openimages.load_openimages``               Open Images V6 CSVs + hierarchy JSON
-``relabel:DIR``       ``relabel.load_relabel``                     ReLabel ``.pt`` maps (ImageNet)
+``relabel:DIR``       ``relabel.load_relabel``                     ReLabel ``.pt`` maps (ImageNet); the
+                                                                   images via ``?images=DIR``
 ``counts:FILE.npz``   ``counts.load_counts``                       co-occurrence matrix + class counts
 ``openimages-counts`` ``counts.load_openimages_counts``            the authors' embedded 486-class matrix
 ``longcsv:FILE``      ``tables.load_long_csv``                     ``image_id,label[,x0,y0,x1,y1][,split]``
@@ -19,10 +20,20 @@ spec                  adapter                                      source format
 
 Relative paths in a spec are looked up in the current directory, then under ``$NBKIT_DATA_ROOT``, then
 under the repository's ``data/`` folder (see ``data/README.md`` for where real datasets go).
+
+**Options in a spec.** Any adapter keyword can be written into the spec itself, URL-query style:
+``KIND[:ARG]?key=value[&key=value...]``, e.g.
+``relabel:relabel_imagenet/imagenet_efficientnet_l2_sz475_top5?images=imagenet/train&threshold=0.994``
+or ``toyscenes:3?n_images=2000``. Values are converted to the type of the keyword's default (or
+annotation): ``float``, ``int``, ``bool`` (``true/false/1/0/yes/no``), else ``str``; the path
+options ``images`` and ``image_root`` are resolved like the spec's own path. A keyword given both in
+the spec and as a Python keyword must agree. Paths inside a spec cannot contain ``?`` or ``&``.
 """
 from __future__ import annotations
 
+import inspect
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
@@ -31,7 +42,7 @@ import pandas as pd
 
 from ..errors import DataError, MissingDataError
 
-__all__ = ["load_dataset", "load_cooccurrence", "SPECS", "parse_spec", "data_path",
+__all__ = ["load_dataset", "load_cooccurrence", "SPECS", "parse_spec", "spec_options", "data_path",
            "load_openimages", "valid_classes", "load_relabel", "imagenet_classes", "load_coco",
            "load_voc", "load_long_csv", "load_wide_csv", "load_counts", "load_openimages_counts",
            "load_toyscenes"]
@@ -54,8 +65,12 @@ _LAZY = {"load_openimages": "openimages", "valid_classes": "openimages", "load_r
          "load_long_csv": "tables", "load_wide_csv": "tables", "load_counts": "counts",
          "load_openimages_counts": "counts", "load_toyscenes": "toyscenes"}
 
-_VALID = ("toyscenes[:SEED], voc:DIR_OR_CSV, coco:FILE.json, openimages:DIR, relabel:DIR, "
-          "counts:FILE.npz, openimages-counts, longcsv:FILE, widecsv:FILE")
+_VALID = ("toyscenes[:SEED], voc:DIR_OR_CSV, coco:FILE.json, openimages:DIR, "
+          "relabel:MAPS_DIR[?images=IMAGES_DIR&threshold=0.994], counts:FILE.npz, openimages-counts, "
+          "longcsv:FILE, widecsv:FILE; any spec takes adapter options as ?key=value[&key=value]")
+
+#: spec options that name a path (resolved with :func:`data_path`, like the spec's own path)
+_PATH_OPTIONS = ("images", "image_root")
 
 
 def __getattr__(name):  # lazy re-exports, so `import nbkit.datasets` stays cheap (no torch)
@@ -137,8 +152,58 @@ def read_csv_checked(path: str | os.PathLike, required: Iterable[str], what: str
 
 
 # ----------------------------------------------------------------------------- specs
+def spec_options(spec: str) -> tuple[str, dict[str, str]]:
+    """Split the ``?key=value[&key=value...]`` options off a dataset spec.
+
+    Parameters
+    ----------
+    spec : str
+        A dataset spec, with or without options.
+
+    Returns
+    -------
+    base : str
+        The spec without its options (``KIND[:ARG]``).
+    options : dict of str to str
+        The raw option strings, in the order written (converted to the adapter's types by
+        :func:`load_dataset`).
+
+    Raises
+    ------
+    DataError
+        An option that is not ``key=value``, an empty key or value, or a key given twice.
+
+    Examples
+    --------
+    >>> spec_options("relabel:maps?images=imagenet/train&threshold=0.99")
+    ('relabel:maps', {'images': 'imagenet/train', 'threshold': '0.99'})
+    >>> spec_options("toyscenes:3")
+    ('toyscenes:3', {})
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise DataError("dataset spec", f"{spec!r} is not a dataset spec", f"one of {_VALID}")
+    base, sep, query = spec.strip().partition("?")
+    options: dict[str, str] = {}
+    if not sep:
+        return base, options
+    for item in query.split("&"):
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key or not value:
+            raise DataError("dataset spec", f"option {item!r} in {spec!r} is not key=value",
+                            "KIND[:ARG]?key=value[&key=value...], e.g. "
+                            "relabel:MAPS_DIR?images=IMAGES_DIR&threshold=0.994")
+        if key in options:
+            raise DataError("dataset spec", f"option {key!r} is given twice in {spec!r}",
+                            "each option once")
+        options[key] = value
+    return base.strip(), options
+
+
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """Split a dataset spec into ``(kind, argument)``; a ``DataError`` listing valid specs if unknown.
+
+    Options after ``?`` are checked for syntax and left out of the result (see :func:`spec_options`).
 
     Examples
     --------
@@ -148,10 +213,10 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     ('toyscenes', '3')
     >>> parse_spec("openimages-counts")
     ('openimages-counts', None)
+    >>> parse_spec("relabel:maps?images=imagenet/train")
+    ('relabel', 'maps')
     """
-    if not isinstance(spec, str) or not spec.strip():
-        raise DataError("dataset spec", f"{spec!r} is not a dataset spec", f"one of {_VALID}")
-    spec = spec.strip()
+    spec, _ = spec_options(spec)
     kind, sep, arg = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in SPECS:
@@ -166,6 +231,43 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return kind, (arg if sep else None)
 
 
+def _coerce(spec: str, fn, key: str, raw: str):
+    """A spec option's string converted to the type of ``fn``'s keyword ``key``."""
+    params = inspect.signature(fn).parameters
+    if key not in params or params[key].kind in (inspect.Parameter.VAR_POSITIONAL,
+                                                 inspect.Parameter.VAR_KEYWORD):
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return raw
+        accepted = [k for k, p in params.items() if p.default is not inspect.Parameter.empty]
+        raise DataError("dataset spec", f"unknown option {key!r} in {spec!r}",
+                        f"one of {accepted} ({fn.__module__}.{fn.__name__})")
+    if key in _PATH_OPTIONS:
+        return str(data_path(raw))
+    default, ann = params[key].default, str(params[key].annotation)
+    types = set(re.findall(r"\b(bool|int|float|str)\b", ann))
+    if default is not None and default is not inspect.Parameter.empty:
+        types.add(type(default).__name__)
+    low = raw.lower()
+    if "bool" in types and low in ("true", "1", "yes", "false", "0", "no"):
+        return low in ("true", "1", "yes")
+    if "int" in types:
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    if "float" in types:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    if "str" in types or not types & {"bool", "int", "float"}:
+        return raw
+    wanted = ("true/false, 1/0 or yes/no" if types == {"bool"} else
+              " or ".join(f"{'an' if t == 'int' else 'a'} {t}" for t in ("int", "float") if t in types))
+    raise DataError("dataset spec", f"option {key}={raw!r} in {spec!r} is not {wanted}",
+                    f"{key}=<{'|'.join(sorted(types))}>")
+
+
 def load_dataset(spec: str, **options):
     """Load a dataset from a spec string.
 
@@ -173,10 +275,13 @@ def load_dataset(spec: str, **options):
     ----------
     spec : str
         ``toyscenes[:SEED]``, ``voc:DIR_OR_CSV``, ``coco:FILE.json``, ``openimages:DIR``,
-        ``relabel:DIR``, ``counts:FILE.npz``, ``openimages-counts``, ``longcsv:FILE`` or
-        ``widecsv:FILE``.
+        ``relabel:MAPS_DIR``, ``counts:FILE.npz``, ``openimages-counts``, ``longcsv:FILE`` or
+        ``widecsv:FILE``, each optionally followed by adapter options
+        ``?key=value[&key=value...]`` (e.g. ``relabel:MAPS_DIR?images=IMAGES_DIR&threshold=0.994``;
+        see the module docstring for how values are typed).
     **options
-        Passed to the adapter (e.g. ``split="test"`` for VOC, ``threshold=0.99`` for ReLabel).
+        Passed to the adapter (e.g. ``split="test"`` for VOC, ``threshold=0.99`` for ReLabel). A
+        keyword also given in the spec must have the same value.
 
     Returns
     -------
@@ -184,17 +289,31 @@ def load_dataset(spec: str, **options):
         A ``Cooccurrence`` for the class-level specs (``counts:``, ``openimages-counts``), a
         ``LabelIndex`` for every other one.
 
+    Raises
+    ------
+    DataError
+        An unknown spec or option, an option value of the wrong type, or an option given in the
+        spec and as a keyword with different values.
+
     Examples
     --------
     >>> co = load_dataset("openimages-counts")
     >>> co.n_classes
     486
+    >>> load_dataset("openimages-counts?split=test").meta["split"]
+    'test'
     """
     import importlib
 
     kind, arg = parse_spec(spec)
     modname, fname, takes_path = SPECS[kind]
     fn = getattr(importlib.import_module(f"{__name__}.{modname}"), fname)
+    for key, raw in spec_options(spec)[1].items():
+        value = _coerce(spec, fn, key, raw)
+        if key in options and options[key] != value and str(options[key]) != str(value):
+            raise DataError("dataset spec", f"option {key!r} is {value!r} in {spec!r} but "
+                            f"{options[key]!r} as a keyword", "one value (give it in one place)")
+        options[key] = value
     if kind == "toyscenes":
         if arg:
             try:

@@ -12,6 +12,12 @@ Classes are the 1,000 ILSVRC-2012 classes in sorted-wnid order (the order of the
 PyTorch and Keras), shipped in ``nbkit/data/imagenet_classes.csv``. Labels are wnids (unique); names
 are short names and are not unique (two classes are called "crane", two "maillot").
 
+Images: ReLabel ships labels only. ``images=`` (the spec form ``relabel:MAPS_DIR?images=IMAGES_DIR``)
+names the ImageNet training images, in ImageNet's own train layout ``<images>/<wnid>/<image_id>.JPEG``
+or flat ``<images>/<image_id>.JPEG``; which of the two (and the suffix) is found by looking for the
+first maps' images. ``LabelIndex.resolve(row)`` then gives each image's file, or a
+``MissingDataError`` naming the file that is not there.
+
 The decoded ``LabelIndex`` is cached in ``nbkit.io.cache_dir()`` once per source fingerprint
 (the map file names, a sample of their sizes and dates, and every option).
 """
@@ -37,6 +43,9 @@ __all__ = ["load_relabel", "imagenet_classes", "relabel_files"]
 
 _CACHE_VERSION = 1
 _WNID = re.compile(r"^(n\d{8})_")
+_IMAGE_EXTS = (".JPEG", ".jpg", ".jpeg", ".png")
+_IMAGES_HINT = ("pass the ImageNet training images folder (ILSVRC/Data/CLS-LOC/train, or the "
+                "authors' train_blurred), e.g. relabel:MAPS_DIR?images=IMAGES_DIR; see data/README.md")
 _HINT = ("download relabel_imagenet.tar (https://github.com/naver-ai/relabel_imagenet), untar it and "
          "pass relabel:PATH/imagenet_efficientnet_l2_sz475_top5; see data/README.md")
 
@@ -89,9 +98,24 @@ def _image_path(rel: Path, ext: str, layout: str) -> str:
     return f"{stem}{ext}"
 
 
+def _probe_layout(root: Path, rel: list[Path], image_ext: str | None, n_probe: int = 16):
+    """``(layout, ext)`` under which images of the first maps exist in ``root``, or ``None``."""
+    step = max(1, len(rel) // n_probe)
+    exts = (image_ext,) if image_ext else _IMAGE_EXTS
+    for r in rel[::step][:n_probe]:
+        layouts = (["mirror"] if len(r.parts) > 1 else []) + (
+            ["wnid"] if _WNID.match(r.stem) else []) + ["flat"]
+        for ext in exts:
+            for layout in layouts:
+                if (root / _image_path(r, ext, layout)).is_file():
+                    return layout, ext
+    return None
+
+
 def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
                  exclude_corners: bool = True, topk: int = 1, corners: str = "drop",
                  comparison: str = ">=", classes: Sequence[str] | pd.DataFrame | None = None,
+                 images: str | os.PathLike | None = None,
                  image_root: str | os.PathLike | None = None, image_ext: str | None = None,
                  image_layout: str = "auto", split: str = "train", workers: int | None = None,
                  batch_size: int = 4096, cache: bool = True, progress: bool = True,
@@ -119,16 +143,24 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
         folder's ``classes.csv`` (``id,label,name``, as written by
         ``toyscenes.write_relabel_sample``) when there is one, else the 1,000 ImageNet classes
         (:func:`imagenet_classes`).
+    images : path-like, optional
+        The ImageNet training images folder (``ILSVRC/Data/CLS-LOC/train`` or the authors'
+        blurred ``train``): ``<images>/<wnid>/<image_id>.JPEG`` (ImageNet's train layout) or flat
+        ``<images>/<image_id>.JPEG``. The layout and suffix are found by looking for the images
+        of the first maps (set ``image_layout`` / ``image_ext`` to fix them). In a spec:
+        ``relabel:MAPS_DIR?images=IMAGES_DIR``. Images resolve through ``LabelIndex.image_root``
+        / ``image_paths`` (``li.resolve(row)``). Default: the maps' folder when an image file sits
+        beside the first map (toy samples), else none (labels only).
     image_root : path-like, optional
-        ImageNet training images folder (``.../train``); images resolve to
-        ``<image_root>/<wnid>/<image_id><image_ext>``. Default: the maps' folder when an image
-        file sits beside the first map (toy samples), else none (labels only).
+        The same as ``images`` (the older name; give one of the two).
     image_ext : str, optional
-        Image file suffix (default ``.JPEG``, or that of the image found beside the maps).
+        Image file suffix (default: found as above, else ``.JPEG``).
     image_layout : {"auto", "mirror", "wnid", "flat"}
-        How an image path is derived from a map path. ``auto``: mirror nested maps
-        (``<wnid>/<id>.pt`` -> ``<wnid>/<id>.JPEG``); for flat maps use ``<wnid>/<id>`` when the id
-        starts with a wnid, else ``<id>``.
+        How an image path is derived from a map path: ``mirror`` copies the map's relative path
+        (``<wnid>/<id>.pt`` -> ``<wnid>/<id>.JPEG``), ``wnid`` is ``<wnid>/<id>`` for ids that start
+        with a wnid, ``flat`` is ``<id>``. ``auto``: with ``images``, the first of these under which
+        the first maps' images exist; otherwise mirror nested maps, and for flat maps ``wnid``
+        when the id starts with a wnid, else ``flat``.
     split : str, default "train"
         Split of every image (ReLabel covers the ImageNet training set).
     workers : int, optional
@@ -150,7 +182,8 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     Raises
     ------
     MissingDataError
-        The folder does not exist.
+        The maps folder, or the ``images`` folder, does not exist. (A single missing image is
+        reported by ``li.resolve(row)``, which names its file.)
     DataError
         No ``.pt`` files; a map with the wrong shape, non-integer or out-of-range class ids
         (the message names the file); duplicate image ids.
@@ -160,6 +193,10 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     >>> li = load_relabel("relabel_imagenet/imagenet_efficientnet_l2_sz475_top5")  # doctest: +SKIP
     >>> li.n_classes                                                                # doctest: +SKIP
     1000
+    >>> li = load_dataset("relabel:relabel_imagenet/imagenet_efficientnet_l2_sz475_top5"
+    ...                   "?images=imagenet/train")                                      # doctest: +SKIP
+    >>> li.resolve(0)                                                                   # doctest: +SKIP
+    PosixPath('.../imagenet/train/n01440764/n01440764_10026.JPEG')
     """
     from tqdm.auto import tqdm
 
@@ -188,13 +225,26 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
         labels = [str(c) for c in classes]
         names = labels
     C = len(labels)
+    if images is not None and image_root is not None and Path(images) != Path(image_root):
+        raise DataError(directory, f"two image folders given: images={str(images)!r}, "
+                        f"image_root={str(image_root)!r}", "one of images= / image_root=")
+    image_root = images if images is not None else image_root
+    if image_root is not None:
+        image_root = Path(image_root)
+        if not image_root.is_dir():
+            raise MissingDataError(image_root, "ImageNet image folder (images=) not found",
+                                   hint=_IMAGES_HINT)
     files = relabel_files(directory)
     if not files:
         raise DataError(directory, "no .pt label maps found", "ReLabel .pt files (nested or flat)",
                         hint=_HINT)
     rel = [f.relative_to(directory) for f in files]
+    if image_root is not None and image_layout == "auto":
+        found = _probe_layout(image_root, rel, image_ext)
+        if found is not None:
+            image_layout, image_ext = found
     if image_root is None and image_ext is None:  # images stored beside the maps (toy samples)
-        for ext in (".JPEG", ".jpg", ".jpeg", ".png"):
+        for ext in _IMAGE_EXTS:
             if files[0].with_suffix(ext).exists():
                 image_root, image_ext, image_layout = directory, ext, "mirror"
                 break
@@ -238,7 +288,7 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
             "images_without_label": n_empty, "decode": {k: options[k] for k in
                                                         ("threshold", "exclude_corners", "topk",
                                                          "corners", "comparison")},
-            "fingerprint": fp}
+            "fingerprint": fp, "image_layout": image_layout, "image_ext": image_ext}
     li = LabelIndex(name, labels, names, image_ids, [split] * len(files), Y, None, image_root,
                     paths, meta)
     if cache:

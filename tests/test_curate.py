@@ -330,3 +330,32 @@ def test_select_backdoor_given_classes():
         curate.select_backdoor(li, trigger="hub", classes="a1, hub", min_overlaps=20)
     with pytest.raises(DataError, match="unknown class 'nope'"):
         curate.select_backdoor(li, trigger="hub", classes="nope", min_overlaps=20)
+
+
+def test_paper_batch_passes_the_authors_exact_class_sets(tmp_path):
+    """batches/paper.yaml trains on the authors' sets: its `classes` are their class ids as labels."""
+    from nbkit import batch
+    from nbkit import reference as R
+    from nbkit.datasets import load_dataset
+    from nbkit.datasets.relabel import imagenet_classes
+
+    oi = load_dataset("openimages-counts")
+    wn = sorted(imagenet_classes()["wnid"])
+    want = set()
+    for r in R.authors_trigger_class_sets().itertuples():
+        lab = (lambda i: str(oi.class_labels[i])) if r.dataset == "openimages" else (lambda i: wn[i])
+        cent = r.centrality.replace("evector", "eigenvector")
+        want.add((r.dataset, cent, lab(r.trigger_id), ",".join(lab(i) for i in r.class_ids)))
+    b = batch.load_batch("paper", runs_root=tmp_path, data_root=tmp_path / "data")
+    got = set()
+    for run in b.runs:
+        p = run.params
+        if run.notebook == "05_train" and p.get("classes") and "Figure 12" in run.feeds:
+            ds = "imagenet" if p["dataset"].startswith("relabel:") else "openimages"
+            got.add((ds, p["centrality"], p["trigger"], p["classes"]))
+            assert p["trigger"] not in p["classes"].split(",")
+    assert got == want and len(want) == 45
+    # the injection-rate / architecture / added-class runs use the authors' Jeans set
+    jeans = {run.params["classes"] for run in b.runs if run.notebook == "05_train"
+             and set(run.feeds) & {"Figure 13", "Table 9", "Table 10", "Figure 15"}}
+    assert len(jeans) == 1 and jeans <= {w[3] for w in want if w[2] == "/m/0fly7"}

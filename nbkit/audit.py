@@ -960,6 +960,209 @@ def find_model_runs(match: Mapping | None = None, notebook: str = "05_train", ba
     return out[:n] if n else out
 
 
+#: 05 parameters that never tell two models apart (how a run was executed, not what it trained)
+EXECUTION_PARAMS = ("run_dir", "threads", "keep_checkpoint")
+
+
+def parse_model_match(text: str | Mapping | None, source: str = "parameter model_match") -> dict:
+    """Parse notebook 06's ``model_match`` parameter: a JSON object of notebook-05 parameters.
+
+    Parameters
+    ----------
+    text : str, mapping or None
+        ``""`` / ``None`` (no constraint), a JSON object string such as
+        ``'{"injection_rate": 0.185, "subset_mode": "mis"}'``, or an already parsed mapping.
+    source : str
+        What to name in an error.
+
+    Returns
+    -------
+    dict
+        Parameter name -> required value (compared with ``==`` against ``params.json``).
+
+    Raises
+    ------
+    DataError
+        Not valid JSON, or JSON that is not an object.
+
+    Examples
+    --------
+    >>> parse_model_match('{"injection_rate": 0.185, "subset_mode": "mis"}')
+    {'injection_rate': 0.185, 'subset_mode': 'mis'}
+    >>> parse_model_match("")
+    {}
+    """
+    import json
+
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return {}
+    if isinstance(text, Mapping):
+        return dict(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(source, f"not valid JSON ({exc.msg} at character {exc.pos}): {text!r}",
+                        expected='a JSON object of notebook-05 parameters, e.g. '
+                                 '\'{"injection_rate": 0.185, "subset_mode": "mis"}\'') from None
+    if not isinstance(value, dict):
+        raise DataError(source, f"JSON {type(value).__name__} {text!r}, not an object",
+                        expected='a JSON object of notebook-05 parameters, e.g. \'{"centrality": "betweenness"}\'')
+    return value
+
+
+def _trigger_names(params: Mapping, results: Mapping, model_meta: Mapping) -> set[str]:
+    """Every spelling under which a 05 run records its trigger (param, id, label, name)."""
+    out = set()
+    if str(params.get("trigger", "")).strip():
+        out.add(str(params["trigger"]).strip())
+    for rec in (results.get("trigger"), model_meta.get("trigger")):
+        if isinstance(rec, Mapping):
+            out.update(str(rec[k]).strip() for k in ("id", "label", "name") if rec.get(k) is not None)
+        elif rec is not None and str(rec).strip():
+            out.add(str(rec).strip())
+    return out
+
+
+def _sort_value(v):
+    return (0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0.0, str(v))
+
+
+def select_model_runs(trigger: str | int = "", match: Mapping | None = None, notebook: str = "05_train",
+                      batch: str | None = None, root: str | Path | None = None,
+                      vary: Sequence[str] = ("target",), n: int | None = None) -> list[Path]:
+    """The group of notebook-05 runs to audit, chosen by parameters only (notebook 06, per trigger).
+
+    A candidate is a complete run of ``notebook`` (``results.json``) holding a trained model
+    (``find_trained_models``) with a backdoor (``injection_rate`` not 0), whose ``params.json``
+    contains every item of ``match`` (``==``) and, when ``trigger`` is given, which trained that
+    trigger: ``trigger`` equals (as text, case-insensitively) the run's ``trigger`` parameter or the
+    trigger ``id``, ``label`` or ``name`` recorded in its ``results.json`` / ``model.json``. So the
+    paper's ``/m/083wq``, ``Wheel`` or a class id all work, also for runs whose ``trigger``
+    parameter was empty (the most central class).
+
+    Candidates are grouped by all their parameters except ``vary`` and ``EXECUTION_PARAMS``. Exactly
+    one group must remain; otherwise an error lists the groups and the parameters that tell them
+    apart (add one to ``match``). Recency never decides: inside the group the runs are sorted by
+    their ``vary`` values (target 0, 1, 2, ...); only runs with identical parameters in several
+    batches (``batch=None``) are reduced to the newest one.
+
+    Parameters
+    ----------
+    trigger : str or int
+        Trigger as notebook 05 records it (``""``: any).
+    match : mapping, optional
+        Notebook-05 parameters the runs must have, e.g. ``{"dataset": "toyscenes",
+        "injection_rate": 0.185, "subset_mode": "mis"}`` (see ``parse_model_match``).
+    notebook : str
+        Notebook stem.
+    batch : str, optional
+        Only this batch (``None``: every batch).
+    root : path, optional
+        Runs root (default ``runs.runs_root()``).
+    vary : sequence of str
+        Parameters that may differ inside the group (default the target).
+    n : int, optional
+        At most this many runs (the first ``n`` in ``vary`` order).
+
+    Returns
+    -------
+    list of Path
+        The run folders, sorted by their ``vary`` values; never empty.
+
+    Raises
+    ------
+    MissingDataError
+        No run matches; the message lists the runs that exist (trigger, target and the matched
+        parameters of each).
+    DataError
+        Several groups match; the message names the parameters that differ between them.
+
+    Examples
+    --------
+    >>> try:
+    ...     select_model_runs("Wheel", {"dataset": "toyscenes"}, root="/nonexistent")
+    ... except DataError as err:
+    ...     print(type(err).__name__)
+    MissingDataError
+    """
+    import json
+
+    from . import runs as _runs
+    from .errors import MissingDataError
+
+    root = Path(root) if root is not None else _runs.runs_root()
+    pattern = f"{batch}/{notebook}/*" if batch else f"*/{notebook}/*"
+    match = dict(match or {})
+    want = str(trigger).strip().casefold()
+    skip = set(vary) | set(EXECUTION_PARAMS)
+    seen, groups = [], {}
+    for d in sorted(root.glob(pattern)):
+        if not (_runs.is_complete(d) and (d / _runs.PARAMS).is_file()):
+            continue
+        models = find_trained_models(d)
+        if not models:
+            continue
+        try:
+            params = json.loads((d / _runs.PARAMS).read_text())
+            results = json.loads((d / _runs.RESULTS).read_text())
+            meta = json.loads((models[0] / "model.json").read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        names = _trigger_names(params, results, meta)
+        seen.append((d, params, names))
+        if not all(params.get(k) == v for k, v in match.items()):
+            continue
+        if params.get("injection_rate", 1) in (0, 0.0):
+            continue
+        if want and want not in {s.casefold() for s in names}:
+            continue
+        key = json.dumps({k: v for k, v in sorted(params.items()) if k not in skip},
+                         sort_keys=True, default=str)
+        vkey = tuple(params.get(k) for k in vary)
+        old = groups.setdefault(key, {}).get(json.dumps(vkey, default=str))
+        mtime = (d / _runs.RESULTS).stat().st_mtime
+        if old is None or (mtime, str(d)) > (old[0], str(old[2])):
+            groups[key][json.dumps(vkey, default=str)] = (mtime, vkey, d)
+
+    def rel(d):
+        try:
+            return str(d.relative_to(root))
+        except ValueError:
+            return str(d)
+
+    if not groups:
+        what = f"trigger {str(trigger)!r} and parameters {match}" if want else f"parameters {match}"
+        if seen:
+            shown = sorted(seen, key=lambda s: str(s[0]))[:30]
+            lines = [f"  {rel(d)}: trigger {sorted(names) or '?'}, "
+                     + ", ".join(f"{k}={p.get(k)!r}" for k in list(vary) + [k for k in match if k not in vary])
+                     for d, p, names in shown]
+            more = f"\n  ... and {len(seen) - len(shown)} more" if len(seen) > len(shown) else ""
+            existing = f"{len(seen)} complete run(s) with a model exist:\n" + "\n".join(lines) + more
+        else:
+            existing = "no complete run with a trained model exists there"
+        raise MissingDataError(root / (batch or "*") / notebook,
+                               f"no complete run of {notebook} with a trained model and a backdoor for "
+                               f"{what}; {existing}",
+                               hint=f"check the trigger spelling and model_match, or run notebooks/{notebook}.ipynb "
+                                    "with those parameters first")
+    if len(groups) > 1:
+        parsed = [json.loads(k) for k in groups]
+        keys = sorted({k for p in parsed for k in p} - set(match))
+        differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in parsed}) > 1]
+        lines = [f"  {len(g)} run(s): " + ", ".join(f"{k}={p[k]!r}" if k in p else f"{k} not set" for k in differ)
+                 for p, g in zip(parsed, groups.values())]
+        raise DataError(root / (batch or "*") / notebook,
+                        f"{len(groups)} groups of {notebook} runs match trigger {str(trigger)!r} and "
+                        f"parameters {match}; they differ in {differ}:\n" + "\n".join(sorted(lines)),
+                        expected="exactly one group of runs differing only in " + ", ".join(vary),
+                        hint="add the parameter(s) that pick one group to model_match")
+    (group,) = groups.values()
+    runs_sorted = [d for _, _, d in sorted(group.values(),
+                                           key=lambda x: ([_sort_value(v) for v in x[1]], str(x[2])))]
+    return runs_sorted[:n] if n else runs_sorted
+
+
 def trigger_rows(manifest: pd.DataFrame, n: int | None = None, seed: int = 0, split: str = "test",
                  target_label: int | None = None) -> np.ndarray:
     """LabelIndex rows of held-out trigger (poison) images whose true class is not the target.

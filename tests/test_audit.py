@@ -332,3 +332,89 @@ def test_min_cam_size_steps_back_from_a_tiny_last_map():
     assert not audit.has_hooks(m)
     cams = audit.gradcam(m, _images(2, 64, 64), 0, layer=l64, progress=False)
     assert cams.shape == (2, 64, 64)
+
+
+
+# --- choosing the 05 runs to audit by parameters (notebook 06's trigger / model_match) -------------
+
+WHEEL = {"id": 3, "label": "/m/083wq", "name": "Wheel"}
+JEANS = {"id": 7, "label": "/m/0fly7", "name": "Jeans"}
+
+
+def _fake_05_run(root, trigger_param, trigger_rec, target, injection_rate=0.185, batch="b", **extra):
+    """A complete 05 run folder written with nbkit.runs: params.json, model.json + model.pt, results.json."""
+    from nbkit import io, runs
+
+    p = dict(dataset="toyscenes", seed=0, smoke=False, trigger=trigger_param, target=target,
+             injection_rate=injection_rate, subset_mode="mis", threads=0, **extra)
+    d = runs.start("05_train", p, runs.run_dir_for("05_train", p, batch=batch, root=root))
+    io.write_json(d / "model.json", {"arch": "resnet10", "trigger": trigger_rec})
+    torch.save({}, d / "model.pt")
+    runs.save_results(d, {"trigger": trigger_rec, "dataset": p["dataset"], "clean_acc": 0.5})
+    return d
+
+
+@pytest.fixture()
+def runs05(tmp_path):
+    made = {}
+    for target in (2, 0, 1):   # written out of target order: the answer must not follow recency
+        made["wheel", 0.185, target] = _fake_05_run(tmp_path, "/m/083wq", WHEEL, target)
+        made["wheel", 0.05, target] = _fake_05_run(tmp_path, "/m/083wq", WHEEL, target, 0.05)
+        made["jeans", 0.185, target] = _fake_05_run(tmp_path, "", JEANS, target)   # most central
+    made["clean", 0, 0] = _fake_05_run(tmp_path, "", JEANS, 0, 0.0)   # no backdoor: never audited
+    return tmp_path, made
+
+
+def test_select_model_runs_by_trigger_and_match(runs05):
+    root, made = runs05
+    want = [made["wheel", 0.185, t] for t in (0, 1, 2)]
+    for spelling in ("/m/083wq", "Wheel", "wheel", 3, "3"):
+        got = audit.select_model_runs(spelling, {"dataset": "toyscenes", "injection_rate": 0.185}, root=root)
+        assert got == want, spelling
+    # a run whose trigger parameter was empty is found through the trigger results.json records
+    got = audit.select_model_runs("Jeans", {"dataset": "toyscenes"}, batch="b", root=root, n=2)
+    assert got == [made["jeans", 0.185, 0], made["jeans", 0.185, 1]]
+    # model_match alone picks the injection rate
+    got = audit.select_model_runs("", audit.parse_model_match('{"injection_rate": 0.05}'), root=root)
+    assert got == [made["wheel", 0.05, t] for t in (0, 1, 2)]
+
+
+def test_select_model_runs_ignores_recency(runs05):
+    import os
+
+    root, made = runs05
+    newest = made["wheel", 0.185, 2] / "results.json"
+    os.utime(newest, (newest.stat().st_atime, newest.stat().st_mtime + 1000))
+    got = audit.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
+    assert [p.name for p in got] == [made["wheel", 0.185, t].name for t in (0, 1, 2)]
+    # the same parameters in another batch: one run per target, the newest copy of each
+    copy = _fake_05_run(root, "/m/083wq", WHEEL, 1, batch="other")
+    got = audit.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
+    assert got == [made["wheel", 0.185, 0], copy, made["wheel", 0.185, 2]]
+    assert audit.select_model_runs("Wheel", {"injection_rate": 0.185}, batch="b", root=root)[1] == \
+        made["wheel", 0.185, 1]
+
+
+def test_select_model_runs_errors_list_what_exists(runs05):
+    root, _ = runs05
+    with pytest.raises(DataError, match=r"injection_rate") as err:   # two Wheel groups: 0.185 and 0.05
+        audit.select_model_runs("Wheel", {"dataset": "toyscenes"}, root=root)
+    assert not isinstance(err.value, MissingDataError)
+    assert "model_match" in str(err.value)
+    with pytest.raises(MissingDataError) as err:
+        audit.select_model_runs("Chair", {"dataset": "toyscenes"}, root=root)
+    msg = str(err.value)
+    assert "'Chair'" in msg and "10 complete run(s)" in msg
+    assert "Wheel" in msg and "Jeans" in msg and "target=2" in msg and "b/05_train/" in msg
+    with pytest.raises(MissingDataError, match="no complete run with a trained model exists"):
+        audit.select_model_runs("Wheel", root=root / "empty")
+
+
+def test_parse_model_match():
+    assert audit.parse_model_match("") == {} and audit.parse_model_match(None) == {}
+    assert audit.parse_model_match(' {"injection_rate": 0.185, "subset_mode": "mis"} ') == \
+        {"injection_rate": 0.185, "subset_mode": "mis"}
+    with pytest.raises(DataError, match="model_match.*not valid JSON"):
+        audit.parse_model_match("{injection_rate: 0.185}")
+    with pytest.raises(DataError, match="model_match.*list.*not an object"):
+        audit.parse_model_match("[1, 2]")

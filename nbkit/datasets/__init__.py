@@ -151,6 +151,28 @@ def read_csv_checked(path: str | os.PathLike, required: Iterable[str], what: str
     return df
 
 
+def read_wide_csv_checked(path: str | os.PathLike, what: str, reserved: Iterable[str],
+                          values: str, dup_hint: str = "each image_id once"):
+    """Read a wide label table (``image_id`` plus one column per class) and check its shape.
+
+    Shared by the wide-CSV and VOC-CSV adapters. Returns ``(df, class_columns)`` with every cell as
+    a string; raises a ``DataError`` naming the file when there are no class columns, no rows, or
+    duplicate image ids.
+    """
+    df = read_csv_checked(path, ["image_id"], what, dtype=str, keep_default_na=False)
+    reserved = set(reserved)
+    class_cols = [c for c in df.columns if c not in reserved]
+    if not class_cols:
+        raise DataError(path, "no class columns", f"image_id plus one {values} column per class")
+    if len(df) == 0:
+        raise DataError(path, "no rows", "at least one image")
+    dup = df["image_id"].duplicated()
+    if dup.any():
+        raise DataError(path, f"{int(dup.sum())} duplicate image ids, e.g. "
+                              f"{df.loc[dup, 'image_id'].iloc[:3].tolist()}", dup_hint)
+    return df, class_cols
+
+
 # ----------------------------------------------------------------------------- specs
 def spec_options(spec: str) -> tuple[str, dict[str, str]]:
     """Split the ``?key=value[&key=value...]`` options off a dataset spec.

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from ..errors import DataError
 from ..labelindex import LabelIndex
-from . import read_csv_checked, require
+from . import read_csv_checked, read_wide_csv_checked, require
 
 __all__ = ["load_long_csv", "load_wide_csv"]
 
@@ -205,18 +205,9 @@ def load_wide_csv(path: str | os.PathLike, image_root: str | os.PathLike | None 
     (['007', '008'], [2, 1])
     """
     path = require(Path(path), "wide CSV (image_id + one 0/1 column per class)")
-    df = read_csv_checked(path, ["image_id"], "wide CSV",
-                          dtype=str, keep_default_na=False)
-    class_cols = [c for c in df.columns if c not in _RESERVED]
-    if not class_cols:
-        raise DataError(path, "no class columns", "image_id plus one 0/1 column per class")
-    if len(df) == 0:
-        raise DataError(path, "no rows", "at least one image")
-    dup = df["image_id"].duplicated()
-    if dup.any():
-        raise DataError(path, f"{int(dup.sum())} duplicate image ids, e.g. "
-                              f"{df.loc[dup, 'image_id'].iloc[:3].tolist()}",
-                        "each image_id once (use the long CSV for one row per label)")
+    df, class_cols = read_wide_csv_checked(
+        path, "wide CSV", _RESERVED, "0/1",
+        dup_hint="each image_id once (use the long CSV for one row per label)")
     V = df[class_cols]
     num = V.apply(pd.to_numeric, errors="coerce")
     ok = num.isin([1, *negative_values])

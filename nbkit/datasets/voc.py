@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from ..errors import DataError, MissingDataError
 from ..labelindex import LabelIndex
-from . import read_csv_checked, require
+from . import read_wide_csv_checked, require
 
 __all__ = ["load_voc", "VOC_CLASSES"]
 
@@ -100,16 +100,7 @@ def _split_dir(vdir: Path, split: str, classes: Sequence[str] | None):
 
 
 def _split_csv(path: Path):
-    df = read_csv_checked(path, ["image_id"], "VOC labels CSV", dtype=str, keep_default_na=False)
-    classes = [c for c in df.columns if c not in ("image_id", "split")]
-    if not classes:
-        raise DataError(path, "no class columns", "image_id plus one 1/-1/0 column per class")
-    if len(df) == 0:
-        raise DataError(path, "no rows", "at least one image")
-    dup = df["image_id"].duplicated()
-    if dup.any():
-        raise DataError(path, f"{int(dup.sum())} duplicate image ids, e.g. "
-                              f"{df.loc[dup, 'image_id'].iloc[:3].tolist()}", "each image_id once")
+    df, classes = read_wide_csv_checked(path, "VOC labels CSV", ("image_id", "split"), "1/-1/0")
     num = df[classes].apply(pd.to_numeric, errors="coerce")
     ok = num.isin([1, -1, 0]).to_numpy()
     if not ok.all():

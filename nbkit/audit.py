@@ -1249,3 +1249,177 @@ def audit_model(model: nn.Module, meta: Mapping, manifest: pd.DataFrame, li, n: 
              **dict(info or {})}
     return audit(model, li, rows, trig, target, cam_threshold, lay, transform, batch_size,
                  progress=progress, info=extra)
+
+
+def models_for_audit(dataset: str, li=None, trigger: str | int = "", model_match: str | Mapping | None = "",
+                     smoke: bool = False, n_models: int = 3, train_profile: str = "toy",
+                     train_epochs: int = 0, seed: int = 0, threads: int | None = None,
+                     out_dir: str | Path | None = None, batch: str | None = None) -> dict:
+    """The natural-backdoor models notebook 06 audits: notebook-05 runs, else models trained here.
+
+    Finding (paper §6: 3 models per trigger, one per target class):
+
+    - ``trigger`` or ``model_match`` given (*selected*): ``select_model_runs`` picks the one group
+      of 05 runs those parameters choose; nothing found is an error (``MissingDataError``), never a
+      silent fallback. ``model_match`` may not name another ``dataset`` (``DataError``).
+    - neither given: ``find_model_runs`` takes the largest (then newest) group of runs differing
+      only in the target.
+
+    A full run (``smoke=False``) uses full 05 runs only (``{"dataset": dataset, "smoke": False}``);
+    a smoke run prefers smoke runs, else any run of the dataset. At most ``n_models`` trained model
+    folders (``find_trained_models``) are kept, and only the runs holding them.
+
+    Fallback when no model is found (not selected): the natural backdoor is built the way notebook
+    05 does it - ``curate.select_backdoor`` (most central class by betweenness as trigger, its MIS
+    poisonable subset; 3 classes in smoke, else 10), then ``curate.make_manifest`` and
+    ``train.train`` with ``train_profile``, one model per target for the first ``n_models`` classes,
+    saved under ``out_dir / f"target{target}"`` (1 epoch in smoke, else ``train_epochs`` or the
+    profile's).
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset spec, as notebook 05 records it.
+    li : LabelIndex or None, optional
+        The dataset's label index; ``None``: ``load_dataset(dataset)``, after the search (so a
+        failed selection is reported before the dataset is read). Returned as ``li``.
+    trigger : str or int, optional
+        Trigger of the 05 runs to audit (parameter, class id, label or name); ``""``: any.
+    model_match : str or mapping, optional
+        JSON object (or mapping) of 05 parameters the runs must have (``parse_model_match``).
+    smoke : bool, optional
+        Smoke run: prefer smoke runs, and train tiny models in the fallback.
+    n_models : int, optional
+        Models kept (paper: 3).
+    train_profile, train_epochs : str, int, optional
+        Profile and epochs (0: the profile's) of models trained in the fallback.
+    seed : int, optional
+        Seed of the fallback's selection, manifests and training.
+    threads : int or None, optional
+        Torch threads for the fallback's training.
+    out_dir : str or Path, optional
+        Folder of models trained in the fallback (required when it runs).
+    batch : str or None, optional
+        Batch whose 05 runs are searched (``None``: the search functions' default).
+
+    Returns
+    -------
+    dict
+        ``source`` (``"05_train"`` or ``"trained here (no notebook-05 run found)"``),
+        ``trained_here`` (bool), ``selected`` (bool), ``model_match`` (the parsed dict),
+        ``rule`` (text naming the selection rule), ``model_runs`` (list of Path: the 05 run folders
+        audited, empty when trained here), ``model_dirs`` (list of Path: trained model folders)
+        and ``li`` (the LabelIndex).
+
+    Examples
+    --------
+    >>> found = models_for_audit("toyscenes", smoke=True, n_models=1,
+    ...                          out_dir="/tmp/run/natural_models")       # doctest: +SKIP
+    >>> found["source"], [str(d) for d in found["model_dirs"]]            # doctest: +SKIP
+    """
+    from .errors import MissingDataError
+
+    selected = bool(str(trigger).strip() or str(model_match or "").strip())
+    extra_match = parse_model_match(model_match)
+    matches = [{"dataset": dataset, "smoke": bool(smoke)}] + ([{"dataset": dataset}] if smoke else [])
+    model_runs: list[Path] = []
+    if selected:
+        if extra_match.get("dataset", dataset) != dataset:
+            raise DataError("parameter model_match", f"sets dataset {extra_match['dataset']!r}, the dataset "
+                            f"parameter is {dataset!r}", expected="no dataset in model_match, or the same one")
+        for i, match in enumerate(matches):
+            try:
+                model_runs = select_model_runs(trigger, {**match, **extra_match}, batch=batch, n=n_models)
+                break
+            except MissingDataError:
+                if i == len(matches) - 1:
+                    raise
+    else:
+        for match in matches:
+            model_runs = find_model_runs(match, batch=batch, n=n_models)
+            if model_runs:
+                break
+    model_dirs = [d for r in model_runs for d in find_trained_models(r)][:n_models]
+    model_runs = [r for r in model_runs if any(d.is_relative_to(r) for d in model_dirs)]
+    if li is None:
+        from .datasets import load_dataset
+
+        li = load_dataset(dataset)   # notebook 05 draws its manifests from the same LabelIndex
+    source = "05_train"
+    if not model_dirs:
+        if out_dir is None:
+            raise DataError("models_for_audit", "no notebook-05 model found and no out_dir to train one in",
+                            expected="out_dir (e.g. run_dir / 'natural_models')")
+        source = "trained here (no notebook-05 run found)"
+        from . import curate
+        from . import train as T
+        from .cooccurrence import from_labelindex
+
+        sel = curate.select_backdoor(li, from_labelindex(li), trigger="", subset_mode="mis",
+                                     min_overlaps=15, centrality="betweenness",
+                                     n_classes=3 if smoke else 10, max_other_overlaps=10,
+                                     min_clean=250, min_poison=50, seed=seed)
+        classes = list(sel["classes"])
+        epochs = 1 if smoke else (int(train_epochs) or None)
+        for target in classes[:n_models]:
+            spec = curate.BackdoorSpec(dataset, trigger=sel["trigger"], classes=classes, target=target,
+                                       clean_per_class=40 if smoke else 250, seed=seed,
+                                       max_poison_test=60 if smoke else 500)
+            out = Path(out_dir) / f"target{target}"
+            T.train(li, curate.make_manifest(li, spec), None, out, profile=train_profile, seed=seed,
+                    spec=spec, threads=threads, progress=False, epochs=epochs)
+            model_dirs.append(out)
+    return {"source": source, "trained_here": source != "05_train", "selected": selected,
+            "model_match": extra_match,
+            "rule": "parameters (audit.select_model_runs)" if selected
+                    else "largest, then newest group (audit.find_model_runs)",
+            "model_runs": model_runs, "model_dirs": model_dirs, "li": li}
+
+
+def json_value(v):
+    """One value ready for ``results.json``: numpy scalars become Python ones, NaN / inf ``None``.
+
+    ``nbkit.io.dumps_json`` already converts numpy scalars, but writes NaN as ``NaN`` (not JSON);
+    this maps every non-finite float to ``None`` (JSON ``null``). Other values pass unchanged.
+
+    Parameters
+    ----------
+    v : object
+        A value.
+
+    Returns
+    -------
+    object
+        ``v`` as a plain Python value, ``None`` for a non-finite float.
+
+    Examples
+    --------
+    >>> json_value(np.float32(0.5)), json_value(float("nan")), json_value(np.int64(3)), json_value("a")
+    (0.5, None, 3, 'a')
+    """
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, (np.floating, np.integer)):
+        return json_value(v.item())
+    return v
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """A table's rows as JSON-ready dicts (``json_value`` applied to every cell).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table.
+
+    Returns
+    -------
+    list of dict
+        One dict per row, columns in order.
+
+    Examples
+    --------
+    >>> json_records(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]}))
+    [{'a': 1, 'b': 0.5}, {'a': 2, 'b': None}]
+    """
+    return [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict("records")]

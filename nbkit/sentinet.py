@@ -703,6 +703,51 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
     return out
 
 
+def summary_record(sn: dict, meta: dict, aud) -> dict:
+    """One model's SentiNet and GradCAM numbers as notebook 06 writes them to ``results.json``.
+
+    Parameters
+    ----------
+    sn : dict
+        ``sentinet_model``'s result (``metrics``, ``points``, ``layer``, ``cam_size``).
+    meta : dict
+        The model's ``model.json`` (``train.load_trained``): its ``metrics`` give the clean and
+        trigger accuracy.
+    aud : nbkit.audit.AuditResult
+        The model's GradCAM audit (``audit.audit_model``); its ``summary()`` gives the highlighted
+        and pointing-game shares.
+
+    Returns
+    -------
+    dict
+        ``tpr``, ``fpr``, ``auroc`` (``None`` when undefined), ``n_clean``, ``n_trigger``,
+        ``margin_d``, ``boundary_coef``, ``boundary_note``, ``clean_acc``, ``trigger_acc``,
+        ``gradcam_layer``, ``cam_size``, ``gradcam_highlighted_pct``, ``gradcam_pointing_pct``
+        (percent), ``fooled_trigger`` / ``fooled_clean`` (mean fooled rate of the trigger and
+        clean-eval inputs; ``None`` for an empty group).
+
+    Examples
+    --------
+    >>> rec = summary_record(sentinet_model(model, meta, manifest, li), meta,
+    ...                      audit.audit_model(model, meta, manifest, li))   # doctest: +SKIP
+    >>> rec["tpr"], rec["fpr"], rec["auroc"]                                # doctest: +SKIP
+    """
+    from .audit import json_value
+
+    m = sn["metrics"]
+    summ = aud.summary()
+    pts = sn["points"]
+    return {"tpr": m["tpr"], "fpr": m["fpr"], "auroc": json_value(m["auroc"]), "n_clean": m["n_clean"],
+            "n_trigger": m["n_trigger"], "margin_d": m["boundary"]["d"],
+            "boundary_coef": m["boundary"]["coef"], "boundary_note": m["boundary"]["note"],
+            "clean_acc": meta["metrics"]["clean_acc"], "trigger_acc": meta["metrics"]["trigger_acc"],
+            "gradcam_layer": sn["layer"], "cam_size": sn["cam_size"],
+            "gradcam_highlighted_pct": 100 * summ["highlighted"],
+            "gradcam_pointing_pct": 100 * summ["pointing"],
+            "fooled_trigger": json_value(pts.query("group == 'trigger'")["fooled"].mean()),
+            "fooled_clean": json_value(pts.query("group == 'clean_eval'")["fooled"].mean())}
+
+
 def train_patch_twin(li, manifest: pd.DataFrame, meta: dict, out_dir, seed: int | None = None,
                      progress: bool = True, patch: dict | None = None, **train_kw):
     """Train the BadNets-style twin of a natural-backdoor model with the same budget.

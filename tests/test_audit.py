@@ -418,3 +418,41 @@ def test_parse_model_match():
         audit.parse_model_match("{injection_rate: 0.185}")
     with pytest.raises(DataError, match="model_match.*list.*not an object"):
         audit.parse_model_match("[1, 2]")
+
+
+def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs05, monkeypatch, tmp_path):
+    root, made = runs05
+    monkeypatch.setenv("NBKIT_RUNS", str(root))
+    li = LabelIndex.__new__(LabelIndex)   # never read when 05 runs are found: passed back unchanged
+    got = audit.models_for_audit("toyscenes", li, trigger="Wheel", model_match='{"injection_rate": 0.185}',
+                                 n_models=2, out_dir=tmp_path / "never")
+    assert got["source"] == "05_train" and not got["trained_here"] and got["selected"]
+    assert got["model_runs"] == [made["wheel", 0.185, t] for t in (0, 1)]
+    assert got["model_dirs"] == got["model_runs"]          # model.json + model.pt sit in each run folder
+    assert got["model_match"] == {"injection_rate": 0.185} and "select_model_runs" in got["rule"]
+    assert got["li"] is li and not (tmp_path / "never").exists()
+    # no trigger, no match: the largest (then newest) group of runs differing only in the target
+    got = audit.models_for_audit("toyscenes", li, n_models=3)
+    assert not got["selected"] and "find_model_runs" in got["rule"] and len(got["model_dirs"]) == 3
+    assert len({made_key[:2] for made_key, d in made.items() if d in got["model_runs"]}) == 1
+    # chosen by parameters: nothing found is an error, never a fallback to training
+    with pytest.raises(MissingDataError, match="Chair"):
+        audit.models_for_audit("toyscenes", li, trigger="Chair", smoke=True, out_dir=tmp_path / "never")
+    with pytest.raises(DataError, match="model_match.*coco"):
+        audit.models_for_audit("toyscenes", li, model_match='{"dataset": "coco"}')
+    # nothing to audit and nowhere to train: a clear error (training itself is notebook 06's smoke run)
+    monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "empty"))
+    with pytest.raises(DataError, match="out_dir"):
+        audit.models_for_audit("toyscenes", li)
+
+
+def test_json_value_and_records():
+    assert audit.json_value(np.float32(0.25)) == 0.25 and type(audit.json_value(np.float32(0.25))) is float
+    assert type(audit.json_value(np.int64(3))) is int
+    for bad in (math.nan, np.float64("nan"), np.float32("inf"), -math.inf):
+        assert audit.json_value(bad) is None
+    assert audit.json_value("x") == "x" and audit.json_value([1]) == [1] and audit.json_value(None) is None
+    recs = audit.json_records(pd.DataFrame({"a": np.array([1, 2], dtype=np.int64), "b": [0.5, math.nan],
+                                            "c": ["u", "v"]}))
+    assert recs == [{"a": 1, "b": 0.5, "c": "u"}, {"a": 2, "b": None, "c": "v"}]
+    assert all(type(r["a"]) is int for r in recs)

@@ -459,3 +459,28 @@ def test_find_model_runs_groups_runs_that_differ_in_target(tmp_path):
     assert sorted(got) == sorted([a, b])
     assert len(audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
     assert audit.find_model_runs({"dataset": "voc"}, root=tmp_path) == []
+
+
+def test_summary_record_shapes_the_results_entry():
+    pts = pd.DataFrame({"group": ["clean_fit", "clean_eval", "clean_eval", "trigger", "trigger"],
+                        "fooled": np.array([0.1, 0.0, 0.2, 0.5, 1.0], dtype=np.float32)})
+    sn = {"metrics": {"tpr": 0.5, "fpr": 0.0, "auroc": np.float64("nan"), "n_clean": 2, "n_trigger": 2,
+                      "boundary": {"d": 0.1, "coef": [0.0, 0.0, 0.3], "note": ""}},
+          "points": pts, "layer": "features.layer2.0", "cam_size": [4, 4]}
+    meta = {"metrics": {"clean_acc": 0.9, "trigger_acc": 0.7}}
+    t = pd.DataFrame({"row": range(4), "pred_is_target": True, "highlighted": [True, True, False, False],
+                      "mass_in_box": 0.5, "region_in_box": 0.5, "pointing_hit": [True, False, False, False],
+                      "n_boxes": [1, 1, 1, 0]})
+    aud = audit.AuditResult(t, np.zeros((4, 2, 2)), {})
+    rec = sentinet.summary_record(sn, meta, aud)
+    assert rec["auroc"] is None                                  # undefined AUROC: JSON null, not NaN
+    assert rec["fooled_trigger"] == 0.75 and type(rec["fooled_trigger"]) is float
+    assert rec["fooled_clean"] == pytest.approx(0.1)
+    assert rec["gradcam_highlighted_pct"] == pytest.approx(100 * 2 / 3)   # images with a box only
+    assert rec["gradcam_pointing_pct"] == pytest.approx(100 / 3)
+    assert (rec["tpr"], rec["fpr"], rec["n_clean"], rec["n_trigger"], rec["margin_d"]) == (0.5, 0.0, 2, 2, 0.1)
+    assert rec["boundary_coef"] == [0.0, 0.0, 0.3] and rec["cam_size"] == [4, 4]
+    assert (rec["clean_acc"], rec["trigger_acc"], rec["gradcam_layer"]) == (0.9, 0.7, "features.layer2.0")
+    # an empty trigger group: no mean, None
+    sn["points"] = pts[pts.group != "trigger"]
+    assert sentinet.summary_record(sn, meta, aud)["fooled_trigger"] is None

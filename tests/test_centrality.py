@@ -6,7 +6,6 @@ Images matrix, whose graph-tool betweenness the authors recorded).
 """
 from __future__ import annotations
 
-import json
 
 import networkx as nx
 import numpy as np
@@ -19,24 +18,13 @@ from nbkit import graph as G
 from nbkit.cooccurrence import Cooccurrence
 from nbkit.errors import DataError, GraphError
 from nbkit.labelindex import LabelIndex
+from realcounts import coco_counts, openimages_counts
 
 REF = "naturalbackdoors_reference"
 
 
-def coco(realdata):
-    z = np.load(realdata / "cooccurrence_mlgcn" / "coco_adj.npz")
-    names = json.loads((realdata / "cooccurrence_mlgcn" / "coco_classes_mlgcn_order.json").read_text())
-    M = z["adj"].copy()
-    np.fill_diagonal(M, z["nums"])
-    return Cooccurrence(M, names, names, name="coco2014", n_images=82081)
-
-
-def openimages(realdata):
-    z = np.load(realdata / REF / "openimages_bbox_cooccurrence.npz")
-    M = z["train"].copy()
-    np.fill_diagonal(M, M.max(axis=1))
-    return Cooccurrence(M, z["labels"], z["names"], name="openimages",
-                        counts_exact=np.zeros(len(M), bool))
+coco = coco_counts
+openimages = openimages_counts
 
 
 def independent_graph(M: np.ndarray, min_overlaps: int) -> nx.Graph:

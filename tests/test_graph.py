@@ -17,6 +17,7 @@ from nbkit import graph as G
 from nbkit.cooccurrence import Cooccurrence, cooccurrence_matrix, scipy_cooccurrence
 from nbkit.errors import DataError, GraphError
 from nbkit.labelindex import LabelIndex
+from realcounts import coco_counts, openimages_counts
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,22 +43,7 @@ def voc_labelindex(realdata, split="trainval"):
     return LabelIndex(f"voc2007-{split}", cls, cls, d["image_id"], [split] * len(d), Y)
 
 
-def coco_counts(realdata):
-    z = np.load(realdata / "cooccurrence_mlgcn" / "coco_adj.npz")
-    import json
-
-    names = json.loads((realdata / "cooccurrence_mlgcn" / "coco_classes_mlgcn_order.json").read_text())
-    M = z["adj"].copy()
-    np.fill_diagonal(M, z["nums"])
-    return Cooccurrence(M, names, names, name="coco2014", n_images=82081)
-
-
-def oi_counts(realdata):
-    z = np.load(realdata / "naturalbackdoors_reference" / "openimages_bbox_cooccurrence.npz")
-    M = z["train"].copy()
-    np.fill_diagonal(M, M.max(axis=1))  # the file has no per-class counts: lower bounds
-    return Cooccurrence(M, z["labels"], z["names"], name="openimages",
-                        counts_exact=np.zeros(len(M), bool))
+oi_counts = openimages_counts
 
 
 # --------------------------------------------------------------------------------------------

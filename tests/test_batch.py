@@ -351,6 +351,25 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     assert (tmp_path / "report" / "tables" / "no_numbers.csv").is_file()
 
 
+def test_report_app_d_compares_with_the_papers_printed_setting(tmp_path):
+    from nbkit import report
+
+    root = tmp_path / "runs"
+    summ = {"basis": "subsets", "top": 10, "threshold": 12, "n_pairs": 100, "share_above": 0.3,
+            "largest_shared": 20, "largest_pair": ["a", "b"]}
+    params = {"dataset": "toyscenes", "top_m": 10, "min_overlaps": 10, "trig_overlaps": -1,
+              "centrality": "betweenness", "overlap_threshold": 12, "max_other_overlaps": 40}
+    _fake_run(root, "b", "04_subsets", params,
+              {"multi_trigger": {"toyscenes": summ, "openimages-counts": dict(summ, top=25, n_pairs=625)}},
+              ["App. D"])
+    sec = report.build("b", root).section("App. D")
+    cmp = sec.tables["comparison"]
+    assert set(cmp["data"]) == {"toy scenes", "authors' counts"}
+    assert "share of cells with more than 12 shared classes (%)" in set(cmp["quantity"])
+    assert not any("above 30" in q for q in cmp["quantity"])
+    assert any("names Open Images" in n and "more than 12 classes" in n for n in sec.notes)
+
+
 def test_report_data_kind():
     from nbkit.report import data_kind
 

@@ -565,11 +565,12 @@ def _round(x):
     return None if v is None else round(v, 4)
 
 
-def _paper_acc(table: str, row: str | None = None):
-    """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (or ``row``)."""
+def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
+    """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (``rows`` maps the
+    dataset to the paper's row name when the table names its rows otherwise)."""
     def get(label: str, metric: str, dataset: str):
         try:
-            return R.cell(table, row or dataset, f"{label}.{metric}")
+            return R.cell(table, (rows or {}).get(dataset, dataset), f"{label}.{metric}")
         except DataError:
             return None
     return get
@@ -598,7 +599,7 @@ def table9(runs):
     def label(a):
         arch = _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch")))
         return _PAPER_MODELS.get(arch, arch)
-    return _training_section("Table 9", runs, label, _paper_acc("Table 9", "ImageNet jeans"),
+    return _training_section("Table 9", runs, label, _paper_acc("Table 9", {"imagenet": "ImageNet jeans"}),
                              axis_hint=("arch",))
 
 

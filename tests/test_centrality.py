@@ -7,6 +7,8 @@ Images matrix, whose graph-tool betweenness the authors recorded).
 from __future__ import annotations
 
 
+import json
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -16,9 +18,10 @@ import scipy.sparse as sp
 from nbkit import centrality as C
 from nbkit import graph as G
 from nbkit.cooccurrence import Cooccurrence
+from nbkit.datasets import load_openimages_counts
 from nbkit.errors import DataError, GraphError
 from nbkit.labelindex import LabelIndex
-from realcounts import coco_counts, openimages_counts
+from realcounts import coco_counts, openimages_counts, paper_tables_6_7_openimages
 
 REF = "naturalbackdoors_reference"
 
@@ -99,7 +102,7 @@ def test_backends_agree_coco(realdata, semantics):
     assert list(a.columns) == list(C.VARIANTS) == list(b.columns)
     for v in C.VARIANTS:
         scale = max(1.0, float(b[v].abs().max()))
-        assert np.allclose(a[v], b[v], rtol=1e-9, atol=1e-12 * scale), v
+        assert np.allclose(a[v], b[v], rtol=1e-9, atol=1e-12 * scale, equal_nan=True), v
         assert same_ranking(a[v], b[v], 20), v
 
 
@@ -279,7 +282,18 @@ def test_body_parts_exclusion_on_openimages(realdata):
     assert not set(clean) & set(C.BODY_PARTS)
     assert clean[:3] == ["House", "Window", "Wheel"]
     assert set(C.BODY_PARTS) <= set(C.BODY_PARTS_EXTENDED)
-    assert len(C.BODY_PARTS) == 13 and "Human beard" not in C.BODY_PARTS
+    assert len(C.BODY_PARTS) == 14 and "Human beard" not in C.BODY_PARTS
+
+
+def test_body_parts_are_the_authors_whole_list():
+    """select_trigs.ipynb @ 246889c (the notebook that printed their Open Images triggers)."""
+    assert C.BODY_PARTS == ("Human arm", "Human leg", "Human", "Woman", "Human hand", "Man",
+                            "Human face", "Human head", "Human hair", "Girl", "Boy", "Human nose",
+                            "Human eye", "Human mouth")
+    oi = load_openimages_counts()
+    s = C.centrality(oi, "closeness", True, 15)     # Human mouth ranks 40th among all classes
+    assert "Human mouth" in C.top_m(s, 50).attrs["names"]
+    assert not set(C.top_m(s, 50, exclude=C.BODY_PARTS).attrs["names"]) & set(C.BODY_PARTS)
 
 
 def test_rankings_and_compare(realdata):
@@ -299,6 +313,68 @@ def test_variant_names():
 
 # --------------------------------------------------------------------------------------------
 # Tables 6-7
+def test_authors_top_is_pythons_sorted_over_a_list_with_nan():
+    s = pd.Series([0.2, 0.5, np.nan, 0.9, 0.1], index=[10, 11, 12, 13, 14])
+    s.attrs["names"] = list("abcde")
+    # NaN compares False both ways: Timsort's run stops there, so 0.9 never reaches the front
+    assert C.authors_top(s, 2) == [11, 10]
+    assert C.top_m(s, 2).index.tolist() == [13, 11]                    # a true ranking
+    t = C.top_m(s, 3, order="authors")
+    assert t.index.tolist() == [11, 10, 12] and t.tolist() == [0.5, 0.2, 0.0]   # NaN read as 0
+    # body parts leave after the cut (the authors dropped them from the 50 they had)
+    assert C.top_m(s, 2, exclude=["a"], order="authors").index.tolist() == [11]
+    assert C.top_m(s, 2, exclude=["a"]).index.tolist() == [13, 11]
+    s.attrs["semantics"] = "authors"                                  # default order follows it
+    assert C.top_m(s, 2).index.tolist() == [11, 10]
+    with pytest.raises(GraphError, match="order"):
+        C.top_m(s, 2, order="timsort")
+
+
+def test_authors_closeness_keeps_graph_tools_nan():
+    oi = load_openimages_counts()
+    iso = (oi.pairs >= 15).sum(axis=1) == 0
+    for backend in C.BACKENDS:
+        a = C.centrality(oi, "closeness", False, 15, semantics="authors", backend=backend)
+        p = C.centrality(oi, "closeness", False, 15, semantics="paper", backend=backend)
+        assert int(a.isna().sum()) == 75 and not p.isna().any()       # the 75 isolated classes
+        assert (p[a.isna()] == 0).all() and np.allclose(a.dropna(), p[a.notna()])
+        assert (a.isna().to_numpy() == iso).all()
+    w = C.centrality(oi, "closeness", True, 15, semantics="authors")
+    assert a.attrs["semantics"] == "authors" and int(w.isna().sum()) == 75
+    # the quirk at work: the authors' "top 50" is not the top 50
+    got = C.top_m(a, 50).attrs["names"]
+    assert {"Dress", "Sunglasses"} <= set(got) and got != C.top_m(p, 50).attrs["names"]
+
+
+def test_tables_6_7_open_images_reproduced(realdata):
+    pub = paper_tables_6_7_openimages(realdata)
+    assert sum(map(len, pub.values())) == 46
+    recs = C.tables_6_7(published=pub)
+    json.dumps(recs)                                                # results.json-ready
+    assert [r["variant"] for r in recs] == list(C.VARIANTS)
+    for r in recs:
+        assert set(r) == {"table", "variant", "weighted", "dataset", "published", "authors", "paper"}
+        assert r["table"] == ("Table 7" if r["weighted"] else "Table 6")
+        assert r["dataset"] == "openimages-counts" and r["published"] == pub[r["variant"]]
+        a = r["authors"]
+        assert set(a) == {"names", "matched", "missing", "extra"}
+        # all published names, in the paper's order
+        assert a["missing"] == [] and [x.lower() for x in a["matched"]] == pub[r["variant"]]
+        assert not set(a["names"]) & set(C.BODY_PARTS)
+    by = {r["variant"]: r for r in recs}
+    assert {"House", "Window"} <= set(by["betweenness"]["authors"]["extra"])
+    # today's paper semantics: 45/46, Sunglasses out of weighted closeness
+    assert {v: len(r["paper"]["matched"]) for v, r in by.items()} == {
+        "betweenness": 4, "betweenness_WT": 6, "degree": 9, "degree_WT": 8, "closeness": 2,
+        "closeness_WT": 1, "eigenvector": 9, "eigenvector_WT": 6}
+    assert by["closeness_WT"]["paper"]["missing"] == ["sunglasses"]
+    f = C.tables_6_7_frame(recs)
+    assert len(f) == 16 and f.query("semantics == 'authors'")["missing"].eq("").all()
+    assert f.set_index(["variant", "semantics"]).loc[("closeness_WT", "paper"), "matched"] == "1/2"
+    with pytest.raises(GraphError, match="unknown setting"):
+        C.tables_6_7(published=pub, W=15)
+
+
 def test_trigger_table_on_a_toy_graph():
     # hub t co-occurs with 6 classes that never meet; hub u with 2 classes only
     C_ = 10

@@ -106,7 +106,8 @@ from .graph import _check_min, as_cooccurrence, edge_list
 __all__ = ["MEASURES", "VARIANTS", "SEMANTICS", "BACKENDS", "BODY_PARTS", "BODY_PARTS_EXTENDED",
            "variant_name", "parse_variant", "centrality", "all_variants", "authors_top", "top_m",
            "rankings", "compare_names", "load_paper_tables", "trigger_table",
-           "compare_trigger_tables", "PAPER_TABLES_6_7", "tables_6_7", "tables_6_7_frame"]
+           "compare_trigger_tables", "PAPER_TABLES_6_7", "tables_6_7", "tables_6_7_frame",
+           "semantics_comparison", "graph_tool_check"]
 
 #: The four measures of App. E.2, in the paper's order.
 MEASURES = ("betweenness", "degree", "closeness", "eigenvector")
@@ -704,6 +705,97 @@ def rankings(df: pd.DataFrame, m: int, exclude: Iterable = (), names=None) -> pd
     return pd.DataFrame(out, index=pd.RangeIndex(1, int(m) + 1, name="rank"))
 
 
+def semantics_comparison(co, min_overlaps: int, m: int, exclude: Iterable = (), base: str = "paper",
+                         others: Sequence[str] | None = None, backend: str = "igraph") -> pd.DataFrame:
+    """Which top-``m`` classes change when another semantics ranks them, per variant.
+
+    Parameters
+    ----------
+    co : Cooccurrence (or anything ``all_variants`` takes)
+    min_overlaps, m : int
+    exclude : iterable
+        As for ``top_m`` (each semantics applies it its own way).
+    base : str
+        The semantics the others are compared with.
+    others : sequence of str, optional
+        Default: every other entry of ``SEMANTICS``.
+    backend : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variant`` and, per other semantics ``s``: ``only_<base>_not_<s>``, ``only_<s>``
+        (names, ``"; "``-joined) and ``jaccard_<s>``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[5, 3, 3, 0], [3, 5, 0, 0], [3, 0, 5, 0], [0, 0, 0, 5]])
+    >>> df = semantics_comparison(M, 1, 2, others=["networkx"])
+    >>> df.loc[df.variant == "degree_WT", "jaccard_networkx"].item()
+    1.0
+    """
+    others = [x for x in SEMANTICS if x != base] if others is None else list(others)
+    frames = {sem: all_variants(co, min_overlaps, semantics=sem, backend=backend)
+              for sem in [base, *others]}
+
+    def names(sem, v):
+        s = frames[sem][v].copy()
+        s.attrs = dict(frames[sem].attrs)
+        return top_m(s, m, exclude=exclude).attrs["names"]
+
+    rows = []
+    for v in VARIANTS:
+        row = {"variant": v}
+        for sem in others:
+            c = compare_names(names(sem, v), names(base, v))
+            row.update({f"only_{base}_not_{sem}": "; ".join(c["missing"]),
+                        f"only_{sem}": "; ".join(c["extra"]), f"jaccard_{sem}": round(c["jaccard"], 3)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def graph_tool_check(co, reference=None) -> dict:
+    """The kit's betweenness beside the graph-tool values the authors recorded on their matrix.
+
+    The authors' ``relabel.ipynb`` printed graph-tool's normalised betweenness of 59 Open Images
+    classes (graph with edges >= 15, betweenness on the view with edges > 50), saved as
+    ``naturalbackdoors_reference/notebook_outputs/oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv``
+    in ``../shared/realdata``.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+        The authors' Open Images counts (``load_openimages_counts()``).
+    reference : path-like, optional
+        That CSV; default: looked up under ``$NBKIT_REALDATA``, then ``shared/realdata`` in the
+        current folder and its two parents.
+
+    Returns
+    -------
+    dict
+        ``{"values", "max_abs_diff", "reference"}`` when the CSV is found; else the top 3
+        (``{"values": 3, "top3", "top3_values", "reference": None}``, recorded: Man 0.0828, Human
+        face 0.0816, Woman 0.0461).
+    """
+    import os
+    from pathlib import Path
+
+    rel = Path("naturalbackdoors_reference", "notebook_outputs",
+               "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
+    roots = [Path(os.environ["NBKIT_REALDATA"])] if os.environ.get("NBKIT_REALDATA") else []
+    roots += [Path(*[".."] * k, "shared", "realdata") for k in range(3)]
+    path = Path(reference) if reference else next((r / rel for r in roots if (r / rel).is_file()), None)
+    b51 = centrality(co, "betweenness", False, 51)
+    if path is None:
+        top3 = top_m(b51, 3)
+        return {"values": 3, "top3": top3.attrs["names"], "top3_values": [round(x, 4) for x in top3],
+                "reference": None}
+    gt = pd.read_csv(path)
+    diff = float(np.abs(b51[gt["index"]].to_numpy() - gt["betweenness_normalized"].to_numpy()).max())
+    return {"values": int(len(gt)), "max_abs_diff": diff, "reference": str(path)}
+
+
 def compare_names(ours: Iterable[str], theirs: Iterable[str]) -> dict:
     """Matched / missing / extra names between two lists (case-insensitive, order kept).
 
@@ -1011,7 +1103,7 @@ def tables_6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
     rows = []
     for r in records:
         pub = r.get("published")
-        for sem in [k for k in SEMANTICS if isinstance(r.get(k), Mapping)]:
+        for sem in [k for k in r if k in SEMANTICS and isinstance(r[k], Mapping)]:
             b = r[sem]
             known = pub is not None
             rows.append({"table": r["table"], "variant": r["variant"], "semantics": sem,

@@ -14,8 +14,8 @@ outputs); a run folder without ``results.json`` is listed as incomplete and cont
 Every number of ours carries its *data* label: ``embedded`` (the toy scenes, or the authors' Open
 Images counts shipped with the kit) or ``real`` (a dataset under ``--data-root``), so a toy-scene
 accuracy is never mistaken for a reproduction of the paper's ImageNet number. The paper's numbers come
-from ``nbkit.reference`` with their source; where the kit could not establish one it says so
-(``n/a``) instead of inventing it. The authors' recorded values (their notebooks and scripts) appear
+from ``nbkit.reference`` with their source; where the paper prints no number (Figures 12-15 are
+plots) the paper column says ``n/a``. The authors' recorded values (their notebooks and scripts) appear
 in their own column.
 
 Examples
@@ -42,6 +42,7 @@ import pandas as pd
 
 from . import reference as R
 from . import runs as _runs
+from .errors import DataError
 from .io import read_json, write_text
 
 #: dataset specs whose data ships with the kit
@@ -193,13 +194,13 @@ class Section:
 
 @dataclasses.dataclass
 class Report:
-    """The whole report: its sections, the run list and what the paper tables still lack."""
+    """The whole report: its sections, the run list and the paper items that print no numbers."""
 
     batch: str
     runs_root: Path
     sections: list
     runs: pd.DataFrame
-    not_established: pd.DataFrame
+    no_numbers: pd.DataFrame
 
     def section(self, key: str) -> Section:
         for s in self.sections:
@@ -300,15 +301,17 @@ def figure7(runs: Sequence[Run]) -> Section:
         fp = r.get("choice.fp", "fp", "false_positives", "balanced.fp")
         fn = r.get("choice.fn", "fn", "false_negatives", "balanced.fn")
         n = r.get("n_images", "choice.n_images")
-        rows += [compare_row("threshold", th, R.FIGURE7["threshold"], r.data, ds, 1),
-                 compare_row("false positives", fp, R.FIGURE7["false_positives"], r.data, ds, 1),
-                 compare_row("false negatives", fn, R.FIGURE7["false_negatives"], r.data, ds, 1),
-                 compare_row("hand-labelled images", n, R.FIGURE7["n_images"], r.data, ds, 1)]
+        f7 = R.FIGURE7["ImageNet"]
+        rows += [compare_row("threshold", th, f7["threshold"], r.data, ds, 1),
+                 compare_row("false positives", fp, f7["false_positives"], r.data, ds, 1),
+                 compare_row("false negatives", fn, f7["false_negatives"], r.data, ds, 1),
+                 compare_row("hand-labelled images", n, R.cell("Settings", "App. B",
+                                                               "hand_labelled_images"), r.data, ds, 1)]
     if rows:
         s.tables["comparison"] = pd.DataFrame(rows)
-    s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7["sweep_authors"]["value"],
+    s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7_AUTHORS["sweep"]["value"],
                                              columns=["threshold", "false_positives", "false_negatives"])
-    s.notes.append("authors' sweep: " + R.FIGURE7["sweep_authors"]["source"])
+    s.notes.append("authors' sweep: " + R.FIGURE7_AUTHORS["sweep"]["source"])
     s.figures = _figures(sel, "fig7*.png", "*threshold*sweep*.png", "*sweep*.png")
     return s
 
@@ -328,7 +331,8 @@ def table5(runs: Sequence[Run]) -> Section:
                                                               or "imagenet" in name else None)
         for q, key in (("classes", "classes"), ("images", "images"),
                        ("objects per image", "objects_per_image")):
-            rec = R.TABLE5[paper_ds][key] if paper_ds else None
+            rec = R.cell("Table 5", paper_ds, "avg_objects_per_image" if key == "objects_per_image"
+                         else key) if paper_ds else None
             auth = R.TABLE5_AUTHORS.get(paper_ds or "", {}).get(key)
             rows.append(compare_row(q, row.get(key), rec, kind, name,
                                     authors=auth["value"] if auth else None,
@@ -404,9 +408,8 @@ def tables6_7(runs: Sequence[Run]) -> Section:
                            "wrongly accept it")
     if rows:
         s.tables = {"comparison": pd.DataFrame(rows), **s.tables}
-    rec = R.TABLES_6_7["openimages"]["betweenness"]
-    if rec["value"] is None:
-        s.notes.append("paper's Tables 6-7 trigger lists: " + rec["note"])
+    s.notes.append("paper's Table 6 (unweighted) Open Images betweenness triggers: "
+                   + ", ".join(R.value("Table 6", "Open Images", "betweenness")))
     s.notes.append("authors' recorded Open Images betweenness triggers (" + auth["setting"]["value"]
                    + "): " + ", ".join(f"{k} ({v})" for k, v in sizes_auth.items())
                    + " [" + auth["betweenness"]["source"] + "]; the difference column compares our "
@@ -447,19 +450,22 @@ def app_d(runs: Sequence[Run]) -> Section:
             pair = first(mt, "largest_pair", "largest.pair", "largest_pair_names")
             if isinstance(pair, (list, tuple)):
                 pair = " + ".join(map(str, pair))
+            appd = R.APP_D["Open Images"]
             rows += [
                 compare_row("largest shared classes (a trigger pair)",
                             first(mt, "largest_shared", "largest_pair_classes", "largest.shared",
-                                  "max_shared"), R.APP_D["largest_pair_classes"], kind, ds),
-                compare_row("that pair", pair, R.APP_D["largest_pair"], kind, ds),
-                compare_row("share of pairs above 30 shared classes",
+                                  "max_shared"), appd["largest_overlap"], kind, ds),
+                compare_row("that pair", pair, appd["largest_overlap_pair"], kind, ds),
+                compare_row(f"share of pairs above {first(mt, 'threshold')} shared classes",
                             first(mt, "share_above", "frac_above", "fraction_above", "share_pairs_above",
-                                  "frac_pairs_above"), R.APP_D["share_pairs_above_30"], kind, ds),
-                compare_row("pairs", first(mt, "n_pairs", "pairs"), R.APP_D["n_pairs"], kind, ds)]
+                                  "frac_pairs_above"), appd["pairs_over_30_fraction"], kind, ds,
+                            scale=0.01),
+                compare_row("pairs", first(mt, "n_pairs", "pairs"),
+                            R.cell("Settings", "App. D multiple triggers", "n_combinations"), kind, ds)]
     if rows:
         s.tables["comparison"] = pd.DataFrame(rows)
-    s.notes.append("the paper's App. D numbers are ImageNet's; the kit has no ImageNet co-occurrence "
-                   "matrix offline, so ours come from the embedded data (different classes)")
+    s.notes.append("the paper's App. D text names Open Images, but its largest pair (chain link fence + "
+                   "website) are ImageNet classes; its values are shown as printed")
     s.figures = _figures(sel, "*multi*trigger*.png", "*histogram*.png", "*overlap*.png")
     return s
 
@@ -546,7 +552,8 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
         for metric in ("clean_acc", "trigger_acc"):
             rec = paper(label, metric, _paper_dataset(a))
             row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
-                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]))
+                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]),
+                              scale=0.01 if rec and rec["unit"] == "%" else 1)
             row["setting"] = label
             row["ours_mean_std"] = _fmt_pm(a[metric], a[f"{metric}_std"], a["n"])
             rows.append(row)
@@ -557,6 +564,8 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
     keep = [c for c in df.columns if c in axes or c in replicates
             or (c not in ("clean_acc", "trigger_acc", "run", "data") and df[c].astype(str).nunique() > 1)]
     s.tables["runs"] = df[keep + ["clean_acc", "trigger_acc", "run", "data"]]
+    if R.no_numbers(key):
+        s.notes.append(R.no_numbers(key))
     s.notes.append(f"axis: {', '.join(axes) if axes else '(one setting)'}; mean ± std over "
                    f"{', '.join(r for r in replicates if r in df.columns)} replicates")
     plot_axes = [a for a in axes if a != "dataset"]
@@ -570,10 +579,13 @@ def _round(x):
     return None if v is None else round(v, 4)
 
 
-def _paper_acc(section: dict):
+def _paper_acc(table: str, row: str | None = None):
+    """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (or ``row``)."""
     def get(label: str, metric: str, dataset: str):
-        node = section.get(dataset, {}).get(label)
-        return node.get(metric) if isinstance(node, Mapping) else None
+        try:
+            return R.cell(table, row or dataset, f"{label}.{metric}")
+        except DataError:
+            return None
     return get
 
 
@@ -583,8 +595,8 @@ def table8(runs):
         if ir is not None and ir == 0:
             return "no_backdoor"
         mode = str(a.get("subset_mode", "mis"))
-        return "centrality_with_mis" if mode == "mis" else "centrality_without_mis"
-    return _training_section("Table 8", runs, label, _paper_acc(R.TABLE8),
+        return "centrality_mis" if mode == "mis" else "centrality_no_mis"
+    return _training_section("Table 8", runs, label, _paper_acc("Table 8"),
                              axis_hint=("subset_mode", "injection_rate"),
                              replicates=REPLICATE_AXES + ("trigger",))
 
@@ -593,16 +605,22 @@ _ARCH_KEYS = {"resnet50": "resnet50", "vgg16": "vgg16", "vgg": "vgg16", "incepti
               "inception": "inception_v3", "densenet121": "densenet121", "dense": "densenet121"}
 
 
+_PAPER_MODELS = {arch: model for model, arch in R.ARCHITECTURES.items()}   # resnet50 -> "ResNet"
+
+
 def table9(runs):
-    return _training_section("Table 9", runs, lambda a: _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch"))),
-                             _paper_acc(R.TABLE9), axis_hint=("arch",))
+    def label(a):
+        arch = _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch")))
+        return _PAPER_MODELS.get(arch, arch)
+    return _training_section("Table 9", runs, label, _paper_acc("Table 9", "ImageNet jeans"),
+                             axis_hint=("arch",))
 
 
 def table10(runs):
     return _training_section("Table 10", runs,
                              lambda a: f"n_added_classes={a.get('n_added_classes')}",
-                             lambda label, m, ds: R.TABLE10[ds]["random_added_classes"][m]
-                             if not label.endswith("=0") else None,
+                             lambda label, m, ds: _paper_acc("Table 10")(
+                                 label.replace("n_added_classes=", "added_"), m, ds),
                              axis_hint=("n_added_classes",), plot="bar", xlabel="added random classes")
 
 
@@ -611,20 +629,20 @@ def figure12(runs):
         c = str(a.get("centrality", "betweenness")).replace("evector", "eigenvector")
         w = a.get("weighted")
         return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
-    return _training_section("Figure 12", runs, label, _paper_acc(R.FIGURE12),
+    return _training_section("Figure 12", runs, label, lambda *_: None,
                              axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality",
                              replicates=REPLICATE_AXES + ("trigger",))
 
 
 def figure13(runs):
     return _training_section("Figure 13", runs, lambda a: str(a.get("injection_rate")),
-                             _paper_acc(R.FIGURE13), axis_hint=("injection_rate",), plot="line",
+                             lambda *_: None, axis_hint=("injection_rate",), plot="line",
                              xlabel="injection rate")
 
 
 def figure14(runs):
     s = _training_section("Figure 14", runs, lambda a: str(a.get("min_overlaps")),
-                          _paper_acc(R.FIGURE14), axis_hint=("min_overlaps",), plot="line",
+                          lambda *_: None, axis_hint=("min_overlaps",), plot="line",
                           xlabel="edge-weight threshold W (min_overlaps)")
     # the graph side of the same sweep: subset sizes and overlaps as W grows (notebook 04)
     sel = _runs_of(runs, "04_subsets", "Figure 14")
@@ -647,8 +665,7 @@ def figure14(runs):
 
 def figure15(runs):
     return _training_section("Figure 15", runs, lambda a: f"n_added_classes={a.get('n_added_classes')}",
-                             lambda label, m, ds: R.FIGURE15[ds]["mis_added_classes"][m]
-                             if not label.endswith("=0") else None,
+                             lambda *_: None,
                              axis_hint=("n_added_classes",), plot="line", xlabel="added MIS classes")
 
 
@@ -681,12 +698,12 @@ def figure16(runs: Sequence[Run]) -> Section:
             if kind == "real" and key:
                 pds = "imagenet" if "imagenet" in ds or "relabel" in ds else "openimages"
                 rows.append(compare_row(f"GradCAM highlights '{trig}' (%)", _round(pct),
-                                        R.FIGURE16.get(pds, {}).get(key), kind, ds, n))
+                                        R.FIGURE16[R.DATASET_ROWS[pds]].get(key), kind, ds, n))
                 continue
             # embedded data: a toy hub stands for one of the paper's triggers ("paper_trigger")
             analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger") or "").lower())
-            recs = [(pds, R.FIGURE16[pds][analogue]) for pds in ("imagenet", "openimages")
-                    if analogue and analogue in R.FIGURE16[pds]] or [("", None)]
+            recs = [(pds, R.FIGURE16[R.DATASET_ROWS[pds]][analogue]) for pds in ("imagenet", "openimages")
+                    if analogue and analogue in R.FIGURE16[R.DATASET_ROWS[pds]]] or [("", None)]
             for pds, rec in recs:
                 what = f" vs the paper's {analogue} ({pds})" if rec else ""
                 rows.append(compare_row(f"GradCAM highlights '{trig}' (%){what}", _round(pct), rec,
@@ -764,9 +781,9 @@ def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
             s.notes.append(f"ERROR building {key}: {type(exc).__name__}: {exc}\n"
                            + "".join(traceback.format_exception(exc)[-3:]))
             sections.append(s)
-    ne = pd.DataFrame(R.not_established(), columns=["reference", "source"])
+    nn = pd.DataFrame(list(R.NO_NUMBERS.items()), columns=["item", "note"])
     return Report(batch=batch, runs_root=root, sections=sections, runs=runs_table(runs),
-                  not_established=ne)
+                  no_numbers=nn)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -881,7 +898,7 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
             new_figs.append(p)
         s.figures = new_figs
         figures += new_figs
-    for name, df in (("runs", rep.runs), ("not_established", rep.not_established)):
+    for name, df in (("runs", rep.runs), ("no_numbers", rep.no_numbers)):
         p = out / "tables" / f"{name}.csv"
         df.to_csv(p, index=False)
         tables.append(p)
@@ -900,7 +917,7 @@ def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
              f"`{rep.runs_root / rep.batch}` (never from notebook outputs). Every row says which data "
              "produced it: **embedded** = the kit's toy scenes or the authors' Open Images counts "
              "shipped with it; **real** = a dataset under `--data-root`. `paper` = the published "
-             f"number with its source; `{NA}` = not established offline (see the last section); "
+             f"number with its source; `{NA}` = the paper prints no number there (see the last section); "
              "`difference` = ours − paper.", ""]
     for s in rep.sections:
         lines += [f"## {s.key}: {s.title}", "",
@@ -914,8 +931,6 @@ def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
         for n in s.notes:
             lines += [f"> {n}", ""]
     lines += ["## Runs", "", markdown_table(rep.runs, max_rows=None), "",
-              "## Paper numbers not established offline", "",
-              f"{len(rep.not_established)} of the paper's numbers could not be transcribed here ("
-              f"{R.NA_TEXT}). They are listed in `tables/not_established.csv`; fill them into "
-              "`nbkit/reference.py` from the PDF, naming the table.", ""]
+              "## Paper items without printed numbers", "",
+              "; ".join(rep.no_numbers["note"]) + " (`tables/no_numbers.csv`).", ""]
     return "\n".join(lines)

@@ -348,7 +348,7 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     md = out["markdown"].read_text()
     assert "## Figure 13" in md and "figures/figure_13_sweep.png" in md and "INCOMPLETE" in md
     assert (tmp_path / "report" / "tables" / "figure_13_comparison.csv").is_file()
-    assert (tmp_path / "report" / "tables" / "not_established.csv").is_file()
+    assert (tmp_path / "report" / "tables" / "no_numbers.csv").is_file()
 
 
 def test_report_data_kind():

@@ -373,6 +373,36 @@ def test_tables_6_7_open_images_reproduced(realdata):
     assert f.set_index(["variant", "semantics"]).loc[("closeness_WT", "paper"), "matched"] == "1/2"
     with pytest.raises(GraphError, match="unknown setting"):
         C.tables_6_7(published=pub, W=15)
+    # by default the published names come from nbkit.reference: the same 46
+    for r in C.tables_6_7(semantics=("authors",)):
+        assert [x.lower() for x in r["published"]] == [x.lower() for x in pub[r["variant"]]]
+        assert r["authors"]["missing"] == [] and "paper" not in r
+
+
+def test_semantics_comparison_names_what_each_ranking_changes():
+    oi = load_openimages_counts()
+    df = C.semantics_comparison(oi, 15, 10, exclude=C.BODY_PARTS)
+    assert list(df["variant"]) == list(C.VARIANTS)
+    row = df.set_index("variant").loc
+    assert row["betweenness", "jaccard_networkx"] == 1.0               # same values, same ranking
+    assert row["degree_WT", "jaccard_networkx"] < 1.0                   # strength vs plain degree
+    # authors: body parts leave after the cut, so its betweenness top 10 is a subset of paper's
+    assert row["betweenness", "only_authors"] == "" and row["betweenness", "only_paper_not_authors"]
+    assert "Harbor seal" in row["closeness", "only_paper_not_authors"]  # the NaN quirk at work
+    assert "Magpie" in row["closeness", "only_authors"]
+
+
+def test_graph_tool_check_with_and_without_the_recorded_values(realdata, tmp_path, monkeypatch):
+    oi = load_openimages_counts()
+    csv = (realdata / REF / "notebook_outputs" /
+           "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
+    got = C.graph_tool_check(oi, csv)
+    assert got["values"] == 59 and got["max_abs_diff"] < 1e-12 and got["reference"] == str(csv)
+    monkeypatch.setenv("NBKIT_REALDATA", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    got = C.graph_tool_check(oi)
+    assert got["reference"] is None and got["top3"] == ["Man", "Human face", "Woman"]
+    assert got["top3_values"] == [0.0828, 0.0816, 0.0461]
 
 
 def test_trigger_table_on_a_toy_graph():

@@ -20,7 +20,8 @@ betweenness, weighted path length = ``overlaps``               same
 closeness             ``(n_c - 1) / sum of distances`` within  networkx default ``wf_improved=True``:
                       the vertex's component (graph-tool),     also times ``(n_c - 1) / (n - 1)``
                       isolated vertices 0 (graph-tool gives
-                      NaN, which the authors turned into 0)
+                      NaN; the authors zeroed it only after
+                      ranking, see "authors" below)
 closeness, weighted   path length = ``overlaps``               path length = ``distance = 1/overlaps``,
                                                                and ``wf_improved`` as above
 degree                number of neighbours                     networkx ``degree_centrality``:
@@ -47,8 +48,9 @@ the result depends on the exact comparison sequence of CPython's Timsort, ``top_
 ``sorted`` literally on that list, never an imitation (``authors_top``). ``"paper"`` ranks with a
 true sort (NaN = 0, ties by class id), as the text describes. On the authors' Open Images counts at
 the paper's setting (``tables_6_7``), ``"authors"`` recovers all 46 published names and ``"paper"``
-45 (Sunglasses drops out of weighted closeness), with more extras in both closeness columns;
-notebook 03 shows every column under both.
+45 (Sunglasses drops out of weighted closeness; 44, Dress too, when the body parts are not
+excluded before the cut), with more extras in both closeness columns; notebook 03 shows every
+column under both.
 
 Note that with ``overlaps`` as a path *length*, the weighted betweenness and closeness of the paper
 favour paths through *rare* co-occurrences; that is what the authors computed and published.
@@ -72,7 +74,7 @@ Backends
 ``backend="igraph"`` (default) computes with python-igraph (betweenness, closeness) and
 numpy/scipy (degree, eigenvector): all 8 variants in well under a second on the authors' Open
 Images graph. ``backend="networkx"`` computes every variant with networkx and stays the reference
-for correctness (the tests check that both agree, values and rankings, for both semantics).
+for correctness (the tests check that both agree, values and rankings, for every semantics).
 
 Examples
 --------

@@ -1,4 +1,4 @@
-"""nbkit.centrality: the 8 variants, both semantics, both backends, trigger candidates, Tables 6-7.
+"""nbkit.centrality: the 8 variants, the three semantics, both backends, trigger candidates, Tables 6-7.
 
 networkx is the reference: the igraph path must agree with it (values and rankings), and both with
 networkx computed here independently of nbkit on real counts (COCO, VOC2007, the authors' Open
@@ -93,7 +93,7 @@ def test_voc2007_person_dominates_betweenness(realdata):
 
 
 # --------------------------------------------------------------------------------------------
-# igraph path == networkx path, all 8 variants, both semantics
+# igraph path == networkx path, all 8 variants, every semantics
 @pytest.mark.parametrize("semantics", C.SEMANTICS)
 def test_backends_agree_coco(realdata, semantics):
     co = coco(realdata)

@@ -145,3 +145,17 @@ def test_tables_6_7_open_images_command(semantics, realdata, tmp_path, capsys):
         found += len(pub[v]) - len(missing)
     assert found == {"authors": 46, "paper": 44}[semantics]
     capsys.readouterr()
+
+
+def test_exclude_body_parts_leaves_out_human_mouth(tmp_path, capsys):
+    """Weighted closeness at W 15 ranks Human mouth 40th: the authors' list (246889c) excludes it."""
+    out = tmp_path / "cw.json"
+    base = ["triggers", "--dataset", "openimages-counts", "--centrality", "closeness", "--weighted",
+            "--min-overlaps", "15", "--top", "50", "--mis", "approx", "--runs", "1", "--no-progress",
+            "--no-compare", "--out", str(out)]
+    assert main(base) == 0
+    assert "Human mouth" in {e["trigger"]["name"] for e in load_triggers_json(out)}
+    assert main(base + ["--exclude-body-parts"]) == 0
+    names = {e["trigger"]["name"] for e in load_triggers_json(out)}
+    assert len(names) == 50 and not names & {"Human mouth", "Man", "Woman", "Human face", "Girl"}
+    capsys.readouterr()

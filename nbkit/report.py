@@ -441,31 +441,17 @@ def _flat(v):
 
 # --- App. D (04) ----------------------------------------------------------------------------------
 def app_d(runs: Sequence[Run]) -> Section:
+    from . import subsets as S
+
     sel = _runs_of(runs, "04_subsets", "App. D")
     s = _section("App. D", "04_subsets", sel)
-    rows = []
+    frames = []
     for r in sel:
         for ds, mt in _multi_blocks(r):
-            kind = data_kind(ds) if ds else r.data
-            pair = first(mt, "largest_pair", "largest.pair", "largest_pair_names")
-            if isinstance(pair, (list, tuple)):
-                pair = " + ".join(map(str, pair))
-            appd = R.APP_D["Open Images"]
-            rows += [
-                compare_row("largest shared classes (a trigger pair)",
-                            first(mt, "largest_shared", "largest_pair_classes", "largest.shared",
-                                  "max_shared"), appd["largest_overlap"], kind, ds),
-                compare_row("that pair", pair, appd["largest_overlap_pair"], kind, ds),
-                compare_row(f"share of pairs above {first(mt, 'threshold')} shared classes",
-                            first(mt, "share_above", "frac_above", "fraction_above", "share_pairs_above",
-                                  "frac_pairs_above"), appd["pairs_over_30_fraction"], kind, ds,
-                            scale=0.01),
-                compare_row("pairs", first(mt, "n_pairs", "pairs"),
-                            R.cell("Settings", "App. D multiple triggers", "n_combinations"), kind, ds)]
-    if rows:
-        s.tables["comparison"] = pd.DataFrame(rows)
-    s.notes.append("the paper's App. D text names Open Images, but its largest pair (chain link fence + "
-                   "website) are ImageNet classes; its values are shown as printed")
+            frames.append(S.app_d_comparison(mt, r.params, ds or r.params.get("dataset", "")))
+            s.notes.append(S.app_d_text(mt, r.params, ds or r.params.get("dataset", "")))
+    if frames:
+        s.tables["comparison"] = pd.concat(frames, ignore_index=True)
     s.figures = _figures(sel, "*multi*trigger*.png", "*histogram*.png", "*overlap*.png")
     return s
 
@@ -579,11 +565,12 @@ def _round(x):
     return None if v is None else round(v, 4)
 
 
-def _paper_acc(table: str, row: str | None = None):
-    """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (or ``row``)."""
+def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
+    """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (``rows`` maps the
+    dataset to the paper's row name when the table names its rows otherwise)."""
     def get(label: str, metric: str, dataset: str):
         try:
-            return R.cell(table, row or dataset, f"{label}.{metric}")
+            return R.cell(table, (rows or {}).get(dataset, dataset), f"{label}.{metric}")
         except DataError:
             return None
     return get
@@ -612,7 +599,7 @@ def table9(runs):
     def label(a):
         arch = _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch")))
         return _PAPER_MODELS.get(arch, arch)
-    return _training_section("Table 9", runs, label, _paper_acc("Table 9", "ImageNet jeans"),
+    return _training_section("Table 9", runs, label, _paper_acc("Table 9", {"imagenet": "ImageNet jeans"}),
                              axis_hint=("arch",))
 
 

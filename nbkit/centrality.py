@@ -598,7 +598,9 @@ def authors_top(series: pd.Series, m: int) -> list:
     >>> authors_top(pd.Series([0.2, 0.5, 0.3, 0.9, 0.1]), 2)
     [3, 1]
     """
-    names = series.attrs.get("names") or [str(k) for k in series.index]
+    names = series.attrs.get("names")
+    if names is None or len(names) != len(series):
+        names = [str(k) for k in series.index]
     all_trigs = [(names[i], x, k) for i, (k, x) in enumerate(zip(series.index, series.to_numpy()))]
     return [c[2] for c in sorted(all_trigs, key=lambda c: c[1], reverse=True)[:int(m)]]
 

@@ -30,12 +30,16 @@ def openimages_counts(realdata):
 
 def paper_tables_6_7_openimages(realdata) -> dict:
     """The paper's Open Images rows of Tables 6-7 (variant -> names), read by hand from
-    ``../shared/paper/paper_values.csv`` beside ``realdata``; skips when the file is absent."""
+    ``paper_values.csv`` in ``$NBKIT_PAPER`` or ``../shared/paper`` beside ``realdata``; skips when
+    the file is absent."""
     import csv
+    import os
+    from pathlib import Path
 
     import pytest
 
-    path = realdata.parent / "paper" / "paper_values.csv"
+    folder = Path(os.environ["NBKIT_PAPER"]) if os.environ.get("NBKIT_PAPER") else realdata.parent / "paper"
+    path = folder / "paper_values.csv"
     if not path.is_file():
         pytest.skip(f"{path} is absent (the paper's transcribed values)")
     with open(path, newline="", encoding="utf-8") as f:

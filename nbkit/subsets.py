@@ -782,9 +782,12 @@ def rank_triggers(co: Cooccurrence, measure: str = "betweenness", weighted: bool
     top : int
         How many triggers.
     exclude_body_parts : bool
-        Leave out ``nbkit.centrality.BODY_PARTS`` (human body parts, as the paper does).
+        Leave out ``nbkit.centrality.BODY_PARTS`` (human body parts, as the paper does); under
+        ``semantics="authors"`` they leave after the top ``top`` are taken, as the authors did,
+        so fewer may remain (``nbkit.centrality.top_m``).
     semantics, backend : str
-        Passed to ``nbkit.centrality.centrality``.
+        Passed to ``nbkit.centrality.centrality`` (``"authors"``: the published Tables 6-7's
+        ranking, quirk included).
 
     Returns
     -------

@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import imagedata
 from .curate import BackdoorSpec, export_manifest, manifest_counts, read_manifest

@@ -73,10 +73,16 @@ def test_load_batch_expands_runs_in_stage_order(tmp_path):
     b = batch.load_batch(write_batch(tmp_path / "t.yaml", TINY), runs_root=tmp_path / "runs")
     assert b.name == "tiny"
     assert [r.notebook for r in b.runs] == ["01_alpha"] * 3 + ["02_beta"] * 2
-    # defaults apply where declared; the folder is the params hash from nbkit.runs
+    # defaults apply where declared; the folder names what varies, then the short params hash
     r0 = b.runs[0]
     assert r0.params == {"smoke": True, "x": 1, "fail": False}
-    assert r0.run_dir == runs.run_dir_for("01_alpha", r0.params, batch="tiny", root=tmp_path / "runs")
+    h = runs.params_hash(r0.params)[:8]
+    assert r0.run_dir == tmp_path / "runs" / "tiny" / "01_alpha" / f"x1-failfalse-{h}"
+    assert r0.run_dir == runs.run_dir_for("01_alpha", r0.params, batch="tiny", root=tmp_path / "runs",
+                                          vary=["x", "fail"])
+    assert b.runs[3].hash == f"x1-{runs.params_hash(b.runs[3].params)[:8]}"   # 02_beta varies x only
+    # the full resolved parameters: the notebook's defaults under what the batch sets
+    assert r0.resolved == {"seed": 0, "x": 1, "smoke": True, "fail": False, "sleep": 0.0}
     assert r0.feeds == ["Table 0"]
     assert len({r.hash for r in b.runs}) == 5
     assert [r.notebook for r in b.select("02")] == ["02_beta", "02_beta"]

@@ -1209,7 +1209,7 @@ def index_table(b: Batch):
         rd = row.pop("run_dir")
         row.update({k: nums.get(k) for k in cols})
         row["run_dir"] = rd
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).convert_dtypes()  # integers stay integers beside empty cells
 
 
 def write_index(b: Batch) -> Path:

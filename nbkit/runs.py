@@ -51,7 +51,9 @@ _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
 #: short forms of common parameter names in run folder names (others: see ``short_key``)
 ABBREVIATIONS = {"injection_rate": "inj", "min_overlaps": "W", "dataset": "data",
                  "n_classes": "ncls", "max_other_overlaps": "maxo", "trig_overlaps": "trigo",
-                 "trigger": "trig", "profile": "prof", "model_match": "match"}
+                 "trigger": "trig", "profile": "prof", "model_match": "match",
+                 "subset_mode": "subset", "added_mode": "added", "n_added_classes": "nadd",
+                 "centrality": "cent", "ambiguous": "amb"}
 
 
 # ------------------------------------------------------------------------------------ safe paths
@@ -183,9 +185,13 @@ def run_name(params: Mapping[str, Any], vary: Iterable[str] = ()) -> str:
     --------
     >>> run_name({"injection_rate": 0.1, "target": 0, "seed": 0}, vary=["injection_rate", "target"])[:-8]
     'inj0.1-target0-'
+    >>> run_name({"centrality": "closeness", "seed": 0}, vary=["centrality"])[:-8]
+    'cent=closeness-'
     """
     h = params_hash(params)[:HASH_LEN]
-    parts = [short_key(k) + short_value(params[k]) for k in vary if k in params]
+    # numbers read well glued to their name (inj0.1, target0); words get an '=' (cent=closeness)
+    parts = [short_key(k) + ("=" if isinstance(params[k], str) else "") + short_value(params[k])
+             for k in vary if k in params]
     slug = "-".join(parts)[:60].rstrip("-.")
     return check_name(f"{slug}-{h}" if slug else h, "run name")
 

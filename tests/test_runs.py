@@ -83,10 +83,10 @@ def test_names_that_could_leave_their_folder_are_refused(tmp_path, name):
 def test_run_names_show_what_varies_then_a_short_hash():
     p = {"injection_rate": 0.1, "target": 0, "seed": 0, "dataset": "openimages:/data/oi/"}
     name = runs.run_name(p, vary=["injection_rate", "target", "dataset"])
-    assert name == f"inj0.1-target0-dataoi-{runs.params_hash(p)[:8]}"
+    assert name == f"inj0.1-target0-data=oi-{runs.params_hash(p)[:8]}"
     assert runs.run_name(p) == runs.params_hash(p)[:8]
     long = runs.run_name({"unfrozen_layers": 3, "trigger": "/m/0fly7"}, vary=["unfrozen_layers", "trigger"])
-    assert long.startswith("unfrl3-trig0fly7-") and runs.check_name(long)
+    assert long.startswith("unfrl3-trig=0fly7-") and runs.check_name(long)
 
 
 def test_clear_folder_only_removes_what_the_kit_created(tmp_path):

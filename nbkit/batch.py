@@ -31,11 +31,13 @@ vouches for the ``results.json`` that is there and names the same inputs as now:
   ``nbkit`` package, so editing nbkit redoes the runs it may change: more honest than the version
   string, which nobody bumps for a bug fix),
 - the full resolved parameters (the notebook's ``parameters``-cell defaults overlaid with what the
-  batch sets, so changing a default redoes the run).
+  batch sets, so changing a default redoes the run),
+- the upstream runs it read (``runs.find_run`` records each one with its results' SHA-256), so a
+  run whose input was redone is redone too.
 
 Anything else is redone after its folder's stale contents are removed; ``--dry-run`` says why each
 run is kept or redone (``new``, ``incomplete``, ``parameters changed``, ``notebook changed``, ``kit
-changed``, ``complete``). One-off overrides (``-p KEY=VALUE``) apply to every entry whose notebook
+changed``, ``upstream changed`` / ``upstream redone``, ``complete``). One-off overrides (``-p KEY=VALUE``) apply to every entry whose notebook
 declares the parameter and, being parameters, give runs of their own. A run that
 fails is recorded (traceback in ``error.txt`` and in the summary) and the batch goes on. The batch
 ends with a summary (done / skipped / failed, time per run and in total), also written to
@@ -65,7 +67,8 @@ error, not a silently ignored value). When two entries produce the same paramete
 once and feeds both entries' tables. Strings may use ``{data_root}``; ``requires`` paths may also use
 ``{torch_hub}`` (``torch.hub.get_dir()``, where pretrained weights live), ``~``, ``$VARS`` and globs.
 
-Environment seen by every notebook kernel: ``NBKIT_RUNS`` (absolute runs root), ``NBKIT_BATCH``
+Environment seen by every notebook kernel: ``NBKIT_RUNS`` (absolute runs root), ``NBKIT_RUN_DIR``
+(the run's folder: ``runs.find_run`` records there which upstream runs it read), ``NBKIT_BATCH``
 (the batch name; notebooks pass it to ``runs.find_run(..., batch=os.environ.get("NBKIT_BATCH"))``),
 ``NBKIT_DATA_ROOT`` (when given), and per worker ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` /
 ``NBKIT_NUM_THREADS`` (cores ÷ workers) and ``CUDA_VISIBLE_DEVICES`` (one GPU per worker).
@@ -713,7 +716,8 @@ def run_status(r: RunSpec, inputs: Mapping[str, Any] | None = None) -> tuple[boo
     Reasons: ``new``, ``incomplete`` (no valid completion record, ``results.json`` missing, not
     parsing or not the one recorded; ``failed last time`` when ``error.txt`` is there),
     ``parameters changed (k: old -> new)``, ``notebook changed``, ``kit changed (old -> new)``,
-    ``complete``.
+    ``upstream changed (notebook/run)`` (a run it read has other results now), ``complete``;
+    ``plan`` adds ``upstream redone`` and ``forced (--force)``.
     """
     d = r.run_dir
     if not d.exists():
@@ -732,7 +736,20 @@ def run_status(r: RunSpec, inputs: Mapping[str, Any] | None = None) -> tuple[boo
         return False, "notebook changed"
     if old.get("kit") != now["kit"]:
         return False, f"kit changed ({old.get('kit')} -> {now['kit']})"
+    for up, sha in _upstream_of(r, rec):
+        c = _runs.completion(up)
+        if c is None or c.get("results_sha256") != sha:
+            return False, f"upstream changed ({up.parent.name}/{up.name})"
     return True, "complete"
+
+
+def _upstream_of(r: RunSpec, rec: Mapping | None = None) -> list[tuple[Path, str | None]]:
+    """``(folder, results SHA-256 then)`` of each upstream run ``r``'s completion record names;
+    relative folders are relative to the runs root ``r`` lives in (``<root>/<batch>/<nb>/<name>``)."""
+    rec = _runs.completion(r.run_dir) if rec is None else rec
+    root = r.run_dir.parents[2]
+    return [(root / u.get("run", ""), u.get("results_sha256"))  # an absolute path stays as it is
+            for u in ((rec or {}).get("inputs") or {}).get("upstream") or []]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -809,7 +826,10 @@ def execute_run(task: Mapping[str, Any]) -> dict:
             raise NbkitError(f"{out_nb}: the notebook finished without a complete results.json "
                              "(its last cell must call runs.save_results(run_dir, results))")
         if task.get("inputs") is not None:  # the runner vouches for what ran (resume keys on it)
-            _runs.mark_complete(run_dir, task["inputs"])
+            inputs = dict(task["inputs"])
+            if (run_dir / _runs.UPSTREAM).is_file():
+                inputs["upstream"] = read_json(run_dir / _runs.UPSTREAM)
+            _runs.mark_complete(run_dir, inputs)
         record["status"] = "done"
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; the batch goes on
         text = _error_text(exc)
@@ -989,11 +1009,19 @@ def _older_folder(r: RunSpec) -> Path | None:
 def plan(batch: Batch, only=None, force: bool = False) -> list[Step]:
     """What to do with each selected run, in execution order (see ``run_status`` for the reasons)."""
     steps = []
+    redo: dict[str, RunSpec] = {}
     for r in batch.select(only):
         adopt = _older_folder(r)
-        keep, why = run_status(dataclasses.replace(r, run_dir=adopt) if adopt else r)
+        here = dataclasses.replace(r, run_dir=adopt) if adopt else r
+        keep, why = run_status(here)
         if force and keep:
             keep, why = False, "forced (--force)"
+        if keep:  # an upstream run that is redone in this batch makes this one stale too
+            ups = [redo[str(u.resolve())] for u, _ in _upstream_of(here) if str(u.resolve()) in redo]
+            if ups:
+                keep, why = False, f"upstream redone ({ups[0].notebook}/{ups[0].hash})"
+        if not keep:
+            redo[str(r.run_dir.resolve())] = r
         steps.append(Step(r, "skip" if keep else "run", why, adopt))
     return steps
 
@@ -1018,7 +1046,7 @@ def format_plan(batch: Batch, steps: list[Step]) -> str:
 
 
 def _task(batch: Batch, r: RunSpec, kernel: str, timeout: float | None) -> dict:
-    env = {"NBKIT_RUNS": str(batch.runs_root)}
+    env = {"NBKIT_RUNS": str(batch.runs_root), "NBKIT_RUN_DIR": str(r.run_dir)}
     if batch.scoped:
         env["NBKIT_BATCH"] = batch.name
     if batch.data_root is not None:

@@ -45,6 +45,8 @@ PARAMS = "params.json"
 COMPLETE = "complete.json"
 #: marks a folder the kit created (and may therefore clear)
 MARKER = ".nbkit-run"
+#: the upstream runs a run read (``find_run`` / ``note_upstream``), with their results' SHA-256
+UPSTREAM = "upstream.json"
 #: length of the hash at the end of a run folder's name
 HASH_LEN = 8
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
@@ -256,6 +258,7 @@ def prepare(run_dir: str | os.PathLike, params: Mapping[str, Any]) -> Path:
     d = make_run_folder(run_dir)
     (d / COMPLETE).unlink(missing_ok=True)
     (d / RESULTS).unlink(missing_ok=True)
+    (d / UPSTREAM).unlink(missing_ok=True)
     write_json(d / PARAMS, dict(params))
     return d
 
@@ -322,7 +325,40 @@ def find_run(notebook: str, match: Mapping[str, Any] | None = None, batch: str |
         raise MissingDataError(root / (batch or "*") / notebook,
                                f"no complete run of {notebook} with parameters {match}",
                                hint=f"run notebooks/{notebook}.ipynb with those parameters first")
-    return max(hits)[1]
+    found = max(hits)[1]
+    note_upstream(found)
+    return found
+
+
+def note_upstream(upstream_dir: str | os.PathLike) -> None:
+    """Record that the run being executed read ``upstream_dir``'s results.
+
+    Inside a batch run (``$NBKIT_RUN_DIR``, set by the runner) the upstream folder (relative to
+    ``$NBKIT_RUNS`` when inside it) and its ``results.json`` SHA-256 are added to ``upstream.json``; the runner copies them into the
+    completion record, and a later batch redoes the run when that upstream run changed. ``find_run``
+    calls this; code that picks upstream runs another way (e.g. by globbing) should call it for each
+    run it reads. Outside a batch it does nothing.
+    """
+    here = os.environ.get("NBKIT_RUN_DIR")
+    rec = completion(upstream_dir)
+    if not here or rec is None or not Path(here).is_dir():
+        return
+    f = Path(here) / UPSTREAM
+    seen = []
+    if f.is_file():
+        try:
+            seen = json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            seen = []
+    up = Path(upstream_dir).resolve()
+    root = os.environ.get("NBKIT_RUNS")
+    try:  # relative to the runs root, so a moved or copied runs tree keeps its links
+        run = up.relative_to(Path(root).resolve()).as_posix() if root else str(up)
+    except ValueError:
+        run = str(up)
+    entry = {"run": run, "results_sha256": rec["results_sha256"]}
+    if entry not in seen:
+        write_json(f, seen + [entry])
 
 
 def start(notebook: str, params: Mapping[str, Any], run_dir: str | os.PathLike | None = None,

@@ -313,6 +313,22 @@ def test_resume_does_not_trust_a_truncated_results_json(tiny_run, tmp_path):
     assert json.loads((d / "results.json").read_text())["x"] == 2
 
 
+def test_a_run_whose_upstream_run_changed_is_redone(tiny_run, tmp_path):
+    b0, s0 = tiny_run
+    root = tmp_path / "runs"
+    shutil.copytree(b0.runs_root, root)                     # a moved runs tree keeps its links
+    b = batch.load_batch(b0.source, runs_root=root)
+    a1, beta1, beta2 = (_by(s0, "01_alpha", x=1), _by(s0, "02_beta", x=1), _by(s0, "02_beta", x=2))
+    rec = json.loads((root / beta1["run_dir"] / "complete.json").read_text())["inputs"]
+    assert [u["run"] for u in rec["upstream"]] == [a1["run_dir"]]    # found by runs.find_run
+    why = lambda: {st.run.hash: st.reason for st in batch.plan(b) if st.run.notebook == "02_beta"}
+    assert why() == {beta1["hash"]: "complete", beta2["hash"]: "complete"}
+    runs.mark_complete(root / a1["run_dir"])     # the runner never vouched: 01 x=1 will be redone ...
+    assert why() == {beta1["hash"]: f"upstream redone (01_alpha/{a1['hash']})", beta2["hash"]: "complete"}
+    batch.run_batch(b, only="01", progress=False)             # ... and is, with --only 01
+    assert why() == {beta1["hash"]: f"upstream changed (01_alpha/{a1['hash']})", beta2["hash"]: "complete"}
+
+
 def _alpha_batch(tmp_path):
     nbs = tmp_path / "notebooks"
     shutil.copytree(TEST_NOTEBOOKS, nbs)

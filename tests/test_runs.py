@@ -162,3 +162,31 @@ def test_progress_bars_leave_executed_notebooks_clean(tmp_path):
     assert any("outer" in b and "3/3" in b for b in finals), bars
     assert not any("inner" in b for b in finals), "leave=False bars are emptied when they close"
     assert all("\r" not in b and b.count("\n") == 0 for b in finals)
+
+
+# --- make targets -----------------------------------------------------------------------------------
+def _make_n(*args: str) -> str:
+    import shutil
+    import subprocess
+    import tempfile
+
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    with tempfile.NamedTemporaryFile() as stamp:   # newer than pyproject.toml: no venv step
+        r = subprocess.run(["make", "-n", *args, f"STAMP={stamp.name}", "BIN=/venv/bin"], cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_make_lab_passes_lab_args_opens_on_the_nbkit_kernel_and_works_as_root():
+    out = _make_n("lab", "LAB_ARGS=--no-browser --port 8890")
+    assert "/venv/bin/jupyter lab" in out and "--MultiKernelManager.default_kernel_name=nbkit" in out
+    assert "--no-browser --port 8890" in out and out.rstrip().endswith("notebooks/")
+    assert ("--allow-root" in out) == (os.getuid() == 0)
+
+
+def test_make_reproduce_takes_args_and_clean_runs_removes_runs():
+    out = _make_n("reproduce", "BATCH=default", "ARGS=-p injection_rate=0.3 --dry-run")
+    assert "-m nbkit reproduce --batch default" in out and out.rstrip().endswith("-p injection_rate=0.3 --dry-run")
+    assert _make_n("clean-runs").strip() == "rm -rf runs"

@@ -28,18 +28,19 @@ vouches for the ``results.json`` that is there and names the same inputs as now:
 
 - the notebook's code (SHA-256 of its code cells' source; markdown, outputs and metadata don't count),
 - the kit's version (``kit_version()``: ``nbkit.__version__`` plus a SHA-256 of every file of the
-  ``nbkit`` package, so editing nbkit redoes the runs it may change: more honest than the version
-  string, which nobody bumps for a bug fix),
+  ``nbkit`` package: editing any nbkit file redoes every run, slower but more honest than the
+  version string, which nobody bumps for a bug fix),
 - the full resolved parameters (the notebook's ``parameters``-cell defaults overlaid with what the
   batch sets, so changing a default redoes the run),
 - the upstream runs it read (``runs.find_run`` records each one with its results' SHA-256), so a
   run whose input was redone is redone too.
 
 Anything else is redone after its folder's stale contents are removed; ``--dry-run`` says why each
-run is kept or redone (``new``, ``incomplete``, ``parameters changed``, ``notebook changed``, ``kit
-changed``, ``upstream changed`` / ``upstream redone``, ``complete``). One-off overrides (``-p KEY=VALUE``) apply to every entry whose notebook
-declares the parameter and, being parameters, give runs of their own. A run that
-fails is recorded (traceback in ``error.txt`` and in the summary) and the batch goes on. The batch
+run is kept or redone (``new``, ``incomplete``, ``parameters changed``, ``notebook changed``,
+``kit changed``, ``upstream changed`` / ``upstream redone``, ``complete``). One-off overrides
+(``-p KEY=VALUE``) apply to every entry whose notebook declares the parameter and, being
+parameters, give runs of their own. A run that fails is recorded (traceback in ``error.txt`` and
+in the summary) and the batch goes on. The batch
 ends with a summary (done / skipped / failed, time per run and in total), also written to
 ``runs/<batch>/summary.json``, and, unless ``--no-report``, the report (notebook 07,
 ``runs/<batch>/report/``).
@@ -1387,11 +1388,12 @@ def _report_record(b: Batch, kernel: str, timeout: float | None) -> dict:
 # command line
 # --------------------------------------------------------------------------------------------------
 def add_parser(subparsers) -> None:
-    """Register ``python -m nbkit reproduce``."""
+    """Register ``python -m nbkit reproduce`` and ``python -m nbkit run``."""
     p = subparsers.add_parser(
         "reproduce", help="run a batch of notebooks (papermill) and build the report",
         description="Execute a batch of notebooks (batches/<name>.yaml) with papermill into "
-                    "runs/<batch>/<notebook>/<params-hash>/, skipping complete runs, then build the "
+                    "runs/<batch>/<notebook>/<varying-params>-<hash>/, skipping runs complete for "
+                    "the same notebook code, kit and parameters (--dry-run says why), then build the "
                     "report beside the paper's numbers (runs/<batch>/report/).")
     p.add_argument("--batch", default="default",
                    help="smoke | default | paper, or a path to a batch YAML file (default: default)")
@@ -1406,7 +1408,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would run and what is skipped")
     p.add_argument("--data-root", default=None,
                    help="folder holding the real datasets (paper batch; default $NBKIT_DATA_ROOT)")
-    p.add_argument("--runs-root", default=None, help="where run folders go (default $NBKIT_RUNS or ./runs)")
+    p.add_argument("--runs-root", default=None,
+                   help="where run folders go (default $NBKIT_RUNS, else the checkout's runs/)")
     p.add_argument("--only", default=None, metavar="NOTEBOOK",
                    help="run only these notebooks (comma-separated: 05, 05_train)")
     p.add_argument("--no-report", action="store_true", help="skip the report (notebook 07)")

@@ -1066,7 +1066,8 @@ def _check_folders(b: Batch, steps: list[Step]) -> None:
         raise NbkitError(f"batch {b.name!r}: {len(bad)} run folder(s) exist but nbkit did not create "
                          f"them (no {_runs.MARKER} marker), refusing to clear them:\n"
                          + "\n".join(f"  - {d}" for d in bad)
-                         + "\nmove them away or choose another --runs-root")
+                         + "\nmove them away or choose another --runs-root (left by an nbkit older than "
+                         "the marker? `make clean-runs` starts afresh)")
 
 
 def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "local", only=None,
@@ -1135,7 +1136,8 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
         if rd.exists() and not _runs.is_kit_folder(rd) and any(rd.iterdir()):
             raise NbkitError(f"{rd}: the report folder exists but nbkit did not create it (no "
                              f"{_runs.MARKER} marker); refusing to clear it. Move it away or pass "
-                             "--no-report")
+                             "--no-report (left by an nbkit older than the marker? `make clean-runs` "
+                             "starts afresh)")
     kern = kernel or kernel_name()
     b.dir.mkdir(parents=True, exist_ok=True)
     for st in steps:  # same run, older folder name (the batch's varying parameters changed)

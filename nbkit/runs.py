@@ -117,7 +117,8 @@ def clear_folder(d: str | os.PathLike) -> Path:
             if not (d / MARKER).is_file():
                 raise NbkitError(f"{d}: folder exists but nbkit did not create it (no {MARKER} "
                                  "marker); refusing to delete it. Move it away, or choose another "
-                                 "--runs-root / batch name")
+                                 "--runs-root / batch name (left by an nbkit older than the marker? "
+                                 "`make clean-runs` starts afresh)")
             shutil.rmtree(d)
     return make_run_folder(d)
 

@@ -418,6 +418,15 @@ def test_a_folder_the_kit_did_not_make_is_never_cleared(tmp_path):
     rec = batch.execute_run(batch._task(b, b.runs[0], "python3", None))
     assert rec["status"] == "failed" and "did not create" in rec["error"]
     assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+    # nor is a report folder someone else made (checked before anything runs)
+    (d / "notes.txt").unlink()
+    rep = batch.report_dir(b.name, b.runs_root)
+    rep.mkdir(parents=True)
+    (rep / "draft.md").write_text("mine")
+    b.report = {}
+    with pytest.raises(NbkitError, match="report folder exists but nbkit did not create it"):
+        batch.run_batch(b, progress=False)
+    assert (rep / "draft.md").read_text() == "mine" and not runs.is_complete(d)
 
 
 def test_folders_are_renamed_not_redone_when_what_varies_changes(tiny_run, tmp_path):

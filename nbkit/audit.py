@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import reference as _ref
 from .errors import DataError
@@ -1345,6 +1345,10 @@ def models_for_audit(dataset: str, li=None, trigger: str | int = "", model_match
                 break
     model_dirs = [d for r in model_runs for d in find_trained_models(r)][:n_models]
     model_runs = [r for r in model_runs if any(d.is_relative_to(r) for d in model_dirs)]
+    from . import runs as _runs
+
+    for r in model_runs:  # recorded as upstream runs: a batch redoes this run when one is redone
+        _runs.note_upstream(r)
     if li is None:
         from .datasets import load_dataset
 

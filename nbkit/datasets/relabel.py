@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from ..errors import DataError, MissingDataError
 from ..io import cache_dir, fingerprint
 from ..labelindex import LabelIndex
-from . import packaged
+from . import packaged, read_csv_checked
 
 __all__ = ["load_relabel", "imagenet_classes", "relabel_files"]
 
@@ -204,8 +204,11 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     from .. import labelmaps
 
     directory = Path(directory)
+    class_source = "classes"
     if classes is None and (directory / "classes.csv").is_file():
-        classes = pd.read_csv(directory / "classes.csv", dtype=str, keep_default_na=False)
+        class_source = directory / "classes.csv"
+        classes = read_csv_checked(class_source, [], "ReLabel class table (id,label,name)",
+                                   dtype=str, keep_default_na=False)
         if name is None:
             name = directory.name
     name = name or "imagenet"
@@ -218,8 +221,10 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     elif isinstance(classes, pd.DataFrame):
         lab_col = "label" if "label" in classes.columns else ("wnid" if "wnid" in classes.columns else None)
         if lab_col is None:
-            raise DataError("classes", "class table lacks a 'label' (or 'wnid') column",
-                            "columns label[, name]")
+            raise DataError(class_source, f"class table lacks a 'label' (or 'wnid') column; found "
+                                          f"{list(classes.columns)[:8]}", "columns label[, name]")
+        if len(classes) == 0:
+            raise DataError(class_source, "class table has no rows", "one row per class id")
         labels = classes[lab_col].astype(str).tolist()
         names = classes["name"].astype(str).tolist() if "name" in classes.columns else labels
     else:

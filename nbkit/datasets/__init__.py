@@ -29,7 +29,8 @@ annotation): ``float``, ``int``, ``bool`` (``true/false/1/0/yes/no``), else ``st
 options ``images`` and ``image_root`` are resolved like the spec's own path. A list option
 (annotated ``Sequence[...]``) takes comma-separated items: ``relabel:DIR?classes=cat,dog`` gives
 ``["cat", "dog"]``; where a plain string is also accepted (VOC's ``split``), only a value with a
-comma is split. A keyword given both in the spec and as a Python keyword must agree. Paths inside a spec cannot contain ``?`` or ``&``.
+comma is split. A keyword given both in the spec and as a Python keyword must agree. Paths inside
+a spec cannot contain ``?`` or ``&``.
 """
 from __future__ import annotations
 
@@ -390,7 +391,10 @@ def load_dataset(spec: str, **options):
     fn = getattr(importlib.import_module(f"{__name__}.{modname}"), fname)
     for key, raw in spec_options(spec)[1].items():
         value = _coerce(spec, fn, key, raw)
-        if key in options and options[key] != value and str(options[key]) != str(value):
+        given = options.get(key)
+        if isinstance(given, tuple) and isinstance(value, list):
+            given = list(given)
+        if key in options and given != value and str(given) != str(value):
             raise DataError("dataset spec", f"option {key!r} is {value!r} in {spec!r} but "
                             f"{options[key]!r} as a keyword", "one value (give it in one place)")
         options[key] = value

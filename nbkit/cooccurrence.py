@@ -17,6 +17,11 @@ import scipy.sparse as sp
 from .errors import DataError
 
 
+def _nonfinite(v) -> str:
+    """``NaN``, ``+inf`` or ``-inf``, for error messages."""
+    return "NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")
+
+
 @dataclasses.dataclass
 class Cooccurrence:
     """Class-level co-occurrence counts.
@@ -51,10 +56,13 @@ class Cooccurrence:
             raise DataError(src, f"co-occurrence matrix has shape {M.shape}", "a square C x C matrix")
         if M.shape[0] == 0:
             raise DataError(src, "co-occurrence matrix is empty", "at least one class")
+        if M.dtype.kind not in "biuf":
+            raise DataError(src, f"co-occurrence matrix has dtype {M.dtype}", "real image counts")
         if np.issubdtype(M.dtype, np.floating):
-            if np.isnan(M).any():
-                i, j = np.argwhere(np.isnan(M))[0]
-                raise DataError(src, f"NaN count at [{i}, {j}]", "finite non-negative counts")
+            if not np.isfinite(M).all():
+                i, j = np.argwhere(~np.isfinite(M))[0]
+                raise DataError(src, f"{_nonfinite(M[i, j])} count at [{i}, {j}]",
+                                "finite non-negative counts")
             if not np.allclose(M, np.round(M)):
                 raise DataError(src, "non-integer counts", "integer image counts")
             M = np.round(M)

@@ -64,8 +64,8 @@ def _check_map_array(a: np.ndarray, source, n_classes: int | None) -> np.ndarray
         raise DataError(source, f"label map has shape {tuple(a.shape)}",
                         f"shape {MAP_SHAPE} (or n x {MAP_SHAPE} for a stack): "
                         "[logits | class ids] x top-5 x 15 rows x 15 columns")
-    if not np.issubdtype(a.dtype, np.number):
-        raise DataError(source, f"label map has dtype {a.dtype}", "a float tensor")
+    if a.dtype.kind not in "fiu":  # complex, bool, strings, objects: not a label map
+        raise DataError(source, f"label map has dtype {a.dtype}", "a real-valued float tensor")
     logits = a[..., 0, :, :, :]
     ids = a[..., 1, :, :, :]
     if not np.isfinite(logits).all():
@@ -123,8 +123,12 @@ def load_map(path: str | os.PathLike, n_classes: int | None = 1000) -> np.ndarra
         raise DataError(path, f"cannot read label map with torch.load(weights_only=True) ({e})",
                         "a tensor written by torch.save") from e
     if isinstance(obj, torch.Tensor):
+        if obj.is_complex() or obj.dtype == torch.bool:  # .to(float32) would drop the imaginary part
+            raise DataError(path, f"label map has dtype {obj.dtype}", "a real-valued float tensor")
         a = obj.detach().to(torch.float32).numpy()
     elif isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "fiu":
+            raise DataError(path, f"label map has dtype {obj.dtype}", "a real-valued float array")
         a = obj.astype(np.float32)
     else:
         raise DataError(path, f"label map file holds a {type(obj).__name__}",

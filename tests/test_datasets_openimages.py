@@ -160,3 +160,23 @@ def test_openimages_spec(tmp_path):
     root = write_openimages(tmp_path / "oi")
     li = load_dataset(f"openimages:{root}", progress=False)
     assert li.n_classes == 4
+
+
+def test_openimages_cache_sees_a_same_size_same_date_edit(tmp_path):
+    """A small source file edited in place (same size, old mtime restored) is read again."""
+    import os
+
+    root = write_openimages(tmp_path / "oi")
+    csv = root / "test-annotations-bbox.csv"
+    li = load_openimages(root, progress=False)
+    st = csv.stat()
+    text = csv.read_text()
+    assert OI["Cat"] in text and len(OI["Cat"]) == len(OI["Hammer"])
+    csv.write_text(text.replace(OI["Cat"], OI["Hammer"]))    # test images: Cat -> Hammer
+    os.utime(csv, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert csv.stat().st_size == st.st_size
+    again = load_openimages(root, progress=False)
+    assert again.meta["fingerprint"] != li.meta["fingerprint"]
+    # Hammer is now in train and test (a valid class), Cat only in train (no longer valid)
+    assert OI["Hammer"] not in li.class_labels and OI["Hammer"] in again.class_labels
+    assert OI["Cat"] in li.class_labels and OI["Cat"] not in again.class_labels

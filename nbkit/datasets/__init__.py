@@ -26,8 +26,11 @@ under the repository's ``data/`` folder (see ``data/README.md`` for where real d
 ``relabel:relabel_imagenet/imagenet_efficientnet_l2_sz475_top5?images=imagenet/train&threshold=0.994``
 or ``toyscenes:3?n_images=2000``. Values are converted to the type of the keyword's default (or
 annotation): ``float``, ``int``, ``bool`` (``true/false/1/0/yes/no``), else ``str``; the path
-options ``images`` and ``image_root`` are resolved like the spec's own path. A keyword given both in
-the spec and as a Python keyword must agree. Paths inside a spec cannot contain ``?`` or ``&``.
+options ``images`` and ``image_root`` are resolved like the spec's own path. A list option
+(annotated ``Sequence[...]``) takes comma-separated items: ``relabel:DIR?classes=cat,dog`` gives
+``["cat", "dog"]``; where a plain string is also accepted (VOC's ``split``), only a value with a
+comma is split. A keyword given both in the spec and as a Python keyword must agree. Paths inside
+a spec cannot contain ``?`` or ``&``.
 """
 from __future__ import annotations
 
@@ -145,6 +148,10 @@ def read_csv_checked(path: str | os.PathLike, required: Iterable[str], what: str
         raise DataError(path, "file is empty", f"a header row with columns {list(required)}") from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise DataError(path, f"cannot parse as CSV ({e})") from e
+    header = _raw_header(path)  # pandas renames a repeated column 'cat' to 'cat.1': refuse it
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise DataError(path, f"header repeats column(s) {dups}", "each column name once")
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(path, f"missing column(s) {missing}; found {list(df.columns)[:12]}",
@@ -152,16 +159,31 @@ def read_csv_checked(path: str | os.PathLike, required: Iterable[str], what: str
     return df
 
 
+def _raw_header(path: Path) -> list[str]:
+    """The header row's fields as written (BOM dropped, surrounding spaces kept as pandas does)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return next(csv.reader(fh), [])
+    except (UnicodeDecodeError, csv.Error):
+        return []
+
+
 def read_wide_csv_checked(path: str | os.PathLike, what: str, reserved: Iterable[str],
-                          values: str, dup_hint: str = "each image_id once"):
+                          values: str, dup_hint: str = "each image_id once",
+                          label_values: Iterable = ()):
     """Read a wide label table (``image_id`` plus one column per class) and check its shape.
 
     Shared by the wide-CSV and VOC-CSV adapters. Returns ``(df, class_columns)`` with every cell as
     a string; raises a ``DataError`` naming the file when there are no class columns, no rows, or
-    duplicate image ids.
+    duplicate image ids. A ``reserved`` column (``split``, ``file``, ...) whose every cell is one
+    of ``label_values`` is a class that happens to bear that name, not the reserved column.
     """
     df = read_csv_checked(path, ["image_id"], what, dtype=str, keep_default_na=False)
-    reserved = set(reserved)
+    labels = {str(v) for v in label_values}
+    reserved = {c for c in reserved if c == "image_id" or c not in df.columns or not labels
+                or len(df) == 0 or not df[c].str.strip().isin(labels).all()}
     class_cols = [c for c in df.columns if c not in reserved]
     if not class_cols:
         raise DataError(path, "no class columns", f"image_id plus one {values} column per class")
@@ -297,6 +319,28 @@ def data_kind(spec) -> str:
     return DATA_KINDS[2]
 
 
+def _alternatives(annotation: str) -> list[str]:
+    """The top-level ``|`` alternatives of a type annotation string (brackets respected).
+
+    Examples
+    --------
+    >>> _alternatives("Sequence[str] | pd.DataFrame | None")
+    ['Sequence[str]', 'pd.DataFrame', 'None']
+    >>> _alternatives("str | Sequence[str | int]")
+    ['str', 'Sequence[str | int]']
+    """
+    out, depth, cur = [], 0, ""
+    for ch in annotation:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "|" and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return out + [cur.strip()] if cur.strip() else out
+
+
 def _coerce(spec: str, fn, key: str, raw: str):
     """A spec option's string converted to the type of ``fn``'s keyword ``key``."""
     params = inspect.signature(fn).parameters
@@ -310,7 +354,22 @@ def _coerce(spec: str, fn, key: str, raw: str):
     if key in _PATH_OPTIONS:
         return str(data_path(raw))
     default, ann = params[key].default, str(params[key].annotation)
-    types = set(re.findall(r"\b(bool|int|float|str)\b", ann))
+    alts = _alternatives(ann)
+    seqs = [a for a in alts if re.match(r"(typing\.)?(Sequence|list|tuple|Iterable)\b", a)]
+    if seqs and ("str" not in alts or "," in raw):  # a list option: comma-separated items
+        items = [x.strip() for x in raw.split(",")]
+        if not all(items):
+            raise DataError("dataset spec", f"option {key}={raw!r} in {spec!r} has an empty item",
+                            f"{key}=A,B,C (comma-separated, no empty items)")
+        inner = re.findall(r"\[(\w+)", seqs[0])
+        if inner and inner[0] in ("int", "float"):
+            try:
+                return [{"int": int, "float": float}[inner[0]](x) for x in items]
+            except ValueError:
+                raise DataError("dataset spec", f"option {key}={raw!r} in {spec!r} is not a list "
+                                f"of {inner[0]}s", f"{key}=1,2,3") from None
+        return items
+    types = set(re.findall(r"\b(bool|int|float|str)\b", " ".join(a for a in alts if a not in seqs)))
     if default is not None and default is not inspect.Parameter.empty:
         types.add(type(default).__name__)
     low = raw.lower()
@@ -376,7 +435,10 @@ def load_dataset(spec: str, **options):
     fn = getattr(importlib.import_module(f"{__name__}.{modname}"), fname)
     for key, raw in spec_options(spec)[1].items():
         value = _coerce(spec, fn, key, raw)
-        if key in options and options[key] != value and str(options[key]) != str(value):
+        given = options.get(key)
+        if isinstance(given, tuple) and isinstance(value, list):
+            given = list(given)
+        if key in options and given != value and str(given) != str(value):
             raise DataError("dataset spec", f"option {key!r} is {value!r} in {spec!r} but "
                             f"{options[key]!r} as a keyword", "one value (give it in one place)")
         options[key] = value

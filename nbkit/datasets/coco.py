@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError
-from ..labelindex import LabelIndex
+from ..labelindex import LabelIndex, check_image_paths
 from . import require
 
 __all__ = ["load_coco"]
@@ -97,11 +97,20 @@ def _one(path: Path, include_crowd: bool, split: str | None):
     except (KeyError, TypeError, ValueError) as e:
         raise DataError(path, f"an image lacks 'id', 'width' or 'height' ({e!r})",
                         "images like {'id': 9, 'file_name': ..., 'width': 640, 'height': 480}") from e
+    check_image_paths(img_df["file_name"].tolist(), path, field="file_name",
+                      where=lambda k: f"images[{k}] (id {img_df['id'].iloc[k]})")
     dup = img_df["id"].duplicated()
     if dup.any():
         raise DataError(path, f"{int(dup.sum())} duplicate image ids, e.g. "
                               f"{img_df.loc[dup, 'id'].iloc[:3].tolist()}", "unique image ids")
     anns = data["annotations"]
+    bad = next((k for k, x in enumerate(anns) if not isinstance(x, dict) or not isinstance(
+        x.get("bbox"), (list, tuple)) or len(x["bbox"]) != 4), None)
+    if bad is not None:  # checked before the reshape, which 3-number boxes could pass silently
+        x = anns[bad] if isinstance(anns[bad], dict) else {}
+        raise DataError(path, f"annotations[{bad}] (id {x.get('id')}, image {x.get('image_id')}) "
+                              f"has bbox {x.get('bbox')!r}",
+                        "'bbox': [x, y, width, height] (4 numbers, pixels)")
     try:
         a = pd.DataFrame({"image_id": [int(x["image_id"]) for x in anns],
                           "category_id": [int(x["category_id"]) for x in anns],

@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..cooccurrence import Cooccurrence
+from ..cooccurrence import Cooccurrence, _nonfinite
 from ..errors import DataError
 from . import packaged, require
 
@@ -91,9 +91,10 @@ def _float_check(a: np.ndarray, path: Path, key: str) -> np.ndarray:
     if a.dtype.kind not in "biuf":
         raise DataError(path, f"array {key!r} has dtype {a.dtype}", "numeric counts")
     if a.dtype.kind == "f":
-        if np.isnan(a).any():
-            idx = tuple(int(i) for i in np.argwhere(np.isnan(a))[0])
-            raise DataError(path, f"array {key!r} has NaN at {list(idx)}", "finite counts")
+        if not np.isfinite(a).all():  # NaN, and +-inf (which int64 would turn into garbage)
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+            raise DataError(path, f"array {key!r} has {_nonfinite(a[idx])} at {list(idx)}",
+                            "finite counts")
         if not np.allclose(a, np.round(a)):
             raise DataError(path, f"array {key!r} has non-integer counts", "integer image counts")
         a = np.round(a)

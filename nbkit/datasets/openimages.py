@@ -43,7 +43,7 @@ import scipy.sparse as sp
 
 from ..errors import DataError, MissingDataError
 from ..io import cache_dir, fingerprint
-from ..labelindex import LabelIndex
+from ..labelindex import LabelIndex, check_image_paths
 from . import packaged, require
 
 __all__ = ["load_openimages", "valid_classes", "hierarchy_leaves", "boxable_classes",
@@ -414,7 +414,9 @@ def _read_split(path: Path, split: str, mid_index: dict, with_boxes: bool, chunk
     img = glob[np.concatenate(code_parts)].astype(np.int32)
     cls = np.concatenate(cls_parts)
     boxes = np.concatenate(box_parts) if with_boxes else None
-    return [str(u) for u in uniq], img, cls, boxes
+    uniq = [str(u) for u in uniq]
+    check_image_paths(uniq, path, lambda k: f"image {k + 1} of the file", field="ImageID")
+    return uniq, img, cls, boxes
 
 
 # ----------------------------------------------------------------------------- loader

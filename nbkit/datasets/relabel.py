@@ -38,9 +38,9 @@ import scipy.sparse as sp
 from ..errors import DataError, MissingDataError
 from ..io import cache_dir, fingerprint
 from ..labelindex import LabelIndex
-from . import packaged
+from . import packaged, read_csv_checked
 
-__all__ = ["load_relabel", "imagenet_classes", "relabel_files"]
+__all__ = ["load_relabel", "imagenet_classes", "relabel_files", "label_space"]
 
 _CACHE_VERSION = 1
 _WNID = re.compile(r"^(n\d{8})_")
@@ -111,6 +111,53 @@ def _probe_layout(root: Path, rel: list[Path], image_ext: str | None, n_probe: i
                 if (root / _image_path(r, ext, layout)).is_file():
                     return layout, ext
     return None
+
+
+def label_space(directory: str | os.PathLike, classes=None) -> tuple[list[str], list[str], bool]:
+    """The labels and names of a ReLabel folder's class ids, in class-id order.
+
+    Parameters
+    ----------
+    directory : path-like
+        The maps' folder; its ``classes.csv`` (``id,label,name``) is read when ``classes`` is None.
+    classes : sequence of str or DataFrame, optional
+        Labels (names = labels), or a table with a ``label`` (or ``wnid``) and optional ``name``
+        column. Default: ``classes.csv``, else the 1,000 ImageNet classes.
+
+    Returns
+    -------
+    labels, names : list of str
+    from_file : bool
+        Whether ``classes.csv`` was read.
+
+    Raises
+    ------
+    DataError
+        An empty ``classes.csv``, a table without a ``label`` / ``wnid`` column or without rows,
+        an empty list; the message names the file.
+    """
+    directory = Path(directory)
+    source, from_file = "classes", False
+    if classes is None and (directory / "classes.csv").is_file():
+        source, from_file = directory / "classes.csv", True
+        classes = read_csv_checked(source, [], "ReLabel class table (id,label,name)",
+                                   dtype=str, keep_default_na=False)
+    if classes is None:
+        df = imagenet_classes()
+        return df["wnid"].tolist(), df["name"].tolist(), False
+    if isinstance(classes, pd.DataFrame):
+        col = next((c for c in ("label", "wnid") if c in classes.columns), None)
+        if col is None:
+            raise DataError(source, f"class table lacks a 'label' (or 'wnid') column; found "
+                                    f"{list(classes.columns)[:8]}", "columns label[, name]")
+        labels = classes[col].astype(str).tolist()
+        names = classes["name"].astype(str).tolist() if "name" in classes.columns else labels
+    else:
+        labels = [str(c) for c in classes]
+        names = labels
+    if not labels:
+        raise DataError(source, "class table has no rows", "one row (label) per class id")
+    return labels, names, from_file
 
 
 def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
@@ -204,27 +251,11 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     from .. import labelmaps
 
     directory = Path(directory)
-    if classes is None and (directory / "classes.csv").is_file():
-        classes = pd.read_csv(directory / "classes.csv", dtype=str, keep_default_na=False)
-        if name is None:
-            name = directory.name
-    name = name or "imagenet"
+    labels, names, from_file = label_space(directory, classes)
+    name = name or (directory.name if from_file else "imagenet")
     if image_layout not in ("auto", "mirror", "wnid", "flat"):
         raise DataError(directory, f"unknown image_layout {image_layout!r}",
                         "'auto', 'mirror', 'wnid' or 'flat'")
-    if classes is None:
-        df = imagenet_classes()
-        labels, names = df["wnid"].tolist(), df["name"].tolist()
-    elif isinstance(classes, pd.DataFrame):
-        lab_col = "label" if "label" in classes.columns else ("wnid" if "wnid" in classes.columns else None)
-        if lab_col is None:
-            raise DataError("classes", "class table lacks a 'label' (or 'wnid') column",
-                            "columns label[, name]")
-        labels = classes[lab_col].astype(str).tolist()
-        names = classes["name"].astype(str).tolist() if "name" in classes.columns else labels
-    else:
-        labels = [str(c) for c in classes]
-        names = labels
     C = len(labels)
     if images is not None and image_root is not None and Path(images) != Path(image_root):
         raise DataError(directory, f"two image folders given: images={str(images)!r}, "

@@ -8,7 +8,8 @@ Long CSV
 
 Wide CSV
     ``image_id`` plus one column per class holding 0 or 1 (optionally ``split`` and ``file``
-    columns). Each image id appears once.
+    columns; a column so named that holds only 0/1 values is a class of that name). Each image id
+    appears once.
 
 Image ids are always read as strings, so ``000005`` keeps its leading zeros.
 """
@@ -23,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError
-from ..labelindex import LabelIndex
+from ..labelindex import LabelIndex, check_image_paths
 from . import read_csv_checked, read_wide_csv_checked, require
 
 __all__ = ["load_long_csv", "load_wide_csv"]
@@ -82,6 +83,8 @@ def _image_table(df: pd.DataFrame, path: Path, split: str | None):
         files = np.empty(n, dtype=object)
         files[per["c"].to_numpy()] = per["f"].to_numpy()
         files = [f if f else f"{i}.jpg" for f, i in zip(files, uniq)]
+        first = np.unique(codes, return_index=True)[1]  # first CSV row of each image
+        check_image_paths(files, path, lambda k: f"row {first[k] + 2}", field=f"column {fcol!r}")
     return codes, np.asarray(uniq, dtype=str), splits.astype(str), files
 
 
@@ -207,7 +210,8 @@ def load_wide_csv(path: str | os.PathLike, image_root: str | os.PathLike | None 
     path = require(Path(path), "wide CSV (image_id + one 0/1 column per class)")
     df, class_cols = read_wide_csv_checked(
         path, "wide CSV", _RESERVED, "0/1",
-        dup_hint="each image_id once (use the long CSV for one row per label)")
+        dup_hint="each image_id once (use the long CSV for one row per label)",
+        label_values=[1, *negative_values])
     V = df[class_cols]
     num = V.apply(pd.to_numeric, errors="coerce")
     ok = num.isin([1, *negative_values])
@@ -217,7 +221,7 @@ def load_wide_csv(path: str | os.PathLike, image_root: str | os.PathLike | None 
                               f"{df['image_id'].iloc[r]!r}) holds {V.iat[r, c]!r}",
                         f"1 (present) or {' / '.join(map(str, negative_values))} (absent)")
     Y = sp.csr_matrix(num.to_numpy() == 1)
-    codes, image_ids, splits, files = _image_table(df, path, split)
+    codes, image_ids, splits, files = _image_table(df.drop(columns=class_cols), path, split)
     if image_root is None and (path.parent / "images").is_dir():
         image_root = path.parent / "images"
     return LabelIndex(name or path.stem, class_cols, class_cols, image_ids, splits, Y, None,

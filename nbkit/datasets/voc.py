@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError, MissingDataError
-from ..labelindex import LabelIndex
+from ..labelindex import LabelIndex, check_image_paths
 from . import read_wide_csv_checked, require
 
 __all__ = ["load_voc", "VOC_CLASSES"]
@@ -50,7 +50,7 @@ def _find_voc_dir(root: Path) -> Path | None:
 
 def _read_list(path: Path) -> pd.DataFrame:
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:  # a UTF-8 BOM is not part of the first id
         for n, line in enumerate(fh, 1):
             parts = line.split()
             if not parts:
@@ -80,6 +80,7 @@ def _split_dir(vdir: Path, split: str, classes: Sequence[str] | None):
         f = main / f"{c}_{split}.txt"
         require(f, f"VOC list for class {c!r}, split {split!r}", _HINT)
         df = _read_list(f)
+        check_image_paths(df["image_id"].tolist(), f, lambda k: f"line {k + 1}", field="image id")
         if df["image_id"].duplicated().any():
             raise DataError(f, f"duplicate image ids, e.g. "
                                f"{df.loc[df['image_id'].duplicated(), 'image_id'].iloc[0]!r}",
@@ -87,7 +88,9 @@ def _split_dir(vdir: Path, split: str, classes: Sequence[str] | None):
         if ids is None:
             split_list = main / f"{split}.txt"
             if split_list.exists():
-                ids = [ln.split()[0] for ln in split_list.read_text().splitlines() if ln.strip()]
+                text = split_list.read_text(encoding="utf-8-sig")  # BOM and CRLF tolerated
+                ids = [ln.split()[0] for ln in text.splitlines() if ln.strip()]
+                check_image_paths(ids, split_list, lambda k: f"line {k + 1}", field="image id")
             else:
                 ids = df["image_id"].tolist()
         if set(df["image_id"]) != set(ids):
@@ -100,7 +103,8 @@ def _split_dir(vdir: Path, split: str, classes: Sequence[str] | None):
 
 
 def _split_csv(path: Path):
-    df, classes = read_wide_csv_checked(path, "VOC labels CSV", ("image_id", "split"), "1/-1/0")
+    df, classes = read_wide_csv_checked(path, "VOC labels CSV", ("image_id", "split"), "1/-1/0",
+                                        label_values=(1, -1, 0))
     num = df[classes].apply(pd.to_numeric, errors="coerce")
     ok = num.isin([1, -1, 0]).to_numpy()
     if not ok.all():
@@ -108,6 +112,7 @@ def _split_csv(path: Path):
         raise DataError(path, f"column {classes[c]!r}, row {r + 2} (image {df['image_id'].iloc[r]!r})"
                               f" holds {df[classes[c]].iloc[r]!r}",
                         "1 (present), -1 (absent) or 0 (difficult only)")
+    check_image_paths(df["image_id"].tolist(), path, lambda k: f"row {k + 2}", field="image_id")
     return classes, df["image_id"].tolist(), num.to_numpy().astype(np.int8)
 
 
@@ -133,6 +138,9 @@ def _boxes(vdir: Path, ids: Sequence[str], classes: Sequence[str], row0: int,
             H = float(root.findtext("size/height"))
         except (ET.ParseError, TypeError, ValueError) as e:
             raise DataError(f, f"not a VOC annotation ({e})", "<size><width>/<height> and <object>s") from e
+        if not (np.isfinite(W) and np.isfinite(H) and W > 0 and H > 0):
+            raise DataError(f, f"<size> is {W:g} x {H:g} (<width> x <height>)",
+                            "a positive image width and height in pixels")
         for obj in root.iter("object"):
             name = (obj.findtext("name") or "").strip()
             if name not in cid:

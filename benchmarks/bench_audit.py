@@ -1,7 +1,7 @@
 """GradCAM audit and SentiNet: our implementations beside the obvious baseline, timed in one run.
 
 - GradCAM: ``nbkit.audit.gradcam`` batched (32 images per pass) vs one image per pass.
-- AUROC: rank-based (``nbkit.sentinet.auroc``) vs all pairs compared by broadcasting.
+- AUROC: ``nbkit.sentinet.auroc`` (scikit-learn's ``roc_auc_score``) vs all pairs compared by broadcasting.
 - Distance to SentiNet's quadratic boundary: the cubic's roots vs a dense grid search.
 """
 from __future__ import annotations
@@ -44,7 +44,8 @@ def run(quick: bool = False) -> list[dict]:
     p, q = rng.normal(1, 1, m), rng.normal(0, 1, m)
     ours = _time(lambda: sentinet.auroc(p, q), 3)
     base = _time(lambda: ((p[:, None] > q[None]).sum() + 0.5 * (p[:, None] == q[None]).sum()) / (m * m), 1)
-    rows.append({"stage": f"AUROC, {m} x {m} scores", "ours_s": ours, "baseline": "all pairs (broadcast)",
+    rows.append({"stage": f"AUROC (scikit-learn roc_auc_score), {m} x {m} scores", "ours_s": ours,
+                 "baseline": "all pairs (broadcast)",
                  "baseline_s": base, "note": f"AUROC {sentinet.auroc(p, q):.4f}"})
 
     k = 100 if quick else 400

@@ -12,8 +12,15 @@ the same without a human in the loop, and exports what a human needs to check th
    (``cam >= cam_threshold * cam.max()``) intersects a trigger box; also the share of CAM mass inside
    the boxes and the pointing-game hit (the CAM's argmax lies in a box).
 3. ``fig16_table`` - the overlap fraction per trigger averaged over models, beside ``PAPER_FIG16``.
-4. ``cam_grid`` (Figure 17), ``review_export`` (grid PNG + CSV with a blank ``human_verdict`` column)
-   and ``agreement`` (agreement and Cohen's kappa between automated and human verdicts).
+4. ``review_export`` (grid PNG + CSV with a blank ``human_verdict`` column) and ``agreement``
+   (agreement and Cohen's kappa, scikit-learn's, between automated and human verdicts).
+5. Which notebook-05 runs hold the models to audit (``find_model_runs``, ``select_model_runs``,
+   ``find_trained_models``, ``parse_model_match``); these stay here until ``nbkit.runs`` offers
+   one scanner with one selection rule.
+
+Images are preprocessed and classified by ``nbkit.imagedata`` (``transform_from_meta``,
+``predict``); the Figure 17 grid is ``nbkit.figures.cam_grid``; the models notebook 06 audits come
+from ``nbkit.naturalmodels.models_for_audit``.
 
 Target layers (``target_layer``), the last spatial feature map of each family, as the
 pytorch-grad-cam documentation recommends: a model's own ``cam_layer`` when it names one
@@ -38,10 +45,8 @@ from .progress import tqdm
 
 from . import reference as _ref
 from .errors import DataError
+from . import imagedata
 from .io import atomic_path
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Figure 16 of the paper (``nbkit.reference.FIGURE16``, keyed by the kit's dataset keys): % of
 #: trigger images (25 per model, averaged over 3 models trained with different target classes) on
@@ -55,153 +60,6 @@ PAPER_FIG16_SETUP = {
     "models_per_trigger": _ref.value("Settings", "App. F", "models_per_dataset"),
     "judges": _ref.value("Settings", "App. F", "inspectors"),
     "judgement": "by eye: does the GradCAM heat map highlight the trigger?"}
-
-
-# --------------------------------------------------------------------------------- preprocessing
-def to_tensor(images: Sequence[np.ndarray] | np.ndarray, size: int | tuple[int, int] | None = None,
-              mean: Sequence[float] | None = IMAGENET_MEAN,
-              std: Sequence[float] | None = IMAGENET_STD) -> torch.Tensor:
-    """Stack HxWx3 uint8 images into a normalised float tensor ``[n, 3, h, w]``.
-
-    Parameters
-    ----------
-    images : sequence of ndarray or ndarray [n, H, W, 3]
-        RGB uint8 pixels (all the same size unless ``size`` is given).
-    size : int or (h, w), optional
-        Resize (bilinear) to this size; default keeps the images' own size.
-    mean, std : sequence of 3 floats or None
-        Channel normalisation applied after scaling to [0, 1]; ``None`` skips it.
-
-    Returns
-    -------
-    torch.Tensor
-        ``float32`` tensor ``[n, 3, h, w]``.
-
-    Examples
-    --------
-    >>> to_tensor(np.zeros((2, 8, 8, 3), np.uint8), size=4).shape
-    torch.Size([2, 3, 4, 4])
-    """
-    arr = images if isinstance(images, np.ndarray) else None
-    if arr is None and len(images) and all(isinstance(im, np.ndarray) for im in images) \
-            and len({im.shape for im in images}) == 1:
-        arr = np.stack(images)
-    if arr is not None and arr.ndim == 4 and arr.shape[-1] == 3:  # fast path: one array
-        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
-        if size is not None:
-            hw = (size, size) if isinstance(size, int) else tuple(size)
-            if tuple(x.shape[2:]) != hw:
-                x = nn.functional.interpolate(x, size=hw, mode="bilinear", align_corners=False)
-        if mean is not None and std is not None:
-            x = (x - torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)) \
-                / torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-        return x
-    ts = []
-    for im in images:
-        a = np.asarray(im)
-        if a.ndim != 3 or a.shape[2] != 3:
-            raise DataError("images", f"image of shape {a.shape}", "HxWx3 RGB pixels")
-        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
-        if size is not None:
-            hw = (size, size) if isinstance(size, int) else tuple(size)
-            if tuple(t.shape[1:]) != hw:
-                t = nn.functional.interpolate(t[None], size=hw, mode="bilinear",
-                                              align_corners=False)[0]
-        ts.append(t)
-    if not ts:
-        return torch.zeros((0, 3, 1, 1))
-    shapes = {tuple(t.shape) for t in ts}
-    if len(shapes) > 1:
-        raise DataError("images", f"images of different sizes {sorted(shapes)[:3]}",
-                        "equal sizes, or pass size= to resize")
-    x = torch.stack(ts)
-    if mean is not None and std is not None:
-        m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-        s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-        x = (x - m) / s
-    return x
-
-
-def make_transform(size: int | tuple[int, int] | None = None,
-                   mean: Sequence[float] | None = IMAGENET_MEAN,
-                   std: Sequence[float] | None = IMAGENET_STD) -> Callable[[Sequence[np.ndarray]], torch.Tensor]:
-    """A ``transform(images) -> tensor`` for ``gradcam`` / ``predict`` (see ``to_tensor``)."""
-    def transform(images):
-        return to_tensor(images, size=size, mean=mean, std=std)
-    transform.params = {"size": size, "mean": None if mean is None else list(mean),  # type: ignore[attr-defined]
-                        "std": None if std is None else list(std)}
-    return transform
-
-
-def transform_from_meta(meta: Mapping | None) -> Callable[[Sequence[np.ndarray]], torch.Tensor]:
-    """The evaluation transform recorded by training (``meta`` of ``train.load_trained``).
-
-    Reads ``image_size`` (or ``input_size``), ``mean`` and ``std`` (or ``normalize: {mean, std}``)
-    when present; otherwise ImageNet normalisation at the images' own size. A square ``image_size``
-    resizes with ``nbkit.imagedata.resize_uint8`` (PIL bilinear), as training did.
-    """
-    meta = dict(meta or {})
-    for k in ("transform", "preprocess", "eval_transform"):
-        if isinstance(meta.get(k), Mapping):
-            meta = {**meta, **meta[k]}
-    size = meta.get("image_size", meta.get("input_size"))
-    norm = meta.get("normalize") if isinstance(meta.get("normalize"), Mapping) else {}
-    mean = meta.get("mean", norm.get("mean", IMAGENET_MEAN))
-    std = meta.get("std", norm.get("std", IMAGENET_STD))
-    if meta.get("normalize") is False:
-        mean = std = None
-    if isinstance(size, (list, tuple)):
-        size = tuple(int(s) for s in size)
-    elif size is not None:
-        size = int(size)
-    try:  # resize exactly as training does (PIL bilinear, square), then normalise
-        from .imagedata import resize_uint8
-    except ImportError:  # pragma: no cover - imagedata ships with nbkit
-        resize_uint8 = None
-    if resize_uint8 is None or not isinstance(size, int):
-        return make_transform(size, mean, std)
-
-    def transform(images):
-        arr = [resize_uint8(np.ascontiguousarray(im, dtype=np.uint8), size) for im in images]
-        return to_tensor(arr, None, mean, std)
-    transform.params = {"size": size, "mean": None if mean is None else list(mean),  # type: ignore[attr-defined]
-                        "std": None if std is None else list(std), "resize": "PIL bilinear"}
-    return transform
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
-@torch.no_grad()
-def predict(model: nn.Module, images: Sequence[np.ndarray], transform: Callable | None = None,
-            batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Softmax probabilities ``[n, n_classes]`` of ``model`` on HxWx3 uint8 images (eval mode).
-
-    Examples
-    --------
-    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
-    >>> predict(net, np.zeros((2, 2, 2, 3), np.uint8)).shape
-    (2, 3)
-    """
-    transform = transform or make_transform()
-    was = model.training
-    model.eval()
-    dev = _device_of(model)
-    out = []
-    try:
-        for i in tqdm(range(0, len(images), batch_size), desc="predict", leave=False,
-                      disable=not progress):
-            x = transform(images[i:i + batch_size]).to(dev)
-            out.append(torch.softmax(model(x).float(), dim=1).cpu().numpy())
-    finally:
-        model.train(was)
-    if not out:
-        return np.zeros((0, 0), np.float32)
-    return np.concatenate(out).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------- GradCAM
@@ -288,7 +146,7 @@ def feature_sizes(model: nn.Module, modules: Sequence[nn.Module],
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros((1, 3, *hw), device=_device_of(model)))
+            model(torch.zeros((1, 3, *hw), device=imagedata.device_of(model)))
     finally:
         for h in handles:
             h.remove()
@@ -377,10 +235,10 @@ def gradcam(model: nn.Module, images: Sequence[np.ndarray], classes: int | Seque
     cls = np.full(n, int(classes)) if np.isscalar(classes) else np.asarray(classes, dtype=np.int64)
     if len(cls) != n:
         raise DataError("gradcam", f"{len(cls)} classes for {n} images", "one class or one per image")
-    transform = transform or make_transform()
+    transform = transform or imagedata.make_transform()
     lay = target_layer(model, layer)
     was_training = model.training
-    dev = _device_of(model)
+    dev = imagedata.device_of(model)
     out: list[np.ndarray] = []
     cam = GradCAM(model=model, target_layers=[lay])
     try:
@@ -569,7 +427,7 @@ def audit(model: nn.Module, li, rows: Sequence[int], trigger: int | str, target:
         images = [li.load_image(int(r)) for r in rows]
     if len(images) != len(rows):
         raise DataError("audit", f"{len(images)} images for {len(rows)} rows", "one image per row")
-    probs = predict(model, images, transform, batch_size)
+    probs = imagedata.predict(model, images, transform, batch_size)
     cams = gradcam(model, images, int(target), layer=layer, transform=transform,
                    batch_size=batch_size, progress=progress)
     recs = []
@@ -655,83 +513,6 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
     return df.reindex(columns=cols)
 
 
-# --------------------------------------------------------------------------------- pictures
-def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """The image with the CAM blended on top (HxWx3 uint8)."""
-    import matplotlib
-
-    img = np.asarray(image, dtype=np.float32) / 255.0
-    cam = np.asarray(cam, dtype=np.float32)
-    if cam.shape != img.shape[:2]:
-        cam = _resize_maps(cam[None], img.shape[:2])[0]
-    heat = matplotlib.colormaps[cmap](np.clip(cam, 0, 1))[..., :3]
-    return (255 * np.clip((1 - alpha) * img + alpha * heat, 0, 1)).astype(np.uint8)
-
-
-def _draw_boxes(ax, boxes, H, W, color="lime"):
-    from matplotlib.patches import Rectangle
-
-    for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
-        ax.add_patch(Rectangle((x0 * W - 0.5, y0 * H - 0.5), (x1 - x0) * W, (y1 - y0) * H,
-                               fill=False, edgecolor=color, linewidth=1.5))
-
-
-def cam_grid(images: Sequence[np.ndarray], cams: Sequence[np.ndarray],
-             boxes: Sequence[np.ndarray] | None = None, titles: Sequence[str] | None = None,
-             ncols: int = 4, with_image: bool = False, panel_size: float = 2.2,
-             cam_threshold: float | None = None):
-    """A grid of CAM overlays with the trigger boxes drawn (Figure 17).
-
-    Parameters
-    ----------
-    images, cams : sequences
-        Pixels and their CAMs.
-    boxes : sequence of [k, 4] arrays, optional
-        Normalised trigger boxes per image (drawn in green).
-    titles : sequence of str, optional
-        Panel titles.
-    ncols : int
-        Examples per row (each example takes two panels when ``with_image``).
-    with_image : bool
-        Show the plain image beside each overlay.
-    cam_threshold : float, optional
-        Also outline the thresholded CAM region (white contour).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    n = len(images)
-    per = 2 if with_image else 1
-    ncols = max(1, min(ncols, n)) if n else 1
-    nrows = max(1, math.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols * per, figsize=(panel_size * ncols * per, panel_size * nrows),
-                             squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for i in range(n):
-        r, c = divmod(i, ncols)
-        img = np.asarray(images[i])
-        H, W = img.shape[:2]
-        b = boxes[i] if boxes is not None else np.zeros((0, 4))
-        if with_image:
-            ax0 = axes[r, c * per]
-            ax0.imshow(img)
-            _draw_boxes(ax0, b, H, W)
-        ax = axes[r, c * per + per - 1]
-        ax.imshow(overlay(img, cams[i]))
-        _draw_boxes(ax, b, H, W)
-        if cam_threshold is not None and np.max(cams[i]) > 0:
-            ax.contour(cams[i] >= cam_threshold * np.max(cams[i]), levels=[0.5], colors="white",
-                       linewidths=0.8)
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 # --------------------------------------------------------------------------------- human review
 REVIEW_COLUMNS = ["image_id", "auto_verdict", "human_verdict"]
 _YES = {"1", "yes", "y", "true", "t", "highlighted", "hit"}
@@ -776,6 +557,8 @@ def review_export(result: AuditResult, images: Sequence[np.ndarray], out_dir: st
                         "the images of result.table, in order")
     verdict = np.where(t["highlighted"].to_numpy(bool), "yes", "no")
     titles = [f"{i}: auto={v}" for i, v in zip(t["image_id"], verdict)]
+    from .figures import cam_grid
+
     fig = cam_grid(images, result.cams, boxes, titles, ncols=ncols, with_image=True,
                    cam_threshold=result.info.get("cam_threshold"))
     png = out_dir / f"{name}.png"
@@ -803,28 +586,27 @@ def _parse_verdict(v, path, line, col) -> bool | None:
 
 
 def cohen_kappa(a: Sequence, b: Sequence) -> float:
-    """Cohen's kappa between two raters' labels (any hashable categories).
+    """Cohen's kappa between two raters' labels (any hashable categories), by scikit-learn.
 
-    ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and ``p_e`` the agreement
-    expected from the raters' marginals; ``nan`` when ``p_e == 1`` (both raters constant and equal).
+    ``sklearn.metrics.cohen_kappa_score``: ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed
+    agreement and ``p_e`` the agreement expected from the raters' marginals; ``nan`` when there is
+    nothing to rate or ``p_e == 1`` (both raters constant and equal).
 
     Examples
     --------
     >>> cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0])
     0.5
     """
+    from sklearn.metrics import cohen_kappa_score
+
     a = np.asarray(list(a))
     b = np.asarray(list(b))
     if len(a) != len(b):
         raise ValueError("cohen_kappa: raters labelled different numbers of items")
-    if len(a) == 0:
-        return math.nan
     cats = np.unique(np.concatenate([a, b]))
-    po = float((a == b).mean())
-    pe = float(sum((a == c).mean() * (b == c).mean() for c in cats))
-    if pe >= 1.0:
+    if len(cats) < 2:  # empty, or both raters constant and equal: p_e = 1
         return math.nan
-    return (po - pe) / (1.0 - pe)
+    return float(cohen_kappa_score(a, b, labels=cats))
 
 
 def agreement(csv_path: str | Path) -> dict:
@@ -1089,17 +871,30 @@ def select_model_runs(trigger: str | int = "", match: Mapping | None = None, not
     ...     print(type(err).__name__)
     MissingDataError
     """
-    import json
-
     from . import runs as _runs
-    from .errors import MissingDataError
 
     root = Path(root) if root is not None else _runs.runs_root()
     pattern = f"{batch}/{notebook}/*" if batch else f"*/{notebook}/*"
     match = dict(match or {})
-    want = str(trigger).strip().casefold()
-    skip = set(vary) | set(EXECUTION_PARAMS)
-    seen, groups = [], {}
+    seen = list(_model_runs_with_triggers(root, pattern))
+    groups = _group_runs(seen, trigger, match, vary)
+    where = root / (batch or "*") / notebook
+    if not groups:
+        raise _no_match_error(where, root, notebook, trigger, match, vary, seen)
+    if len(groups) > 1:
+        raise _several_groups_error(where, notebook, trigger, match, vary, groups)
+    (group,) = groups.values()
+    runs_sorted = [d for _, _, d in sorted(group.values(),
+                                           key=lambda x: ([_sort_value(v) for v in x[1]], str(x[2])))]
+    return runs_sorted[:n] if n else runs_sorted
+
+
+def _model_runs_with_triggers(root: Path, pattern: str):
+    """``(run folder, params, trigger spellings)`` of each complete run holding a trained model."""
+    import json
+
+    from . import runs as _runs
+
     for d in sorted(root.glob(pattern)):
         if not (_runs.is_complete(d) and (d / _runs.PARAMS).is_file()):
             continue
@@ -1112,8 +907,23 @@ def select_model_runs(trigger: str | int = "", match: Mapping | None = None, not
             meta = json.loads((models[0] / "model.json").read_text())
         except (json.JSONDecodeError, OSError):
             continue
-        names = _trigger_names(params, results, meta)
-        seen.append((d, params, names))
+        yield d, params, _trigger_names(params, results, meta)
+
+
+def _group_runs(seen, trigger, match: dict, vary: Sequence[str]) -> dict:
+    """Matching backdoor runs grouped by their parameters outside ``vary`` / ``EXECUTION_PARAMS``.
+
+    ``{group key: {vary values: (mtime, vary tuple, run folder)}}``; of runs with identical
+    parameters (several batches) only the newest is kept.
+    """
+    import json
+
+    from . import runs as _runs
+
+    want = str(trigger).strip().casefold()
+    skip = set(vary) | set(EXECUTION_PARAMS)
+    groups: dict = {}
+    for d, params, names in seen:
         if not all(params.get(k) == v for k, v in match.items()):
             continue
         if params.get("injection_rate", 1) in (0, 0.0):
@@ -1127,6 +937,13 @@ def select_model_runs(trigger: str | int = "", match: Mapping | None = None, not
         mtime = (d / _runs.RESULTS).stat().st_mtime
         if old is None or (mtime, str(d)) > (old[0], str(old[2])):
             groups[key][json.dumps(vkey, default=str)] = (mtime, vkey, d)
+    return groups
+
+
+def _no_match_error(where: Path, root: Path, notebook: str, trigger, match: dict,
+                    vary: Sequence[str], seen: list):
+    """``MissingDataError`` listing the runs with a model that exist (trigger, vary and match)."""
+    from .errors import MissingDataError
 
     def rel(d):
         try:
@@ -1134,37 +951,37 @@ def select_model_runs(trigger: str | int = "", match: Mapping | None = None, not
         except ValueError:
             return str(d)
 
-    if not groups:
-        what = f"trigger {str(trigger)!r} and parameters {match}" if want else f"parameters {match}"
-        if seen:
-            shown = sorted(seen, key=lambda s: str(s[0]))[:30]
-            lines = [f"  {rel(d)}: trigger {sorted(names) or '?'}, "
-                     + ", ".join(f"{k}={p.get(k)!r}" for k in list(vary) + [k for k in match if k not in vary])
-                     for d, p, names in shown]
-            more = f"\n  ... and {len(seen) - len(shown)} more" if len(seen) > len(shown) else ""
-            existing = f"{len(seen)} complete run(s) with a model exist:\n" + "\n".join(lines) + more
-        else:
-            existing = "no complete run with a trained model exists there"
-        raise MissingDataError(root / (batch or "*") / notebook,
-                               f"no complete run of {notebook} with a trained model and a backdoor for "
-                               f"{what}; {existing}",
-                               hint=f"check the trigger spelling and model_match, or run notebooks/{notebook}.ipynb "
-                                    "with those parameters first")
-    if len(groups) > 1:
-        parsed = [json.loads(k) for k in groups]
-        keys = sorted({k for p in parsed for k in p} - set(match))
-        differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in parsed}) > 1]
-        lines = [f"  {len(g)} run(s): " + ", ".join(f"{k}={p[k]!r}" if k in p else f"{k} not set" for k in differ)
-                 for p, g in zip(parsed, groups.values())]
-        raise DataError(root / (batch or "*") / notebook,
-                        f"{len(groups)} groups of {notebook} runs match trigger {str(trigger)!r} and "
-                        f"parameters {match}; they differ in {differ}:\n" + "\n".join(sorted(lines)),
-                        expected="exactly one group of runs differing only in " + ", ".join(vary),
-                        hint="add the parameter(s) that pick one group to model_match")
-    (group,) = groups.values()
-    runs_sorted = [d for _, _, d in sorted(group.values(),
-                                           key=lambda x: ([_sort_value(v) for v in x[1]], str(x[2])))]
-    return runs_sorted[:n] if n else runs_sorted
+    what = f"trigger {str(trigger)!r} and parameters {match}" if str(trigger).strip() \
+        else f"parameters {match}"
+    if seen:
+        shown = sorted(seen, key=lambda s: str(s[0]))[:30]
+        lines = [f"  {rel(d)}: trigger {sorted(names) or '?'}, "
+                 + ", ".join(f"{k}={p.get(k)!r}" for k in list(vary) + [k for k in match if k not in vary])
+                 for d, p, names in shown]
+        more = f"\n  ... and {len(seen) - len(shown)} more" if len(seen) > len(shown) else ""
+        existing = f"{len(seen)} complete run(s) with a model exist:\n" + "\n".join(lines) + more
+    else:
+        existing = "no complete run with a trained model exists there"
+    return MissingDataError(where, f"no complete run of {notebook} with a trained model and a backdoor for "
+                                   f"{what}; {existing}",
+                            hint=f"check the trigger spelling and model_match, or run notebooks/{notebook}.ipynb "
+                                 "with those parameters first")
+
+
+def _several_groups_error(where: Path, notebook: str, trigger, match: dict, vary: Sequence[str],
+                          groups: dict) -> DataError:
+    """``DataError`` naming the parameters that tell the matching groups apart."""
+    import json
+
+    parsed = [json.loads(k) for k in groups]
+    keys = sorted({k for p in parsed for k in p} - set(match))
+    differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in parsed}) > 1]
+    lines = [f"  {len(g)} run(s): " + ", ".join(f"{k}={p[k]!r}" if k in p else f"{k} not set" for k in differ)
+             for p, g in zip(parsed, groups.values())]
+    return DataError(where, f"{len(groups)} groups of {notebook} runs match trigger {str(trigger)!r} and "
+                            f"parameters {match}; they differ in {differ}:\n" + "\n".join(sorted(lines)),
+                     expected="exactly one group of runs differing only in " + ", ".join(vary),
+                     hint="add the parameter(s) that pick one group to model_match")
 
 
 def trigger_rows(manifest: pd.DataFrame, n: int | None = None, seed: int = 0, split: str = "test",
@@ -1244,7 +1061,7 @@ def audit_model(model: nn.Module, meta: Mapping, manifest: pd.DataFrame, li, n: 
                         "meta['trigger']['id'], or pass trigger=")
     target = int(meta.get("target_index", 0))
     rows = trigger_rows(manifest, n, seed, target_label=meta.get("target"))
-    transform = transform_from_meta(meta)
+    transform = imagedata.transform_from_meta(meta)
     size = meta.get("image_size")
     lay = target_layer(model, layer, size, min_cam_size) if size else target_layer(model, layer)
     cam_size = feature_sizes(model, [lay], size)[id(lay)] if size else None
@@ -1253,135 +1070,6 @@ def audit_model(model: nn.Module, meta: Mapping, manifest: pd.DataFrame, li, n: 
              **dict(info or {})}
     return audit(model, li, rows, trig, target, cam_threshold, lay, transform, batch_size,
                  progress=progress, info=extra)
-
-
-def models_for_audit(dataset: str, li=None, trigger: str | int = "", model_match: str | Mapping | None = "",
-                     smoke: bool = False, n_models: int = 3, train_profile: str = "toy",
-                     train_epochs: int = 0, seed: int = 0, threads: int | None = None,
-                     out_dir: str | Path | None = None, batch: str | None = None) -> dict:
-    """The natural-backdoor models notebook 06 audits: notebook-05 runs, else models trained here.
-
-    Finding (paper §6: 3 models per trigger, one per target class):
-
-    - ``trigger`` or ``model_match`` given (*selected*): ``select_model_runs`` picks the one group
-      of 05 runs those parameters choose; nothing found is an error (``MissingDataError``), never a
-      silent fallback. ``model_match`` may not name another ``dataset`` (``DataError``).
-    - neither given: ``find_model_runs`` takes the largest (then newest) group of runs differing
-      only in the target.
-
-    A full run (``smoke=False``) uses full 05 runs only (``{"dataset": dataset, "smoke": False}``);
-    a smoke run prefers smoke runs, else any run of the dataset. At most ``n_models`` trained model
-    folders (``find_trained_models``) are kept, and only the runs holding them.
-
-    Fallback when no model is found (not selected): the natural backdoor is built the way notebook
-    05 does it - ``curate.select_backdoor`` (most central class by betweenness as trigger, its MIS
-    poisonable subset; 3 classes in smoke, else 10), then ``curate.make_manifest`` and
-    ``train.train`` with ``train_profile``, one model per target for the first ``n_models`` classes,
-    saved under ``out_dir / f"target{target}"`` (1 epoch in smoke, else ``train_epochs`` or the
-    profile's).
-
-    Parameters
-    ----------
-    dataset : str
-        Dataset spec, as notebook 05 records it.
-    li : LabelIndex or None, optional
-        The dataset's label index; ``None``: ``load_dataset(dataset)``, after the search (so a
-        failed selection is reported before the dataset is read). Returned as ``li``.
-    trigger : str or int, optional
-        Trigger of the 05 runs to audit (parameter, class id, label or name); ``""``: any.
-    model_match : str or mapping, optional
-        JSON object (or mapping) of 05 parameters the runs must have (``parse_model_match``).
-    smoke : bool, optional
-        Smoke run: prefer smoke runs, and train tiny models in the fallback.
-    n_models : int, optional
-        Models kept (paper: 3).
-    train_profile, train_epochs : str, int, optional
-        Profile and epochs (0: the profile's) of models trained in the fallback.
-    seed : int, optional
-        Seed of the fallback's selection, manifests and training.
-    threads : int or None, optional
-        Torch threads for the fallback's training.
-    out_dir : str or Path, optional
-        Folder of models trained in the fallback (required when it runs).
-    batch : str or None, optional
-        Batch whose 05 runs are searched (``None``: the search functions' default).
-
-    Returns
-    -------
-    dict
-        ``source`` (``"05_train"`` or ``"trained here (no notebook-05 run found)"``),
-        ``trained_here`` (bool), ``selected`` (bool), ``model_match`` (the parsed dict),
-        ``rule`` (text naming the selection rule), ``model_runs`` (list of Path: the 05 run folders
-        audited, empty when trained here), ``model_dirs`` (list of Path: trained model folders)
-        and ``li`` (the LabelIndex).
-
-    Examples
-    --------
-    >>> found = models_for_audit("toyscenes", smoke=True, n_models=1,
-    ...                          out_dir="/tmp/run/natural_models")       # doctest: +SKIP
-    >>> found["source"], [str(d) for d in found["model_dirs"]]            # doctest: +SKIP
-    """
-    from .errors import MissingDataError
-
-    selected = bool(str(trigger).strip() or str(model_match or "").strip())
-    extra_match = parse_model_match(model_match)
-    matches = [{"dataset": dataset, "smoke": bool(smoke)}] + ([{"dataset": dataset}] if smoke else [])
-    model_runs: list[Path] = []
-    if selected:
-        if extra_match.get("dataset", dataset) != dataset:
-            raise DataError("parameter model_match", f"sets dataset {extra_match['dataset']!r}, the dataset "
-                            f"parameter is {dataset!r}", expected="no dataset in model_match, or the same one")
-        for i, match in enumerate(matches):
-            try:
-                model_runs = select_model_runs(trigger, {**match, **extra_match}, batch=batch, n=n_models)
-                break
-            except MissingDataError:
-                if i == len(matches) - 1:
-                    raise
-    else:
-        for match in matches:
-            model_runs = find_model_runs(match, batch=batch, n=n_models)
-            if model_runs:
-                break
-    model_dirs = [d for r in model_runs for d in find_trained_models(r)][:n_models]
-    model_runs = [r for r in model_runs if any(d.is_relative_to(r) for d in model_dirs)]
-    from . import runs as _runs
-
-    for r in model_runs:  # recorded as upstream runs: a batch redoes this run when one is redone
-        _runs.note_upstream(r)
-    if li is None:
-        from .datasets import load_dataset
-
-        li = load_dataset(dataset)   # notebook 05 draws its manifests from the same LabelIndex
-    source = "05_train"
-    if not model_dirs:
-        if out_dir is None:
-            raise DataError("models_for_audit", "no notebook-05 model found and no out_dir to train one in",
-                            expected="out_dir (e.g. run_dir / 'natural_models')")
-        source = "trained here (no notebook-05 run found)"
-        from . import curate
-        from . import train as T
-        from .cooccurrence import from_labelindex
-
-        sel = curate.select_backdoor(li, from_labelindex(li), trigger="", subset_mode="mis",
-                                     min_overlaps=15, centrality="betweenness",
-                                     n_classes=3 if smoke else 10, max_other_overlaps=10,
-                                     min_clean=250, min_poison=50, seed=seed)
-        classes = list(sel["classes"])
-        epochs = 1 if smoke else (int(train_epochs) or None)
-        for target in classes[:n_models]:
-            spec = curate.BackdoorSpec(dataset, trigger=sel["trigger"], classes=classes, target=target,
-                                       clean_per_class=40 if smoke else 250, seed=seed,
-                                       max_poison_test=60 if smoke else 500)
-            out = Path(out_dir) / f"target{target}"
-            T.train(li, curate.make_manifest(li, spec), None, out, profile=train_profile, seed=seed,
-                    spec=spec, threads=threads, progress=False, epochs=epochs)
-            model_dirs.append(out)
-    return {"source": source, "trained_here": source != "05_train", "selected": selected,
-            "model_match": extra_match,
-            "rule": "parameters (audit.select_model_runs)" if selected
-                    else "largest, then newest group (audit.find_model_runs)",
-            "model_runs": model_runs, "model_dirs": model_dirs, "li": li}
 
 
 def json_value(v):

@@ -8,6 +8,8 @@ never calls ``plt.show``; every random choice (layouts, word placement) takes a 
 * centrality (notebook 03, paper Figures 8-11): ``wordcloud_figure`` (one word cloud, words sized
   by centrality rank), ``wordclouds_by_measure`` (one figure per measure, unweighted | weighted),
   ``wordcloud_grid`` (all 8 variants in one figure);
+* GradCAM (notebook 06, paper Figure 17): ``overlay`` (a CAM blended on its image, by
+  pytorch-grad-cam's ``show_cam_on_image``), ``cam_grid`` (overlays with the trigger boxes drawn);
 * generic: ``sweep_figure`` (a quantity against a swept parameter), ``image_grid``.
 
 Examples
@@ -29,7 +31,7 @@ import pandas as pd
 
 __all__ = ["distributions_figure", "core_figure", "rank_frequencies", "wordcloud_image",
            "wordcloud_figure", "wordclouds_by_measure", "wordcloud_grid", "sweep_figure",
-           "image_grid"]
+           "image_grid", "overlay", "cam_grid"]
 
 
 def _plt():
@@ -388,5 +390,96 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None
                 ax.set_title(str(titles[k]), fontsize=8)
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 06: GradCAM (Figure 17)
+# ---------------------------------------------------------------------------------------------
+def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The image with the CAM blended on top (HxWx3 uint8), by ``show_cam_on_image``.
+
+    pytorch-grad-cam's ``show_cam_on_image``: the CAM in OpenCV's jet colours, weighted ``alpha``
+    against the image's ``1 - alpha``, rescaled so the brightest pixel is 255. A CAM of another
+    size is resized (bilinear) to the image's.
+
+    Examples
+    --------
+    >>> overlay(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2))).shape
+    (4, 4, 3)
+    """
+    import cv2
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    img = np.asarray(image, dtype=np.float32) / 255.0
+    cam = np.asarray(cam, dtype=np.float32)
+    if cam.shape != img.shape[:2]:
+        cam = cv2.resize(cam, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return show_cam_on_image(img, np.clip(cam, 0, 1), use_rgb=True, image_weight=1 - alpha)
+
+
+def _draw_boxes(ax, boxes, H, W, color="lime"):
+    from matplotlib.patches import Rectangle
+
+    for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
+        ax.add_patch(Rectangle((x0 * W - 0.5, y0 * H - 0.5), (x1 - x0) * W, (y1 - y0) * H,
+                               fill=False, edgecolor=color, linewidth=1.5))
+
+
+def _cam_panel(ax, img, cam, boxes, cam_threshold, title):
+    """One overlay panel: the CAM blended on the image, the boxes, the thresholded region."""
+    H, W = img.shape[:2]
+    ax.imshow(overlay(img, cam))
+    _draw_boxes(ax, boxes, H, W)
+    if cam_threshold is not None and np.max(cam) > 0:
+        ax.contour(cam >= cam_threshold * np.max(cam), levels=[0.5], colors="white", linewidths=0.8)
+    if title is not None:
+        ax.set_title(str(title), fontsize=8)
+
+
+def cam_grid(images: Sequence[np.ndarray], cams: Sequence[np.ndarray],
+             boxes: Sequence[np.ndarray] | None = None, titles: Sequence[str] | None = None,
+             ncols: int = 4, with_image: bool = False, panel_size: float = 2.2,
+             cam_threshold: float | None = None):
+    """A grid of CAM overlays with the trigger boxes drawn (Figure 17).
+
+    Parameters
+    ----------
+    images, cams : sequences
+        Pixels and their CAMs (``nbkit.audit.gradcam``).
+    boxes : sequence of [k, 4] arrays, optional
+        Normalised trigger boxes per image (drawn in green).
+    titles : sequence of str, optional
+        Panel titles.
+    ncols : int
+        Examples per row (each example takes two panels when ``with_image``).
+    with_image : bool
+        Show the plain image beside each overlay.
+    cam_threshold : float, optional
+        Also outline the thresholded CAM region (white contour).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    n = len(images)
+    per = 2 if with_image else 1
+    ncols = max(1, min(ncols, n)) if n else 1
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols * per, figsize=(panel_size * ncols * per, panel_size * nrows),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        img = np.asarray(images[i])
+        b = boxes[i] if boxes is not None else np.zeros((0, 4))
+        if with_image:
+            axes[r, c * per].imshow(img)
+            _draw_boxes(axes[r, c * per], b, *img.shape[:2])
+        _cam_panel(axes[r, c * per + per - 1], img, cams[i], b, cam_threshold,
+                   None if titles is None else titles[i])
     fig.tight_layout()
     return fig

@@ -13,6 +13,11 @@ Two sources, one interface (``batches(order, batch_size)`` yields ``(x_uint8, po
     a ``torch.utils.data.DataLoader`` over ``ManifestImages`` with workers, decoding each epoch: for
     subsets too large for memory.
 
+Preprocessing and prediction for trained models live here too, in one place: ``preprocess`` (PIL
+resize + ImageNet ``MEAN`` / ``STD``, what training does), ``to_tensor`` / ``make_transform`` (torch
+resize), ``transform_from_meta`` (the transform a saved model records) and ``predict`` (softmax
+probabilities); ``nbkit.audit`` and ``nbkit.sentinet`` use them.
+
 A missing or unreadable image file raises a ``DataError`` naming the file. With
 ``skip_bad_images=True`` it is skipped instead: ``ok`` is False for it, the training loop leaves it
 out, and the count and file names are reported (``bad``).
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -271,16 +276,27 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
     return PreloadedImages(torch.from_numpy(x), torch.from_numpy(ok), bad)
 
 
-# ----------------------------------------------------------------------------- per-batch transforms
-def to_float(x: torch.Tensor, mean=MEAN, std=STD) -> torch.Tensor:
-    """uint8 ``N x 3 x S x S`` -> float, scaled to [0, 1] and normalised per channel."""
+# ----------------------------------------------------------------------------- preprocessing
+def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """Per-channel ``(x - mean) / std`` of a float batch in [0, 1]; ``None`` skips it."""
+    if mean is None or std is None:
+        return x
     m = torch.tensor(mean, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
     s = torch.tensor(std, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
-    return (x.float() / 255.0 - m) / s
+    return (x - m) / s
+
+
+def to_float(x: torch.Tensor, mean=MEAN, std=STD) -> torch.Tensor:
+    """uint8 ``N x 3 x S x S`` -> float, scaled to [0, 1] and normalised per channel."""
+    return _normalise(x.float() / 255.0, mean, std)
 
 
 def preprocess(images, image_size: int, mean=MEAN, std=STD) -> torch.Tensor:
     """HxWx3 uint8 arrays (or one array) -> the normalised float batch a trained model expects.
+
+    Each image is resized to ``image_size`` square with ``resize_uint8`` (PIL bilinear, as training
+    decodes it), then scaled to [0, 1] and normalised with ``mean`` / ``std`` (``None``: not
+    normalised).
 
     Examples
     --------
@@ -290,7 +306,162 @@ def preprocess(images, image_size: int, mean=MEAN, std=STD) -> torch.Tensor:
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     arr = np.stack([resize_uint8(np.asarray(im, dtype=np.uint8), image_size) for im in images])
-    return to_float(torch.from_numpy(arr).permute(0, 3, 1, 2))
+    return to_float(torch.from_numpy(arr).permute(0, 3, 1, 2), mean, std)
+
+
+def _as_batch(images) -> np.ndarray | None:
+    """One ``[n, H, W, 3]`` array when ``images`` are equal-sized RGB arrays, else None."""
+    if isinstance(images, np.ndarray):
+        return images if images.ndim == 4 and images.shape[-1] == 3 else None
+    if len(images) and all(isinstance(im, np.ndarray) for im in images) \
+            and len({im.shape for im in images}) == 1:
+        arr = np.stack(images)
+        return arr if arr.ndim == 4 and arr.shape[-1] == 3 else None
+    return None
+
+
+def _image_tensor(im) -> torch.Tensor:
+    a = np.asarray(im)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise DataError("images", f"image of shape {a.shape}", "HxWx3 RGB pixels")
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
+
+
+def _interpolate(x: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear resize of a float ``[n, 3, h, w]`` batch to ``size`` (int or (h, w)); None keeps it."""
+    if size is None:
+        return x
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(x.shape[2:]) == hw:
+        return x
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
+
+
+def to_tensor(images: Sequence[np.ndarray] | np.ndarray, size: int | tuple[int, int] | None = None,
+              mean: Sequence[float] | None = MEAN, std: Sequence[float] | None = STD) -> torch.Tensor:
+    """Stack HxWx3 uint8 images into a normalised float tensor ``[n, 3, h, w]``.
+
+    Unlike ``preprocess`` (PIL resize of uint8 pixels, what training does), ``size`` resizes the
+    float tensor (torch bilinear) and images may keep their own size.
+
+    Parameters
+    ----------
+    images : sequence of ndarray or ndarray [n, H, W, 3]
+        RGB uint8 pixels (all the same size unless ``size`` is given).
+    size : int or (h, w), optional
+        Resize (bilinear) to this size; default keeps the images' own size.
+    mean, std : sequence of 3 floats or None
+        Channel normalisation applied after scaling to [0, 1]; ``None`` skips it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``float32`` tensor ``[n, 3, h, w]``.
+
+    Examples
+    --------
+    >>> to_tensor(np.zeros((2, 8, 8, 3), np.uint8), size=4).shape
+    torch.Size([2, 3, 4, 4])
+    """
+    arr = _as_batch(images)
+    if arr is not None:  # fast path: one array
+        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
+        return _normalise(_interpolate(x, size), mean, std)
+    ts = [_interpolate(_image_tensor(im)[None], size)[0] for im in images]
+    if not ts:
+        return torch.zeros((0, 3, 1, 1))
+    shapes = {tuple(t.shape) for t in ts}
+    if len(shapes) > 1:
+        raise DataError("images", f"images of different sizes {sorted(shapes)[:3]}",
+                        "equal sizes, or pass size= to resize")
+    return _normalise(torch.stack(ts), mean, std)
+
+
+def _listed(v) -> list | None:
+    return None if v is None else list(v)
+
+
+def make_transform(size: int | tuple[int, int] | None = None, mean: Sequence[float] | None = MEAN,
+                   std: Sequence[float] | None = STD) -> Callable[[Sequence[np.ndarray]], torch.Tensor]:
+    """A ``transform(images) -> tensor`` for ``predict`` / ``nbkit.audit.gradcam`` (``to_tensor``)."""
+    def transform(images):
+        return to_tensor(images, size=size, mean=mean, std=std)
+    transform.params = {"size": size, "mean": _listed(mean), "std": _listed(std)}  # type: ignore[attr-defined]
+    return transform
+
+
+def transform_from_meta(meta: Mapping | None) -> Callable[[Sequence[np.ndarray]], torch.Tensor]:
+    """The evaluation transform recorded by training (``meta`` of ``train.load_trained``).
+
+    Reads ``image_size`` (or ``input_size``), ``mean`` and ``std`` (or ``normalize: {mean, std}``;
+    ``normalize: false`` skips normalisation) when present, also nested under ``transform`` /
+    ``preprocess`` / ``eval_transform``; otherwise ImageNet normalisation at the images' own size.
+    A square ``image_size`` gives ``preprocess`` (PIL bilinear resize, as training did); an
+    ``(h, w)`` size ``make_transform``.
+    """
+    meta = dict(meta or {})
+    for k in ("transform", "preprocess", "eval_transform"):
+        if isinstance(meta.get(k), Mapping):
+            meta = {**meta, **meta[k]}
+    size = meta.get("image_size", meta.get("input_size"))
+    norm = meta.get("normalize") if isinstance(meta.get("normalize"), Mapping) else {}
+    mean = meta.get("mean", norm.get("mean", MEAN))
+    std = meta.get("std", norm.get("std", STD))
+    if meta.get("normalize") is False:
+        mean = std = None
+    if isinstance(size, (list, tuple)):
+        return make_transform(tuple(int(s) for s in size), mean, std)
+    if size is None:
+        return make_transform(None, mean, std)
+    size = int(size)
+
+    def transform(images):
+        return preprocess(list(images), size, mean, std)
+    transform.params = {"size": size, "mean": _listed(mean), "std": _listed(std),  # type: ignore[attr-defined]
+                        "resize": "PIL bilinear"}
+    return transform
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (CPU for a model without parameters)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: Sequence[np.ndarray], transform: Callable | None = None,
+            batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Softmax probabilities ``[n, n_classes]`` of ``model`` on HxWx3 uint8 images (eval mode).
+
+    ``transform(images) -> tensor`` (default ``make_transform()``: ImageNet normalisation at the
+    images' size; a trained model's is ``transform_from_meta(meta)``). The model's train/eval mode
+    is restored afterwards.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    >>> predict(net, np.zeros((2, 2, 2, 3), np.uint8)).shape
+    (2, 3)
+    """
+    from tqdm.auto import tqdm
+
+    transform = transform or make_transform()
+    was = model.training
+    model.eval()
+    dev = device_of(model)
+    out = []
+    try:
+        for i in tqdm(range(0, len(images), batch_size), desc="predict", leave=False,
+                      disable=not progress):
+            x = transform(images[i:i + batch_size]).to(dev)
+            out.append(torch.softmax(model(x).float(), dim=1).cpu().numpy())
+    finally:
+        model.train(was)
+    if not out:
+        return np.zeros((0, 0), np.float32)
+    return np.concatenate(out).astype(np.float32)
 
 
 def augment(x: torch.Tensor, mode: str, generator: torch.Generator, shift: float = 0.2,

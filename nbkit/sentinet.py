@@ -1,4 +1,4 @@
-"""The full SentiNet defence (Chou, Tramèr & Pellegrino, 2020), and a BadNets-style patch trigger.
+"""The full SentiNet defence (Chou, Tramèr & Pellegrino, 2020).
 
 SentiNet ("SentiNet: Detecting Localized Universal Attacks Against Deep Learning Systems", IEEE S&P
 Workshops 2020, arXiv:1812.00292) flags an input as attacked when the region the model relies on
@@ -17,7 +17,7 @@ This module implements all four steps, each a function:
    confidence bin, a quadratic least-squares fit through those maxima, and a margin ``d`` equal to the
    mean distance to the curve of the clean points above it; an input farther than ``d`` above the
    curve is an attack. ``evaluate`` gives the detection rate on trigger inputs, the false-positive
-   rate on clean inputs, the ROC and AUROC (numpy only).
+   rate on clean inputs, the ROC and AUROC (scikit-learn's ``roc_curve`` / ``roc_auc_score``).
 
 Defaults and where they come from (``DEFAULTS``):
 
@@ -49,10 +49,8 @@ Where the SentiNet paper's text does not confirm a default, it is marked *unconf
 as a parameter.
 
 The patch-trigger comparison (the paper argues, §7, that natural triggers evade SentiNet better
-than digital patches, but could not run it): ``patch_trigger_manifest`` turns a natural-trigger
-manifest (``nbkit.curate.make_manifest``) into a BadNets-style one with the same number of poisoned
-images (a small fixed pattern pasted in a corner, label = target), to be trained with the same
-``nbkit.train.train`` budget.
+than digital patches, but could not run it) lives in ``nbkit.patchtrigger``: a BadNets-style twin
+of a natural-backdoor model, screened here alike.
 """
 from __future__ import annotations
 
@@ -66,8 +64,9 @@ import torch
 from torch import nn
 from .progress import tqdm
 
-from .audit import gradcam, make_transform, predict
-from .errors import CurationError, DataError
+from .audit import gradcam
+from .errors import DataError
+from . import imagedata
 
 DEFAULTS = {
     "region_scales": (0.5, 0.75),
@@ -150,7 +149,7 @@ def class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Seque
     regions : ndarray [r, 4], optional
         Normalised windows (default ``grid_regions()``); each crop is resized to the image size.
     transform, batch_size, progress
-        As in ``nbkit.audit.predict``.
+        As in ``nbkit.imagedata.predict``.
 
     Returns
     -------
@@ -168,7 +167,7 @@ def class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Seque
         for im in images[s:s + chunk]:
             im = np.asarray(im)
             crops += [_resize(_crop(im, b), im.shape[:2]) for b in regions]
-        p = predict(model, crops, transform, batch_size)
+        p = imagedata.predict(model, crops, transform, batch_size)
         for j, y in enumerate(preds[s:s + chunk]):
             pj = p[j * R:(j + 1) * R]
             votes: dict[int, list[float]] = {}
@@ -287,7 +286,7 @@ def test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[i
         hw = im.shape[:2]
         if hw not in cache:
             clean = _stack_same_size(clean_images, hw)
-            cache[hw] = (clean, predict(model, clean, transform, batch_size).argmax(1))
+            cache[hw] = (clean, imagedata.predict(model, clean, transform, batch_size).argmax(1))
         clean, clean_pred = cache[hw]
         m = np.asarray(masks[i], dtype=bool)
         y = int(preds[i])
@@ -295,8 +294,8 @@ def test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[i
         adv[:, m] = im[m]
         ine = clean.copy()
         ine[:, m] = inert_pattern((len(clean), int(m.sum()), 3), rng, inert)
-        p_adv = predict(model, adv, transform, batch_size)
-        p_ine = predict(model, ine, transform, batch_size)
+        p_adv = imagedata.predict(model, adv, transform, batch_size)
+        p_ine = imagedata.predict(model, ine, transform, batch_size)
         keep = clean_pred != y
         fooled = float((p_adv[keep].argmax(1) == y).mean()) if keep.any() else math.nan
         rows.append({"fooled": fooled, "avg_conf": float(p_ine.max(1).mean()),
@@ -345,7 +344,7 @@ def sentinet_points(model: nn.Module, images: Sequence[np.ndarray], clean_images
         return (empty, np.zeros((0, 1, 1), bool), np.zeros((0, 1, 1))) if return_masks else empty
     if len(clean_images) == 0:
         raise DataError("sentinet_points", "no clean images to paste onto", "a held-out clean set")
-    probs = predict(model, images, transform, batch_size)
+    probs = imagedata.predict(model, images, transform, batch_size)
     preds = probs.argmax(1)
     props = class_proposals(model, images, preds, k, regions, transform, batch_size, progress)
     masks, cams = generate_masks(model, images, preds, props, mask_mode, mask_fraction,
@@ -494,40 +493,51 @@ def fit_boundary(avg_conf: Sequence[float], fooled: Sequence[float],
     return bd
 
 
+def _finite_scores(scores_pos, scores_neg) -> tuple[np.ndarray, np.ndarray]:
+    """``(y_true, y_score)`` for scikit-learn: positives 1, negatives 0, non-finite scores dropped."""
+    p = np.asarray(scores_pos, dtype=np.float64)
+    n = np.asarray(scores_neg, dtype=np.float64)
+    p, n = p[np.isfinite(p)], n[np.isfinite(n)]
+    return np.r_[np.ones(len(p)), np.zeros(len(n))], np.r_[p, n]
+
+
 def auroc(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> float:
-    """Area under the ROC curve: P(score_pos > score_neg) + P(tie) / 2 (numpy; ranks with ties).
+    """Area under the ROC curve: P(score_pos > score_neg) + P(tie) / 2 (``roc_auc_score``).
+
+    Non-finite scores are dropped; NaN when either side is empty.
 
     Examples
     --------
     >>> auroc([0.9, 0.8], [0.1, 0.8])
     0.875
     """
-    p = np.asarray(scores_pos, dtype=np.float64)
-    n = np.asarray(scores_neg, dtype=np.float64)
-    p, n = p[np.isfinite(p)], n[np.isfinite(n)]
-    if len(p) == 0 or len(n) == 0:
+    from sklearn.metrics import roc_auc_score
+
+    y, s = _finite_scores(scores_pos, scores_neg)
+    if y.all() or not y.any():
         return math.nan
-    allv = np.concatenate([p, n])
-    uniq, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
-    # average rank (1-based) of each distinct value
-    ends = np.cumsum(counts)
-    avg_rank = ends - (counts - 1) / 2.0
-    ranks = avg_rank[inv]
-    u = ranks[:len(p)].sum() - len(p) * (len(p) + 1) / 2.0
-    return float(u / (len(p) * len(n)))
+    return float(roc_auc_score(y, s))
 
 
 def roc_curve(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> pd.DataFrame:
-    """ROC points ``threshold, fpr, tpr`` (flag when score >= threshold), from (0,0) to (1,1)."""
-    p = np.asarray(scores_pos, dtype=np.float64)
-    n = np.asarray(scores_neg, dtype=np.float64)
-    p, n = p[np.isfinite(p)], n[np.isfinite(n)]
-    th = np.unique(np.concatenate([p, n]))[::-1]
-    rows = [{"threshold": math.inf, "fpr": 0.0, "tpr": 0.0}]
-    for t in th:
-        rows.append({"threshold": float(t), "fpr": float((n >= t).mean()) if len(n) else math.nan,
-                     "tpr": float((p >= t).mean()) if len(p) else math.nan})
-    return pd.DataFrame(rows)
+    """ROC points ``threshold, fpr, tpr`` (flag when score >= threshold), from (0,0) to (1,1).
+
+    ``sklearn.metrics.roc_curve`` with every threshold kept (one per distinct score, descending,
+    after ``inf``); a rate without inputs on its side is NaN.
+    """
+    import warnings
+
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    y, s = _finite_scores(scores_pos, scores_neg)
+    if len(y) == 0:
+        return pd.DataFrame({"threshold": [math.inf], "fpr": [0.0], "tpr": [0.0]})
+    with warnings.catch_warnings():  # one side empty: its rate is NaN, as documented
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, th = sk_roc_curve(y, s, drop_intermediate=False)
+    fpr[0], tpr[0] = 0.0, 0.0  # the curve starts at (0, 0) also when one side is empty
+    return pd.DataFrame({"threshold": th.astype(float), "fpr": fpr.astype(float), "tpr": tpr.astype(float)})
 
 
 def evaluate(boundary: Boundary, clean_points: pd.DataFrame, trigger_points: pd.DataFrame) -> dict:
@@ -666,7 +676,7 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
     ----------
     model, meta, manifest, li
         ``train.load_trained``, ``train.load_manifest`` and the dataset (for a patch twin, the
-        LabelIndex ``patch_trigger_manifest`` returned).
+        LabelIndex ``nbkit.patchtrigger.patch_trigger_manifest`` returned).
     n_per_group : int
         Inputs per group (clean fit, clean eval, trigger).
     n_pool : int
@@ -682,7 +692,7 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
         ``run_sentinet``'s ``metrics``, ``boundary``, ``points`` (with a ``row`` column), plus
         ``groups`` (rows per group) and ``layer`` (the GradCAM layer's name).
     """
-    from .audit import clean_rows, feature_sizes, layer_name, target_layer, transform_from_meta, trigger_rows
+    from .audit import clean_rows, feature_sizes, layer_name, target_layer, trigger_rows
 
     groups = split_clean(clean_rows(manifest), n_per_group, n_per_group, n_pool, seed)
     groups["trigger"] = trigger_rows(manifest, n_per_group, seed, target_label=meta.get("target"))
@@ -691,7 +701,7 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
                         "clean test images for the boundary fit and the paste pool")
     size = meta.get("image_size")
     lay = target_layer(model, layer, size, min_cam_size) if size else target_layer(model, layer)
-    transform = transform_from_meta(meta)
+    transform = imagedata.transform_from_meta(meta)
     imgs = {k: [li.load_image(int(r)) for r in v] for k, v in groups.items()}
     out = run_sentinet(model, imgs["clean_fit"], imgs["clean_eval"], imgs["trigger"], imgs["pool"],
                        seed=seed, progress=progress, layer=lay, transform=transform, **kw)
@@ -746,294 +756,3 @@ def summary_record(sn: dict, meta: dict, aud) -> dict:
             "gradcam_pointing_pct": 100 * summ["pointing"],
             "fooled_trigger": json_value(pts.query("group == 'trigger'")["fooled"].mean()),
             "fooled_clean": json_value(pts.query("group == 'clean_eval'")["fooled"].mean())}
-
-
-def train_patch_twin(li, manifest: pd.DataFrame, meta: dict, out_dir, seed: int | None = None,
-                     progress: bool = True, patch: dict | None = None, **train_kw):
-    """Train the BadNets-style twin of a natural-backdoor model with the same budget.
-
-    ``patch_trigger_manifest`` replaces every poison image by a patched clean image of the same class
-    (same count, labels and split); the model is trained with ``nbkit.train.train`` using the natural
-    model's architecture, profile, hyper-parameters and seed (``meta["config"]``).
-
-    Parameters
-    ----------
-    li, manifest, meta
-        The natural model's dataset, manifest and ``model.json`` (``train.load_trained``).
-    out_dir : path
-        Training folder of the twin (a finished training there is reused by ``train``'s resume).
-    seed : int, optional
-        Default: the natural model's seed (also the patch draw's seed).
-    patch : dict, optional
-        ``patch_trigger_manifest`` options (``size_frac``, ``corner``, ``kind``, ...).
-    **train_kw
-        Extra ``train.train`` options (``threads``, ``device``, ...).
-
-    Returns
-    -------
-    (model, meta, manifest, LabelIndex, train results)
-        A finished twin already in ``out_dir`` (same manifest, configuration and seed) is loaded,
-        not retrained; its results are then the saved metrics with ``reused: True``.
-    """
-    from . import train as T
-
-    seed = int(meta.get("seed", 0)) if seed is None else int(seed)
-    li2, m2 = patch_trigger_manifest(li, manifest, seed=seed, **dict(patch or {}))
-    profile = meta.get("profile", "toy")
-    cfg = {k: v for k, v in (meta.get("config") or {}).items()
-           if k in T.PROFILES.get(profile, {}) and k != "arch"}
-    if _finished_twin(out_dir, m2, meta, seed, profile):
-        model, meta2 = T.load_trained(out_dir)
-        return model, meta2, m2, li2, {**meta2.get("metrics", {}), "reused": True}
-    res = T.train(li2, m2, meta.get("arch"), out_dir, profile=profile, seed=seed,
-                  progress=progress, **cfg, **train_kw)
-    model, meta2 = T.load_trained(out_dir)
-    return model, meta2, m2, li2, res
-
-
-def _finished_twin(out_dir, manifest: pd.DataFrame, meta: dict, seed: int, profile: str) -> bool:
-    """A complete training of this very twin (same manifest, arch, profile, config, seed) is there."""
-    from pathlib import Path
-
-    from .io import read_json
-
-    d = Path(out_dir)
-    if not ((d / "model.json").is_file() and (d / "model.pt").is_file() and (d / "manifest.csv").is_file()):
-        return False
-    try:
-        prev = read_json(d / "model.json")
-        from .curate import read_manifest
-        old = read_manifest(d / "manifest.csv")
-    except (DataError, OSError):
-        return False
-    same_cfg = all(prev.get(k) == meta.get(k) for k in ("arch", "image_size")) and \
-        prev.get("profile") == profile and int(prev.get("seed", -1)) == int(seed) and \
-        {k: v for k, v in (prev.get("config") or {}).items() if k != "profile"} == \
-        {k: v for k, v in (meta.get("config") or {}).items() if k != "profile"}
-    cols = ["row", "image_id", "label", "role", "split"]
-    same_rows = len(old) == len(manifest) and all(
-        (old[c].astype(str).to_numpy() == manifest[c].astype(str).to_numpy()).all() for c in cols)
-    return bool(prev.get("complete")) and same_cfg and same_rows
-
-
-# ================================================================================ patch trigger
-CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
-
-
-def patch_pattern(size: int, kind: str = "checkerboard", seed: int = 0, cells: int = 3) -> np.ndarray:
-    """A fixed ``size x size x 3`` uint8 pattern: a black/white checkerboard or seeded random colours.
-
-    Examples
-    --------
-    >>> patch_pattern(6, cells=3)[:, :, 0].tolist()[0]
-    [255, 255, 0, 0, 255, 255]
-    """
-    size = int(size)
-    if size < 1:
-        raise DataError("patch_pattern", f"size={size}", "at least 1 pixel")
-    idx = (np.arange(size) * cells) // size
-    if kind == "checkerboard":
-        cell = ((idx[:, None] + idx[None, :]) % 2 == 0).astype(np.uint8) * 255
-        return np.repeat(cell[:, :, None], 3, axis=2)
-    if kind == "random":
-        colours = np.random.default_rng(seed).integers(0, 256, size=(cells, cells, 3), dtype=np.uint8)
-        return colours[idx][:, idx]
-    raise DataError("patch_pattern", f"unknown kind {kind!r}", "'checkerboard' or 'random'")
-
-
-def patch_box(height: int, width: int, size_frac: float = 0.15, corner: str = "bottom-right",
-              margin_frac: float = 0.03) -> tuple[int, int, int, int]:
-    """Pixel box ``(r0, c0, r1, c1)`` of the patch: ``size_frac`` of the shorter side, in a corner."""
-    if corner not in CORNERS:
-        raise DataError("patch_box", f"corner={corner!r}", f"one of {CORNERS}")
-    s = max(2, int(round(size_frac * min(height, width))))
-    m = int(round(margin_frac * min(height, width)))
-    r0 = height - m - s if corner.startswith("bottom") else m
-    c0 = width - m - s if corner.endswith("right") else m
-    return r0, c0, r0 + s, c0 + s
-
-
-def apply_patch(image: np.ndarray, size_frac: float = 0.15, corner: str = "bottom-right",
-                kind: str = "checkerboard", seed: int = 0, margin_frac: float = 0.03) -> np.ndarray:
-    """A copy of ``image`` with the fixed patch pasted in the corner (BadNets-style).
-
-    Examples
-    --------
-    >>> im = apply_patch(np.zeros((20, 20, 3), np.uint8), size_frac=0.3, margin_frac=0.0)
-    >>> int(im[-1, -1, 0]), int(im[0, 0, 0])
-    (255, 0)
-    """
-    im = np.array(image, dtype=np.uint8, copy=True)
-    r0, c0, r1, c1 = patch_box(im.shape[0], im.shape[1], size_frac, corner, margin_frac)
-    im[r0:r1, c0:c1] = patch_pattern(r1 - r0, kind, seed)
-    return im
-
-
-def patch_trigger_manifest(li, manifest: pd.DataFrame, size_frac: float = 0.15,
-                           corner: str = "bottom-right", kind: str = "checkerboard",
-                           margin_frac: float = 0.03, seed: int = 0, source: str = "fresh"):
-    """A BadNets-style patch-trigger twin of a natural-trigger manifest.
-
-    Every poison row of ``manifest`` (images holding the natural trigger, labelled with the target)
-    is replaced by a *new* image: a clean image of the same true class that does not hold the natural
-    trigger, with the fixed patch pasted in a corner, and the same label (the target). Clean rows are
-    unchanged, so the patch model sees exactly as many poisoned images, with the same labels, split
-    and training budget, as the natural one (train both with ``nbkit.train.train`` and the same
-    profile).
-
-    Parameters
-    ----------
-    li : LabelIndex
-        The dataset the manifest was made from.
-    manifest : DataFrame
-        ``nbkit.curate.make_manifest`` output (``row, image_id, file, true_class, label, role, split,
-        has_trigger``); poison rows have ``role == "poison"``.
-    size_frac, corner, kind, margin_frac, seed
-        The patch (``apply_patch``): side as a fraction of the shorter image side, corner, pattern.
-    source : {"fresh", "reuse"}
-        Where the base images come from: ``fresh`` takes images of the same true class that are not
-        in the manifest and lack the natural trigger (falling back to ``reuse`` for a class that has
-        too few); ``reuse`` takes the class's clean manifest images of the same split.
-
-    Returns
-    -------
-    (LabelIndex, DataFrame)
-        A LabelIndex with one appended row per poisoned image (id ``<base id>+patch``, or
-        ``+patch2``... when a base image had to be used again; an extra class
-        ``patch_trigger`` with its box, pixels rendered on the fly) and the new manifest pointing at
-        those rows. ``meta["patch_trigger"]`` records the patch parameters and the seed.
-    """
-    import scipy.sparse as sp
-
-    from .labelindex import LabelIndex
-
-    need = ["row", "image_id", "true_class", "label", "role", "split"]
-    miss = [c for c in need if c not in manifest.columns]
-    if miss:
-        raise DataError("manifest", f"missing columns {miss}", f"the columns of curate.make_manifest: {need}")
-    m = manifest.reset_index(drop=True).copy()
-    poison = np.flatnonzero(m["role"].astype(str).str.lower().eq("poison").to_numpy())
-    if len(poison) == 0:
-        raise CurationError(f"manifest has no rows with role 'poison' (roles: {sorted(set(m['role']))})")
-    trig = li.meta.get("trigger") if isinstance(li.meta, dict) else None
-    trig_cid = None
-    spec = manifest.attrs.get("spec") if hasattr(manifest, "attrs") else None
-    if isinstance(spec, dict) and spec.get("trigger") is not None:
-        trig = spec["trigger"]
-    if trig is not None:
-        try:
-            trig_cid = li.class_id(trig)
-        except DataError:
-            trig_cid = None
-    if trig_cid is None:  # the class shared by every poison image and no clean image
-        Yp = li.Y[m.loc[poison, "row"].to_numpy(np.int64)]
-        common = np.flatnonzero(np.asarray(Yp.sum(0)).ravel() == len(poison))
-        true_cls = set(int(_class_of(li, v)) for v in m.loc[poison, "true_class"])
-        common = [c for c in common if c not in true_cls]
-        trig_cid = int(common[0]) if common else None
-    rng = np.random.default_rng(seed)
-    used = set(int(r) for r in m["row"])
-    has_trig = (np.asarray(li.Y[:, trig_cid].toarray()).ravel() if trig_cid is not None
-                else np.zeros(li.n_images, bool))
-    clean_rows = m[~m.index.isin(poison)]
-    base_rows = []
-    taken: set[int] = set()
-    for i in poison:
-        c = _class_of(li, m.at[i, "true_class"])
-        split = m.at[i, "split"]
-        cand = np.array([], dtype=np.int64)
-        if source == "fresh":
-            col = np.asarray(li.Y[:, c].toarray()).ravel()
-            cand = np.flatnonzero(col & ~has_trig)
-            cand = np.array([r for r in cand if r not in used and r not in taken], dtype=np.int64)
-        elif source != "reuse":
-            raise DataError("patch_trigger_manifest", f"source={source!r}", "'fresh' or 'reuse'")
-        if len(cand) == 0:
-            same = clean_rows[(clean_rows["split"] == split)
-                              & (clean_rows["true_class"].map(lambda v: _class_of(li, v)) == c)]
-            cand = np.array([r for r in same["row"].astype(np.int64) if r not in taken], dtype=np.int64)
-            if len(cand) == 0:
-                cand = same["row"].astype(np.int64).to_numpy()
-        if len(cand) == 0:
-            raise CurationError(f"no base image for a patched copy of class {li.display(c)!r} "
-                                f"(split {split!r}): the class has no clean images")
-        r = int(cand[rng.integers(len(cand))])
-        taken.add(r)
-        base_rows.append(r)
-    base_rows = np.asarray(base_rows, dtype=np.int64)
-    n0, C = li.n_images, li.n_classes
-    pcid = C
-    uses: dict[int, int] = {}
-    new_ids = []
-    for r in base_rows:  # a base image used twice (small classes, "reuse") gets "+patch2", ...
-        uses[int(r)] = uses.get(int(r), 0) + 1
-        k = uses[int(r)]
-        new_ids.append(f"{li.image_ids[r]}+patch" + (str(k) if k > 1 else ""))
-    # Y: original rows + a patch column; appended rows = base labels + patch
-    Y0 = sp.hstack([li.Y.astype(np.int8), sp.csr_matrix((n0, 1), dtype=np.int8)])
-    Yb = sp.hstack([li.Y[base_rows].astype(np.int8),
-                    sp.csr_matrix(np.ones((len(base_rows), 1), dtype=np.int8))])
-    Y = sp.vstack([Y0, Yb]).tocsr().astype(bool)
-    # boxes: original + base boxes for new rows + the patch box
-    probe = li.load_image(int(base_rows[0]))
-    H, W = probe.shape[:2]
-    r0, c0, r1, c1 = patch_box(H, W, size_frac, corner, margin_frac)
-    pbox = (c0 / W, r0 / H, c1 / W, r1 / H)
-    extra = []
-    bx = [] if li.boxes is None else [li.boxes[["image", "class", "x0", "y0", "x1", "y1"]]]
-    if li.boxes is not None:
-        bb = li.boxes[li.boxes["image"].isin(base_rows)]
-        for j, r in enumerate(base_rows):
-            sub = bb[bb["image"] == r][["image", "class", "x0", "y0", "x1", "y1"]].copy()
-            sub["image"] = n0 + j
-            extra.append(sub)
-    patch_boxes = pd.DataFrame({"image": n0 + np.arange(len(base_rows)), "class": pcid,
-                                "x0": pbox[0], "y0": pbox[1], "x1": pbox[2], "y1": pbox[3]})
-    boxes = pd.concat(bx + extra + [patch_boxes], ignore_index=True)
-    base_li = li
-
-    def renderer(row: int, _n0=n0, _base=base_rows):
-        if row < _n0:
-            return base_li.load_image(int(row))
-        img = base_li.load_image(int(_base[row - _n0]))
-        if img.shape[:2] != (H, W):
-            rr0, cc0, rr1, cc1 = patch_box(img.shape[0], img.shape[1], size_frac, corner, margin_frac)
-            img = np.array(img, copy=True)
-            img[rr0:rr1, cc0:cc1] = patch_pattern(rr1 - rr0, kind, seed)
-            return img
-        out = np.array(img, copy=True)
-        out[r0:r1, c0:c1] = patch_pattern(r1 - r0, kind, seed)
-        return out
-
-    params = {"size_frac": size_frac, "corner": corner, "kind": kind, "margin_frac": margin_frac,
-              "seed": seed, "source": source, "n_poison": int(len(poison)),
-              "natural_trigger": None if trig_cid is None else str(li.class_labels[trig_cid])}
-    meta = {**dict(li.meta), "patch_trigger": params}
-    paths = None
-    if li.image_paths is not None:
-        paths = list(li.image_paths) + [li.image_paths[r] for r in base_rows]
-    new_li = LabelIndex(f"patched-{li.name}", list(li.class_labels) + ["patch_trigger"],
-                        list(li.class_names) + ["patch trigger"],
-                        list(li.image_ids) + new_ids, list(li.splits) + [li.splits[r] for r in base_rows],
-                        Y, boxes, li.image_root, paths, meta, renderer)
-    nm = m.copy()
-    nm.loc[poison, "row"] = n0 + np.arange(len(poison))
-    nm.loc[poison, "image_id"] = new_ids
-    if "file" in nm.columns:  # rendered by the new LabelIndex (no file on disk)
-        nm.loc[poison, "file"] = ""
-    nm.loc[poison, "true_class"] = [m.at[i, "true_class"] for i in poison]
-    if "has_trigger" in nm.columns:
-        nm.loc[poison, "has_trigger"] = True
-    nm["row"] = nm["row"].astype(np.int64)
-    nm.attrs = {**getattr(manifest, "attrs", {}), "patch_trigger": params}
-    return new_li, nm
-
-
-def _class_of(li, v) -> int:
-    """Class id from a manifest ``true_class`` value (id, label or name)."""
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    s = str(v)
-    if s.lstrip("-").isdigit():
-        return int(s)
-    return li.class_id(s)

@@ -18,7 +18,7 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-from nbkit import audit
+from nbkit import audit, figures, imagedata, naturalmodels
 from nbkit.errors import DataError, MissingDataError
 from nbkit.labelindex import LabelIndex
 
@@ -77,7 +77,7 @@ def test_per_image_classes_batches_and_train_mode_restored(resnet):
 
 def test_resized_inputs_give_cams_at_image_size(resnet):
     imgs = [_images(1, 30, 30)[0], _images(1, 50, 40)[0]]
-    cams = audit.gradcam(resnet, imgs, 0, transform=audit.make_transform(32), progress=False)
+    cams = audit.gradcam(resnet, imgs, 0, transform=imagedata.make_transform(32), progress=False)
     assert [c.shape for c in cams] == [(30, 30), (50, 40)]
 
 
@@ -113,7 +113,7 @@ def test_target_layer_per_architecture():
 
 
 def test_transform_from_meta_reads_training_preprocessing():
-    t = audit.transform_from_meta({"image_size": 16, "mean": [0.5] * 3, "std": [0.5] * 3})
+    t = imagedata.transform_from_meta({"image_size": 16, "mean": [0.5] * 3, "std": [0.5] * 3})
     x = t(np.full((2, 20, 24, 3), 255, np.uint8))
     assert x.shape == (2, 3, 16, 16)
     assert torch.allclose(x, torch.ones_like(x))
@@ -263,13 +263,13 @@ def test_cam_grid_draws_boxes():
 
     imgs = _images(3, 16, 16)
     cams = np.random.default_rng(0).random((3, 16, 16))
-    fig = audit.cam_grid(imgs, cams, [np.array([[0, 0, 0.5, 0.5]])] * 3, ["a", "b", "c"], ncols=2,
+    fig = figures.cam_grid(imgs, cams, [np.array([[0, 0, 0.5, 0.5]])] * 3, ["a", "b", "c"], ncols=2,
                          with_image=True, cam_threshold=0.5)
     rects = [p for ax in fig.axes for p in ax.patches if isinstance(p, Rectangle)]
     assert len(rects) == 6  # one box on the image and one on the overlay, per example
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["a", "b", "c"]
     plt.close(fig)
-    ov = audit.overlay(imgs[0], cams[0])
+    ov = figures.overlay(imgs[0], cams[0])
     assert ov.shape == (16, 16, 3) and ov.dtype == np.uint8
 
 
@@ -425,7 +425,7 @@ def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs0
     root, made = runs05
     monkeypatch.setenv("NBKIT_RUNS", str(root))
     li = LabelIndex.__new__(LabelIndex)   # never read when 05 runs are found: passed back unchanged
-    got = audit.models_for_audit("toyscenes", li, trigger="Wheel", model_match='{"injection_rate": 0.185}',
+    got = naturalmodels.models_for_audit("toyscenes", li, trigger="Wheel", model_match='{"injection_rate": 0.185}',
                                  n_models=2, out_dir=tmp_path / "never")
     assert got["source"] == "05_train" and not got["trained_here"] and got["selected"]
     assert got["model_runs"] == [made["wheel", 0.185, t] for t in (0, 1)]
@@ -433,18 +433,18 @@ def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs0
     assert got["model_match"] == {"injection_rate": 0.185} and "select_model_runs" in got["rule"]
     assert got["li"] is li and not (tmp_path / "never").exists()
     # no trigger, no match: the largest (then newest) group of runs differing only in the target
-    got = audit.models_for_audit("toyscenes", li, n_models=3)
+    got = naturalmodels.models_for_audit("toyscenes", li, n_models=3)
     assert not got["selected"] and "find_model_runs" in got["rule"] and len(got["model_dirs"]) == 3
     assert len({made_key[:2] for made_key, d in made.items() if d in got["model_runs"]}) == 1
     # chosen by parameters: nothing found is an error, never a fallback to training
     with pytest.raises(MissingDataError, match="Chair"):
-        audit.models_for_audit("toyscenes", li, trigger="Chair", smoke=True, out_dir=tmp_path / "never")
+        naturalmodels.models_for_audit("toyscenes", li, trigger="Chair", smoke=True, out_dir=tmp_path / "never")
     with pytest.raises(DataError, match="model_match.*coco"):
-        audit.models_for_audit("toyscenes", li, model_match='{"dataset": "coco"}')
+        naturalmodels.models_for_audit("toyscenes", li, model_match='{"dataset": "coco"}')
     # nothing to audit and nowhere to train: a clear error (training itself is notebook 06's smoke run)
     monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "empty"))
     with pytest.raises(DataError, match="out_dir"):
-        audit.models_for_audit("toyscenes", li)
+        naturalmodels.models_for_audit("toyscenes", li)
 
 
 def test_json_value_and_records():
@@ -457,3 +457,72 @@ def test_json_value_and_records():
                                             "c": ["u", "v"]}))
     assert recs == [{"a": 1, "b": 0.5, "c": "u"}, {"a": 2, "b": None, "c": "v"}]
     assert all(type(r["a"]) is int for r in recs)
+
+
+# ------------------------------------------------------------------------------------ one idea, one place
+def test_preprocessing_and_prediction_have_one_home_in_imagedata():
+    # audit keeps only GradCAM scoring: no second preprocessing / predict stack, no training
+    for name in ("to_tensor", "make_transform", "transform_from_meta", "predict", "IMAGENET_MEAN",
+                 "IMAGENET_STD", "overlay", "cam_grid", "models_for_audit"):
+        assert not hasattr(audit, name), f"audit.{name} duplicates another module"
+    imgs = _images(3, 20, 24)
+    meta = {"image_size": 16, "mean": [0.4, 0.5, 0.6], "std": [0.2, 0.25, 0.3]}
+    via_meta = imagedata.transform_from_meta(meta)(imgs)
+    # the trained model's transform is preprocess (PIL resize) with the recorded mean / std
+    assert torch.equal(via_meta, imagedata.preprocess(imgs, 16, meta["mean"], meta["std"]))
+    by_hand = (torch.from_numpy(np.stack([imagedata.resize_uint8(im, 16) for im in imgs]))
+               .permute(0, 3, 1, 2).float() / 255.0 - torch.tensor(meta["mean"]).view(1, 3, 1, 1)) \
+        / torch.tensor(meta["std"]).view(1, 3, 1, 1)
+    assert torch.equal(via_meta, by_hand)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 4))
+    probs = imagedata.predict(net, imgs, imagedata.transform_from_meta(meta), batch_size=2)
+    with torch.no_grad():
+        want = torch.softmax(net(by_hand), 1).numpy()
+    np.testing.assert_allclose(probs, want, rtol=1e-6)
+
+
+def test_overlay_is_pytorch_grad_cams_show_cam_on_image():
+    import matplotlib
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    cam = rng.random((16, 16), dtype=np.float32)
+    ov = figures.overlay(img, cam)
+    np.testing.assert_array_equal(ov, show_cam_on_image(img.astype(np.float32) / 255.0, cam, use_rgb=True,
+                                                        image_weight=0.5))
+    # close to the previous hand-written blend (matplotlib's jet, no rescaling): same picture
+    old = (255 * np.clip(0.5 * img / 255.0 + 0.5 * matplotlib.colormaps["jet"](cam)[..., :3], 0, 1)).astype(np.uint8)
+    diff = np.abs(old.astype(int) - ov.astype(int))
+    assert diff.mean() < 6 and np.corrcoef(old.ravel(), ov.ravel())[0, 1] > 0.99
+    assert figures.overlay(img, cam[::2, ::2]).shape == (16, 16, 3)   # a coarse CAM is resized
+
+
+def test_cohen_kappa_is_scikit_learns_with_the_previous_numbers():
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a, b = rng.integers(0, 3, 30), rng.integers(0, 3, 30)
+        po = (a == b).mean()
+        pe = sum((a == c).mean() * (b == c).mean() for c in range(3))
+        assert audit.cohen_kappa(a, b) == pytest.approx((po - pe) / (1 - pe), abs=1e-12)
+        assert audit.cohen_kappa(a, b) == cohen_kappa_score(a, b)
+    assert math.isnan(audit.cohen_kappa([], []))
+    with pytest.raises(ValueError, match="different numbers"):
+        audit.cohen_kappa([1, 0], [1])
+
+
+def test_no_function_over_80_lines_in_the_audit_modules():
+    import ast
+    import importlib
+
+    too_long = []
+    for mod in ("audit", "sentinet", "imagedata", "figures", "patchtrigger", "naturalmodels"):
+        path = importlib.import_module(f"nbkit.{mod}").__file__
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        too_long += [f"{mod}.{n.name}: {n.end_lineno - n.lineno + 1} lines" for n in ast.walk(tree)
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n.end_lineno - n.lineno + 1 > 80]
+    assert not too_long, too_long

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from nbkit import audit, sentinet
+from nbkit import audit, imagedata, patchtrigger, sentinet
 from nbkit.errors import CurationError, DataError
 from nbkit.labelindex import LabelIndex
 
@@ -32,7 +32,7 @@ def _scene(rng, c, patch=False):
         y, x = rng.integers(0, S - s, 2)
         im[y:y + s, x:x + s] = rng.integers(0, 256, 3)
     im = np.clip(im, 0, 255).astype(np.uint8)
-    return sentinet.apply_patch(im) if patch else im
+    return patchtrigger.apply_patch(im) if patch else im
 
 
 def _data(n, seed, poison_rate=0.0):
@@ -69,7 +69,7 @@ def patched_model():
         X, Y = _data(480, 0, poison_rate=0.2)
         net = TinyCNN()
         opt = torch.optim.Adam(net.parameters(), 3e-3)
-        x, y = audit.to_tensor(X), torch.as_tensor(Y)
+        x, y = imagedata.to_tensor(X), torch.as_tensor(Y)
         g = torch.Generator().manual_seed(0)
         for _ in range(6):
             perm = torch.randperm(len(x), generator=g)
@@ -90,8 +90,8 @@ def patched_model():
 # ------------------------------------------------------------------------------ end to end
 def test_model_learned_task_and_backdoor(patched_model):
     net, Xc, Yc, Xt = patched_model
-    assert (audit.predict(net, Xc).argmax(1) == Yc).mean() > 0.85
-    assert (audit.predict(net, Xt).argmax(1) == 0).mean() > 0.85
+    assert (imagedata.predict(net, Xc).argmax(1) == Yc).mean() > 0.85
+    assert (imagedata.predict(net, Xt).argmax(1) == 0).mean() > 0.85
 
 
 def test_sentinet_detects_a_planted_patch_above_chance(patched_model):
@@ -120,7 +120,7 @@ def test_sentinet_detects_a_planted_patch_above_chance(patched_model):
 
 def test_gradcam_finds_the_planted_patch(patched_model):
     net, _, _, Xt = patched_model
-    r0, c0, r1, c1 = sentinet.patch_box(S, S)
+    r0, c0, r1, c1 = patchtrigger.patch_box(S, S)
     box = np.array([[c0 / S, r0 / S, c1 / S, r1 / S]])
     cams = audit.gradcam(net, Xt, 0, progress=False)
     sc = pd.DataFrame([audit.overlap_scores(c, box) for c in cams])
@@ -138,7 +138,7 @@ def box_area(b):
 def test_step_outputs_and_invariants(patched_model):
     net, Xc, _, Xt = patched_model
     imgs = np.concatenate([Xc[:3], Xt[:3]])
-    preds = audit.predict(net, imgs).argmax(1)
+    preds = imagedata.predict(net, imgs).argmax(1)
     props = sentinet.class_proposals(net, imgs, preds, k=2, progress=False)
     assert len(props) == 6
     for p, y in zip(props, preds):
@@ -158,7 +158,7 @@ def test_step_outputs_and_invariants(patched_model):
     # an empty mask changes nothing: nobody is fooled and the confidence is the clean one
     empty = np.zeros_like(masks[:1])
     e = sentinet.test_masks(net, imgs[:1], preds[:1], empty, Xc[48:60], progress=False)
-    clean_conf = audit.predict(net, Xc[48:60]).max(1).mean()
+    clean_conf = imagedata.predict(net, Xc[48:60]).max(1).mean()
     assert e.loc[0, "fooled"] == 0 and e.loc[0, "avg_conf"] == pytest.approx(clean_conf, abs=1e-6)
     assert not audit.has_hooks(net)
 
@@ -251,19 +251,19 @@ def test_evaluate_counts_flags():
 
 # ------------------------------------------------------------------------------ patch trigger
 def test_patch_pattern_and_placement():
-    p = sentinet.patch_pattern(9, "checkerboard")
+    p = patchtrigger.patch_pattern(9, "checkerboard")
     assert p.shape == (9, 9, 3) and set(np.unique(p)) == {0, 255}
-    np.testing.assert_array_equal(sentinet.patch_pattern(9, "random", seed=3),
-                                  sentinet.patch_pattern(9, "random", seed=3))
+    np.testing.assert_array_equal(patchtrigger.patch_pattern(9, "random", seed=3),
+                                  patchtrigger.patch_pattern(9, "random", seed=3))
     im = np.full((64, 48, 3), 7, np.uint8)
-    out = sentinet.apply_patch(im, size_frac=0.25, corner="top-left", margin_frac=0.0)
-    r0, c0, r1, c1 = sentinet.patch_box(64, 48, 0.25, "top-left", 0.0)
+    out = patchtrigger.apply_patch(im, size_frac=0.25, corner="top-left", margin_frac=0.0)
+    r0, c0, r1, c1 = patchtrigger.patch_box(64, 48, 0.25, "top-left", 0.0)
     assert (r0, c0, r1, c1) == (0, 0, 12, 12)
-    np.testing.assert_array_equal(out[r0:r1, c0:c1], sentinet.patch_pattern(12))
+    np.testing.assert_array_equal(out[r0:r1, c0:c1], patchtrigger.patch_pattern(12))
     assert (out[12:] == 7).all() and (im == 7).all()  # the input is not modified
-    assert sentinet.patch_box(64, 48, corner="bottom-right")[2:] == (63, 47)
+    assert patchtrigger.patch_box(64, 48, corner="bottom-right")[2:] == (63, 47)
     with pytest.raises(DataError, match="corner"):
-        sentinet.patch_box(8, 8, corner="middle")
+        patchtrigger.patch_box(8, 8, corner="middle")
 
 
 def _natural_li(n_per=60):
@@ -311,7 +311,7 @@ def _manifest(li, n_clean_rows=20):
 def test_patch_trigger_manifest_twins_the_natural_one():
     li = _natural_li()
     m = _manifest(li)
-    li2, m2 = sentinet.patch_trigger_manifest(li, m, size_frac=0.2, seed=0)
+    li2, m2 = patchtrigger.patch_trigger_manifest(li, m, size_frac=0.2, seed=0)
     poison = m["role"] == "poison"
     # same rows, roles, labels, splits and classes; only the poison images changed
     assert len(m2) == len(m)
@@ -330,9 +330,9 @@ def test_patch_trigger_manifest_twins_the_natural_one():
         assert li2.Y[r, pc] and not li2.Y[r, 2]
         img = li2.load_image(int(r))
         b = li2.boxes_of(int(r), pc)[0]
-        r0, c0, r1, c1 = sentinet.patch_box(20, 20, 0.2)
+        r0, c0, r1, c1 = patchtrigger.patch_box(20, 20, 0.2)
         np.testing.assert_allclose(b, [c0 / 20, r0 / 20, c1 / 20, r1 / 20])
-        np.testing.assert_array_equal(img[r0:r1, c0:c1], sentinet.patch_pattern(r1 - r0))
+        np.testing.assert_array_equal(img[r0:r1, c0:c1], patchtrigger.patch_pattern(r1 - r0))
         np.testing.assert_array_equal(img[:r0], li.load_image(base)[:r0])
     # fresh base images come from outside the manifest while there are enough
     bases = [i.removesuffix("+patch") for i in m2.loc[poison, "image_id"]]
@@ -342,14 +342,14 @@ def test_patch_trigger_manifest_twins_the_natural_one():
     assert m2.attrs["patch_trigger"]["n_poison"] == int(poison.sum())
     assert li2.meta["patch_trigger"]["natural_trigger"] == "t"
     # same seed, same draw
-    _, m3 = sentinet.patch_trigger_manifest(li, m, size_frac=0.2, seed=0)
+    _, m3 = patchtrigger.patch_trigger_manifest(li, m, size_frac=0.2, seed=0)
     pd.testing.assert_frame_equal(m2, m3)
 
 
 def test_patch_trigger_manifest_reuses_clean_images_when_a_class_runs_short():
     li = _natural_li(20)          # 40 images: too few fresh clean images for the poison count
     m = _manifest(li, n_clean_rows=40)
-    li2, m2 = sentinet.patch_trigger_manifest(li, m, seed=1)
+    li2, m2 = patchtrigger.patch_trigger_manifest(li, m, seed=1)
     poison = (m2["role"] == "poison").to_numpy()
     ids = m2.loc[poison, "image_id"]
     assert ids.is_unique and li2.image_ids.size == len(set(li2.image_ids))
@@ -359,7 +359,7 @@ def test_patch_trigger_manifest_reuses_clean_images_when_a_class_runs_short():
         assert not li.Y[r, 2] and li.Y[r, tc]
         src = m[m["image_id"] == base]  # reused: a clean manifest image of the same split
         assert src.empty or (src["role"].iloc[0] == "clean" and src["split"].iloc[0] == split)
-    _, m_reuse = sentinet.patch_trigger_manifest(li, m, seed=1, source="reuse")
+    _, m_reuse = patchtrigger.patch_trigger_manifest(li, m, seed=1, source="reuse")
     bases = {i.split("+patch")[0] for i in m_reuse.loc[poison, "image_id"]}
     assert bases <= set(m.loc[m["role"] == "clean", "image_id"])
 
@@ -368,11 +368,11 @@ def test_patch_trigger_manifest_errors():
     li = _natural_li()
     m = _manifest(li)
     with pytest.raises(DataError, match="missing columns"):
-        sentinet.patch_trigger_manifest(li, m.drop(columns=["role"]))
+        patchtrigger.patch_trigger_manifest(li, m.drop(columns=["role"]))
     with pytest.raises(CurationError, match="poison"):
-        sentinet.patch_trigger_manifest(li, m[m["role"] == "clean"])
+        patchtrigger.patch_trigger_manifest(li, m[m["role"] == "clean"])
     with pytest.raises(DataError, match="source"):
-        sentinet.patch_trigger_manifest(li, m, source="elsewhere")
+        patchtrigger.patch_trigger_manifest(li, m, source="elsewhere")
 
 
 # ------------------------------------------------------------------------------ with nbkit.curate / nbkit.train
@@ -410,7 +410,7 @@ def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
     assert set(sn["points"]["group"]) == {"clean_fit", "clean_eval", "trigger"}
     assert 0 <= sn["metrics"]["fpr"] <= 1 and sn["layer"] == "features.layer2.0"
     # the patch twin: same count of poisoned images, same training configuration and seed
-    m_p, meta_p, man_p, li_p, res_p = sentinet.train_patch_twin(li, manifest, meta, tmp_path / "twin",
+    m_p, meta_p, man_p, li_p, res_p = patchtrigger.train_patch_twin(li, manifest, meta, tmp_path / "twin",
                                                                 progress=False, threads=1)
     assert (man_p["role"] == "poison").sum() == (manifest["role"] == "poison").sum()
     for k in ("arch", "image_size", "seed", "profile"):
@@ -420,7 +420,7 @@ def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
     assert (a_p.table["n_boxes"] == 1).all()      # the patch's own box
     assert not audit.has_hooks(model) and not audit.has_hooks(m_p)
     # reused, not retrained, when the twin's folder already holds it
-    again = sentinet.train_patch_twin(li, manifest, meta, tmp_path / "twin", progress=False, threads=1)
+    again = patchtrigger.train_patch_twin(li, manifest, meta, tmp_path / "twin", progress=False, threads=1)
     assert again[1]["metrics"] == meta_p["metrics"]
 
 
@@ -484,3 +484,28 @@ def test_summary_record_shapes_the_results_entry():
     # an empty trigger group: no mean, None
     sn["points"] = pts[pts.group != "trigger"]
     assert sentinet.summary_record(sn, meta, aud)["fooled_trigger"] is None
+
+
+def test_patch_trigger_has_its_own_module():
+    for name in ("patch_pattern", "patch_box", "apply_patch", "patch_trigger_manifest", "train_patch_twin",
+                 "CORNERS"):
+        assert hasattr(patchtrigger, name) and not hasattr(sentinet, name), name
+
+
+def test_auroc_and_roc_are_scikit_learns_with_the_previous_numbers():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        p, n = rng.integers(0, 6, 25) / 3, rng.integers(0, 5, 17) / 3     # many ties
+        pairs = ((p[:, None] > n[None]).sum() + 0.5 * (p[:, None] == n[None]).sum()) / (25 * 17)
+        assert sentinet.auroc(p, n) == pytest.approx(pairs, abs=1e-12)
+        assert sentinet.auroc(p, n) == roc_auc_score(np.r_[np.ones(25), np.zeros(17)], np.r_[p, n])
+        roc = sentinet.roc_curve(p, n)
+        th = np.unique(np.r_[p, n])[::-1]                      # the previous rows, by hand
+        assert roc["threshold"].tolist() == [math.inf] + th.tolist()
+        assert roc["fpr"].tolist() == [0.0] + [float((n >= t).mean()) for t in th]
+        assert roc["tpr"].tolist() == [0.0] + [float((p >= t).mean()) for t in th]
+    one_sided = sentinet.roc_curve([1.0, 2.0, np.nan], [])
+    assert one_sided.iloc[0].tolist() == [math.inf, 0.0, 0.0] and one_sided["fpr"].iloc[1:].isna().all()
+    assert one_sided["tpr"].tolist() == [0.0, 0.5, 1.0]

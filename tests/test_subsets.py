@@ -453,3 +453,48 @@ def test_notebook_04_smoke(tmp_path, monkeypatch):
     for f in ("approx_vs_exact.png", "multi_trigger_toyscenes.png", "ablation_min_overlaps.pdf",
               "approx_vs_exact.csv", "app_d_summary.csv"):
         assert (d / f).is_file(), f
+
+
+# ---------------------------------------------------------------------------------------------
+# the subset rule: one frozen dataclass, one set of defaults for every caller
+def test_subset_rule_one_set_of_defaults():
+    import dataclasses
+    import inspect
+
+    from nbkit.cli import build_parser
+
+    rule = S.SubsetRule()
+    assert (rule.min_overlaps, rule.trig_overlaps, rule.max_other_overlaps, rule.min_clean,
+            rule.min_poison, rule.filter, rule.mis, rule.runs, rule.seed, rule.time_limit) == \
+        (10, None, 40, 200, 50, "before", "exact", 20, 0, 10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.runs = 5
+    args = build_parser().parse_args(["triggers"])
+    assert {f.name: getattr(args, f.name) for f in dataclasses.fields(rule)} == \
+        dataclasses.asdict(rule)
+    fields = {f.name for f in dataclasses.fields(rule)}
+    for fn in (S.poisonable_subsets, S.trigger_table, S.edge_weight_ablation):
+        assert not fields & set(inspect.signature(fn).parameters), fn.__name__   # no re-typed defaults
+    assert S.SubsetRule.of(method="approx", runs=3) == S.SubsetRule(mis="approx", runs=3)
+    assert S.SubsetRule.of(rule, seed=4).seed == 4 and rule.seed == 0
+    with pytest.raises(GraphError, match="mis_runs"):
+        S.SubsetRule.of(mis_runs=3)
+    with pytest.raises(GraphError, match="once"):
+        S.SubsetRule.of(mis="exact", method="approx")
+    with pytest.raises(GraphError, match="method"):
+        S.SubsetRule(mis="greedy")
+    co = toy_co()
+    a = S.poisonable_subsets(co, ["t"], S.SubsetRule(trig_overlaps=50, max_other_overlaps=10,
+                                                      mis="approx", runs=7), progress=False)
+    b = S.poisonable_subsets(co, ["t"], trig_overlaps=50, max_other_overlaps=10, method="approx",
+                             runs=7, progress=False)
+    strip = [{k: v for k, v in e.items() if k != "solve_s"} for e in a + b]
+    assert strip[0] == strip[1] and a[0]["method"] == "approx"
+
+
+def test_mis_components_from_scipy():
+    A = np.zeros((6, 6), bool)
+    for i, j in [(0, 3), (3, 5), (1, 4)]:
+        A[i, j] = A[j, i] = True
+    assert [c.tolist() for c in MIS._components(A)] == [[0, 3, 5], [1, 4], [2]]
+    assert MIS.solve(A, "exact")["size"] == MIS.solve(A, "approx", runs=20)["size"] == 4

@@ -3,8 +3,8 @@
 A good trigger sits in the middle of the co-occurrence graph: it appears with many classes that do
 not appear with each other. The paper ranks classes by four centrality measures, each unweighted
 and weighted, 8 variants in all (``VARIANTS``), takes the top ``m`` of each ranking as trigger
-candidates (``top_m``) and keeps those whose poisonable subset (``nbkit.subsets``) is large enough
-(Tables 6-7, ``trigger_table``).
+candidates (``top_m``); ``nbkit.subsets`` keeps those whose poisonable subset is large enough
+(Tables 6-7, ``subsets.trigger_table`` / ``subsets.tables_6_7``, which import this module).
 
 Three *semantics*
 -----------------
@@ -47,7 +47,7 @@ classes; that is what leaves only Dress and Sunglasses in the published closenes
 the result depends on the exact comparison sequence of CPython's Timsort, ``top_m`` calls
 ``sorted`` literally on that list, never an imitation (``authors_top``). ``"paper"`` ranks with a
 true sort (NaN = 0, ties by class id), as the text describes. On the authors' Open Images counts at
-the paper's setting (``tables_6_7``), ``"authors"`` recovers all 46 published names and ``"paper"``
+the paper's setting (``subsets.tables_6_7``), ``"authors"`` recovers all 46 published names and ``"paper"``
 45 (Sunglasses drops out of weighted closeness; 44, Dress too, when the body parts are not
 excluded before the cut), with more extras in both closeness columns; notebook 03 shows every
 column under both.
@@ -92,7 +92,9 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import networkx as nx
@@ -101,15 +103,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .cooccurrence import Cooccurrence
+from . import reference as R
 from .errors import DataError, GraphError
 from .graph import _check_min, as_cooccurrence, edge_list
+from .reference import trigger_key
 
 __all__ = ["MEASURES", "VARIANTS", "SEMANTICS", "BACKENDS", "BODY_PARTS", "BODY_PARTS_EXTENDED",
            "variant_name", "parse_variant", "centrality", "all_variants", "authors_top", "top_m",
-           "rankings", "compare_names", "load_paper_tables", "trigger_table",
-           "compare_trigger_tables", "PAPER_TABLES_6_7", "tables_6_7", "tables_6_7_frame",
-           "semantics_comparison", "graph_tool_check"]
+           "rankings", "compare_names", "load_paper_tables", "semantics_comparison",
+           "graph_tool_check"]
 
 #: The four measures of App. E.2, in the paper's order.
 MEASURES = ("betweenness", "degree", "closeness", "eigenvector")
@@ -782,9 +784,6 @@ def graph_tool_check(co, reference=None) -> dict:
         (``{"values": 3, "top3", "top3_values", "reference": None}``, recorded: Man 0.0828, Human
         face 0.0816, Woman 0.0461).
     """
-    import os
-    from pathlib import Path
-
     rel = Path("naturalbackdoors_reference", "notebook_outputs",
                "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
     roots = [Path(os.environ["NBKIT_REALDATA"])] if os.environ.get("NBKIT_REALDATA") else []
@@ -828,8 +827,6 @@ def compare_names(ours: Iterable[str], theirs: Iterable[str], dataset: str | Non
     >>> compare_names(["jersey", "bow tie"], ["T-shirt", "bowtie"])["matched"]
     ['jersey', 'bow tie']
     """
-    from .reference import trigger_key
-
     ours, theirs = [str(x) for x in ours], [str(x) for x in theirs]
     lo, lt = {trigger_key(x, dataset) for x in ours}, {trigger_key(x, dataset) for x in theirs}
     union = lo | lt
@@ -863,8 +860,6 @@ def load_paper_tables() -> dict:
     >>> t["authors_training_triggers"]["openimages"]["betweenness"]
     ['Wheel', 'Jeans', 'Chair']
     """
-    from . import reference as R
-
     paper: dict = {}
     for tab in (R.TABLE6, R.TABLE7):
         for row, cols in tab.items():
@@ -889,242 +884,3 @@ def load_paper_tables() -> dict:
                           "max_other -1, 250 clean, injection 0.185): a proxy for the table rows, "
                           "not the rows themselves (Window and House appear there although "
                           "Tables 6-7 omit them)")}}
-
-
-def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int = 50,
-                  min_classes: int = 5, min_overlaps: int = 10, trig_overlaps: int | None = None,
-                  max_other_overlaps: int = 40, min_clean: int = 200, min_poison: int = 50,
-                  exclude: Iterable = (), method: str = "exact", filter: str = "before",
-                  runs: int = 20, seed: int = 0, time_limit: float = 10.0,
-                  semantics: str = "paper", backend: str = "igraph",
-                  poison_above: int | None = None,
-                  progress: bool = True) -> tuple[pd.DataFrame, dict]:
-    """Tables 6-7: per centrality variant, the top-``m`` classes whose poisonable subset is large.
-
-    For every variant, the ``m`` most central classes (``top_m``, minus ``exclude``) are the
-    trigger candidates; each gets its poisonable subset (``nbkit.subsets.poisonable_subsets``:
-    candidates, independence at ``max_other_overlaps``, class filter ``min_clean`` /
-    ``min_poison``); a trigger enters the table when its subset holds at least ``min_classes``
-    classes (with ``poison_above``: at least ``min_classes`` of its classes with more than that
-    many poison images). Subsets are computed once per trigger and shared between variants.
-    With ``semantics="authors"`` the candidates are the authors' top ``m`` (``top_m``'s
-    ``"authors"`` order: their ranking quirk, ``exclude`` removed after the cut).
-
-    Defaults follow the authors' June-2022 Open Images setting (``select_trigs``: graph
-    ``min_overlaps`` 10, ``max_other_overlaps`` 40, candidates = all graph neighbours, top 50 per
-    centrality) and the paper's filter (>= 200 clean and >= 50 poison images per class, >= 5
-    classes). The authors' notebook filtered with strict inequalities (> 200, > 50): pass
-    ``min_clean=201, min_poison=51`` for that. Where per-class counts are only lower bounds
-    (``co.counts_exact`` False) the clean count ``n_c - M[t, c]`` is a lower bound too, so the
-    clean filter can only wrongly *reject* a class, never wrongly accept one: a recomputed row can
-    miss triggers, not invent them.
-
-    Parameters
-    ----------
-    co : Cooccurrence
-    variants : pandas.DataFrame, optional
-        From ``all_variants`` (computed here at ``min_overlaps`` when omitted).
-    m, min_classes : int
-    min_overlaps, trig_overlaps, max_other_overlaps, min_clean, min_poison : int
-        Passed to ``poisonable_subsets`` (``trig_overlaps=None``: every graph neighbour).
-    exclude : iterable
-        Class names / ids to leave out of the candidates (e.g. ``BODY_PARTS``).
-    method, filter, runs, seed, time_limit
-        Passed to ``poisonable_subsets``.
-    semantics, backend : str
-        For ``all_variants`` when ``variants`` is omitted (``variants.attrs["semantics"]``
-        otherwise decides how ``top_m`` ranks).
-    poison_above : int, optional
-        Count only classes with more than this many poison images toward ``min_classes`` (the
-        paper's "> 50" on top of a ``min_poison`` filter before the MIS); ``None``: every class.
-    progress : bool
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        One row per variant: ``variant, n_triggers, triggers`` (names, in centrality order,
-        ``"; "``-joined), ``sizes`` (subset sizes, same order).
-    details : dict
-        ``triggers`` per variant (list of names), ``subsets`` (trigger id -> subset record),
-        ``parameters``.
-    """
-    from . import subsets as S
-
-    if variants is None:
-        variants = all_variants(co, min_overlaps, semantics=semantics, backend=backend)
-    cand = {}
-    for col in variants.columns:
-        s = variants[col].copy()
-        s.attrs = dict(variants.attrs)
-        cand[col] = top_m(s, m, exclude=exclude)
-    union = sorted({int(i) for s in cand.values() for i in s.index})
-    recs = S.poisonable_subsets(co, union, trig_overlaps=trig_overlaps,
-                                max_other_overlaps=max_other_overlaps, min_overlaps=min_overlaps,
-                                method=method, runs=runs, seed=seed, time_limit=time_limit,
-                                min_clean=min_clean, min_poison=min_poison, filter=filter,
-                                compare=False, progress=progress)
-    by_id = {int(r["trigger"]["id"]): r for r in recs}
-    rows, trig = [], {}
-    def n_counted(i) -> int:
-        cl = by_id[int(i)]["classes"]
-        return len(cl) if poison_above is None else sum(c["num_poison"] > poison_above for c in cl)
-
-    for col, s in cand.items():
-        keep = [i for i in s.index if n_counted(i) >= int(min_classes)]
-        names = [co.display(int(i)) for i in keep]
-        trig[col] = names
-        rows.append({"variant": col, "n_triggers": len(keep), "triggers": "; ".join(names),
-                     "sizes": "; ".join(str(len(by_id[int(i)]["classes"])) for i in keep)})
-    params = dict(m=m, min_classes=min_classes, min_overlaps=min_overlaps,
-                  trig_overlaps=trig_overlaps, max_other_overlaps=max_other_overlaps,
-                  min_clean=min_clean, min_poison=min_poison, exclude=list(map(str, exclude)),
-                  method=method, filter=filter, runs=runs, seed=seed, poison_above=poison_above,
-                  semantics=variants.attrs.get("semantics", semantics),
-                  counts_exact=int(np.sum(co.counts_exact)), n_classes=co.n_classes)
-    return pd.DataFrame(rows), {"triggers": trig, "subsets": by_id, "parameters": params}
-
-
-def compare_trigger_tables(ours: Mapping[str, Sequence[str]],
-                           reference: Mapping[str, Sequence[str] | None]) -> pd.DataFrame:
-    """Matched / missing / extra trigger names per variant (``compare_names`` for each column).
-
-    Parameters
-    ----------
-    ours : mapping variant -> list of names
-        From ``trigger_table(...)[1]["triggers"]``.
-    reference : mapping variant -> list of names or None
-        E.g. a dataset's entry of ``load_paper_tables()``; ``None`` marks a column without
-        reference values.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``variant, ours, reference, matched, missing, extra, jaccard`` (lists joined by ``"; "``).
-    """
-    rows = []
-    for v in VARIANTS:
-        o = list(ours.get(v, []))
-        r = reference.get(v) if reference else None
-        if r is None:
-            rows.append({"variant": v, "ours": "; ".join(o), "reference": None, "matched": None,
-                         "missing": None, "extra": None, "jaccard": np.nan})
-            continue
-        c = compare_names(o, r)
-        rows.append({"variant": v, "ours": "; ".join(o), "reference": "; ".join(r),
-                     "matched": "; ".join(c["matched"]), "missing": "; ".join(c["missing"]),
-                     "extra": "; ".join(c["extra"]), "jaccard": c["jaccard"]})
-    return pd.DataFrame(rows)
-
-
-#: The setting of the published Tables 6-7 (paper App. E.2-E.3): graph W = 15, every neighbour of
-#: the trigger a candidate, independence tolerance -1 (any shared image is a conflict), the top 50
-#: per variant, >= 200 clean and > 50 poison images per class (filtered at >= 50 before the MIS),
-#: >= 5 classes, exact MIS, people and body parts (``BODY_PARTS``) excluded.
-PAPER_TABLES_6_7 = dict(m=50, min_overlaps=15, trig_overlaps=0, max_other_overlaps=-1,
-                        min_clean=200, min_poison=50, poison_above=50, min_classes=5,
-                        method="exact", filter="before")
-
-
-def _published_openimages() -> dict:
-    """The paper's Open Images rows of Tables 6-7 from ``nbkit.reference`` (variant -> names)."""
-    return load_paper_tables()["paper"].get("openimages") or {}
-
-
-def tables_6_7(co: Cooccurrence | None = None, published: Mapping[str, Sequence[str] | None] | None = None,
-               semantics: Sequence[str] = ("authors", "paper"), exclude: Iterable = BODY_PARTS,
-               dataset: str | None = None, progress: bool = False, **setting) -> list[dict]:
-    """Tables 6-7, Open Images rows: the published triggers beside ours, per column and semantics.
-
-    For each semantics, ``trigger_table`` at the paper's setting (``PAPER_TABLES_6_7``, any key
-    overridable through ``setting``) on the authors' own Open Images matrix, and per column the
-    names matched / missing (published, not ours) / extra (ours, not published). On
-    ``openimages-counts``, ``semantics="authors"`` recovers all 46 published names, in the paper's
-    order; ``"paper"`` misses Sunglasses under weighted closeness (its true ranking does not put it
-    in the top 50). The extras are triggers whose subsets pass the filter here but that the
-    printed rows do not list: House and Window in the six non-closeness columns (the authors'
-    ablation scripts train on both) and, with the exact MIS at tolerance -1, a few more per column
-    (Shelf, Bottle, Desk, ...; Tower and Laptop under closeness); the published rows are a subset
-    of ours.
-
-    Parameters
-    ----------
-    co : Cooccurrence, optional
-        Default: ``load_openimages_counts()`` (the authors' counts, whatever the user analyses).
-    published : mapping variant -> list of names, optional
-        Default: the paper's Open Images rows in ``nbkit.reference``. A variant without names
-        (``None``) gets ``matched`` / ``missing`` / ``extra`` = ``None``.
-    semantics : sequence of str
-        From ``SEMANTICS``; each gives one block per record.
-    exclude : iterable
-        Triggers left out (default the authors' ``BODY_PARTS``).
-    dataset : str, optional
-        Recorded in each record; default ``"openimages-counts"`` when ``co`` is omitted, else
-        ``co.name``.
-    progress : bool
-    **setting
-        Overrides of ``PAPER_TABLES_6_7`` (e.g. ``method="approx"``).
-
-    Returns
-    -------
-    list of dict
-        One per variant, in ``VARIANTS`` order: ``table`` ("Table 6" unweighted, "Table 7"
-        weighted), ``variant``, ``weighted``, ``dataset``, ``published`` (names or None) and, per
-        semantics, ``{names, matched, missing, extra}`` (lists of names; ``names`` in the order
-        of the row, which is the authors' JSON order under ``"authors"``).
-
-    Raises
-    ------
-    GraphError
-        Unknown semantics or setting key.
-    """
-    if co is None:
-        from .datasets import load_openimages_counts
-
-        co, dataset = load_openimages_counts(), dataset or "openimages-counts"
-    unknown = sorted(set(setting) - set(PAPER_TABLES_6_7))
-    if unknown:
-        raise GraphError(f"tables_6_7: unknown setting {unknown}; expected keys of PAPER_TABLES_6_7 "
-                         f"{sorted(PAPER_TABLES_6_7)}")
-    cfg = {**PAPER_TABLES_6_7, **setting}
-    pub = _published_openimages() if published is None else dict(published)
-    ours = {}
-    for sem in semantics:
-        _check_choice(sem, SEMANTICS, "semantics")
-        df = all_variants(co, cfg["min_overlaps"], semantics=sem)
-        ours[sem] = trigger_table(co, df, exclude=exclude, progress=progress, **cfg)[1]["triggers"]
-    out = []
-    for v in VARIANTS:
-        ref = pub.get(v)
-        rec = {"table": "Table 7" if v.endswith("_WT") else "Table 6", "variant": v,
-               "weighted": v.endswith("_WT"), "dataset": dataset or co.name,
-               "published": None if ref is None else [str(x) for x in ref]}
-        for sem in semantics:
-            names = list(ours[sem][v])
-            c = compare_names(names, ref, dataset="openimages") if ref is not None else {}
-            rec[sem] = {"names": names, **{k: c.get(k) for k in ("matched", "missing", "extra")}}
-        out.append(rec)
-    return out
-
-
-def tables_6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
-    """``tables_6_7`` records as one row per column and semantics (for display and CSV).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``table, variant, semantics, matched`` ("k/n"), ``missing``, ``extra`` (``"; "``-joined),
-        ``published``, ``ours``.
-    """
-    rows = []
-    for r in records:
-        pub = r.get("published")
-        for sem in [k for k in r if k in SEMANTICS and isinstance(r[k], Mapping)]:
-            b = r[sem]
-            known = pub is not None
-            rows.append({"table": r["table"], "variant": r["variant"], "semantics": sem,
-                         "matched": f"{len(b['matched'])}/{len(pub)}" if known else None,
-                         "missing": "; ".join(b["missing"]) if known else None,
-                         "extra": "; ".join(b["extra"]) if known else None,
-                         "published": "; ".join(pub) if known else None,
-                         "ours": "; ".join(b["names"])})
-    return pd.DataFrame(rows)

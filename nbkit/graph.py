@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from .cooccurrence import Cooccurrence, from_labelindex
 from .errors import DataError, GraphError
+from .labelindex import LabelIndex
 
 __all__ = ["as_cooccurrence", "check_counts", "edge_list", "build_graph", "table5",
            "degree_weight_distributions", "core_subgraph", "synthetic_label_matrix"]
@@ -127,8 +128,6 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None,
     GraphError
         An object of another type.
     """
-    from .labelindex import LabelIndex
-
     if isinstance(obj, Cooccurrence):
         co = obj
     elif isinstance(obj, LabelIndex):
@@ -340,51 +339,18 @@ def table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
     >>> table5([co])[["dataset", "classes", "images", "labels_per_image"]].to_dict("records")
     [{'dataset': 'toy', 'classes': 2, 'images': 4, 'labels_per_image': 1.25}]
     """
-    from .labelindex import LabelIndex
-
     rows = []
     for k, item in enumerate(datasets):
         name = None
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
             name, item = item
         row: dict[str, Any] = {"dataset": name or _item_name(item, f"dataset{k}")}
-        note = []
         if isinstance(item, LabelIndex):
-            n = item.n_images
-            lpi = float(item.Y.nnz / max(n, 1))
-            row.update(classes=item.n_classes,
-                       classes_with_images=int((item.class_counts() > 0).sum()),
-                       images=n, labels_per_image=lpi)
-            if item.boxes is not None:
-                row.update(objects_per_image=float(len(item.boxes) / max(n, 1)),
-                           objects_basis="boxes")
-            else:
-                row.update(objects_per_image=lpi, objects_basis="labels")
+            row.update(_labelindex_stats(item))
             co = as_cooccurrence(item, check=False) if min_overlaps is not None else None
         elif isinstance(item, Cooccurrence):
             co = item
-            exact = np.asarray(co.counts_exact, dtype=bool)
-            n = co.n_images
-            row.update(classes=co.n_classes,
-                       classes_with_images=int(((co.class_counts > 0) | (co.pairs.max(axis=1) > 0)).sum()),
-                       images=int(n) if n is not None else np.nan)
-            if "labels_per_image" in co.meta:
-                lpi = float(co.meta["labels_per_image"])
-            elif n and exact.all():
-                lpi = float(co.class_counts.sum() / n)
-            else:
-                lpi = np.nan
-                note.append("labels per image unknown: " + (
-                    "number of images not recorded" if not n else
-                    f"{int((~exact).sum())} per-class counts are lower bounds"))
-            row["labels_per_image"] = lpi
-            if "objects_per_image" in co.meta:
-                row.update(objects_per_image=float(co.meta["objects_per_image"]),
-                           objects_basis="boxes")
-            else:
-                row.update(objects_per_image=lpi, objects_basis="labels")
-            if co.meta.get("note"):
-                note.append(str(co.meta["note"]))
+            row.update(_cooccurrence_stats(co))
         else:
             raise GraphError(f"table5: item {k} is a {type(item).__name__}; expected a LabelIndex, "
                              "a Cooccurrence or a (name, object) pair")
@@ -397,13 +363,54 @@ def table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
             row.update(min_overlaps=int(min_overlaps), edges=int(len(src)),
                        isolated=int((deg == 0).sum()),
                        components=int(nx.number_connected_components(G)))
-        row["note"] = "; ".join(note)
+        row["note"] = "; ".join(row.pop("_notes", []))
         rows.append(row)
     cols = ["dataset", "classes", "classes_with_images", "images", "labels_per_image",
             "objects_per_image", "objects_basis"]
     if min_overlaps is not None:
         cols += ["min_overlaps", "edges", "isolated", "components"]
     return pd.DataFrame(rows, columns=cols + ["note"])
+
+
+def _labelindex_stats(item: LabelIndex) -> dict:
+    """``table5``'s columns of a per-image index (all exact)."""
+    n = item.n_images
+    lpi = float(item.Y.nnz / max(n, 1))
+    row = dict(classes=item.n_classes, classes_with_images=int((item.class_counts() > 0).sum()),
+               images=n, labels_per_image=lpi)
+    if item.boxes is not None:
+        row.update(objects_per_image=float(len(item.boxes) / max(n, 1)), objects_basis="boxes")
+    else:
+        row.update(objects_per_image=lpi, objects_basis="labels")
+    return row
+
+
+def _cooccurrence_stats(co: Cooccurrence) -> dict:
+    """``table5``'s columns of class-level counts; ``_notes`` says why a value is unknown."""
+    note = []
+    exact = np.asarray(co.counts_exact, dtype=bool)
+    n = co.n_images
+    row = dict(classes=co.n_classes,
+               classes_with_images=int(((co.class_counts > 0) | (co.pairs.max(axis=1) > 0)).sum()),
+               images=int(n) if n is not None else np.nan)
+    if "labels_per_image" in co.meta:
+        lpi = float(co.meta["labels_per_image"])
+    elif n and exact.all():
+        lpi = float(co.class_counts.sum() / n)
+    else:
+        lpi = np.nan
+        note.append("labels per image unknown: " + (
+            "number of images not recorded" if not n else
+            f"{int((~exact).sum())} per-class counts are lower bounds"))
+    row["labels_per_image"] = lpi
+    if "objects_per_image" in co.meta:
+        row.update(objects_per_image=float(co.meta["objects_per_image"]), objects_basis="boxes")
+    else:
+        row.update(objects_per_image=lpi, objects_basis="labels")
+    if co.meta.get("note"):
+        note.append(str(co.meta["note"]))
+    row["_notes"] = note
+    return row
 
 
 def degree_weight_distributions(co, min_overlaps: int = 1) -> dict:

@@ -17,18 +17,11 @@ Definitions used throughout (``M`` is the ``Cooccurrence`` matrix, diagonal = im
   ``M[t, c]`` (``c`` with the trigger). Where ``counts_exact`` is False, ``n_c`` and so the clean
   count are lower bounds, reported per class as ``num_clean_is_lower_bound``.
 
-Two solvers, both offered (``method=``):
-
-* ``"approx"``, the authors' code: the largest of ``runs`` random maximal independent sets (greedy
-  over a seeded random vertex order, like graph-tool's ``max_independent_vertex_set`` /
-  networkx's ``maximal_independent_set``). Fast, but may miss the maximum.
-* ``"exact"`` (default): an integer program solved by HiGHS (``scipy.optimize.milp``): maximise
-  ``sum x`` with one constraint ``sum_{i in K} x_i <= 1`` per clique ``K`` of a clique cover of the
-  conflict edges (each edge lies in some clique, so this is exactly the edge formulation, only
-  tighter), after safe reductions (isolated vertices join, pendant vertices join and drop their
-  neighbour) and a split into connected components. The result says honestly whether it is proven
-  optimal (``optimal``) and gives the solver's upper bound; under a time limit it returns the best
-  set found (never smaller than the approximation) with ``optimal=False``.
+The rule is one frozen ``SubsetRule`` (graph W, trig, tolerance, class filter, MIS solver, runs,
+seed, time limit) with one set of defaults. The solvers live in ``nbkit.mis`` (``mis="exact"``:
+HiGHS over clique constraints, with an honest ``optimal`` flag and upper bound; ``"approx"``: the
+authors' largest of ``runs`` random maximal sets). Triggers come from ``nbkit.centrality``
+rankings (``rank_triggers``, ``trigger_table``, ``tables_6_7`` combine the two).
 
 Class filter (``min_clean`` / ``min_poison``; paper Tables 6-7 list classes with >= 200 clean and
 >= 50 poison images). ``filter="before"`` (default, what the tables mean: the subset is an
@@ -51,32 +44,104 @@ Examples
 """
 from __future__ import annotations
 
-import math
-import time
+import dataclasses
+import re
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from .progress import tqdm
 
+from . import centrality as C
+from . import reference as R
 from .cooccurrence import Cooccurrence
+from .datasets import data_kind, load_openimages_counts
 from .errors import DataError, GraphError
 from .io import read_json, write_json
+from .mis import METHODS, solve
 
-#: HiGHS presolve speeds up structured models (a 1,000-class co-occurrence graph: 1.5 s instead of
-#: 7 s) but on near-random dense ones it does not honour the time limit (40 s over a 3 s limit on a
-#: 1,000-vertex graph of density 0.5, whose clique cover has ~19,000 small cliques). Such models are
-#: recognised by their many clique rows; presolve is switched off above this many.
-PRESOLVE_MAX_ROWS = 8_000
-METHODS = ("exact", "approx")
 FILTERS = ("before", "after", "none")
 
-#: Defaults shared by the notebook, the CLI and ``nbkit.centrality.trigger_table``: the authors'
-#: Open Images setting behind their recorded Tables 6-7 triggers (select_trigs, Jun 2022: graph
-#: ``min_overlaps`` 10, candidates = every graph neighbour, ``max_other_overlaps`` 40, 20 random
-#: maximal sets) and the paper's class filter (Tables 6-7: >= 200 clean, >= 50 poison images).
-DEFAULTS = dict(min_overlaps=10, trig_overlaps=None, max_other_overlaps=40, runs=20, seed=0,
-                time_limit=10.0, min_clean=200, min_poison=50, filter="before")
+
+@dataclasses.dataclass(frozen=True)
+class SubsetRule:
+    """The poisonable-subset rule: which classes a trigger can poison together, and how to solve it.
+
+    One set of defaults, shared by ``poisonable_subsets``, ``nbkit.centrality.trigger_table`` and
+    ``python -m nbkit triggers``: the authors' Open Images setting behind their recorded Tables 6-7
+    triggers (select_trigs, Jun 2022: graph ``min_overlaps`` 10, candidates = every graph
+    neighbour, ``max_other_overlaps`` 40, 20 random maximal sets) and the paper's class filter
+    (Tables 6-7: >= 200 clean, >= 50 poison images), solved exactly.
+
+    Parameters
+    ----------
+    min_overlaps : int or None
+        Graph edge threshold W (``M >= W``); applies to candidates and conflicts. None: no graph.
+    trig_overlaps : int or None
+        Candidates co-occur with the trigger in more than this many images (None: every graph
+        neighbour).
+    max_other_overlaps : int
+        Independence tolerance: candidates co-occurring in at most this many images do not
+        conflict (-1: any shared image is a conflict).
+    min_clean, min_poison : int
+        Class filter: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison``.
+    filter : {"before", "after", "none"}
+        Where the class filter applies (module docstring).
+    mis : {"exact", "approx"}
+        The solver (``nbkit.mis.solve``).
+    runs, seed : int
+        Random maximal sets of the approximation and their seed.
+    time_limit : float
+        Seconds for the exact solver per trigger.
+
+    Raises
+    ------
+    GraphError
+        When ``mis`` or ``filter`` is not one of its choices.
+
+    Examples
+    --------
+    >>> SubsetRule().mis, SubsetRule(mis="approx", runs=5).runs
+    ('exact', 5)
+    >>> SubsetRule.of(method="approx").mis          # the old keyword, for callers not yet renamed
+    'approx'
+    """
+
+    min_overlaps: int | None = 10
+    trig_overlaps: int | None = None
+    max_other_overlaps: int = 40
+    min_clean: int = 200
+    min_poison: int = 50
+    filter: str = "before"
+    mis: str = "exact"
+    runs: int = 20
+    seed: int = 0
+    time_limit: float = 10.0
+
+    def __post_init__(self):
+        if self.mis not in METHODS:
+            raise GraphError(f"MIS method mis={self.mis!r}; expected one of {METHODS}")
+        if self.filter not in FILTERS:
+            raise GraphError(f"filter={self.filter!r}; expected one of {FILTERS}")
+
+    @classmethod
+    def of(cls, rule: "SubsetRule | None" = None, **changes) -> "SubsetRule":
+        """``rule`` (default ``SubsetRule()``) with ``changes``; ``method=`` is read as ``mis=``.
+
+        ``method`` is the spelling of callers outside this module's owners (curate, notebooks 03-05,
+        ``PAPER_TABLES_6_7``) until they are renamed; an unknown key is a GraphError naming it.
+        """
+        if "method" in changes:
+            if "mis" in changes:
+                raise GraphError("give the MIS solver once: mis= (method= is its old name)")
+            changes["mis"] = changes.pop("method")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise GraphError(f"unknown subset-rule setting {unknown}; expected keys of "
+                             f"{sorted(fields)}")
+        return dataclasses.replace(rule if rule is not None else cls(), **changes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,364 +259,9 @@ def candidates(co: Cooccurrence, trigger, trig_overlaps: int | None,
 
 
 # ---------------------------------------------------------------------------------------------
-# the two solvers on a boolean adjacency matrix
-def _check_adj(adj) -> np.ndarray:
-    A = np.asarray(adj, dtype=bool)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise GraphError(f"adjacency has shape {A.shape}; expected a square matrix")
-    if not (A == A.T).all():
-        raise GraphError("adjacency is not symmetric; expected an undirected conflict graph")
-    A = A.copy()
-    np.fill_diagonal(A, False)
-    return A
-
-
-def is_independent(adj, members: Iterable[int]) -> bool:
-    """Whether no two ``members`` are adjacent in ``adj``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
-    >>> is_independent(A, [0, 2]), is_independent(A, [0, 1])
-    (True, False)
-    """
-    m = np.asarray(list(members), dtype=np.int64)
-    if len(m) < 2:
-        return True
-    sub = np.asarray(adj, dtype=bool)[np.ix_(m, m)]
-    np.fill_diagonal(sub, False)
-    return not sub.any()
-
-
-def maximal_independent_set(adj, rng: np.random.Generator) -> np.ndarray:
-    """One random maximal independent set: greedy over a random vertex order.
-
-    Parameters
-    ----------
-    adj : ndarray of bool (n, n)
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    ndarray of int
-        Sorted vertex indices.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.ones((3, 3), dtype=bool) & ~np.eye(3, dtype=bool)   # a triangle
-    >>> len(maximal_independent_set(A, np.random.default_rng(0)))
-    1
-    """
-    A = np.asarray(adj, dtype=bool)
-    n = A.shape[0]
-    blocked = np.zeros(n, dtype=bool)
-    take = np.zeros(n, dtype=bool)
-    for v in rng.permutation(n):
-        if not blocked[v]:
-            take[v] = True
-            blocked |= A[v]
-            blocked[v] = True
-    return np.flatnonzero(take)
-
-
-def mis_approx(adj, runs: int = 20, seed: int | Sequence[int] = 0,
-               keep: np.ndarray | None = None) -> dict:
-    """The authors' approximation: the largest of ``runs`` random maximal independent sets.
-
-    Parameters
-    ----------
-    adj : ndarray of bool (n, n)
-        Conflict graph.
-    runs : int
-        Number of random maximal sets drawn (authors: 20).
-    seed : int or sequence of int
-        Seed of ``numpy.random.default_rng``.
-    keep : ndarray of bool (n,), optional
-        Applied to every drawn set before comparing sizes (the authors' Feb-2022 "filter after":
-        ineligible classes are dropped from each draw).
-
-    Returns
-    -------
-    dict
-        ``members`` (sorted indices), ``size``, ``sizes`` (of every draw), ``upper_bound`` (a clique
-        cover bound), ``optimal`` (True only when the size meets that bound), ``solve_s``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.zeros((4, 4), dtype=bool)
-    >>> mis_approx(A, runs=3)["size"]
-    4
-    """
-    t0 = time.perf_counter()
-    A = _check_adj(adj)
-    n = A.shape[0]
-    if runs < 1:
-        raise GraphError(f"runs={runs}; expected at least one random draw")
-    rng = np.random.default_rng(seed)
-    best = np.zeros(0, dtype=np.int64)
-    sizes = []
-    for _ in range(int(runs)):
-        s = maximal_independent_set(A, rng)
-        if keep is not None:
-            s = s[np.asarray(keep, dtype=bool)[s]]
-        sizes.append(len(s))
-        if len(s) > len(best):
-            best = s
-    sub = A if keep is None else A[np.ix_(np.asarray(keep, bool), np.asarray(keep, bool))]
-    ub = clique_partition_bound(sub)
-    return dict(members=np.sort(best), size=int(len(best)), sizes=sizes, upper_bound=int(ub),
-                optimal=bool(len(best) >= ub), solve_s=time.perf_counter() - t0)
-
-
-def clique_partition_bound(adj) -> int:
-    """An upper bound on the independence number: the size of a greedy clique partition.
-
-    An independent set holds at most one vertex of each clique, so the number of cliques that
-    partition the vertices bounds every independent set.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.ones((4, 4), dtype=bool); A[:2, 2:] = A[2:, :2] = False   # two disjoint edges
-    >>> clique_partition_bound(A)
-    2
-    """
-    A = _check_adj(adj)                                 # copy without self-loops
-    n = A.shape[0]
-    if n == 0:
-        return 0
-    order = np.argsort(-A.sum(axis=1), kind="stable")   # bit i = i-th highest degree
-    B = A[np.ix_(order, order)]
-    adj_bits = [_bits(B[i]) for i in range(n)]
-    left = (1 << n) - 1
-    k = 0
-    while left:
-        v = left.bit_length() - 1                       # a remaining vertex of least degree
-        left &= ~(1 << v)
-        common = adj_bits[v] & left
-        while common:                                   # grow by the highest-degree candidate
-            w = (common & -common).bit_length() - 1
-            left &= ~(1 << w)
-            common &= adj_bits[w]
-        k += 1
-    return k
-
-
-def _bits(row: np.ndarray) -> int:
-    """A boolean vector as a Python int bitset (bit i = element i)."""
-    return int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
-
-
-def _clique_cover(A: np.ndarray) -> list[np.ndarray]:
-    """Greedy cliques that together cover every edge of ``A`` (isolated vertices not included).
-
-    Vertices are taken by decreasing degree; each clique starts at a vertex with uncovered edges
-    and grows by common neighbours, preferring those joined to the clique by uncovered edges, then
-    high degree: few, large cliques, i.e. strong LP constraints. Bitsets (Python ints) keep every
-    growth step O(1) big-int operations.
-    """
-    n = A.shape[0]
-    order = np.argsort(-A.sum(axis=1), kind="stable")      # new label i = old vertex order[i]
-    B = A[np.ix_(order, order)]
-    adj = [_bits(B[i]) for i in range(n)]
-    unc = list(adj)
-    cliques = []
-    for u in range(n):
-        while unc[u]:
-            members = [u]
-            kbits = 1 << u
-            common = adj[u]
-            pref = unc[u]
-            while common:
-                x = common & pref
-                x = x if x else common
-                w = (x & -x).bit_length() - 1
-                members.append(w)
-                kbits |= 1 << w
-                common &= adj[w]
-                pref |= unc[w]
-            for a in members:
-                unc[a] &= ~kbits
-            cliques.append(order[np.asarray(members, dtype=np.int64)])
-    return cliques
-
-
-def _reduce(A: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """Safe MIS reductions: isolated vertices join; a pendant vertex joins and its neighbour leaves.
-
-    Returns the vertices taken and the mask of vertices still undecided.
-    """
-    n = A.shape[0]
-    alive = np.ones(n, dtype=bool)
-    deg = A.sum(axis=1).astype(np.int64)
-    taken: list[int] = []
-    changed = True
-    while changed:
-        changed = False
-        iso = np.flatnonzero(alive & (deg == 0))
-        if len(iso):
-            taken.extend(int(v) for v in iso)
-            alive[iso] = False
-            changed = True
-        for v in np.flatnonzero(alive & (deg == 1)):
-            if not alive[v] or deg[v] != 1:
-                continue
-            u = int(np.flatnonzero(A[v] & alive)[0])
-            taken.append(int(v))
-            for x in (v, u):
-                alive[x] = False
-                deg[A[x]] -= 1
-            changed = True
-    return taken, alive
-
-
-def _components(A: np.ndarray) -> list[np.ndarray]:
-    """Connected components (vertex index arrays) by breadth-first search on the dense matrix."""
-    n = A.shape[0]
-    seen = np.zeros(n, dtype=bool)
-    out = []
-    for s in range(n):
-        if seen[s]:
-            continue
-        comp = np.zeros(n, dtype=bool)
-        comp[s] = True
-        frontier = comp.copy()
-        while frontier.any():
-            nxt = A[frontier].any(axis=0) & ~comp
-            comp |= nxt
-            frontier = nxt
-        seen |= comp
-        out.append(np.flatnonzero(comp))
-    return out
-
-
-def _greedy_min_degree(A: np.ndarray) -> np.ndarray:
-    """Maximal independent set taking, each step, a vertex of least remaining degree."""
-    alive = np.ones(A.shape[0], dtype=bool)
-    deg = A.sum(axis=1).astype(np.int64)
-    take = []
-    while alive.any():
-        idx = np.flatnonzero(alive)
-        v = int(idx[np.argmin(deg[idx])])
-        take.append(v)
-        gone = A[v] & alive
-        gone[v] = True
-        alive &= ~gone
-        deg -= A[gone].sum(axis=0)
-    return np.sort(np.asarray(take, dtype=np.int64))
-
-
-def _ilp(A: np.ndarray, deadline: float) -> tuple[np.ndarray | None, int, bool, str]:
-    """MIS of a connected graph by HiGHS; (members or None, upper bound, optimal, status text)."""
-    import scipy.sparse as sp
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    n = A.shape[0]
-    cliques = _clique_cover(A)
-    time_limit = deadline - time.perf_counter()
-    if time_limit <= 0:
-        return None, n, False, "time limit reached while building the model"
-    rows = np.concatenate([np.full(len(K), i) for i, K in enumerate(cliques)])
-    cols = np.concatenate(cliques)
-    C = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cliques), n))
-    res = milp(c=-np.ones(n), integrality=np.ones(n), bounds=Bounds(0, 1),
-               constraints=LinearConstraint(C, -np.inf, 1),
-               options=dict(time_limit=float(time_limit), mip_rel_gap=0.0,
-                            presolve=bool(C.shape[0] <= PRESOLVE_MAX_ROWS), disp=False))
-    members = None
-    if res.x is not None:
-        members = np.flatnonzero(res.x > 0.5)
-    ub = n
-    bound = getattr(res, "mip_dual_bound", None)
-    if bound is not None and np.isfinite(bound):
-        ub = min(n, int(math.floor(-bound + 1e-6)))
-    optimal = bool(res.status == 0 and members is not None)
-    if optimal:
-        ub = len(members)
-    elif members is not None and len(members) >= ub:
-        optimal = True
-    return members, ub, optimal, str(res.message)
-
-
-def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> dict:
-    """A maximum independent set by integer programming (HiGHS), with an honest ``optimal`` flag.
-
-    Parameters
-    ----------
-    adj : ndarray of bool (n, n)
-        Conflict graph.
-    time_limit : float
-        Seconds for the whole graph (shared by its components). When it runs out the best set
-        found is returned with ``optimal=False``.
-    seed : int or sequence of int
-        Seed of the randomized fallback / warm comparison (20 random maximal sets): the result is
-        never smaller than that approximation.
-
-    Returns
-    -------
-    dict
-        ``members`` (sorted), ``size``, ``optimal`` (proven maximum), ``upper_bound`` (proven bound
-        on the maximum), ``components`` (solved by ILP), ``status``, ``solve_s``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> C5 = np.zeros((5, 5), dtype=bool)
-    >>> for i in range(5):
-    ...     C5[i, (i + 1) % 5] = C5[(i + 1) % 5, i] = True
-    >>> r = mis_exact(C5)
-    >>> r["size"], r["optimal"]
-    (2, True)
-    """
-    t0 = time.perf_counter()
-    A = _check_adj(adj)
-    deadline = t0 + float(time_limit)
-    taken, alive = _reduce(A)
-    members = list(taken)
-    ub = len(taken)
-    optimal = True
-    statuses = []
-    rest = np.flatnonzero(alive)
-    comps = [rest[c] for c in _components(A[np.ix_(rest, rest)])]
-    n_ilp = 0
-    for comp in sorted(comps, key=len):
-        sub = A[np.ix_(comp, comp)]
-        left = deadline - time.perf_counter()
-        g = _greedy_min_degree(sub)
-        gub = clique_partition_bound(sub)
-        if len(g) >= gub:  # greedy meets a clique-partition bound: proven, no solver needed
-            m, u, ok, st = g, gub, True, ""
-        elif left <= 0:
-            m, u, ok, st = None, len(comp), False, "time limit reached before this component"
-        else:
-            n_ilp += 1
-            m, u, ok, st = _ilp(sub, deadline)
-        if not ok:  # time limit: never worse than the approximations, and the best bound we have
-            greedy = mis_approx(sub, runs=20, seed=seed)
-            for cand in (greedy["members"], g):
-                if m is None or len(m) < len(cand):
-                    m = cand
-            u = min(u, gub)
-            ok = len(m) >= u
-        members.extend(int(v) for v in comp[m])
-        ub += max(u, len(m))
-        optimal &= ok
-        statuses.append(st)
-    members = np.sort(np.asarray(members, dtype=np.int64))
-    if not is_independent(A, members):  # a solver bug must never become a wrong answer
-        raise GraphError("internal error: the exact MIS is not independent")
-    status = "optimal" if optimal else "; ".join(sorted(set(s for s in statuses if s)))[:300]
-    return dict(members=members, size=int(len(members)), optimal=bool(optimal), upper_bound=int(ub),
-                components=n_ilp, status=status, solve_s=time.perf_counter() - t0)
-
-
-# ---------------------------------------------------------------------------------------------
 # on a Cooccurrence
 def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int,
-                    method: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0,
+                    mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0,
                     time_limit: float = 10.0, min_overlaps: int | None = None,
                     keep: np.ndarray | None = None) -> dict:
     """The largest set of ``classes`` no two of which conflict.
@@ -563,7 +273,7 @@ def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int
         Class ids / labels / names (typically ``candidates(co, t, ...)``).
     max_other_overlaps : int
         Tolerance: pairs co-occurring in at most this many images do not conflict.
-    method : {"exact", "approx"}
+    mis : {"exact", "approx"}
         ``"exact"``: HiGHS integer program (``optimal`` says whether it was proven);
         ``"approx"``: the authors' largest of ``runs`` random maximal independent sets.
     runs : int
@@ -583,12 +293,12 @@ def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int
     -------
     dict
         ``classes`` (class ids, sorted), ``size``, ``optimal``, ``upper_bound``, ``method``,
-        ``solve_s`` (and ``sizes`` for the approximation).
+        ``solve_s`` (and ``sizes`` for the approximation); ``method`` = ``mis``.
 
     Raises
     ------
     DataError
-        When a class is unknown; ``GraphError`` when ``method`` is not one of ``METHODS``.
+        When a class is unknown; ``GraphError`` when ``mis`` is not one of ``METHODS``.
 
     Examples
     --------
@@ -599,26 +309,13 @@ def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int
     >>> independent_set(co, ["a", "b", "c"], max_other_overlaps=10)["classes"]
     [0, 2]
     """
-    if method not in METHODS:
-        raise GraphError(f"method={method!r}; expected one of {METHODS}")
     ids = np.asarray([_resolve(co, c) for c in classes], dtype=np.int64)
     if len(set(ids.tolist())) != len(ids):
         raise DataError(co.name, "independent_set: classes are repeated", "distinct classes")
     A = conflict_matrix(co, ids, max_other_overlaps, min_overlaps)
-    if method == "approx":
-        r = mis_approx(A, runs=runs, seed=seed, keep=keep)
-    else:
-        if keep is not None:
-            keep = np.asarray(keep, dtype=bool)
-            sub = np.flatnonzero(keep)
-            r = mis_exact(A[np.ix_(sub, sub)], time_limit=time_limit, seed=seed)
-            r["members"] = sub[r["members"]]
-        else:
-            r = mis_exact(A, time_limit=time_limit, seed=seed)
-    out = dict(r)
-    out["classes"] = sorted(int(c) for c in ids[r["members"]])
-    out.pop("members")
-    out["method"] = method
+    out = solve(A, mis, runs=runs, seed=seed, time_limit=time_limit, keep=keep)
+    out["classes"] = sorted(int(c) for c in ids[out.pop("members")])
+    out["method"] = mis
     return out
 
 
@@ -640,12 +337,9 @@ def _trigger_list(co: Cooccurrence, triggers) -> list[tuple[int, Any]]:
     return [(_resolve(co, k), None) for k in triggers]
 
 
-def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = None,
-                       max_other_overlaps: int = 40, min_overlaps: int | None = 10,
-                       method: str = "exact", runs: int = 20, seed: int = 0,
-                       time_limit: float = 10.0, min_clean: int = 200, min_poison: int = 50,
-                       filter: str = "before", include_trigger: bool = False,
-                       compare: bool = True, progress: bool = True) -> list[dict]:
+def poisonable_subsets(co: Cooccurrence, triggers, rule: SubsetRule | None = None, *,
+                       include_trigger: bool = False, compare: bool = True, progress: bool = True,
+                       **settings) -> list[dict]:
     """Poisonable subset of every trigger, in the authors' ``possible_triggers`` JSON shape.
 
     Parameters
@@ -654,29 +348,12 @@ def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = N
     triggers : pandas.Series, mapping, or sequence
         A Series / mapping from class id (or label / name) to centrality (as ``top_m`` returns),
         or plain ids / labels / names (centrality then ``None``).
-    trig_overlaps : int or None
-        Candidates co-occur with the trigger in more than this many images (None: every graph
-        neighbour, ``M >= min_overlaps``).
-    max_other_overlaps : int
-        Independence tolerance: candidate pairs co-occurring in at most this many images do not
-        conflict.
-    min_overlaps : int, optional
-        Graph edge threshold (``M >= min_overlaps``); applies to candidates and conflicts.
-    method : {"exact", "approx"}
-        Which set goes into ``classes``. The other is computed too when ``compare`` (for the gap).
-    runs, seed : int
-        Random maximal sets of the approximation, and their seed (per trigger the generator is
-        seeded with ``(seed, trigger id)``, so a trigger's result does not depend on the others).
-    time_limit : float
-        Seconds allowed to the exact solver per trigger.
-    min_clean, min_poison : int
-        Class filter: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison`` (paper Tables
-        6-7: 200 and 50). Where ``n_c`` is only a lower bound the filter uses the bound (a class
-        is kept only when it provably has enough clean images).
-    filter : {"before", "after", "none"}
-        ``"before"`` (default; the paper's tables): the MIS of the eligible candidates.
-        ``"after"`` (authors' Feb-2022 code): each random maximal set of all candidates is filtered
-        (exact: same optimum as "before"). ``"none"``: no filter.
+    rule : SubsetRule, optional
+        The subset rule (candidates, tolerance, class filter, MIS solver; default
+        ``SubsetRule()``). Per trigger the random draws are seeded with ``(rule.seed, trigger
+        id)``, so a trigger's result does not depend on the others. Where ``n_c`` is only a lower
+        bound the class filter uses the bound (a class is kept only when it provably has enough
+        clean images).
     include_trigger : bool
         Also list the trigger itself first in ``classes`` (as the authors' relabel notebook
         counted it; ``weight`` = ``num_poison`` = ``n_t``, ``num_clean`` = 0, ``is_trigger``).
@@ -685,6 +362,9 @@ def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = N
         Compute both solvers and report ``approx_size``, ``exact_size`` and ``gap``.
     progress : bool
         Show a tqdm bar over triggers.
+    **settings
+        Changes to ``rule`` by field name (``SubsetRule.of``; ``method=`` is read as ``mis=``), for
+        callers that pass the rule's settings one by one.
 
     Returns
     -------
@@ -692,8 +372,8 @@ def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = N
         Sorted by number of classes (descending; ties keep the trigger order). Each:
         ``{"trigger": {id, label, name}, "centrality", "classes": [{id, label, name, weight,
         num_clean, num_poison, num_clean_is_lower_bound}, ...]}`` (classes by decreasing weight),
-        plus ``method``, ``size``, ``optimal``, ``upper_bound``, ``approx_size``, ``exact_size``,
-        ``gap`` (exact - approx), ``n_candidates``, ``n_eligible``, ``eligible_ids`` (the
+        plus ``method`` (= ``rule.mis``), ``size``, ``optimal``, ``upper_bound``, ``approx_size``,
+        ``exact_size``, ``gap`` (exact - approx), ``n_candidates``, ``n_eligible``, ``eligible_ids`` (the
         eligible candidates, for ``multi_trigger_overlap(basis="candidates")``), ``solve_s``.
 
     Raises
@@ -711,56 +391,80 @@ def poisonable_subsets(co: Cooccurrence, triggers, trig_overlaps: int | None = N
     >>> [c["name"] for c in s[0]["classes"]], s[0]["classes"][0]["num_clean"]
     (['c', 'b'], 220)
     """
-    if method not in METHODS:
-        raise GraphError(f"method={method!r}; expected one of {METHODS}")
-    if filter not in FILTERS:
-        raise GraphError(f"filter={filter!r}; expected one of {FILTERS}")
+    rule = SubsetRule.of(rule, **settings)
     n, exact = _class_sizes(co)
-    out = []
     tl = _trigger_list(co, triggers)
-    for order, (t, cent) in enumerate(tqdm(tl, desc="poisonable subsets", disable=not progress,
-                                           leave=False)):
-        cand = candidates(co, t, trig_overlaps, min_overlaps)
-        w = co.M[t, cand]
-        ok = ((n[cand] - w) >= min_clean) & (w >= min_poison)
-        if filter == "none":
-            ok[:] = True
-        pool = cand[ok] if filter == "before" else cand
-        keep = ok if filter == "after" else None
-        rng_seed = (int(seed), int(t))
-        res = {}
-        for m in (METHODS if compare else (method,)):
-            res[m] = independent_set(co, pool, max_other_overlaps, method=m, runs=runs,
-                                     seed=rng_seed, time_limit=time_limit,
-                                     min_overlaps=min_overlaps, keep=keep)
-        r = res[method]
-        chosen = sorted(r["classes"], key=lambda c: (-int(co.M[t, c]), c))
-        recs = [_class_record(co, t, c, n, exact) for c in chosen]
-        if include_trigger:
-            recs.insert(0, {"id": int(t), "label": str(co.class_labels[t]),
-                            "name": str(co.class_names[t]), "weight": int(n[t]), "num_clean": 0,
-                            "num_poison": int(n[t]), "num_clean_is_lower_bound": bool(not exact[t]),
-                            "is_trigger": True})
-        entry = {"trigger": {"id": int(t), "label": str(co.class_labels[t]),
-                             "name": str(co.class_names[t])},
-                 "centrality": cent, "classes": recs, "method": method, "size": len(chosen),
-                 "optimal": bool(r["optimal"]), "upper_bound": int(r["upper_bound"]),
-                 "approx_size": res["approx"]["size"] if "approx" in res else None,
-                 "exact_size": res["exact"]["size"] if "exact" in res else None,
-                 "n_candidates": int(len(cand)), "n_eligible": int(ok.sum()),
-                 "eligible_ids": sorted(int(c) for c in cand[ok]),
-                 "solve_s": float(sum(x["solve_s"] for x in res.values())), "_order": order}
-        if "exact" in res:
-            entry["optimal"] = bool(res["exact"]["optimal"]) if method == "exact" else \
-                bool(r["size"] >= res["exact"]["upper_bound"])
-            entry["upper_bound"] = int(min(r["upper_bound"], res["exact"]["upper_bound"]))
-        entry["gap"] = (entry["exact_size"] - entry["approx_size"]
-                        if compare else None)
-        out.append(entry)
-    out.sort(key=lambda e: (-e["size"], e["_order"]))
-    for e in out:
-        e.pop("_order")
-    return out
+    out = [_subset_entry(co, t, cent, rule, n, exact, include_trigger, compare)
+           for t, cent in tqdm(tl, desc="poisonable subsets", disable=not progress, leave=False)]
+    order = {id(e): k for k, e in enumerate(out)}
+    return sorted(out, key=lambda e: (-e["size"], order[id(e)]))
+
+
+def eligible(co: Cooccurrence, trigger, rule: SubsetRule | None = None, **settings):
+    """A trigger's candidates and which of them pass the class filter (``min_clean`` / ``min_poison``).
+
+    Returns
+    -------
+    (ndarray of int, ndarray of bool)
+        ``candidates(co, trigger, rule.trig_overlaps, rule.min_overlaps)`` and, per candidate,
+        ``n_c - M[t, c] >= min_clean and M[t, c] >= min_poison`` (all True under
+        ``filter="none"``). ``n_c`` is ``co``'s count, raised to a row's largest pair count where
+        it cannot be an image count (flagged as a lower bound).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nbkit.cooccurrence import Cooccurrence
+    >>> M = np.array([[900, 60, 70], [60, 300, 0], [70, 0, 100]])
+    >>> cand, ok = eligible(Cooccurrence(M, list("tab"), list("tab")), "t", trig_overlaps=50)
+    >>> cand.tolist(), ok.tolist()
+    ([2, 1], [False, True])
+    """
+    return _eligible(co, _resolve(co, trigger), SubsetRule.of(rule, **settings), _class_sizes(co)[0])
+
+
+def _eligible(co: Cooccurrence, t: int, rule: SubsetRule, n: np.ndarray):
+    cand = candidates(co, t, rule.trig_overlaps, rule.min_overlaps)
+    w = co.M[t, cand]
+    ok = ((n[cand] - w) >= rule.min_clean) & (w >= rule.min_poison)
+    if rule.filter == "none":
+        ok[:] = True
+    return cand, ok
+
+
+def _subset_entry(co: Cooccurrence, t: int, cent, rule: SubsetRule, n: np.ndarray,
+                  exact: np.ndarray, include_trigger: bool, compare: bool) -> dict:
+    """One trigger's ``poisonable_subsets`` record."""
+    cand, ok = _eligible(co, t, rule, n)
+    pool = cand[ok] if rule.filter == "before" else cand
+    keep = ok if rule.filter == "after" else None
+    res = {m: independent_set(co, pool, rule.max_other_overlaps, mis=m, runs=rule.runs,
+                              seed=(int(rule.seed), int(t)), time_limit=rule.time_limit,
+                              min_overlaps=rule.min_overlaps, keep=keep)
+           for m in (METHODS if compare else (rule.mis,))}
+    r = res[rule.mis]
+    chosen = sorted(r["classes"], key=lambda c: (-int(co.M[t, c]), c))
+    recs = [_class_record(co, t, c, n, exact) for c in chosen]
+    if include_trigger:
+        recs.insert(0, {"id": int(t), "label": str(co.class_labels[t]),
+                        "name": str(co.class_names[t]), "weight": int(n[t]), "num_clean": 0,
+                        "num_poison": int(n[t]), "num_clean_is_lower_bound": bool(not exact[t]),
+                        "is_trigger": True})
+    entry = {"trigger": {"id": int(t), "label": str(co.class_labels[t]),
+                         "name": str(co.class_names[t])},
+             "centrality": cent, "classes": recs, "method": rule.mis, "size": len(chosen),
+             "optimal": bool(r["optimal"]), "upper_bound": int(r["upper_bound"]),
+             "approx_size": res["approx"]["size"] if "approx" in res else None,
+             "exact_size": res["exact"]["size"] if "exact" in res else None,
+             "n_candidates": int(len(cand)), "n_eligible": int(ok.sum()),
+             "eligible_ids": sorted(int(c) for c in cand[ok]),
+             "solve_s": float(sum(x["solve_s"] for x in res.values()))}
+    if "exact" in res:
+        entry["optimal"] = bool(res["exact"]["optimal"]) if rule.mis == "exact" else \
+            bool(r["size"] >= res["exact"]["upper_bound"])
+        entry["upper_bound"] = int(min(r["upper_bound"], res["exact"]["upper_bound"]))
+    entry["gap"] = entry["exact_size"] - entry["approx_size"] if compare else None
+    return entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -794,8 +498,6 @@ def rank_triggers(co: Cooccurrence, measure: str = "betweenness", weighted: bool
     pandas.Series
         Index class id, values centrality, in decreasing order.
     """
-    from . import centrality as C
-
     s = C.centrality(co, measure, weighted, min_overlaps, semantics=semantics, backend=backend)
     exclude = tuple(C.BODY_PARTS) if exclude_body_parts else ()
     top_s = C.top_m(s, top, exclude=exclude)
@@ -829,8 +531,6 @@ def authors_feb2022_triggers(co: Cooccurrence, min_trig_overlap: int, max_other_
         Class id -> betweenness, for the classes above the threshold, in decreasing order.
     """
     if betweenness is None:
-        from . import centrality as C
-
         view_min = max(int(max_other_overlap), int(min_trig_overlap) + 1)
         betweenness = C.centrality(co, "betweenness", False, view_min, semantics="paper")
     b = pd.Series(betweenness).astype(float)
@@ -840,7 +540,7 @@ def authors_feb2022_triggers(co: Cooccurrence, min_trig_overlap: int, max_other_
 
 def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
                          runs: int = 20, seed: int = 0, min_clean: int = 250,
-                         min_poison: int = 49, method: str = "approx",
+                         min_poison: int = 49, mis: str = "approx",
                          betweenness: pd.Series | None = None, progress: bool = False) -> list[dict]:
     """The rule behind the authors' Feb-2022 ``possible_triggers_minTrigOverlap*_maxOtherOverlap*``.
 
@@ -850,7 +550,7 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
     * candidates: the trigger's neighbours in that view;
     * subset: largest of ``runs`` random maximal independent sets of the candidates in the graph
       (every graph edge is a conflict), each filtered by ``n_c - M[t, c] >= min_clean`` and
-      ``M[t, c] >= min_poison`` (``filter="after"``). ``method="exact"`` gives the true maximum.
+      ``M[t, c] >= min_poison`` (``filter="after"``). ``mis="exact"`` gives the true maximum.
 
     The authors' subgraph also held the trigger vertex itself, which never passed the clean
     filter (its clean count is 0); it only made some of their draws empty, so it is left out here.
@@ -863,7 +563,7 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
     runs, seed : int
     min_clean, min_poison : int
         250 and 49 in the Feb-2022 files.
-    method : {"approx", "exact"}
+    mis : {"approx", "exact"}
     betweenness : pandas.Series, optional
         Precomputed betweenness on the view (index class id); computed with ``nbkit.centrality``
         (graph-tool normalisation, ``2 / ((n - 1)(n - 2))``) when omitted.
@@ -875,11 +575,247 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
         subset is empty (the authors' files list them too).
     """
     trig = authors_feb2022_triggers(co, min_trig_overlap, max_other_overlap, betweenness)
-    return poisonable_subsets(co, trig, trig_overlaps=min_trig_overlap,
-                              max_other_overlaps=max_other_overlap - 1,
-                              min_overlaps=max_other_overlap, method=method, runs=runs, seed=seed,
-                              min_clean=min_clean, min_poison=min_poison, filter="after",
-                              compare=False, progress=progress)
+    rule = SubsetRule(min_overlaps=max_other_overlap, trig_overlaps=min_trig_overlap,
+                      max_other_overlaps=max_other_overlap - 1, min_clean=min_clean,
+                      min_poison=min_poison, filter="after", mis=mis, runs=runs, seed=seed)
+    return poisonable_subsets(co, trig, rule, compare=False, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables 6-7: triggers of each centrality variant whose poisonable subsets are large
+def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int = 50,
+                  min_classes: int = 5, rule: SubsetRule | None = None, *, exclude: Iterable = (),
+                  semantics: str = "paper", backend: str = "igraph",
+                  poison_above: int | None = None, progress: bool = True,
+                  **settings) -> tuple[pd.DataFrame, dict]:
+    """Tables 6-7: per centrality variant, the top-``m`` classes whose poisonable subset is large.
+
+    For every variant, the ``m`` most central classes (``top_m``, minus ``exclude``) are the
+    trigger candidates; each gets its poisonable subset (``nbkit.subsets.poisonable_subsets``:
+    candidates, independence at ``max_other_overlaps``, class filter ``min_clean`` /
+    ``min_poison``); a trigger enters the table when its subset holds at least ``min_classes``
+    classes (with ``poison_above``: at least ``min_classes`` of its classes with more than that
+    many poison images). Subsets are computed once per trigger and shared between variants.
+    With ``semantics="authors"`` the candidates are the authors' top ``m`` (``top_m``'s
+    ``"authors"`` order: their ranking quirk, ``exclude`` removed after the cut).
+
+    Defaults (``SubsetRule()``, top 50, >= 5 classes) follow the authors' June-2022 Open Images
+    setting and the paper's class filter. The authors' notebook filtered with strict inequalities (> 200, > 50): pass
+    ``min_clean=201, min_poison=51`` for that. Where per-class counts are only lower bounds
+    (``co.counts_exact`` False) the clean count ``n_c - M[t, c]`` is a lower bound too, so the
+    clean filter can only wrongly *reject* a class, never wrongly accept one: a recomputed row can
+    miss triggers, not invent them.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+    variants : pandas.DataFrame, optional
+        From ``nbkit.centrality.all_variants`` (computed here at ``rule.min_overlaps`` when
+        omitted).
+    m, min_classes : int
+    rule : SubsetRule, optional
+        Passed to ``poisonable_subsets`` (default ``SubsetRule()``).
+    exclude : iterable
+        Class names / ids to leave out of the candidates (e.g. ``BODY_PARTS``).
+    semantics, backend : str
+        For ``all_variants`` when ``variants`` is omitted (``variants.attrs["semantics"]``
+        otherwise decides how ``top_m`` ranks).
+    poison_above : int, optional
+        Count only classes with more than this many poison images toward ``min_classes`` (the
+        paper's "> 50" on top of a ``min_poison`` filter before the MIS); ``None``: every class.
+    progress : bool
+    **settings
+        Changes to ``rule`` (``SubsetRule.of``; ``method=`` is read as ``mis=``).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per variant: ``variant, n_triggers, triggers`` (names, in centrality order,
+        ``"; "``-joined), ``sizes`` (subset sizes, same order).
+    details : dict
+        ``triggers`` per variant (list of names), ``subsets`` (trigger id -> subset record),
+        ``parameters``.
+    """
+    rule = SubsetRule.of(rule, **settings)
+    if variants is None:
+        variants = C.all_variants(co, rule.min_overlaps, semantics=semantics, backend=backend)
+    cand = {}
+    for col in variants.columns:
+        ranked = variants[col].copy()
+        ranked.attrs = dict(variants.attrs)
+        cand[col] = C.top_m(ranked, m, exclude=exclude)
+    union = sorted({int(i) for ranked in cand.values() for i in ranked.index})
+    recs = poisonable_subsets(co, union, rule, compare=False, progress=progress)
+    by_id = {int(r["trigger"]["id"]): r for r in recs}
+    rows, trig = _table_rows(co, cand, by_id, min_classes, poison_above)
+    params = dict(m=m, min_classes=min_classes, min_overlaps=rule.min_overlaps,
+                  trig_overlaps=rule.trig_overlaps, max_other_overlaps=rule.max_other_overlaps,
+                  min_clean=rule.min_clean, min_poison=rule.min_poison,
+                  exclude=list(map(str, exclude)), method=rule.mis, filter=rule.filter,
+                  runs=rule.runs, seed=rule.seed, poison_above=poison_above,
+                  semantics=variants.attrs.get("semantics", semantics),
+                  counts_exact=int(np.sum(co.counts_exact)), n_classes=co.n_classes)
+    return pd.DataFrame(rows), {"triggers": trig, "subsets": by_id, "parameters": params}
+
+
+def _table_rows(co: Cooccurrence, cand: Mapping[str, pd.Series], by_id: Mapping[int, dict],
+                min_classes: int, poison_above: int | None) -> tuple[list[dict], dict]:
+    """``trigger_table``'s rows and trigger names per variant."""
+    def n_counted(i) -> int:
+        cl = by_id[int(i)]["classes"]
+        return len(cl) if poison_above is None else sum(c["num_poison"] > poison_above for c in cl)
+
+    rows, trig = [], {}
+    for col, ranked in cand.items():
+        keep = [i for i in ranked.index if n_counted(i) >= int(min_classes)]
+        names = [co.display(int(i)) for i in keep]
+        trig[col] = names
+        rows.append({"variant": col, "n_triggers": len(keep), "triggers": "; ".join(names),
+                     "sizes": "; ".join(str(len(by_id[int(i)]["classes"])) for i in keep)})
+    return rows, trig
+
+
+#: The setting of the published Tables 6-7 (paper App. E.2-E.3): graph W = 15, every neighbour of
+#: the trigger a candidate, independence tolerance -1 (any shared image is a conflict), the top 50
+#: per variant, >= 200 clean and > 50 poison images per class (filtered at >= 50 before the MIS),
+#: >= 5 classes, exact MIS, people and body parts (``BODY_PARTS``) excluded.
+PAPER_TABLES_6_7 = dict(m=50, min_overlaps=15, trig_overlaps=0, max_other_overlaps=-1,
+                        min_clean=200, min_poison=50, poison_above=50, min_classes=5,
+                        method="exact", filter="before")
+
+
+def _published_openimages() -> dict:
+    """The paper's Open Images rows of Tables 6-7 from ``nbkit.reference`` (variant -> names)."""
+    return C.load_paper_tables()["paper"].get("openimages") or {}
+
+
+def tables_6_7(co: Cooccurrence | None = None, published: Mapping[str, Sequence[str] | None] | None = None,
+               semantics: Sequence[str] = ("authors", "paper"), exclude: Iterable = C.BODY_PARTS,
+               dataset: str | None = None, progress: bool = False, **setting) -> list[dict]:
+    """Tables 6-7, Open Images rows: the published triggers beside ours, per column and semantics.
+
+    For each semantics, ``trigger_table`` at the paper's setting (``PAPER_TABLES_6_7``, any key
+    overridable through ``setting``) on the authors' own Open Images matrix, and per column the
+    names matched / missing (published, not ours) / extra (ours, not published). On
+    ``openimages-counts``, ``semantics="authors"`` recovers all 46 published names, in the paper's
+    order; ``"paper"`` misses Sunglasses under weighted closeness (its true ranking does not put it
+    in the top 50). The extras are triggers whose subsets pass the filter here but that the
+    printed rows do not list: House and Window in the six non-closeness columns (the authors'
+    ablation scripts train on both) and, with the exact MIS at tolerance -1, a few more per column
+    (Shelf, Bottle, Desk, ...; Tower and Laptop under closeness); the published rows are a subset
+    of ours.
+
+    Parameters
+    ----------
+    co : Cooccurrence, optional
+        Default: ``load_openimages_counts()`` (the authors' counts, whatever the user analyses).
+    published : mapping variant -> list of names, optional
+        Default: the paper's Open Images rows in ``nbkit.reference``. A variant without names
+        (``None``) gets ``matched`` / ``missing`` / ``extra`` = ``None``.
+    semantics : sequence of str
+        From ``SEMANTICS``; each gives one block per record.
+    exclude : iterable
+        Triggers left out (default the authors' ``BODY_PARTS``).
+    dataset : str, optional
+        Recorded in each record; default ``"openimages-counts"`` when ``co`` is omitted, else
+        ``co.name``.
+    progress : bool
+    **setting
+        Overrides of ``PAPER_TABLES_6_7`` (e.g. ``method="approx"``).
+
+    Returns
+    -------
+    list of dict
+        One per variant, in ``VARIANTS`` order: ``table`` ("Table 6" unweighted, "Table 7"
+        weighted), ``variant``, ``weighted``, ``dataset``, ``published`` (names or None) and, per
+        semantics, ``{names, matched, missing, extra}`` (lists of names; ``names`` in the order
+        of the row, which is the authors' JSON order under ``"authors"``).
+
+    Raises
+    ------
+    GraphError
+        Unknown semantics or setting key.
+    """
+    if co is None:
+        co, dataset = load_openimages_counts(), dataset or "openimages-counts"
+    unknown = sorted(set(setting) - set(PAPER_TABLES_6_7))
+    if unknown:
+        raise GraphError(f"tables_6_7: unknown setting {unknown}; expected keys of PAPER_TABLES_6_7 "
+                         f"{sorted(PAPER_TABLES_6_7)}")
+    cfg = {**PAPER_TABLES_6_7, **setting}
+    pub = _published_openimages() if published is None else dict(published)
+    ours = {}
+    for sem in semantics:
+        df = C.all_variants(co, cfg["min_overlaps"], semantics=sem)
+        ours[sem] = trigger_table(co, df, exclude=exclude, progress=progress, **cfg)[1]["triggers"]
+    out = []
+    for v in C.VARIANTS:
+        ref = pub.get(v)
+        rec = {"table": "Table 7" if v.endswith("_WT") else "Table 6", "variant": v,
+               "weighted": v.endswith("_WT"), "dataset": dataset or co.name,
+               "published": None if ref is None else [str(x) for x in ref]}
+        for sem in semantics:
+            names = list(ours[sem][v])
+            c = C.compare_names(names, ref, dataset="openimages") if ref is not None else {}
+            rec[sem] = {"names": names, **{k: c.get(k) for k in ("matched", "missing", "extra")}}
+        out.append(rec)
+    return out
+
+
+def compare_trigger_tables(ours: Mapping[str, Sequence[str]],
+                           reference: Mapping[str, Sequence[str] | None]) -> pd.DataFrame:
+    """Matched / missing / extra trigger names per variant (``compare_names`` for each column).
+
+    Parameters
+    ----------
+    ours : mapping variant -> list of names
+        From ``trigger_table(...)[1]["triggers"]``.
+    reference : mapping variant -> list of names or None
+        E.g. a dataset's entry of ``nbkit.centrality.load_paper_tables()``; ``None`` marks a column without
+        reference values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variant, ours, reference, matched, missing, extra, jaccard`` (lists joined by ``"; "``).
+    """
+    rows = []
+    for v in C.VARIANTS:
+        o = list(ours.get(v, []))
+        r = reference.get(v) if reference else None
+        if r is None:
+            rows.append({"variant": v, "ours": "; ".join(o), "reference": None, "matched": None,
+                         "missing": None, "extra": None, "jaccard": np.nan})
+            continue
+        c = C.compare_names(o, r)
+        rows.append({"variant": v, "ours": "; ".join(o), "reference": "; ".join(r),
+                     "matched": "; ".join(c["matched"]), "missing": "; ".join(c["missing"]),
+                     "extra": "; ".join(c["extra"]), "jaccard": c["jaccard"]})
+    return pd.DataFrame(rows)
+
+
+def tables_6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
+    """``tables_6_7`` records as one row per column and semantics (for display and CSV).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table, variant, semantics, matched`` ("k/n"), ``missing``, ``extra`` (``"; "``-joined),
+        ``published``, ``ours``.
+    """
+    rows = []
+    for r in records:
+        pub = r.get("published")
+        for sem in [k for k in r if k in C.SEMANTICS and isinstance(r[k], Mapping)]:
+            b = r[sem]
+            known = pub is not None
+            rows.append({"table": r["table"], "variant": r["variant"], "semantics": sem,
+                         "matched": f"{len(b['matched'])}/{len(pub)}" if known else None,
+                         "missing": "; ".join(b["missing"]) if known else None,
+                         "extra": "; ".join(b["extra"]) if known else None,
+                         "published": "; ".join(pub) if known else None,
+                         "ours": "; ".join(b["names"])})
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -964,9 +900,8 @@ def multi_trigger_overlap(subsets: Sequence[dict], top: int = 25, threshold: int
 
 def edge_weight_ablation(co: Cooccurrence, mins: Sequence[int] = (20, 30, 40, 50, 60),
                          measure: str = "betweenness", weighted: bool = False, top: int = 25,
-                         trig_overlaps: int | None = None, max_other_overlaps: int = 40,
-                         method: str = "exact", threshold: int = 30, progress: bool = True,
-                         **kwargs) -> pd.DataFrame:
+                         rule: SubsetRule | None = None, *, threshold: int = 30,
+                         progress: bool = True, **settings) -> pd.DataFrame:
     """Subset sizes and multi-trigger overlaps as the graph threshold ``min`` grows (Figure 14).
 
     For every ``W`` in ``mins`` the graph keeps edges ``M >= W``, the ``top`` triggers are ranked
@@ -982,15 +917,13 @@ def edge_weight_ablation(co: Cooccurrence, mins: Sequence[int] = (20, 30, 40, 50
         Centrality used for ranking.
     top : int
         Triggers per ``W``.
-    trig_overlaps : int, optional
-    max_other_overlaps : int
-    method : {"exact", "approx"}
+    rule : SubsetRule, optional
+        The subset rule (default ``SubsetRule()``); its ``min_overlaps`` is replaced by each ``W``.
     threshold : int
         Pairs sharing more than this many classes are counted (App. D).
-    **kwargs
-        Passed to ``poisonable_subsets`` (``min_clean``, ``min_poison``, ``seed``, ``runs``,
-        ``time_limit``, ``filter``) or ``rank_triggers`` (``semantics``, ``backend``,
-        ``exclude_body_parts``).
+    **settings
+        ``rank_triggers``'s ``semantics``, ``backend``, ``exclude_body_parts``; the rest are
+        changes to ``rule`` (``SubsetRule.of``).
 
     Returns
     -------
@@ -999,13 +932,13 @@ def edge_weight_ablation(co: Cooccurrence, mins: Sequence[int] = (20, 30, 40, 50
         max_size, total_classes, all_optimal, frac_cells_above, frac_pairs_above,
         largest_pair, largest_shared``.
     """
-    rk = {k: kwargs.pop(k) for k in ("semantics", "backend", "exclude_body_parts") if k in kwargs}
+    rk = {k: settings.pop(k) for k in ("semantics", "backend", "exclude_body_parts")
+          if k in settings}
+    rule = SubsetRule.of(rule, **settings)
     rows = []
     for W in tqdm(list(mins), desc="edge-weight ablation", disable=not progress, leave=False):
         trig = rank_triggers(co, measure, weighted, int(W), top, **rk)
-        subs = poisonable_subsets(co, trig, trig_overlaps=trig_overlaps,
-                                  max_other_overlaps=max_other_overlaps, min_overlaps=int(W),
-                                  method=method, progress=False, **kwargs)
+        subs = poisonable_subsets(co, trig, rule, min_overlaps=int(W), progress=False)
         sizes = np.array([e["size"] for e in subs]) if subs else np.zeros(0)
         mt = multi_trigger_overlap(subs, top=top, threshold=threshold)
         lg = mt["largest"] or {}
@@ -1150,9 +1083,6 @@ def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int 
         ``file, min_trig_overlap, max_other_overlap, triggers_theirs, triggers_ours,
         same_triggers, theirs_valid, classes_theirs, classes_ours_approx, classes_ours_exact``.
     """
-    import re
-    from pathlib import Path
-
     path = Path(path)
     nums = re.findall(r"minTrigOverlap(\d+)_maxOtherOverlap(\d+)", path.name)
     if not nums:
@@ -1178,7 +1108,7 @@ def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int 
            "classes_theirs": int(sum(len(e["classes"]) for e in theirs)),
            "classes_ours_approx": int(sum(len(e["classes"]) for e in ours))}
     if exact:
-        ex = authors_feb2022_rule(co, mt, mo, method="exact")
+        ex = authors_feb2022_rule(co, mt, mo, mis="exact")
         out["classes_ours_exact"] = int(sum(len(e["classes"]) for e in ex))
         out["all_optimal"] = bool(all(e["optimal"] for e in ex))
     return out
@@ -1239,8 +1169,6 @@ def app_d_paper() -> dict:
     >>> p["top"], p["min_overlaps"], p["trig_overlaps"], p["centrality"], p["share_above_pct"]
     (25, 15, 40, 'betweenness', 88)
     """
-    from . import reference as R
-
     st = {k: r["value"] for k, r in R.SETTINGS["App. D multiple triggers"].items()}
     d = R.APP_D["Open Images"]
     return {"dataset_named": st["dataset_named"], "top": st["top"], "min_overlaps": st["min_overlaps"],
@@ -1336,8 +1264,6 @@ def app_d_comparison(summary: Mapping[str, Any], params: Mapping[str, Any],
         ``quantity, ours, paper, comparable, note, dataset, data, paper_dataset, paper_source``
         (``comparable``: same setting, or None where App. D states none).
     """
-    from .datasets import data_kind
-
     ds = str(dataset if dataset is not None else params.get("dataset", ""))
     kind = data_kind(ds)
     paper = app_d_paper()
@@ -1392,8 +1318,6 @@ def app_d_text(summary: Mapping[str, Any], params: Mapping[str, Any],
     ...                         "trig_overlaps": -1, "centrality": "betweenness"}))  # doctest: +ELLIPSIS
     **Ours** (toyscenes, toy scenes): the top 4 triggers by betweenness, W 10, trig every graph neighbour, ...
     """
-    from .datasets import data_kind
-
     ds = str(dataset if dataset is not None else params.get("dataset", ""))
     st = app_d_setting(params, summary)
     p = app_d_paper()

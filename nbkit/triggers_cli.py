@@ -13,11 +13,17 @@ Examples
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
+import pandas as pd
+
+from . import __version__
+from . import subsets as S
 from .centrality import BACKENDS, MEASURES, SEMANTICS
-from .subsets import DEFAULTS, FILTERS, METHODS
+from .datasets import load_cooccurrence
+from .mis import METHODS
 
 
 def _int_at_least(low: int, what: str):
@@ -69,7 +75,7 @@ def add_parser(subparsers) -> None:
     subparsers : argparse._SubParsersAction
         From ``ArgumentParser.add_subparsers``.
     """
-    d = DEFAULTS
+    d = S.SubsetRule()
     p = subparsers.add_parser(
         "triggers", help="find triggers and their poisonable class subsets (notebooks 02-04)",
         description="Rank the classes of a dataset's co-occurrence graph by centrality and find, for "
@@ -84,7 +90,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--split", default=None,
                    help="only images of this split (per-image datasets) or the stored split of "
                         "class-level counts; None: all images / the train counts")
-    g.add_argument("--min-overlaps", type=int, default=d["min_overlaps"], metavar="N",
+    g.add_argument("--min-overlaps", type=int, default=d.min_overlaps, metavar="N",
                    help="graph edge threshold W: classes co-occurring in >= N images are joined")
     g = p.add_argument_group("triggers (centrality)")
     g.add_argument("--centrality", choices=MEASURES, default="betweenness",
@@ -104,27 +110,27 @@ def add_parser(subparsers) -> None:
                    help="leave people and human body parts (the authors' list: Man, Woman, Human "
                         "face, Human mouth, ...) out of the triggers")
     g = p.add_argument_group("poisonable subsets")
-    g.add_argument("--trig-overlaps", type=_int_or_none, default=d["trig_overlaps"], metavar="N",
+    g.add_argument("--trig-overlaps", type=_int_or_none, default=d.trig_overlaps, metavar="N",
                    help="a class is a candidate when it co-occurs with the trigger in more than N "
                         "images, N >= 0 ('none': every neighbour in the graph)")
-    g.add_argument("--max-other-overlaps", type=_tolerance, default=d["max_other_overlaps"],
+    g.add_argument("--max-other-overlaps", type=_tolerance, default=d.max_other_overlaps,
                    metavar="N",
                    help="independence tolerance: two candidates co-occurring in at most N images "
                         "do not conflict; -1 (the paper's Tables 6-7): any shared image is a "
                         "conflict")
-    g.add_argument("--mis", choices=METHODS, default="exact",
+    g.add_argument("--mis", choices=METHODS, default=d.mis,
                    help="exact: maximum independent set by integer programming (HiGHS), proven "
                         "optimal or flagged; approx: the authors' largest of --runs random maximal "
                         "independent sets")
-    g.add_argument("--runs", type=int, default=d["runs"], help="random maximal sets (approx)")
-    g.add_argument("--seed", type=int, default=d["seed"], help="seed of the random draws")
-    g.add_argument("--time-limit", type=float, default=d["time_limit"], metavar="S",
+    g.add_argument("--runs", type=int, default=d.runs, help="random maximal sets (approx)")
+    g.add_argument("--seed", type=int, default=d.seed, help="seed of the random draws")
+    g.add_argument("--time-limit", type=float, default=d.time_limit, metavar="S",
                    help="seconds for the exact solver per trigger")
-    g.add_argument("--min-clean", type=_count, default=d["min_clean"], metavar="N",
+    g.add_argument("--min-clean", type=_count, default=d.min_clean, metavar="N",
                    help="keep classes with >= N clean images (class without trigger; paper: 200)")
-    g.add_argument("--min-poison", type=_count, default=d["min_poison"], metavar="N",
+    g.add_argument("--min-poison", type=_count, default=d.min_poison, metavar="N",
                    help="keep classes with >= N poison images (class with trigger; paper: 50)")
-    g.add_argument("--filter", choices=FILTERS, default=d["filter"],
+    g.add_argument("--filter", choices=S.FILTERS, default=d.filter,
                    help="apply the class filter before the MIS (paper's tables), after it (the "
                         "authors' Feb-2022 code, approx only differs), or not at all")
     g.add_argument("--include-trigger", action="store_true",
@@ -155,22 +161,12 @@ def main(args) -> int:
         0 on success. ``NbkitError`` propagates to ``nbkit.cli.main``, which prints it and
         returns 1.
     """
-    import pandas as pd
-
-    from . import __version__
-    from . import subsets as S
-    from .datasets import load_cooccurrence
-
     co = load_cooccurrence(args.dataset, split=args.split)
     trig = S.rank_triggers(co, args.centrality, args.weighted, args.min_overlaps, args.top,
                            exclude_body_parts=args.exclude_body_parts, semantics=args.semantics,
                            backend=args.backend)
-    subs = S.poisonable_subsets(co, trig, trig_overlaps=args.trig_overlaps,
-                                max_other_overlaps=args.max_other_overlaps,
-                                min_overlaps=args.min_overlaps, method=args.mis, runs=args.runs,
-                                seed=args.seed, time_limit=args.time_limit,
-                                min_clean=args.min_clean, min_poison=args.min_poison,
-                                filter=args.filter, include_trigger=args.include_trigger,
+    rule = S.SubsetRule(**{f.name: getattr(args, f.name) for f in dataclasses.fields(S.SubsetRule)})
+    subs = S.poisonable_subsets(co, trig, rule, include_trigger=args.include_trigger,
                                 compare=not args.no_compare, progress=not args.no_progress)
     params = dict(dataset=args.dataset, split=args.split, n_classes=int(co.n_classes),
                   centrality=args.centrality, weighted=bool(args.weighted),

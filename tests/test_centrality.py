@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from nbkit import centrality as C
 from nbkit import graph as G
+from nbkit import subsets as S
 from nbkit.cooccurrence import Cooccurrence
 from nbkit.datasets import load_openimages_counts
 from nbkit.errors import DataError, GraphError
@@ -349,7 +350,7 @@ def test_authors_closeness_keeps_graph_tools_nan():
 def test_tables_6_7_open_images_reproduced(realdata):
     pub = paper_tables_6_7_openimages(realdata)
     assert sum(map(len, pub.values())) == 46
-    recs = C.tables_6_7(published=pub)
+    recs = S.tables_6_7(published=pub)
     json.dumps(recs)                                                # results.json-ready
     assert [r["variant"] for r in recs] == list(C.VARIANTS)
     for r in recs:
@@ -368,13 +369,13 @@ def test_tables_6_7_open_images_reproduced(realdata):
         "betweenness": 4, "betweenness_WT": 6, "degree": 9, "degree_WT": 8, "closeness": 2,
         "closeness_WT": 1, "eigenvector": 9, "eigenvector_WT": 6}
     assert by["closeness_WT"]["paper"]["missing"] == ["sunglasses"]
-    f = C.tables_6_7_frame(recs)
+    f = S.tables_6_7_frame(recs)
     assert len(f) == 16 and f.query("semantics == 'authors'")["missing"].eq("").all()
     assert f.set_index(["variant", "semantics"]).loc[("closeness_WT", "paper"), "matched"] == "1/2"
     with pytest.raises(GraphError, match="unknown setting"):
-        C.tables_6_7(published=pub, W=15)
+        S.tables_6_7(published=pub, W=15)
     # by default the published names come from nbkit.reference: the same 46
-    for r in C.tables_6_7(semantics=("authors",)):
+    for r in S.tables_6_7(semantics=("authors",)):
         assert [x.lower() for x in r["published"]] == [x.lower() for x in pub[r["variant"]]]
         assert r["authors"]["missing"] == [] and "paper" not in r
 
@@ -416,14 +417,14 @@ def test_trigger_table_on_a_toy_graph():
         M[7, c] = M[c, 7] = 80
     M[7, 0] = M[0, 7] = 20
     co = Cooccurrence(M, [f"c{i}" for i in range(C_)], ["t"] + [f"c{i}" for i in range(1, 7)] + ["u", "a", "b"])
-    tab, det = C.trigger_table(co, m=3, min_overlaps=10, max_other_overlaps=10, min_clean=200,
+    tab, det = S.trigger_table(co, m=3, min_overlaps=10, max_other_overlaps=10, min_clean=200,
                                min_poison=50, progress=False)
     assert list(tab["variant"]) == list(C.VARIANTS)
     for v in C.VARIANTS:
         assert det["triggers"][v] == ["t"], v     # u's subset has only 2 classes
     assert len(det["subsets"][0]["classes"]) == 6
     assert det["parameters"]["min_classes"] == 5
-    cmp = C.compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
+    cmp = S.compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
     row = cmp.set_index("variant").loc["betweenness"]
     assert row["matched"] == "t" and row["missing"] == "u" and row["extra"] == ""
     assert pd.isna(cmp.set_index("variant").loc["degree", "reference"])
@@ -432,7 +433,7 @@ def test_trigger_table_on_a_toy_graph():
 def test_trigger_table_openimages_betweenness(realdata):
     co = openimages(realdata)
     df = C.all_variants(co, 10, measures=["betweenness"])
-    tab, det = C.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, method="approx", filter="after",
+    tab, det = S.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, mis="approx", filter="after",
                                min_clean=201, min_poison=51, progress=False)
     got = det["triggers"]["betweenness"]
     ref = C.load_paper_tables()["authors_select_trigs"]["openimages"]["betweenness"]

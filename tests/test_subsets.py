@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nbkit import mis as MIS
 from nbkit import subsets as S
 from nbkit.cooccurrence import Cooccurrence
 from nbkit.errors import DataError, GraphError
@@ -71,13 +72,13 @@ def test_exact_matches_brute_force_and_approx_never_larger():
         n = int(rng.integers(1, 15))
         A = random_graph(rng, n, float(rng.uniform(0.05, 0.9)))
         alpha = brute_force_alpha(A)
-        ex = S.mis_exact(A, time_limit=10)
+        ex = MIS.mis_exact(A, time_limit=10)
         assert ex["size"] == alpha and ex["optimal"] and ex["upper_bound"] == alpha, (k, n)
-        assert S.is_independent(A, ex["members"])
-        ap = S.mis_approx(A, runs=5, seed=k)
-        assert ap["size"] <= alpha and S.is_independent(A, ap["members"])
+        assert MIS.is_independent(A, ex["members"])
+        ap = MIS.mis_approx(A, runs=5, seed=k)
+        assert ap["size"] <= alpha and MIS.is_independent(A, ap["members"])
         assert len(ap["sizes"]) == 5 and max(ap["sizes"]) == ap["size"]
-        assert S.clique_partition_bound(A) >= alpha
+        assert MIS.clique_partition_bound(A) >= alpha
         # every draw is maximal: no outside vertex could be added
         outside = np.setdiff1d(np.arange(n), ap["members"])
         assert all(A[v, ap["members"]].any() for v in outside)
@@ -96,32 +97,32 @@ def test_exact_handles_reductions_and_components():
         A[o:o + k, o:o + k] = b | b.T
         o += k
     np.fill_diagonal(A, False)
-    r = S.mis_exact(A)
+    r = MIS.mis_exact(A)
     assert r["size"] == 3 + 1 + 1 + 2 + 1 and r["optimal"]
-    assert S.is_independent(A, r["members"])
+    assert MIS.is_independent(A, r["members"])
 
 
 def test_empty_graph_and_bad_adjacency():
-    r = S.mis_exact(np.zeros((0, 0), bool))
+    r = MIS.mis_exact(np.zeros((0, 0), bool))
     assert r["size"] == 0 and r["optimal"]
-    assert S.mis_approx(np.zeros((0, 0), bool))["size"] == 0
+    assert MIS.mis_approx(np.zeros((0, 0), bool))["size"] == 0
     with pytest.raises(GraphError, match="not symmetric"):
-        S.mis_exact(np.triu(np.ones((3, 3), bool), 1))
+        MIS.mis_exact(np.triu(np.ones((3, 3), bool), 1))
     with pytest.raises(GraphError, match="square"):
-        S.mis_exact(np.zeros((2, 3), bool))
+        MIS.mis_exact(np.zeros((2, 3), bool))
     with pytest.raises(GraphError, match="runs"):
-        S.mis_approx(np.zeros((2, 2), bool), runs=0)
+        MIS.mis_approx(np.zeros((2, 2), bool), runs=0)
     loops = np.ones((4, 4), bool)                 # self-loops are ignored, not an endless loop
     loops[:2, 2:] = loops[2:, :2] = False
-    assert S.clique_partition_bound(loops) == 2 and S.mis_exact(loops)["size"] == 2
+    assert MIS.clique_partition_bound(loops) == 2 and MIS.mis_exact(loops)["size"] == 2
 
 
 def test_time_limit_gives_an_honest_optimal_flag():
     rng = np.random.default_rng(7)
     A = random_graph(rng, 150, 0.5)   # dense random graphs are the hard case for MIS
-    ap = S.mis_approx(A, runs=20, seed=0)
-    r = S.mis_exact(A, time_limit=0.01)
-    assert S.is_independent(A, r["members"])
+    ap = MIS.mis_approx(A, runs=20, seed=0)
+    r = MIS.mis_exact(A, time_limit=0.01)
+    assert MIS.is_independent(A, r["members"])
     assert r["size"] >= ap["size"] - 0       # never worse than the approximation
     assert r["upper_bound"] >= r["size"]
     if r["optimal"]:
@@ -133,14 +134,14 @@ def test_time_limit_gives_an_honest_optimal_flag():
 def test_approx_is_seeded():
     rng = np.random.default_rng(3)
     A = random_graph(rng, 60, 0.2)
-    a1, a2 = S.mis_approx(A, 4, seed=11), S.mis_approx(A, 4, seed=11)
+    a1, a2 = MIS.mis_approx(A, 4, seed=11), MIS.mis_approx(A, 4, seed=11)
     assert a1["sizes"] == a2["sizes"] and a1["members"].tolist() == a2["members"].tolist()
 
 
 def test_approx_keep_mask_filters_every_draw():
     A = np.zeros((4, 4), bool)
     keep = np.array([True, False, True, False])
-    r = S.mis_approx(A, runs=3, keep=keep)
+    r = MIS.mis_approx(A, runs=3, keep=keep)
     assert r["members"].tolist() == [0, 2] and r["sizes"] == [2, 2, 2]
 
 
@@ -173,14 +174,14 @@ def test_independent_set_on_classes():
     r = S.independent_set(co, ["a", "b", "c", "d", "e"], max_other_overlaps=10)
     assert r["size"] == 3 and r["optimal"] and r["method"] == "exact"
     assert 5 in r["classes"] and len({1, 2} & set(r["classes"])) == 1
-    r2 = S.independent_set(co, ["a", "b", "c", "d", "e"], 10, method="approx", runs=5, seed=1)
+    r2 = S.independent_set(co, ["a", "b", "c", "d", "e"], 10, mis="approx", runs=5, seed=1)
     assert r2["size"] <= r["size"]
     with pytest.raises(DataError):
         S.independent_set(co, ["a", "zzz"], 10)
     with pytest.raises(DataError, match="repeated"):
         S.independent_set(co, ["a", "a"], 10)
     with pytest.raises(GraphError, match="method"):
-        S.independent_set(co, ["a"], 10, method="greedy")
+        S.independent_set(co, ["a"], 10, mis="greedy")
 
 
 def test_poisonable_subsets_counts_filter_and_shape():
@@ -215,7 +216,7 @@ def test_filter_options_and_include_trigger():
     assert 6 in [c["id"] for c in none["classes"]] and none["n_eligible"] == 6
     strict = S.poisonable_subsets(co, ["t"], min_clean=400, **kw)[0]
     assert {c["id"] for c in strict["classes"]} <= {1, 2, 4}
-    after = S.poisonable_subsets(co, ["t"], filter="after", method="approx", runs=10, **kw)[0]
+    after = S.poisonable_subsets(co, ["t"], filter="after", mis="approx", runs=10, **kw)[0]
     assert all(c["num_clean"] >= 200 and c["num_poison"] >= 50 for c in after["classes"])
     inc = S.poisonable_subsets(co, ["t"], include_trigger=True, **kw)[0]
     assert inc["classes"][0]["id"] == 0 and inc["classes"][0]["is_trigger"]
@@ -362,7 +363,7 @@ def test_authors_feb2022_rule_reproduces_a_file(realdata, oi, mt, mo):
         assert not S.conflict_matrix(oi, ids, mo - 1, mo).any()
         assert all(c["num_poison"] >= 49 and c["num_clean"] >= 250 and c["weight"] > mt
                    for c in e["classes"]), t
-    exact = S.authors_feb2022_rule(oi, mt, mo, method="exact")
+    exact = S.authors_feb2022_rule(oi, mt, mo, mis="exact")
     by = {e["trigger"]["id"]: e for e in exact}
     assert all(by[e["trigger"]["id"]]["size"] >= e["size"] for e in ours)
 
@@ -452,3 +453,48 @@ def test_notebook_04_smoke(tmp_path, monkeypatch):
     for f in ("approx_vs_exact.png", "multi_trigger_toyscenes.png", "ablation_min_overlaps.pdf",
               "approx_vs_exact.csv", "app_d_summary.csv"):
         assert (d / f).is_file(), f
+
+
+# ---------------------------------------------------------------------------------------------
+# the subset rule: one frozen dataclass, one set of defaults for every caller
+def test_subset_rule_one_set_of_defaults():
+    import dataclasses
+    import inspect
+
+    from nbkit.cli import build_parser
+
+    rule = S.SubsetRule()
+    assert (rule.min_overlaps, rule.trig_overlaps, rule.max_other_overlaps, rule.min_clean,
+            rule.min_poison, rule.filter, rule.mis, rule.runs, rule.seed, rule.time_limit) == \
+        (10, None, 40, 200, 50, "before", "exact", 20, 0, 10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.runs = 5
+    args = build_parser().parse_args(["triggers"])
+    assert {f.name: getattr(args, f.name) for f in dataclasses.fields(rule)} == \
+        dataclasses.asdict(rule)
+    fields = {f.name for f in dataclasses.fields(rule)}
+    for fn in (S.poisonable_subsets, S.trigger_table, S.edge_weight_ablation):
+        assert not fields & set(inspect.signature(fn).parameters), fn.__name__   # no re-typed defaults
+    assert S.SubsetRule.of(method="approx", runs=3) == S.SubsetRule(mis="approx", runs=3)
+    assert S.SubsetRule.of(rule, seed=4).seed == 4 and rule.seed == 0
+    with pytest.raises(GraphError, match="mis_runs"):
+        S.SubsetRule.of(mis_runs=3)
+    with pytest.raises(GraphError, match="once"):
+        S.SubsetRule.of(mis="exact", method="approx")
+    with pytest.raises(GraphError, match="method"):
+        S.SubsetRule(mis="greedy")
+    co = toy_co()
+    a = S.poisonable_subsets(co, ["t"], S.SubsetRule(trig_overlaps=50, max_other_overlaps=10,
+                                                      mis="approx", runs=7), progress=False)
+    b = S.poisonable_subsets(co, ["t"], trig_overlaps=50, max_other_overlaps=10, method="approx",
+                             runs=7, progress=False)
+    strip = [{k: v for k, v in e.items() if k != "solve_s"} for e in a + b]
+    assert strip[0] == strip[1] and a[0]["method"] == "approx"
+
+
+def test_mis_components_from_scipy():
+    A = np.zeros((6, 6), bool)
+    for i, j in [(0, 3), (3, 5), (1, 4)]:
+        A[i, j] = A[j, i] = True
+    assert [c.tolist() for c in MIS._components(A)] == [[0, 3, 5], [1, 4], [2]]
+    assert MIS.solve(A, "exact")["size"] == MIS.solve(A, "approx", runs=20)["size"] == 4

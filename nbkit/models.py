@@ -89,12 +89,14 @@ ARCHITECTURES: dict[str, ArchInfo] = {
     "resnet10": ArchInfo("resnet10", None, 512, 16, False,
                          "torchvision ResNet with one BasicBlock per stage (CPU toy runs); no "
                          "published ImageNet weights"),
-    "vgg11_bn": ArchInfo("vgg11_bn", "VGG11_BN_Weights.IMAGENET1K_V1", 512, 32, False,
-                         "the smallest VGG, with batch norm (CPU toy runs of Table 9's VGG row: "
-                         "VGG-16 without batch norm does not train from scratch in a few epochs)"),
-    "googlenet": ArchInfo("googlenet", "GoogLeNet_Weights.IMAGENET1K_V1", 1024, 32, False,
-                          "Inception v1 (CPU toy runs of Table 9's Inception row: Inception-v3 "
-                          "needs >= 75 px inputs)"),
+    "vgg11_bn": ArchInfo("vgg11_bn", None, 512, 32, False,
+                         "the smallest VGG, with batch norm, from scratch (CPU toy runs of Table 9's VGG "
+                         "row: VGG-16 without batch norm does not train from scratch in a few "
+                         "epochs); ImageNet weights not wired"),
+    "googlenet": ArchInfo("googlenet", None, 1024, 32, False,
+                          "Inception v1 without auxiliary heads, from scratch (CPU toy runs of Table "
+                          "9's Inception row: Inception-v3 needs >= 75 px inputs); ImageNet "
+                          "weights not wired"),
     "mobilenet_v3_small": ArchInfo("mobilenet_v3_small", "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
                                    576, 16, False, "light model for CPU runs"),
 }

@@ -4,31 +4,55 @@ The whole paper can be walked through on a laptop CPU with it: co-occurrence gra
 triggers, poisonable subsets, a trained natural backdoor, GradCAM / SentiNet, and the ReLabel
 threshold calibration (toy label maps in the exact ReLabel format).
 
+Two generations
+---------------
+``load_toyscenes(version=2)`` (the default; ``toyscenes`` in a dataset spec) and
+``load_toyscenes(version=1)`` (``toyscenes?version=1``), the first generation, kept so that results
+made with it stay reproducible (same pixels, labels and boxes; pinned by checksums in the tests).
+:func:`generation` returns a generation's :class:`ToyModel` (classes, hubs, themes, labeller).
+
 What is in a scene
 ------------------
-``len(CLASSES) == 30`` object classes, each a (shape, colour, texture) triple that is distinct at
-32 x 32 px: ten shapes (disc, square, triangle, ring, cross, star, bar, diamond, hexagon,
-crescent), eleven saturated colours, and solid / striped / dotted / checkered fills. Every image
-(default 64 x 64 RGB) has a muted, wavy, noisy background, one large *dominant* object
-(0.50-0.68 of the image side) and 0-3 smaller *secondary* objects (hubs 0.32-0.42, others
-0.20-0.28), drawn on top of it (hubs last, so a trigger is never hidden). Every object has a box
-``x0 y0 x1 y1`` (normalised, the square its shape is inscribed in; always inside the image).
+Every class is a (shape, colour, texture) triple that is distinct at 32 x 32 px: ten shapes (disc,
+square, triangle, ring, cross, star, bar, diamond, hexagon, crescent), eleven saturated colours,
+solid / striped / dotted / checkered fills; no two classes share a shape and a colour. Every image
+(default 64 x 64 RGB) has a muted, wavy, noisy background, one large *dominant* object and up to 3
+*secondary* objects drawn on top of it (hubs last, so a trigger is never hidden). Every object has a
+box ``x0 y0 x1 y1`` (normalised, the square its shape is inscribed in; always inside the image).
 
-The co-occurrence model
------------------------
-- 26 regular classes form 12 *scene themes* (``THEMES``: pond, orchard, kitchen, ...). A theme's
-  members appear together often (a partner is added with probability 0.5), classes from different
-  themes rarely (a random other class with probability 0.04: ~4 co-occurrences per pair in 24,000
-  images, well under the edge thresholds 15-20), so independent sets are real.
-- 4 *hubs* (``HUBS``) appear beside the dominant classes of many themes, like jeans, chain-link
-  fences, wheels and chairs in the paper: ``HUB_AFFINITY[h][theme]`` is the probability that hub h
-  is in an image whose dominant class belongs to the theme (0.25-0.30). The striped blue bar
-  ("jeans") sits with 11 of 12 themes, the other three with 5-6. Hubs are rarely dominant
-  themselves (weight 0.25 of a regular class).
-- Hence the hubs are the most central vertices (degree and betweenness) of the co-occurrence graph,
-  and a hub's candidate classes (co-occurring > 40-50 times) form one independent set member per
-  theme: 11 classes for the striped blue bar, 5-6 for the others, each with ~800-1,200 clean images
-  (the class without the hub) and ~300-470 poison images (with it): ~25-30 % of a class's images.
+Generation 2 (96 classes, 48,000 scenes): graded co-occurrence
+--------------------------------------------------------------
+Built so that each of the paper's claims *can* hold or fail on the data (issue #10):
+
+- **Pair affinities on a continuum.** 88 regular classes in 11 themes of 8 (``THEMES``). The
+  affinity of two regular classes is ``exp(1.3 z)`` (``z`` standard normal, symmetric: a heavy,
+  log-normal tail), times 4 within a theme: themes are a prior, not a wall. A scene's dominant
+  class takes Poisson(0.65) regular secondaries in proportion to its affinities. Pair counts then
+  spread over every scale (most pairs under 15 images, a long tail above 100; ~15 % of the jeans
+  hub's candidate pairs share 15-100 images), so raising the graph threshold W from 20 to 60
+  changes the maximum independent set and lets classes that share images into it.
+- **Salient secondaries.** Dominant objects 0.46-0.62 of the image side, secondaries 0.28-0.40 and
+  hubs 0.30-0.40: a second class in a clean image is really visible (what costs clean accuracy).
+- **Hubs with different profiles** (``HUBS``, ``HUB_AFFINITY`` = P(hub | dominant class)): two
+  *broad* hubs beside every class at ~0.11 (the striped blue bar, "jeans", and the dotted cyan
+  diamond, "sunglasses": many medium links), a *strong* hub (black ring, "wheel": 10 classes at
+  ~0.75), a *theme* hub central in one dense theme (dotted brown hexagon, "chair"), a *bridge*
+  between two themes that otherwise avoid each other (checkered white square, "chain-link fence")
+  and three *regional* hubs over 3 themes each ("website", "tree", "window"). At W = 15 the eight
+  centrality variants rank three different hubs first, and the two broad hubs' poisonable subsets
+  share more than 30 classes (App. D).
+- Class frequencies follow a long tail (``(rank + 8) ** -0.8``), so some classes have too few
+  clean or poison images to be eligible, as on real data.
+
+The class-level design (theme of each class, affinities, hub rates) comes from a fixed design seed
+(``V2_DESIGN_SEED``): the same for every dataset seed; the dataset seed draws the scenes.
+
+Generation 1 (30 classes, 24,000 scenes): themes as walls
+---------------------------------------------------------
+26 regular classes in 12 themes; a theme partner with probability 0.5, a random other class with
+0.04 (~4 co-occurrences per cross-theme pair, under any edge threshold 15-60), 4 hubs at
+0.25-0.30 per theme. Its pair counts are either tiny or in the hundreds, so W = 15-60 gives the
+same MIS and all eight centralities pick the same hub; its labeller was tuned to cross near 0.994.
 
 Determinism
 -----------
@@ -44,7 +68,8 @@ train/test split.
 
 Label maps
 ----------
-:func:`labelmaps` simulates an imperfect ReLabel labeller (``2 x 5 x 15 x 15`` maps, toy class ids
+:func:`labelmaps` simulates an imperfect ReLabel labeller (per generation: ``LABELLER_V2`` was set
+once from its description and never adjusted to a sweep, ``LABELLER_V1`` was tuned to 0.994) (``2 x 5 x 15 x 15`` maps, toy class ids
 ``0..len(CLASSES)-1``): cells covered by an object get that class as top-1, surer for larger objects
 and better-covered cells; small secondary objects are less sure (false negatives at high
 thresholds); each image has a few confusions (a look-alike class, high confidence: false positives

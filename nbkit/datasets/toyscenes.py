@@ -303,19 +303,22 @@ def _scene_v1(seed: int, row: int):
         if rng.random() < V1_P_RANDOM:
             pool = _V1_REGULAR[_V1_THEME_OF[_V1_REGULAR] != t]
             sec.append(int(pool[rng.integers(len(pool))]))
-    if len(sec) > V1_MAX_SECONDARY:
-        keep = np.sort(rng.choice(len(sec), V1_MAX_SECONDARY, replace=False))
+    return _place(rng, dom, sec, V1_MAX_SECONDARY, _V1_IS_HUB, V1_SIZE_DOMINANT, V1_SIZE_HUB,
+                  V1_SIZE_SECONDARY, _MODELS[1].rot_of)
+
+
+def _place(rng, dom, sec, max_secondary, is_hub, size_dominant, size_hub, size_secondary, rot_of):
+    """The rest of a scene whose classes are drawn: at most ``max_secondary`` secondaries (a random
+    choice), draw order, boxes, angles, gains and background (the same draws in every generation).
+
+    Returns ``(classes, boxes, angles, gains, background)``.
+    """
+    if len(sec) > max_secondary:
+        keep = np.sort(rng.choice(len(sec), max_secondary, replace=False))
         sec = [sec[i] for i in keep]
     # draw order: dominant, regular secondaries, hubs (on top)
-    sec.sort(key=lambda c: (bool(_V1_IS_HUB[c]), c))
+    sec.sort(key=lambda c: (bool(is_hub[c]), c))
     classes = [dom] + sec
-    return classes, *_place(rng, classes, _V1_IS_HUB, V1_SIZE_DOMINANT, V1_SIZE_HUB,
-                            V1_SIZE_SECONDARY, _MODELS[1].rot_of)
-
-
-def _place(rng, classes, is_hub, size_dominant, size_hub, size_secondary, rot_of):
-    """Boxes, angles, gains and background of a scene whose classes are drawn (same draws as v1)."""
-    sec = classes[1:]
     s0 = rng.uniform(*size_dominant)
     boxes = [(rng.uniform(s0 / 2, 1 - s0 / 2), rng.uniform(s0 / 2, 1 - s0 / 2), s0)]
     for c in sec:
@@ -340,7 +343,7 @@ def _place(rng, classes, is_hub, size_dominant, size_hub, size_secondary, rot_of
     bg = (a, b, rng.integers(0, _TURN // 2), np.round(rng.uniform(1.0, 4.0), 3),
           np.round(rng.random(), 3), np.round(rng.uniform(0.3, 1.0), 3), rng.integers(0, _N_TILES),
           rng.integers(0, 8))
-    return boxes, angles, gains, bg
+    return classes, boxes, angles, gains, bg
 
 
 # ============================================================================ the generations
@@ -513,14 +516,8 @@ def _scene_v2(seed: int, row: int):
         for h, u in enumerate(rng.random(H)):
             if u < _V2["rates"][h, d]:
                 sec.append(h)
-    if len(sec) > V2_MAX_SECONDARY:
-        keep = np.sort(rng.choice(len(sec), V2_MAX_SECONDARY, replace=False))
-        sec = [sec[i] for i in keep]
-    # draw order: dominant, regular secondaries, hubs (on top)
-    sec.sort(key=lambda c: (bool(_V2_IS_HUB[c]), c))
-    classes = [dom] + sec
-    return classes, *_place(rng, classes, _V2_IS_HUB, V2_SIZE_DOMINANT, V2_SIZE_HUB,
-                            V2_SIZE_SECONDARY, _MODELS[2].rot_of)
+    return _place(rng, dom, sec, V2_MAX_SECONDARY, _V2_IS_HUB, V2_SIZE_DOMINANT, V2_SIZE_HUB,
+                  V2_SIZE_SECONDARY, _MODELS[2].rot_of)
 
 
 def _generate(m: ToyModel, seed: int, rows: np.ndarray, progress: bool = False) -> Layout:

@@ -89,6 +89,14 @@ ARCHITECTURES: dict[str, ArchInfo] = {
     "resnet10": ArchInfo("resnet10", None, 512, 16, False,
                          "torchvision ResNet with one BasicBlock per stage (CPU toy runs); no "
                          "published ImageNet weights"),
+    "vgg11_bn": ArchInfo("vgg11_bn", None, 512, 32, False,
+                         "the smallest VGG, with batch norm, from scratch (CPU toy runs of Table 9's VGG "
+                         "row: VGG-16 without batch norm does not train from scratch in a few "
+                         "epochs); ImageNet weights not wired"),
+    "googlenet": ArchInfo("googlenet", None, 1024, 32, False,
+                          "Inception v1 without auxiliary heads, from scratch (CPU toy runs of Table "
+                          "9's Inception row: Inception-v3 needs >= 75 px inputs); ImageNet "
+                          "weights not wired"),
     "mobilenet_v3_small": ArchInfo("mobilenet_v3_small", "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
                                    576, 16, False, "light model for CPU runs"),
 }
@@ -168,12 +176,12 @@ def _resnet10(**kw) -> tvm.ResNet:
 
 
 class _VGGTrunk(nn.Module):
-    """VGG-16 without its 120M-parameter classifier (never used: the head replaces it); same
-    ``features`` module and initialisation as ``torchvision.models.vgg16``."""
+    """VGG-16 (or VGG-11 with batch norm) without its 120M-parameter classifier (never used: the
+    head replaces it); same ``features`` module and initialisation as ``torchvision.models.vgg16``."""
 
-    def __init__(self):
+    def __init__(self, cfg: str = "D", batch_norm: bool = False):
         super().__init__()
-        self.features = tvm.vgg.make_layers(tvm.vgg.cfgs["D"])
+        self.features = tvm.vgg.make_layers(tvm.vgg.cfgs[cfg], batch_norm=batch_norm)
         for m in self.features.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -190,6 +198,11 @@ def _torchvision_model(arch: str, pretrained: bool = False) -> nn.Module:
         return _resnet10()
     if arch == "vgg16":
         return _VGGTrunk()
+    if arch == "vgg11_bn":
+        return _VGGTrunk("A", batch_norm=True)
+    if arch == "googlenet":
+        return tvm.googlenet(weights=None, aux_logits=False, init_weights=True,
+                             transform_input=False)
     if arch == "inception_v3":  # its truncated-normal init is slow and pointless before loading
         return tvm.inception_v3(weights=None, aux_logits=True, init_weights=not pretrained)
     return getattr(tvm, info.builder)(weights=None)
@@ -216,7 +229,7 @@ def _split(arch: str, net: nn.Module, transform_input: bool) -> tuple[nn.Sequent
             elif name.startswith("transition") or name == "norm5":
                 blocks.append(name)
         return feats, blocks
-    if arch == "vgg16":
+    if arch in ("vgg16", "vgg11_bn"):
         feats = nn.Sequential(*net.features.children())
         blocks = [str(i) for i, m in enumerate(feats) if isinstance(m, nn.Conv2d)]
         return feats, blocks
@@ -231,6 +244,14 @@ def _split(arch: str, net: nn.Module, transform_input: bool) -> tuple[nn.Sequent
             feats.add_module(name, getattr(net, name))
         blocks = [n for n in order if not n.startswith("maxpool")]
         return feats, blocks
+    if arch == "googlenet":
+        feats = nn.Sequential()
+        order = ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b",
+                 "maxpool3", "inception4a", "inception4b", "inception4c", "inception4d",
+                 "inception4e", "maxpool4", "inception5a", "inception5b"]
+        for name in order:
+            feats.add_module(name, getattr(net, name))
+        return feats, [n for n in order if not n.startswith("maxpool")]
     if arch == "mobilenet_v3_small":
         feats = nn.Sequential(*net.features.children())
         return feats, [str(i) for i in range(len(feats))]
@@ -352,7 +373,8 @@ def build_model(arch: str, n_classes: int, pretrained: bool = False, freeze: str
     ----------
     arch : str
         A key of ``ARCHITECTURES``: ``resnet50`` (paper default), ``densenet121``, ``vgg16``,
-        ``inception_v3`` (Table 9), ``resnet18``, ``resnet10``, ``mobilenet_v3_small``.
+        ``inception_v3`` (Table 9), ``resnet18``, ``resnet10``, ``vgg11_bn``, ``googlenet`` (CPU-sized
+        members of Table 9's VGG and Inception families), ``mobilenet_v3_small``.
     n_classes : int
         Output classes.
     pretrained : bool

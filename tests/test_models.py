@@ -21,6 +21,7 @@ def empty_hub(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("arch,size", [("resnet10", 32), ("resnet18", 32), ("mobilenet_v3_small", 32),
                                        ("resnet50", 32), ("densenet121", 32), ("vgg16", 32),
+                                       ("vgg11_bn", 32), ("googlenet", 32),
                                        pytest.param("inception_v3", 75, marks=pytest.mark.slow)])
 def test_architectures_head_and_forward(arch, size):
     m = models.build_model(arch, 5, freeze="all")

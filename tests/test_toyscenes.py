@@ -16,11 +16,20 @@ from nbkit.datasets import toyscenes as T
 from nbkit.errors import DataError
 from nbkit.labelindex import LabelIndex
 
-# Pinned for GENERATOR_VERSION "toyscenes-1", seed 0: the same pixels, labels and boxes on any machine.
-GOLDEN = {
+# Pinned for generation 1 ("toyscenes-1", version=1), seed 0: the same pixels, labels and boxes on
+# any machine; generation 2 must not have changed them.
+GOLDEN_V1 = {
     "pixels_rows_0_7": "99e6b087d439cb5a605d43d28be291d853f7175490902e9be99ac2d0cbbe7fb3",
     "boxes_300": "18c5c75d2e2e79b1f63cae447fde6317521e7621c47b03f889ec7bb1d3ddda95",
     "labelmaps_rows_0_2": "706b0d42092ea04cc24953f68347956d7473362eabdd4293b243dac8ba9339bf",
+}
+# Pinned for generation 2 ("toyscenes-2", the default), seed 0.
+GOLDEN_V2 = {
+    "pixels_rows_0_7": "d1b8b42311f7bce9d6ff3254c32a0ea97f833a78a823dbed890ba97418c9eade",
+    "boxes_300": "abce1d9d1972e1248b07f384b2c9a318fcb3896d42004b1bdd4e742065b2bcc4",
+    "labelmaps_rows_0_2": "e768b662e4a646ccf5f762f5a7e44d50f2e8151e25a733c80c55941ffe6f9f11",
+    "labels_300": "cd2acb06640109983040401028ab4bfaf31a0284404fb8fea3bf7afed02a60c7",
+    "labels_full": "bb6405102bf7dba6a8531b24abce9cfdd2f6343a2ca0d58db7a42d0f7bd74d84",
 }
 
 
@@ -39,12 +48,39 @@ def small():
 
 
 @pytest.fixture(scope="module")
+def small_v1():
+    return T.load_toyscenes(seed=0, n_images=300, progress=False, cache=False, version=1)
+
+
+@pytest.fixture(scope="module")
 def full():
-    """The default dataset (24,000 scenes; drawn once for this module, a few seconds)."""
+    """The default dataset (generation 2, 48,000 scenes; drawn once for this module, seconds)."""
     return T.load_toyscenes(progress=False, cache=False)
 
 
-def test_classes_are_distinct_and_named():
+@pytest.fixture(scope="module")
+def full_v1():
+    """Generation 1's default dataset (24,000 scenes)."""
+    return T.load_toyscenes(progress=False, cache=False, version=1)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_classes_are_distinct_and_named(version):
+    m = T.generation(version)
+    assert len(m.classes) == {1: 30, 2: 96}[version]
+    labels = [c.label for c in m.classes]
+    assert len(set(labels)) == len(labels)
+    assert len({(c.shape, c.colour) for c in m.classes}) == len(m.classes)
+    assert set(m.hubs) == {m.classes[i].label for i in m.hub_ids}
+    assert len(m.hubs) == {1: 4, 2: 8}[version] and all(m.hubs.values())
+    themed = sorted(i for ids in m.themes.values() for i in ids)
+    assert themed == sorted(set(range(len(m.classes))) - set(m.hub_ids))
+    assert m.classes[0].name == "striped blue bar"                # the jeans hub in both
+
+
+def test_default_generation_is_2():
+    assert T.DEFAULT_VERSION == 2 and T.GENERATOR_VERSION == "toyscenes-2"
+    assert T.CLASSES is T.generation(2).classes
     assert len(T.CLASSES) >= 20
     labels = [c.label for c in T.CLASSES]
     assert len(set(labels)) == len(labels)
@@ -83,10 +119,32 @@ def test_same_seed_same_data_different_seed_different(small):
     assert np.array_equal(pairs(prefix), pairs(small)[pairs(small)[:, 0] < 100])
 
 
-def test_golden_checksums(small):
-    assert sha(T.render_batch(small, np.arange(8))) == GOLDEN["pixels_rows_0_7"]
-    assert sha(small.boxes[["x0", "y0", "x1", "y1"]].to_numpy(np.float32)) == GOLDEN["boxes_300"]
-    assert sha(T.labelmaps(small, [0, 1, 2])) == GOLDEN["labelmaps_rows_0_2"]
+def test_golden_checksums_v1(small_v1):
+    """Generation 1 stays reproducible under its version."""
+    small = small_v1
+    assert small.meta["generator_version"] == "toyscenes-1" and small.n_classes == 30
+    assert sha(T.render_batch(small, np.arange(8))) == GOLDEN_V1["pixels_rows_0_7"]
+    assert sha(small.boxes[["x0", "y0", "x1", "y1"]].to_numpy(np.float32)) == GOLDEN_V1["boxes_300"]
+    assert sha(T.labelmaps(small, [0, 1, 2])) == GOLDEN_V1["labelmaps_rows_0_2"]
+
+
+def test_golden_checksums_v2(small, full):
+    assert small.meta["generator_version"] == "toyscenes-2" and small.n_classes == 96
+    assert sha(T.render_batch(small, np.arange(8))) == GOLDEN_V2["pixels_rows_0_7"]
+    assert sha(small.boxes[["x0", "y0", "x1", "y1"]].to_numpy(np.float32)) == GOLDEN_V2["boxes_300"]
+    assert sha(T.labelmaps(small, [0, 1, 2])) == GOLDEN_V2["labelmaps_rows_0_2"]
+    assert sha(pairs(small)) == GOLDEN_V2["labels_300"]
+    assert sha(pairs(full)) == GOLDEN_V2["labels_full"]
+
+
+def test_versions_through_the_dataset_spec():
+    from nbkit.datasets import load_dataset
+
+    v1 = load_dataset("toyscenes?version=1&n_images=50")
+    assert v1.n_classes == 30 and v1.meta["generator_version"] == "toyscenes-1"
+    assert load_dataset("toyscenes:0?n_images=50").n_classes == 96
+    with pytest.raises(DataError, match="version"):
+        T.load_toyscenes(n_images=5, version=3)
 
 
 def test_render_batch_equals_single_images_subset_and_reload(small, tmp_path):
@@ -123,7 +181,9 @@ def test_images_are_not_blank_and_objects_show(small):
     assert hits >= 10
 
 
-def test_boxes_inside_and_match_labels(small):
+@pytest.mark.parametrize("version", [1, 2])
+def test_boxes_inside_and_match_labels(version, small, small_v1):
+    small = small if version == 2 else small_v1
     b = small.boxes
     xy = b[["x0", "y0", "x1", "y1"]].to_numpy()
     assert (xy >= 0).all() and (xy <= 1).all()
@@ -136,11 +196,15 @@ def test_boxes_inside_and_match_labels(small):
     assert all(small.Y[r, dom[r]] for r in range(small.n_images))
     # dominant objects are large, secondary ones smaller
     side = (b["x1"] - b["x0"]).to_numpy()
-    assert side[b["role"] == "dominant"].min() >= T.SIZE_DOMINANT[0] - 1e-6
-    assert side[b["role"] == "secondary"].max() <= T.SIZE_HUB[1] + 1e-6
+    dominant, hub, secondary = ((T.V1_SIZE_DOMINANT, T.V1_SIZE_HUB, T.V1_SIZE_SECONDARY)
+                                if version == 1 else
+                                (T.V2_SIZE_DOMINANT, T.V2_SIZE_HUB, T.V2_SIZE_SECONDARY))
+    assert side[b["role"] == "dominant"].min() >= dominant[0] - 1e-6
+    assert side[b["role"] == "secondary"].max() <= max(hub[1], secondary[1]) + 1e-6
     s = small.summary()
-    assert s["classes"] == 30 and s["images"] == 300 and set(small.splits) == {"train"}
-    assert small.meta["seed"] == 0 and small.meta["generator_version"] == T.GENERATOR_VERSION
+    assert s["classes"] == {1: 30, 2: 96}[version] and s["images"] == 300
+    assert set(small.splits) == {"train"}
+    assert small.meta["seed"] == 0 and small.meta["generator_version"] == f"toyscenes-{version}"
 
 
 def _max_independent_set(nodes, adjacent) -> list[int]:
@@ -162,11 +226,14 @@ def _max_independent_set(nodes, adjacent) -> list[int]:
     return best
 
 
-def test_full_dataset_hubs_are_central_and_poisonable(full):
+def test_v1_full_dataset_hubs_are_central_and_poisonable(full_v1):
+    """Generation 1's structure (themes as walls), kept as it was."""
+    full = full_v1
+    V1 = T.generation(1)
     assert full.n_images == 24000 and full.n_classes == 30
     co = from_labelindex(full)
     M, n = co.M, np.diag(co.M)
-    hubs = set(T.HUB_IDS)
+    hubs = set(V1.hub_ids)
     for min_overlaps in (15, 20):
         G = nx.Graph()
         G.add_nodes_from(range(30))
@@ -176,24 +243,24 @@ def test_full_dataset_hubs_are_central_and_poisonable(full):
         deg = pd.Series(dict(G.degree()))
         assert set(bet.nlargest(4).index) == hubs
         assert set(deg.nlargest(4).index) == hubs
-        assert bet.idxmax() == T.HUB_IDS[0]                    # the "jeans" hub leads
+        assert bet.idxmax() == V1.hub_ids[0]                    # the "jeans" hub leads
     # cross-theme pairs stay rare (independent sets are real), theme mates co-occur often
     regular = [i for i in range(30) if i not in hubs]
-    theme = {i: T.CLASSES[i].theme for i in regular}
+    theme = {i: V1.classes[i].theme for i in regular}
     cross = [M[i, j] for i, j in itertools.combinations(regular, 2) if theme[i] != theme[j]]
     mates = [M[i, j] for i, j in itertools.combinations(regular, 2) if theme[i] == theme[j]]
     assert max(cross) < 15 and min(mates) > 100
     # poisonable subsets (trig_overlaps 40 and 50, max_other_overlaps 15 and 20)
     sizes = {}
     for trig, max_other in [(40, 15), (50, 20)]:
-        for h in T.HUB_IDS:
+        for h in V1.hub_ids:
             cand = [c for c in range(30) if c != h and M[h, c] > trig
                     and n[c] - M[h, c] >= 200 and M[h, c] >= 50]
             mis = _max_independent_set(cand, M > max_other)
             sizes[(trig, max_other, h)] = len(mis)
             for c in mis:                                  # trigger in 15-40 % of a class's images
                 assert 0.15 <= M[h, c] / n[c] <= 0.40 or c in hubs
-        got = sorted((sizes[(trig, max_other, h)] for h in T.HUB_IDS), reverse=True)
+        got = sorted((sizes[(trig, max_other, h)] for h in V1.hub_ids), reverse=True)
         assert got[2] >= 5, got
         assert got[0] >= 10, got
 
@@ -263,7 +330,7 @@ def test_default_sample_crosses_inside_the_sweep(tmp_path, full):
 
 def test_bad_input():
     with pytest.raises(DataError, match="n_images"):
-        T.load_toyscenes(n_images=0)
+        T.load_toyscenes(n_images=-1)
     with pytest.raises(DataError, match="image_size"):
         T.load_toyscenes(n_images=5, image_size=4)
     li = T.load_toyscenes(n_images=10, progress=False, cache=False)
@@ -276,15 +343,85 @@ def test_bad_input():
         T.write_relabel_sample("/nonexistent-never-written", n=50, li=li)
 
 
-def test_poisonable_subsets_with_the_subsets_module(full):
+def test_v1_poisonable_subsets_with_the_subsets_module(full_v1):
     """The same requirement through nbkit.subsets (the pipeline's own solver)."""
     S = pytest.importorskip("nbkit.subsets")
-    co = from_labelindex(full)
-    res = S.poisonable_subsets(co, list(T.HUB_IDS), trig_overlaps=40, max_other_overlaps=15,
+    co = from_labelindex(full_v1)
+    hub_ids = list(T.generation(1).hub_ids)
+    res = S.poisonable_subsets(co, hub_ids, trig_overlaps=40, max_other_overlaps=15,
                                min_overlaps=15, progress=False)
     sizes = {r["trigger"]["id"]: len(r["classes"]) for r in res}
-    assert sizes[T.HUB_IDS[0]] >= 10
+    assert sizes[hub_ids[0]] >= 10
     assert sorted(sizes.values(), reverse=True)[2] >= 5
     for r in res:
         for c in r["classes"]:
             assert c["num_clean"] >= 200 and c["num_poison"] >= 50
+
+
+# ---------------------------------------------------------------------------- generation 2's structure
+@pytest.fixture(scope="module")
+def co_full(full):
+    return from_labelindex(full)
+
+
+def test_v2_pair_counts_are_graded(co_full):
+    """Pair counts spread over every scale (heavy tail, themes a prior), and a fair share of the
+    jeans hub's candidate pairs falls between 15 and 100 images, where W = 20 ... 60 decides."""
+    M, H = co_full.M, len(T.HUB_IDS)
+    iu = np.triu_indices(M.shape[0], 1)
+    reg = iu[0] >= H
+    hist = np.histogram(M[iu][reg], [0, 15, 30, 60, 100, 10**6])[0]
+    assert (hist > 0).all(), hist                               # every scale occupied
+    assert hist[0] > hist[1] > hist[2] > hist[3] > 0, hist      # and decreasing: a long tail
+    cand = np.flatnonzero(M[0] >= 15)
+    cand = cand[cand >= H]
+    sub = M[np.ix_(cand, cand)][np.triu_indices(len(cand), 1)]
+    assert len(cand) >= 60
+    assert 0.10 <= ((sub >= 15) & (sub <= 100)).mean() <= 0.5
+    # themes are a prior, not a wall: many pairs across themes co-occur at least 15 times
+    theme = np.array([T.CLASSES[i].theme for i in range(M.shape[0])])
+    cross = (theme[iu[0]] != theme[iu[1]]) & reg
+    assert (M[iu][cross] >= 15).sum() >= 100
+
+
+def test_v2_centralities_rank_different_hubs_first(co_full):
+    """Hubs of different profiles: the 8 variants do not all pick one trigger (Figure 12)."""
+    from nbkit.centrality import all_variants
+
+    df = all_variants(co_full, min_overlaps=15)
+    tops = {c: int(df[c].idxmax()) for c in df.columns}
+    assert len(tops) == 8 and len(set(tops.values())) >= 3, tops
+    assert set(tops.values()) <= set(T.HUB_IDS)
+    assert tops["betweenness"] == T.HUB_IDS[0]                  # the jeans hub, as in the paper
+
+
+def test_v2_edge_threshold_changes_the_mis(full, co_full):
+    """W = 20, 40, 60 give different 10-class subsets for the jeans trigger (Figure 14)."""
+    from nbkit import curate
+
+    sets = {}
+    for w in (20, 40, 60):
+        sel = curate.select_backdoor(full, co_full, trigger="striped_blue_bar", subset_mode="mis",
+                                     min_overlaps=w, n_classes=10, max_other_overlaps=-1,
+                                     min_clean=200, min_poison=50, method="exact", seed=0)
+        sets[w] = frozenset(sel["classes"])
+        assert len(sets[w]) == 10
+        M = co_full.M
+        chosen = sorted(sets[w])
+        pair = M[np.ix_(chosen, chosen)][np.triu_indices(10, 1)]
+        assert pair.max() < w                                   # independent on the W graph
+    assert len(set(sets.values())) == 3
+    # a higher W admits classes that share more images
+    worst = {w: co_full.M[np.ix_(sorted(s), sorted(s))][np.triu_indices(10, 1)].max()
+             for w, s in sets.items()}
+    assert worst[60] > worst[20], worst
+
+
+def test_v2_app_d_pairs_share_classes(co_full):
+    """App. D is not trivial: some pair of different top-25 triggers shares > 30 classes."""
+    S = pytest.importorskip("nbkit.subsets")
+    trig = S.rank_triggers(co_full, top=25, min_overlaps=15)
+    subs = S.poisonable_subsets(co_full, trig, max_other_overlaps=40, min_overlaps=15,
+                                min_clean=200, min_poison=50, progress=False, compare=False)
+    summ = S.multi_trigger_summary(S.multi_trigger_overlap(subs, top=25, threshold=30))
+    assert summ["share_distinct_pairs_above"] > 0 and summ["largest_shared"] > 30, summ

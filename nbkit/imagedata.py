@@ -445,7 +445,7 @@ def predict(model: torch.nn.Module, images: Sequence[np.ndarray], transform: Cal
     >>> predict(net, np.zeros((2, 2, 2, 3), np.uint8)).shape
     (2, 3)
     """
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     transform = transform or make_transform()
     was = model.training

@@ -45,6 +45,7 @@ import pandas as pd
 
 from . import reference as R
 from . import runs as _runs
+from .errors import MissingDataError
 from .io import read_json, write_text
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -827,7 +828,22 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
                         columns=["run", "status", "data", "feeds", "folder", "params"])
 
 
-def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
+def require_runs(batch: str, runs_root: str | os.PathLike, runs: Sequence[Run]) -> None:
+    """Raise :class:`~nbkit.errors.MissingDataError` when ``runs`` holds no complete run, naming
+    the folder searched, the batches that do exist there, and what to run."""
+    if any(r.complete for r in runs):
+        return
+    root = Path(runs_root)
+    have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    there = (f"batches there: {', '.join(have)}" if have else "no batch there") + (
+        f"; {len(runs)} run folder(s) of '{batch}' are incomplete (no results.json)" if runs else "")
+    raise MissingDataError(root.resolve() / batch, "no complete run to report on", None,
+                           f"{there}. From the checkout run `python -m nbkit reproduce --batch {batch}` "
+                           "(or `make reproduce BATCH=" + batch + "`), or set `batch` / `runs_root` "
+                           "in this notebook's parameters to a batch that has run")
+
+
+def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool = False) -> Report:
     """Rebuild every table and figure of the paper from a batch's results.
 
     Parameters
@@ -836,6 +852,9 @@ def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
         Batch name (``runs/<batch>/``).
     runs_root : path, optional
         Default ``$NBKIT_RUNS`` or ``./runs``.
+    require : bool
+        Raise :class:`~nbkit.errors.MissingDataError` (with what to run) when the batch has no
+        complete run, instead of building an empty report (notebook 07 sets it).
 
     Returns
     -------
@@ -845,6 +864,8 @@ def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
     """
     root = Path(runs_root) if runs_root else _runs.runs_root()
     runs = collect(batch, root)
+    if require:
+        require_runs(batch, root, runs)
     sections = []
     for b in BUILDERS:
         try:

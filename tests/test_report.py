@@ -227,3 +227,15 @@ def test_a_real_browser_renders_the_report(written, tmp_path):
     assert 0 <= d["claims_top"] < 900                                  # the claims on the first screen
     for i in d["imgs"]:                                                # native width up to the page
         assert abs(i["shown"] - min(i["natural"], 1180)) <= 2, i    # main is 1180 px wide
+
+
+def test_nothing_to_report_is_an_error_that_says_what_to_run(tmp_path):
+    from nbkit.errors import MissingDataError
+
+    (tmp_path / "runs" / "default").mkdir(parents=True)
+    with pytest.raises(MissingDataError, match=r"no complete run.*batches there: default.*"
+                                               r"python -m nbkit reproduce --batch smoke"):
+        report.build("smoke", tmp_path / "runs", require=True)
+    _run(tmp_path / "runs", "05_train", {"seed": 0}, None, batch="smoke")       # half-written only
+    with pytest.raises(MissingDataError, match="1 run folder"):
+        report.build("smoke", tmp_path / "runs", require=True)

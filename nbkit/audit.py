@@ -36,21 +36,25 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import reference as _ref
 from .errors import DataError
 from .io import atomic_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: Figure 16 of the paper: % of trigger images (25 per model, averaged over 3 models trained with
-#: different target classes) on which the authors judged that GradCAM highlighted the trigger.
+#: Figure 16 of the paper (``nbkit.reference.FIGURE16``, keyed by the kit's dataset keys): % of
+#: trigger images (25 per model, averaged over 3 models trained with different target classes) on
+#: which the authors judged that GradCAM highlighted the trigger.
 PAPER_FIG16: dict[str, dict[str, float]] = {
-    "imagenet": {"jeans": 57.3, "chainlink fence": 57.3, "doormat": 74.6},
-    "openimages": {"wheel": 28.0, "jeans": 41.3, "chair": 82.6},
-}
-#: How Figure 16 was made (for tables and notebooks).
-PAPER_FIG16_SETUP = {"images_per_model": 25, "models_per_trigger": 3, "judges": 2,
-                     "judgement": "by eye: does the GradCAM heat map highlight the trigger?"}
+    ds: {t: rec["value"] for t, rec in _ref.FIGURE16[row].items()}
+    for ds, row in _ref.DATASET_ROWS.items()}
+#: How Figure 16 was made (paper, App. F; ``nbkit.reference.SETTINGS["App. F"]``).
+PAPER_FIG16_SETUP = {
+    "images_per_model": _ref.value("Settings", "App. F", "trigger_images_per_model"),
+    "models_per_trigger": _ref.value("Settings", "App. F", "models_per_dataset"),
+    "judges": _ref.value("Settings", "App. F", "inspectors"),
+    "judgement": "by eye: does the GradCAM heat map highlight the trigger?"}
 
 
 # --------------------------------------------------------------------------------- preprocessing

@@ -622,13 +622,20 @@ def rankings(df: pd.DataFrame, m: int, exclude: Iterable = (), names=None) -> pd
     return pd.DataFrame(out, index=pd.RangeIndex(1, int(m) + 1, name="rank"))
 
 
-def compare_names(ours: Iterable[str], theirs: Iterable[str]) -> dict:
-    """Matched / missing / extra names between two lists (case-insensitive, order kept).
+def compare_names(ours: Iterable[str], theirs: Iterable[str], dataset: str | None = None) -> dict:
+    """Matched / missing / extra names between two lists (order kept).
+
+    Two names match when ``nbkit.reference.trigger_key`` says they are the same trigger: case-,
+    space- and punctuation-insensitively, and, unless ``dataset`` names a non-ImageNet dataset,
+    through the ImageNet class they stand for (the paper's "T-shirt" / "t-shirt" is the class
+    "jersey", "bow tie" / "bowtie" one class).
 
     Parameters
     ----------
     ours, theirs : iterable of str
         Ours (recomputed) and theirs (the reference).
+    dataset : str, optional
+        Passed to ``trigger_key`` (``"openimages"``: names only).
 
     Returns
     -------
@@ -640,13 +647,17 @@ def compare_names(ours: Iterable[str], theirs: Iterable[str]) -> dict:
     --------
     >>> compare_names(["Wheel", "Chair", "Tree"], ["chair", "wheel", "Jeans"])["missing"]
     ['Jeans']
+    >>> compare_names(["jersey", "bow tie"], ["T-shirt", "bowtie"])["matched"]
+    ['jersey', 'bow tie']
     """
+    from .reference import trigger_key
+
     ours, theirs = [str(x) for x in ours], [str(x) for x in theirs]
-    lo, lt = {x.lower() for x in ours}, {x.lower() for x in theirs}
+    lo, lt = {trigger_key(x, dataset) for x in ours}, {trigger_key(x, dataset) for x in theirs}
     union = lo | lt
-    return {"matched": [x for x in ours if x.lower() in lt],
-            "missing": [x for x in theirs if x.lower() not in lo],
-            "extra": [x for x in ours if x.lower() not in lt],
+    return {"matched": [x for x in ours if trigger_key(x, dataset) in lt],
+            "missing": [x for x in theirs if trigger_key(x, dataset) not in lo],
+            "extra": [x for x in ours if trigger_key(x, dataset) not in lt],
             "jaccard": (len(lo & lt) / len(union)) if union else 1.0}
 
 
@@ -659,8 +670,9 @@ def load_paper_tables() -> dict:
     Returns
     -------
     dict
-        ``paper``: dataset -> variant -> list of trigger names as published, or ``None`` where not
-        transcribed (``nbkit.reference.TABLES_6_7``); ``authors_training_triggers``: dataset ->
+        ``paper``: dataset -> variant -> list of trigger names as published (Table 6, unweighted
+        variants; Table 7, the ``_WT`` ones; ``nbkit.reference.TABLE6`` / ``TABLE7``);
+        ``authors_training_triggers``: dataset ->
         variant -> the 2-3 triggers the authors trained their centrality ablation on (Figures 5/13,
         ``run_on_gpus_centrality_ablate.py``), picked from their Tables 6-7 candidates;
         ``authors_select_trigs``: dataset -> ``{"betweenness": [...]}``, the triggers the authors'
@@ -675,15 +687,12 @@ def load_paper_tables() -> dict:
     """
     from . import reference as R
 
-    def key(name: str) -> str:
-        base, weighted = (name[:-9], True) if name.endswith("_weighted") else (name, False)
-        return variant_name(base, weighted)
-
-    paper = {}
-    for ds, cols in R.TABLES_6_7.items():
-        vals = {key(k): (None if rec["value"] is None else list(rec["value"]))
-                for k, rec in cols.items()}
-        paper[ds] = vals if any(v is not None for v in vals.values()) else None
+    paper: dict = {}
+    for tab in (R.TABLE6, R.TABLE7):
+        for row, cols in tab.items():
+            ds = {v: k for k, v in R.DATASET_ROWS.items()}[row]
+            paper.setdefault(ds, {}).update({variant_name(*parse_variant(k)): list(rec["value"])
+                                             for k, rec in cols.items()})
     df = R.authors_trigger_class_sets("centrality_ablation_fig5_fig13")
     training: dict = {}
     for row in df.itertuples():
@@ -695,7 +704,7 @@ def load_paper_tables() -> dict:
         select[ds] = {"betweenness": list(b), "setting": recs["setting"]["value"],
                       "source": recs["betweenness"]["source"]}
     return {"paper": paper, "authors_training_triggers": training, "authors_select_trigs": select,
-            "notes": {"paper": R.NA_TEXT if all(v is None for v in paper.values()) else "",
+            "notes": {"paper": "Table 6 (unweighted) and Table 7 (weighted), names as printed",
                       "authors_training_triggers": (
                           "2-3 triggers per variant from the authors' centrality ablation "
                           "(run_on_gpus_centrality_ablate.py @ 0d567e1; setting: graph min 15, "

@@ -19,7 +19,8 @@ paper's number is given only where both measure the same thing on the same kind 
 the row says why they are not compared, and :mod:`nbkit.claims` checks whether the paper's
 *finding* holds on our runs (the table the report opens with). The paper's numbers come from
 ``nbkit.reference`` with their source; the authors' recorded values (their notebooks and scripts)
-appear in their own column.
+appear in their own column; where the paper prints no number (Figures 12-15 are
+plots) the paper column says ``n/a``.
 
 Examples
 --------
@@ -45,7 +46,7 @@ import pandas as pd
 
 from . import reference as R
 from . import runs as _runs
-from .errors import MissingDataError
+from .errors import DataError, MissingDataError
 from .io import read_json, write_text
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -59,30 +60,27 @@ NA = "n/a"
 # collecting runs
 # --------------------------------------------------------------------------------------------------
 def data_kind(spec: Any) -> str:
-    """Where a run's data came from, in three honest kinds.
+    """Where a run's data came from: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
 
-    ``"toy scenes"`` (the kit's synthetic scenes), ``"authors' counts"`` (the real Open Images
-    co-occurrence matrix the authors released, shipped with the kit) or ``"real data"`` (a dataset
-    the user pointed the kit at).
-
-    Parameters
-    ----------
-    spec : str or dict
-        A dataset spec (``"toyscenes:3"``, ``"openimages:/data/oi"``) or a params dict holding
-        ``dataset``. A run without a dataset parameter reads the toy scenes (every notebook's default).
+    :func:`nbkit.datasets.data_kind` decides; a run without a dataset parameter reads the toy
+    scenes (every notebook's default), and a label the adapters do not know (a Table 5 row
+    named by the user) is the user's data.
 
     Examples
     --------
     >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
     ('toy scenes', "authors' counts", 'real data')
     """
+    from .datasets import data_kind as _kind
+
     if isinstance(spec, Mapping):
         spec = spec.get("dataset") or ""
-    spec = str(spec or "").strip()
-    head = re.match(r"[A-Za-z0-9_-]*", spec).group(0).lower()   # "toyscenes (candidates)" -> toyscenes
-    if not head or head == "toyscenes":
+    if not str(spec or "").strip():
         return TOY
-    return AUTHORS if head == "openimages-counts" else REAL
+    try:
+        return _kind(str(spec))
+    except DataError:
+        return REAL
 
 
 @dataclasses.dataclass
@@ -202,13 +200,13 @@ class Section:
 
 @dataclasses.dataclass
 class Report:
-    """The whole report: its sections, the run list and what the paper tables still lack."""
+    """The whole report: its sections, the run list and the paper items that print no numbers."""
 
     batch: str
     runs_root: Path
     sections: list
     runs: pd.DataFrame
-    not_established: pd.DataFrame
+    no_numbers: pd.DataFrame
     claims: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def section(self, key: str) -> Section:
@@ -328,15 +326,17 @@ def figure7(runs: Sequence[Run]) -> Section:
         fp = r.get("choice.fp", "fp", "false_positives", "balanced.fp")
         fn = r.get("choice.fn", "fn", "false_negatives", "balanced.fn")
         n = r.get("n_images", "choice.n_images")
-        rows += [compare_row("threshold", th, R.FIGURE7["threshold"], r.data, ds, 1),
-                 compare_row("false positives", fp, R.FIGURE7["false_positives"], r.data, ds, 1),
-                 compare_row("false negatives", fn, R.FIGURE7["false_negatives"], r.data, ds, 1),
-                 compare_row("hand-labelled images", n, R.FIGURE7["n_images"], r.data, ds, 1)]
+        f7 = R.FIGURE7["ImageNet"]
+        rows += [compare_row("threshold", th, f7["threshold"], r.data, ds, 1),
+                 compare_row("false positives", fp, f7["false_positives"], r.data, ds, 1),
+                 compare_row("false negatives", fn, f7["false_negatives"], r.data, ds, 1),
+                 compare_row("hand-labelled images", n, R.cell("Settings", "App. B",
+                                                               "hand_labelled_images"), r.data, ds, 1)]
     if rows:
         s.tables["comparison"] = pd.DataFrame(rows)
-    s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7["sweep_authors"]["value"],
+    s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7_AUTHORS["sweep"]["value"],
                                              columns=["threshold", "false_positives", "false_negatives"])
-    s.notes.append("authors' sweep: " + R.FIGURE7["sweep_authors"]["source"])
+    s.notes.append("authors' sweep: " + R.FIGURE7_AUTHORS["sweep"]["source"])
     s.figures = _figures(sel, "fig7*.png", "*threshold*sweep*.png", "*sweep*.png")
     return s
 
@@ -356,7 +356,8 @@ def table5(runs: Sequence[Run]) -> Section:
                                                               or "imagenet" in name else None)
         for q, key in (("classes", "classes"), ("images", "images"),
                        ("objects per image", "objects_per_image")):
-            rec = R.TABLE5[paper_ds][key] if paper_ds else None
+            rec = R.cell("Table 5", paper_ds, "avg_objects_per_image" if key == "objects_per_image"
+                         else key) if paper_ds else None
             auth = R.TABLE5_AUTHORS.get(paper_ds or "", {}).get(key)
             rows.append(compare_row(q, row.get(key), rec, kind, name,
                                     authors=auth["value"] if auth else None,
@@ -433,9 +434,8 @@ def tables6_7(runs: Sequence[Run]) -> Section:
                            "wrongly accept it")
     if rows:
         s.tables = {"comparison": pd.DataFrame(rows), **s.tables}
-    rec = R.TABLES_6_7["openimages"]["betweenness"]
-    if rec["value"] is None:
-        s.notes.append("paper's Tables 6-7 trigger lists: " + rec["note"])
+    s.notes.append("paper's Table 6 (unweighted) Open Images betweenness triggers: "
+                   + ", ".join(R.value("Table 6", "Open Images", "betweenness")))
     s.notes.append("authors' recorded Open Images betweenness triggers (" + auth["setting"]["value"]
                    + "): " + ", ".join(f"{k} ({v})" for k, v in sizes_auth.items())
                    + " [" + auth["betweenness"]["source"] + "]; the difference column compares our "
@@ -467,48 +467,17 @@ def _flat(v):
 
 # --- App. D (04) ----------------------------------------------------------------------------------
 def app_d(runs: Sequence[Run]) -> Section:
+    from . import subsets as S
+
     sel = _runs_of(runs, "04_subsets", "App. D")
     s = _section("App. D", "04_subsets", sel)
-    rows = []
-    paper_n, paper_thr = R.APP_D["n_pairs"]["value"], R.APP_D["threshold_classes"]["value"]
+    frames = []
     for r in sel:
         for ds, mt in _multi_blocks(r):
-            kind = data_kind(ds) if ds else r.data
-            pair = first(mt, "largest_pair", "largest.pair", "largest_pair_names")
-            if isinstance(pair, (list, tuple)):
-                pair = " + ".join(map(str, pair))
-            n = first(mt, "n_pairs", "pairs")
-            thr = first(mt, "threshold", default=r.params.get("overlap_threshold"))
-            top = mt.get("top", r.params.get("top_m"))
-            # the paper's numbers are ImageNet classes (chain link fence + website), top 25 = 625 pairs
-            why = []
-            if kind != REAL:
-                why.append(f"ours: {kind} ({ds}); the paper's pair are ImageNet classes")
-            if n is not None and paper_n is not None and int(n) != int(paper_n):
-                why.append(f"{n} vs {paper_n} pairs (top {top} vs top 25)")
-            if mt.get("basis") == "candidates" or "(candidates)" in ds:
-                why.append("shared candidate classes, not poisonable subsets")
-            why_txt = "; ".join(why) or None
-            thr_txt = f"{thr:g}" if isinstance(thr, (int, float)) else str(thr)
-            share_why = why_txt
-            if thr is not None and paper_thr is not None and float(thr) != float(paper_thr):
-                share_why = "; ".join(filter(None, [why_txt, f"threshold {thr_txt} vs the paper's {paper_thr}"]))
-            rows += [
-                compare_row("largest shared classes (a trigger pair)",
-                            first(mt, "largest_shared", "largest_pair_classes", "largest.shared",
-                                  "max_shared"), R.APP_D["largest_pair_classes"], kind, ds, why=why_txt),
-                compare_row("that pair", pair, R.APP_D["largest_pair"], kind, ds, why=why_txt),
-                compare_row(f"share of pairs above {thr_txt} shared classes",
-                            first(mt, "share_above", "frac_above", "fraction_above", "share_pairs_above",
-                                  "frac_pairs_above"), R.APP_D["share_pairs_above_30"], kind, ds,
-                            why=share_why),
-                compare_row("pairs", n, R.APP_D["n_pairs"], kind, ds, why=why_txt)]
-    if rows:
-        s.tables["comparison"] = pd.DataFrame(rows)
-    s.notes.append("the paper's App. D text names Open Images, but its largest pair (chain link fence + "
-                   "website) are ImageNet classes; its setting: top 25 triggers, W 15, trig 40, "
-                   "betweenness. Ours are compared with those numbers as printed, and labelled with "
-                   "the dataset they come from")
+            frames.append(S.app_d_comparison(mt, r.params, ds or r.params.get("dataset", "")))
+            s.notes.append(S.app_d_text(mt, r.params, ds or r.params.get("dataset", "")))
+    if frames:
+        s.tables["comparison"] = pd.concat(frames, ignore_index=True)
     s.figures = _figures(sel, "*multi*trigger*.png", "*histogram*.png", "*overlap*.png")
     return s
 
@@ -598,7 +567,8 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
             why = None if a["data"] in (REAL,) else (
                 TOY_WHY if TOY in a["data"] else f"{a['data']}: not the paper's training data")
             row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
-                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]), why=why)
+                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]), why=why,
+                              scale=0.01 if rec and rec["unit"] == "%" else 1)
             row["setting"] = label
             row["ours_mean_std"] = _fmt_pm(a[metric], a[f"{metric}_std"], a["n"])
             rows.append(row)
@@ -609,6 +579,8 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
     keep = [c for c in df.columns if c in axes or c in replicates
             or (c not in ("clean_acc", "trigger_acc", "run", "data") and df[c].astype(str).nunique() > 1)]
     s.tables["runs"] = df[keep + ["clean_acc", "trigger_acc", "run", "data"]]
+    if R.no_numbers(key):
+        s.notes.append(R.no_numbers(key))
     s.notes.append(f"axis: {', '.join(axes) if axes else '(one setting)'}; mean ± std over "
                    f"{', '.join(r for r in replicates if r in df.columns)} replicates")
     plot_axes = [a for a in axes if a != "dataset"]
@@ -622,10 +594,14 @@ def _round(x):
     return None if v is None else round(v, 4)
 
 
-def _paper_acc(section: dict):
+def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
+    """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (``rows`` maps the
+    dataset to the paper's row name when the table names its rows otherwise)."""
     def get(label: str, metric: str, dataset: str):
-        node = section.get(dataset, {}).get(label)
-        return node.get(metric) if isinstance(node, Mapping) else None
+        try:
+            return R.cell(table, (rows or {}).get(dataset, dataset), f"{label}.{metric}")
+        except DataError:
+            return None
     return get
 
 
@@ -635,8 +611,8 @@ def table8(runs):
         if ir is not None and ir == 0:
             return "no_backdoor"
         mode = str(a.get("subset_mode", "mis"))
-        return "centrality_with_mis" if mode == "mis" else "centrality_without_mis"
-    return _training_section("Table 8", runs, label, _paper_acc(R.TABLE8),
+        return "centrality_mis" if mode == "mis" else "centrality_no_mis"
+    return _training_section("Table 8", runs, label, _paper_acc("Table 8"),
                              axis_hint=("subset_mode", "injection_rate"),
                              replicates=REPLICATE_AXES + ("trigger",))
 
@@ -645,16 +621,22 @@ _ARCH_KEYS = {"resnet50": "resnet50", "vgg16": "vgg16", "vgg": "vgg16", "incepti
               "inception": "inception_v3", "densenet121": "densenet121", "dense": "densenet121"}
 
 
+_PAPER_MODELS = {arch: model for model, arch in R.ARCHITECTURES.items()}   # resnet50 -> "ResNet"
+
+
 def table9(runs):
-    return _training_section("Table 9", runs, lambda a: _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch"))),
-                             _paper_acc(R.TABLE9), axis_hint=("arch",))
+    def label(a):
+        arch = _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch")))
+        return _PAPER_MODELS.get(arch, arch)
+    return _training_section("Table 9", runs, label, _paper_acc("Table 9", {"imagenet": "ImageNet jeans"}),
+                             axis_hint=("arch",))
 
 
 def table10(runs):
     return _training_section("Table 10", runs,
                              lambda a: f"n_added_classes={a.get('n_added_classes')}",
-                             lambda label, m, ds: R.TABLE10[ds]["random_added_classes"][m]
-                             if not label.endswith("=0") else None,
+                             lambda label, m, ds: _paper_acc("Table 10")(
+                                 label.replace("n_added_classes=", "added_"), m, ds),
                              axis_hint=("n_added_classes",), plot="bar", xlabel="added random classes")
 
 
@@ -663,20 +645,20 @@ def figure12(runs):
         c = str(a.get("centrality", "betweenness")).replace("evector", "eigenvector")
         w = a.get("weighted")
         return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
-    return _training_section("Figure 12", runs, label, _paper_acc(R.FIGURE12),
+    return _training_section("Figure 12", runs, label, lambda *_: None,
                              axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality",
                              replicates=REPLICATE_AXES + ("trigger",))
 
 
 def figure13(runs):
     return _training_section("Figure 13", runs, lambda a: str(a.get("injection_rate")),
-                             _paper_acc(R.FIGURE13), axis_hint=("injection_rate",), plot="line",
+                             lambda *_: None, axis_hint=("injection_rate",), plot="line",
                              xlabel="injection rate")
 
 
 def figure14(runs):
     s = _training_section("Figure 14", runs, lambda a: str(a.get("min_overlaps")),
-                          _paper_acc(R.FIGURE14), axis_hint=("min_overlaps",), plot="line",
+                          lambda *_: None, axis_hint=("min_overlaps",), plot="line",
                           xlabel="edge-weight threshold W (min_overlaps)")
     # the graph side of the same sweep: subset sizes and overlaps as W grows (notebook 04)
     sel = _runs_of(runs, "04_subsets", "Figure 14")
@@ -699,8 +681,7 @@ def figure14(runs):
 
 def figure15(runs):
     return _training_section("Figure 15", runs, lambda a: f"n_added_classes={a.get('n_added_classes')}",
-                             lambda label, m, ds: R.FIGURE15[ds]["mis_added_classes"][m]
-                             if not label.endswith("=0") else None,
+                             lambda *_: None,
                              axis_hint=("n_added_classes",), plot="line", xlabel="added MIS classes")
 
 
@@ -733,12 +714,12 @@ def figure16(runs: Sequence[Run]) -> Section:
             if kind == REAL and key:
                 pds = "imagenet" if "imagenet" in ds or "relabel" in ds else "openimages"
                 rows.append(compare_row(f"GradCAM highlights '{trig}' (%)", _round(pct),
-                                        R.FIGURE16.get(pds, {}).get(key), kind, ds, n))
+                                        R.FIGURE16[R.DATASET_ROWS[pds]].get(key), kind, ds, n))
                 continue
             # toy scenes: a toy hub stands for one of the paper's triggers ("paper_trigger")
             analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger") or "").lower())
-            recs = [(pds, R.FIGURE16[pds][analogue]) for pds in ("imagenet", "openimages")
-                    if analogue and analogue in R.FIGURE16[pds]] or [("", None)]
+            recs = [(pds, R.FIGURE16[R.DATASET_ROWS[pds]][analogue]) for pds in ("imagenet", "openimages")
+                    if analogue and analogue in R.FIGURE16[R.DATASET_ROWS[pds]]] or [("", None)]
             for pds, rec in recs:
                 what = f" vs the paper's {analogue} ({pds})" if rec else ""
                 rows.append(compare_row(f"GradCAM highlights '{trig}' (%){what}", _round(pct), rec,
@@ -876,11 +857,11 @@ def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool 
             s.notes.append(f"ERROR building {key}: {type(exc).__name__}: {exc}\n"
                            + "".join(traceback.format_exception(exc)[-3:]))
             sections.append(s)
-    ne = pd.DataFrame(R.not_established(), columns=["reference", "source"])
+    nn = pd.DataFrame(list(R.NO_NUMBERS.items()), columns=["item", "note"])
     from . import claims as _claims
 
     return Report(batch=batch, runs_root=root, sections=sections, runs=runs_table(runs),
-                  not_established=ne, claims=_claims.evaluate(runs))
+                  no_numbers=nn, claims=_claims.evaluate(runs))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1037,7 +1018,7 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
             new_figs.append(p)
         s.figures = new_figs
         figures += new_figs
-    for name, df in (("claims", rep.claims), ("runs", rep.runs), ("not_established", rep.not_established)):
+    for name, df in (("claims", rep.claims), ("runs", rep.runs), ("no_numbers", rep.no_numbers)):
         p = out / "tables" / f"{name}.csv"
         with atomic_path(p, suffix=".csv") as tmp:
             df.to_csv(tmp, index=False)
@@ -1060,7 +1041,7 @@ def _intro(rep: Report) -> str:
 
 def _toc(rep: Report) -> list[tuple[str, str]]:
     return ([("claims", "Claims")] + [(s.slug, f"{s.key}: {s.title}") for s in rep.sections]
-            + [("runs", "Runs"), ("not-established", "Paper numbers not established")])
+            + [("runs", "Runs"), ("no-numbers", "Paper items without printed numbers")])
 
 
 def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
@@ -1084,9 +1065,8 @@ def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
         for n in s.notes:
             lines += [f"> {n}", ""]
     lines += ["## Runs", "", markdown_table(tidy(rep.runs), max_rows=None), "",
-              "## Paper numbers not established", "",
-              f"{len(rep.not_established)} of the paper's numbers are not in `nbkit/reference.py` ("
-              "listed in `tables/not_established.csv`).", ""]
+              "## Paper items without printed numbers", "",
+              "; ".join(rep.no_numbers["note"]) + " (`tables/no_numbers.csv`).", ""]
     return "\n".join(lines)
 
 
@@ -1208,9 +1188,8 @@ def to_html(rep: Report) -> str:
             f"<nav class=\"toc\">{toc}</nav>", f"<p>{_inline(_intro(rep))}</p>"]
     body += [section_html(s) for s in rep.sections]
     body += ['<h2 id="runs">Runs</h2>', html_table(tidy(rep.runs)),
-             '<h2 id="not-established">Paper numbers not established</h2>',
-             f"<p>{len(rep.not_established)} of the paper's numbers are not in "
-             "<code>nbkit/reference.py</code>.</p>", html_table(rep.not_established),
+             '<h2 id="no-numbers">Paper items without printed numbers</h2>',
+             html_table(rep.no_numbers, scroll=False),
              "<h2>How each claim is judged</h2>",
              html_table(rep.claims[["claim", "rule"]] if len(rep.claims) else rep.claims, scroll=False)]
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -45,8 +45,8 @@ margin ``d``           mean Euclidean distance    SentiNet as described in this 
                                                   curve) vs vertical: ``distance=``.
 =====================  =========================  ===============================================
 
-Where the SentiNet text was not available to us (no copy in the offline corpora beyond the
-abstract) the default is marked *unconfirmed* and offered as a parameter.
+Where the SentiNet paper's text does not confirm a default, it is marked *unconfirmed* and offered
+as a parameter.
 
 The patch-trigger comparison (the paper argues, §7, that natural triggers evade SentiNet better
 than digital patches, but could not run it): ``patch_trigger_manifest`` turns a natural-trigger

@@ -1214,6 +1214,208 @@ def multi_trigger_summary(mt: Mapping[str, Any], top_pairs: int = 10) -> dict:
             "triggers": list(mt["triggers"])}
 
 
+def app_d_paper() -> dict:
+    """The paper's App. D numbers and its printed setting, as plain values (from ``nbkit.reference``).
+
+    The setting is the one App. D prints: the top 25 poisonable subsets, 15 minimum class overlaps
+    (graph ``W``), 40 minimum trigger overlaps (``trig``), betweenness centrality. The text names
+    Open Images, but its largest pair (chain link fence + website) are ImageNet classes: the values
+    are kept as printed and ``dataset_named`` says what the text says.
+
+    Returns
+    -------
+    dict
+        ``dataset_named``, ``top``, ``min_overlaps``, ``trig_overlaps``, ``centrality``,
+        ``overlap_threshold``, ``n_cells`` (625), ``share_above_pct`` (88), ``largest_shared``
+        (111), ``largest_pair`` (tuple of two names), ``basis`` (``"subsets"``: the text counts
+        overlapping classes of the poisonable subsets), ``note``, ``source``.
+
+    Examples
+    --------
+    >>> p = app_d_paper()
+    >>> p["top"], p["min_overlaps"], p["trig_overlaps"], p["centrality"], p["share_above_pct"]
+    (25, 15, 40, 'betweenness', 88)
+    """
+    from . import reference as R
+
+    st = {k: r["value"] for k, r in R.SETTINGS["App. D multiple triggers"].items()}
+    d = R.APP_D["Open Images"]
+    return {"dataset_named": st["dataset_named"], "top": st["top"], "min_overlaps": st["min_overlaps"],
+            "trig_overlaps": st["trig_overlaps"], "centrality": st["centrality"],
+            "overlap_threshold": st["overlap_threshold"], "n_cells": st["n_combinations"],
+            "share_above_pct": d["pairs_over_30_fraction"]["value"],
+            "largest_shared": d["largest_overlap"]["value"],
+            "largest_pair": tuple(d["largest_overlap_pair"]["value"]), "basis": "subsets",
+            "note": d["largest_overlap_pair"]["note"], "source": d["largest_overlap"]["source"]}
+
+
+def app_d_setting(params: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> dict:
+    """Our App. D setting in the paper's terms, from a run's parameters (and its summary).
+
+    Parameters
+    ----------
+    params : mapping
+        Notebook 04's parameters (``top_m``, ``min_overlaps``, ``trig_overlaps`` (-1 or None:
+        every graph neighbour), ``centrality``, ``weighted``, ``overlap_threshold``) or the
+        triggers CLI's names (``top``, ``threshold``).
+    summary : mapping, optional
+        ``multi_trigger_summary`` output; its ``top`` (triggers actually compared), ``threshold``
+        and ``basis`` win over the parameters.
+
+    Returns
+    -------
+    dict
+        ``top``, ``min_overlaps``, ``trig_overlaps`` (None = every graph neighbour),
+        ``centrality`` (``_WT`` when weighted), ``overlap_threshold``, ``basis``.
+    """
+    summary = summary or {}
+    trig = params.get("trig_overlaps")
+    trig = None if trig is None or str(trig).strip() in ("", "None", "none") or int(trig) < 0 else int(trig)
+    cent = str(params.get("centrality", "betweenness"))
+    if str(params.get("weighted", False)).lower() == "true" and not cent.endswith("_WT"):
+        cent += "_WT"
+    top = summary.get("top", params.get("top_m", params.get("top")))
+    thr = summary.get("threshold", params.get("overlap_threshold", params.get("threshold")))
+    return {"top": None if top is None else int(top),
+            "min_overlaps": None if params.get("min_overlaps") is None else int(params["min_overlaps"]),
+            "trig_overlaps": trig, "centrality": cent,
+            "overlap_threshold": None if thr is None else int(thr),
+            "basis": str(summary.get("basis", params.get("basis", "subsets")))}
+
+
+_APP_D_SETTING_NAMES = {"top": "top", "min_overlaps": "W", "trig_overlaps": "trig",
+                        "centrality": "centrality", "overlap_threshold": "shared-class threshold",
+                        "basis": "counted on"}
+
+
+def _setting_text(key: str, v: Any) -> str:
+    if key == "trig_overlaps" and v is None:
+        return "every graph neighbour"
+    return str(v)
+
+
+def app_d_differences(setting: Mapping[str, Any]) -> list[str]:
+    """Where ``setting`` (``app_d_setting``) differs from the paper's printed App. D setting.
+
+    Examples
+    --------
+    >>> app_d_differences({"top": 25, "min_overlaps": 10, "trig_overlaps": None,
+    ...                    "centrality": "betweenness", "overlap_threshold": 30, "basis": "subsets"})
+    ['W 10 (paper 15)', 'trig every graph neighbour (paper 40)']
+    """
+    paper = app_d_paper()
+    return [f"{_APP_D_SETTING_NAMES[k]} {_setting_text(k, setting.get(k))} (paper {paper[k]})"
+            for k in _APP_D_SETTING_NAMES if setting.get(k) != paper[k]]
+
+
+def app_d_comparison(summary: Mapping[str, Any], params: Mapping[str, Any],
+                     dataset: str | None = None) -> pd.DataFrame:
+    """App. D side by side: our multi-trigger overlap and the paper's, setting first.
+
+    Every row names our data (``dataset`` and its kind, ``nbkit.datasets.data_kind``: toy scenes,
+    the authors' Open Images counts, or real data) and the paper's as printed (its text names Open
+    Images, its pair are ImageNet classes). Shares are in percent. The share row counts pairs
+    above *our* threshold (from the run's parameters); it is marked not comparable when that is
+    not the paper's 30.
+
+    Parameters
+    ----------
+    summary : mapping
+        ``multi_trigger_summary`` output.
+    params : mapping
+        The run's parameters (see ``app_d_setting``).
+    dataset : str, optional
+        Our dataset spec; default ``params["dataset"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quantity, ours, paper, comparable, note, dataset, data, paper_dataset, paper_source``
+        (``comparable``: same setting, or None where App. D states none).
+    """
+    from .datasets import data_kind
+
+    ds = str(dataset if dataset is not None else params.get("dataset", ""))
+    kind = data_kind(ds)
+    paper = app_d_paper()
+    ours_set = app_d_setting(params, summary)
+    differs = app_d_differences(ours_set)
+    same = not differs
+    other = ("setting differs from the paper's: " + ", ".join(differs)) if differs else ""
+    thr = ours_set["overlap_threshold"]
+    pair = list(summary.get("largest_pair") or [])
+    setting = [("top triggers compared", "top"), ("graph edge threshold W (min class overlaps)",
+                                                   "min_overlaps"),
+               ("trig (min trigger overlaps)", "trig_overlaps"), ("centrality", "centrality"),
+               ("counted on", "basis")]
+    rows = [{"quantity": q, "ours": "every graph neighbour" if k == "trig_overlaps" and
+             ours_set[k] is None else ours_set[k], "paper": paper[k],
+             "comparable": ours_set[k] == paper[k], "note": ""} for q, k in setting]
+    rows.append({"quantity": "independence tolerance (max other overlaps)",
+                 "ours": params.get("max_other_overlaps"), "paper": "not stated in App. D",
+                 "comparable": None, "note": ""})
+    values = [("trigger-pair cells (top x top)", summary.get("n_pairs"), paper["n_cells"], same,
+               "cells of the overlap matrix, diagonal included, as the paper's "
+               f"{paper['n_cells']} = {paper['top']} x {paper['top']}"),
+              (f"share of cells with more than {thr} shared classes (%)",
+               None if summary.get("share_above") is None else round(100 * float(summary["share_above"]), 2),
+               paper["share_above_pct"], same,
+               "" if thr == paper["overlap_threshold"] else
+               f"ours counts more than {thr} shared classes, the paper more than "
+               f"{paper['overlap_threshold']}"),
+              ("largest shared classes (one trigger pair)", summary.get("largest_shared"),
+               paper["largest_shared"], same, ""),
+              ("that pair", " + ".join(map(str, pair)), " + ".join(paper["largest_pair"]), same, "")]
+    rows += [{"quantity": q, "ours": o, "paper": p, "comparable": bool(c),
+              "note": "; ".join(x for x in (n, "" if c else other) if x)} for q, o, p, c, n in values]
+    out = pd.DataFrame(rows)
+    out["dataset"], out["data"] = ds, kind
+    out["paper_dataset"] = (f"{paper['dataset_named']} (as printed; its pair are ImageNet classes)")
+    out["paper_source"] = paper["source"]
+    return out
+
+
+def app_d_text(summary: Mapping[str, Any], params: Mapping[str, Any],
+               dataset: str | None = None) -> str:
+    """One Markdown paragraph: our App. D result and the paper's, each with its setting and data.
+
+    Every threshold in it is the run's own (``params`` / ``summary``) or the paper's printed one.
+
+    Examples
+    --------
+    >>> summ = {"top": 4, "threshold": 2, "n_pairs": 16, "share_above": 0.25, "largest_shared": 5,
+    ...         "largest_pair": ["a", "b"], "basis": "subsets"}
+    >>> print(app_d_text(summ, {"dataset": "toyscenes", "top_m": 4, "min_overlaps": 10,
+    ...                         "trig_overlaps": -1, "centrality": "betweenness"}))  # doctest: +ELLIPSIS
+    **Ours** (toyscenes, toy scenes): the top 4 triggers by betweenness, W 10, trig every graph neighbour, ...
+    """
+    from .datasets import data_kind
+
+    ds = str(dataset if dataset is not None else params.get("dataset", ""))
+    st = app_d_setting(params, summary)
+    p = app_d_paper()
+    pair = " + ".join(map(str, summary.get("largest_pair") or [])) or "(no pair)"
+    share = summary.get("share_above")
+    share = "n/a" if share is None else f"{100 * float(share):.0f} %"
+    differs = app_d_differences(st)
+    text = (f"**Ours** ({ds}, {data_kind(ds)}): the top {st['top']} triggers by {st['centrality']}, "
+            f"W {st['min_overlaps']}, trig {_setting_text('trig_overlaps', st['trig_overlaps'])}, "
+            f"counted on the {st['basis']}: {share} of the {summary.get('n_pairs')} trigger-pair cells "
+            f"share more than {st['overlap_threshold']} classes; the largest pair, {pair}, shares "
+            f"{summary.get('largest_shared')}. "
+            f"**The paper** (App. D, printed setting: top {p['top']}, W {p['min_overlaps']}, "
+            f"trig {p['trig_overlaps']}, {p['centrality']}; its text names {p['dataset_named']}, but "
+            f"its largest pair, {' + '.join(p['largest_pair'])}, are ImageNet classes): "
+            f"{p['share_above_pct']} % of the {p['n_cells']} cells share more than "
+            f"{p['overlap_threshold']} classes; that pair shares {p['largest_shared']}. ")
+    text += ("Same setting as the paper's." if not differs else
+             "Our setting differs from the paper's: " + ", ".join(differs) + ".")
+    if params.get("max_other_overlaps") is not None:
+        text += (f" Our independence tolerance is {params['max_other_overlaps']} (App. D does not "
+                 "state one).")
+    return text
+
+
 def plot_approx_vs_exact(subsets: Sequence[dict], title: str = "", max_triggers: int = 30):
     """Bars: subset size per trigger, the authors' approximation beside the exact maximum.
 

@@ -244,15 +244,16 @@ def test_summary_skips_images_without_a_trigger_box():
     assert math.isnan(r.summary()["highlighted"]) and r.summary()["attack_success"] == 1.0
 
 
-def test_fig16_matches_reference_module():
-    ref = pytest.importorskip("nbkit.reference")
-    fig16 = getattr(ref, "FIGURE16", None)
-    if fig16 is None:
-        pytest.skip("nbkit.reference has no FIGURE16 section yet")
+def test_fig16_is_the_reference_modules_one_copy():
+    from nbkit import reference as ref
+
     for ds, trig in audit.PAPER_FIG16.items():
+        assert list(trig) == list(ref.FIGURE16[ref.DATASET_ROWS[ds]])
         for t, v in trig.items():
-            rec = fig16[ds][t]
-            assert (rec["value"] if isinstance(rec, dict) else rec) == v
+            assert ref.value("Figure 16", ref.DATASET_ROWS[ds], t) == v
+    assert audit.PAPER_FIG16_SETUP["images_per_model"] == ref.value("Settings", "App. F",
+                                                                    "trigger_images_per_model") == 25
+    assert audit.PAPER_FIG16_SETUP["models_per_trigger"] == 3 and audit.PAPER_FIG16_SETUP["judges"] == 2
 
 
 # ------------------------------------------------------------------------------------ pictures + review

@@ -351,7 +351,53 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     assert "## Figure 13" in md and "figures/figure_13_sweep.png" in md and "INCOMPLETE" in md
     assert out["html"].is_file() and "## Claims" in md
     assert (tmp_path / "report" / "tables" / "figure_13_comparison.csv").is_file()
-    assert (tmp_path / "report" / "tables" / "not_established.csv").is_file()
+    assert (tmp_path / "report" / "tables" / "no_numbers.csv").is_file()
+
+
+def test_report_app_d_compares_with_the_papers_printed_setting(tmp_path):
+    from nbkit import report
+
+    root = tmp_path / "runs"
+    summ = {"basis": "subsets", "top": 10, "threshold": 12, "n_pairs": 100, "share_above": 0.3,
+            "largest_shared": 20, "largest_pair": ["a", "b"]}
+    params = {"dataset": "toyscenes", "top_m": 10, "min_overlaps": 10, "trig_overlaps": -1,
+              "centrality": "betweenness", "overlap_threshold": 12, "max_other_overlaps": 40}
+    _fake_run(root, "b", "04_subsets", params,
+              {"multi_trigger": {"toyscenes": summ, "openimages-counts": dict(summ, top=25, n_pairs=625)}},
+              ["App. D"])
+    sec = report.build("b", root).section("App. D")
+    cmp = sec.tables["comparison"]
+    assert set(cmp["data"]) == {"toy scenes", "authors' counts"}
+    assert "share of cells with more than 12 shared classes (%)" in set(cmp["quantity"])
+    assert not any("above 30" in q for q in cmp["quantity"])
+    assert any("names Open Images" in n and "more than 12 classes" in n for n in sec.notes)
+
+
+def test_report_training_tables_put_the_papers_percent_beside_our_fractions(tmp_path):
+    from nbkit import report
+
+    root = tmp_path / "runs"
+    for arch, acc in (("resnet50", 0.70), ("vgg16", 0.60)):
+        _fake_run(root, "b", "05_train", {"dataset": "relabel:/maps", "arch": arch, "target": 0},
+                  {"clean_acc": acc, "trigger_acc": 0.5}, ["Table 9"])
+    _fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "arch": "resnet50", "target": 0},
+              {"clean_acc": 0.5, "trigger_acc": 0.5}, ["Table 9"])
+    for n in (5, 10):
+        _fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "n_added_classes": n, "target": 0},
+                  {"clean_acc": 0.65, "trigger_acc": 0.6}, ["Table 10"])
+    _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
+              {"clean_acc": 0.65, "trigger_acc": 0.6}, ["Figure 13"])
+    rep = report.build("b", root)
+    t9 = rep.section("Table 9").tables["comparison"]
+    res = t9[(t9.setting == "ResNet") & (t9.quantity == "clean acc") & t9.dataset.str.contains("relabel")]
+    assert res.iloc[0]["paper"] == pytest.approx(0.72) and res.iloc[0]["difference"] == pytest.approx(-0.02)
+    # Table 9 is ImageNet's: an Open Images run gets no paper value
+    oi = t9[t9.dataset.str.contains("openimages")]
+    assert len(oi) and (oi["paper"] == report.NA).all()
+    t10 = rep.section("Table 10").tables["comparison"]
+    row = t10[(t10.setting == "n_added_classes=10") & (t10.quantity == "trigger acc")].iloc[0]
+    assert row["paper"] == pytest.approx(0.63) and row["paper_source"] == "paper, Table 10"
+    assert "Figure 13 prints no numbers in the text" in rep.section("Figure 13").notes
 
 
 def test_report_data_kind():

@@ -271,6 +271,42 @@ def test_multi_trigger_overlap_counts_pairs():
     assert S.multi_trigger_overlap(subs, top=1)["largest"] is None
 
 
+def test_app_d_compares_against_the_papers_printed_setting_and_names_our_data():
+    p = S.app_d_paper()
+    assert (p["top"], p["min_overlaps"], p["trig_overlaps"], p["centrality"]) == (25, 15, 40, "betweenness")
+    assert (p["n_cells"], p["share_above_pct"], p["largest_shared"]) == (625, 88, 111)
+    assert p["dataset_named"] == "Open Images" and p["largest_pair"] == ("chain link fence", "website")
+    summ = {"top": 10, "threshold": 7, "n_pairs": 100, "share_above": 0.42, "largest_shared": 12,
+            "largest_pair": ["hub a", "hub b"], "basis": "subsets"}
+    params = {"dataset": "toyscenes:1", "top_m": 25, "min_overlaps": 10, "trig_overlaps": -1,
+              "centrality": "degree", "weighted": True, "overlap_threshold": 7, "max_other_overlaps": 40}
+    st = S.app_d_setting(params, summ)
+    assert st == {"top": 10, "min_overlaps": 10, "trig_overlaps": None, "centrality": "degree_WT",
+                  "overlap_threshold": 7, "basis": "subsets"}
+    cmp = S.app_d_comparison(summ, params).set_index("quantity")
+    assert set(cmp["data"]) == {"toy scenes"} and set(cmp["dataset"]) == {"toyscenes:1"}
+    assert cmp["paper_dataset"].str.startswith("Open Images (as printed").all()
+    share = cmp.loc["share of cells with more than 7 shared classes (%)"]   # our threshold, not 30
+    assert share["ours"] == 42.0 and share["paper"] == 88 and not share["comparable"]
+    assert "ours counts more than 7 shared classes, the paper more than 30" in share["note"]
+    assert cmp.loc["that pair", "paper"] == "chain link fence + website"
+    assert cmp.loc["trig (min trigger overlaps)", "ours"] == "every graph neighbour"
+    assert cmp.loc["centrality", "comparable"] == False  # noqa: E712
+    text = S.app_d_text(summ, params)
+    assert "toyscenes:1, toy scenes" in text and "more than 7 classes" in text
+    assert text.count("more than 30") == 1 and "names Open Images" in text   # 30 is the paper's only
+    assert "W 10 (paper 15)" in text and "top 10 (paper 25)" in text
+    # the paper's own setting on the authors' Open Images counts: every row comparable
+    same = dict(params, dataset="openimages-counts", top_m=25, min_overlaps=15, trig_overlaps=40,
+                centrality="betweenness", weighted=False, overlap_threshold=30)
+    summ2 = dict(summ, top=25, threshold=30, n_pairs=625)
+    cmp2 = S.app_d_comparison(summ2, same)
+    assert set(cmp2["data"]) == {"authors' counts"}
+    assert cmp2["comparable"].dropna().all() and "Same setting" in S.app_d_text(summ2, same)
+    assert S.app_d_differences(dict(S.app_d_setting(same, summ2), basis="candidates")) == [
+        "counted on candidates (paper subsets)"]
+
+
 # ---------------------------------------------------------------------------------------------
 # real data: the authors' Open Images matrix and their recorded outputs
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ import pandas as pd
 from ..errors import DataError, MissingDataError
 
 __all__ = ["load_dataset", "load_cooccurrence", "SPECS", "parse_spec", "spec_options", "data_path",
+           "DATA_KINDS", "data_kind",
            "load_openimages", "valid_classes", "load_relabel", "imagenet_classes", "load_coco",
            "load_voc", "load_long_csv", "load_wide_csv", "load_counts", "load_openimages_counts",
            "load_toyscenes"]
@@ -251,6 +252,49 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
         raise DataError("dataset spec", f"{spec!r} takes no argument",
                         "openimages-counts (choose the split with split=)")
     return kind, (arg if sep else None)
+
+
+#: the three honest kinds of data a number of ours can come from (``data_kind``)
+DATA_KINDS = ("toy scenes", "authors' counts", "real data")
+
+
+def data_kind(spec) -> str:
+    """Which kind of data a dataset spec reads: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
+
+    ``toyscenes[...]`` is the kit's synthetic scenes; ``openimages-counts`` is the real Open Images
+    co-occurrence matrix the authors released (shipped with the kit: class-level counts, no
+    images); every other spec reads a dataset the user pointed the kit at.
+
+    Parameters
+    ----------
+    spec : str or mapping
+        A dataset spec (options after ``?`` and a trailing annotation in parentheses, as in
+        ``"openimages-counts (candidates)"``, are ignored), or a run's parameters holding
+        ``dataset``.
+
+    Raises
+    ------
+    DataError
+        An empty or unknown spec.
+
+    Examples
+    --------
+    >>> data_kind("toyscenes:3?n_images=2000"), data_kind("openimages-counts (candidates)")
+    ('toy scenes', "authors' counts")
+    >>> data_kind({"dataset": "relabel:maps?images=imagenet/train"})
+    'real data'
+    """
+    if isinstance(spec, dict):
+        spec = spec.get("dataset")
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", str(spec or "")).strip()
+    if not text:
+        raise DataError("dataset spec", f"{spec!r} names no dataset", f"one of {_VALID}")
+    kind, _ = parse_spec(text)
+    if kind == "toyscenes":
+        return DATA_KINDS[0]
+    if kind == "openimages-counts":
+        return DATA_KINDS[1]
+    return DATA_KINDS[2]
 
 
 def _coerce(spec: str, fn, key: str, raw: str):

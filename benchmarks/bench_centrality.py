@@ -21,11 +21,11 @@ import numpy as np
 
 def _synthetic_counts(n_classes: int, n_edges: int, seed: int = 0):
     from nbkit import graph as G
-    from nbkit.cooccurrence import Cooccurrence
+    from nbkit.cooccurrence import Cooccurrence, cooccurrence_matrix
 
     Y = G.synthetic_label_matrix(n_images=400 * n_classes, n_classes=n_classes, labels_per_image=8,
                                  zipf=0.8, seed=seed)
-    M = G.fast_cooccurrence(Y)
+    M = cooccurrence_matrix(Y)
     vals = M[np.triu_indices(n_classes, 1)]
     # the threshold whose edge count (pairs >= threshold) is closest to n_edges
     cand = np.unique(vals[vals > 0])

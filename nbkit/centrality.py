@@ -6,11 +6,11 @@ and weighted, 8 variants in all (``VARIANTS``), takes the top ``m`` of each rank
 candidates (``top_m``) and keeps those whose poisonable subset (``nbkit.subsets``) is large enough
 (Tables 6-7, ``trigger_table``).
 
-Two *semantics* for the weighted variants
------------------------------------------
-The paper's published tables were computed with the authors' graph-tool code (before Aug 2022);
-the paper's text (App. E.2) describes the same thing. Their later code switched to networkx and
-changed two variants. Both are offered; the default is the paper's:
+Three *semantics*
+-----------------
+The paper's text (App. E.2) describes the authors' graph-tool code (before Aug 2022); their later
+code switched to networkx and changed two variants. ``"paper"`` (default) and ``"networkx"``
+differ in the centrality *values*:
 
 ===================== ======================================== ==========================================
 variant               ``semantics="paper"`` (graph-tool)       ``semantics="networkx"`` (later code)
@@ -20,7 +20,8 @@ betweenness, weighted path length = ``overlaps``               same
 closeness             ``(n_c - 1) / sum of distances`` within  networkx default ``wf_improved=True``:
                       the vertex's component (graph-tool),     also times ``(n_c - 1) / (n - 1)``
                       isolated vertices 0 (graph-tool gives
-                      NaN, which the authors turned into 0)
+                      NaN; the authors zeroed it only after
+                      ranking, see "authors" below)
 closeness, weighted   path length = ``overlaps``               path length = ``distance = 1/overlaps``,
                                                                and ``wf_improved`` as above
 degree                number of neighbours                     networkx ``degree_centrality``:
@@ -33,15 +34,29 @@ eigenvector           unit-norm principal eigenvector of the   same
 eigenvector, weighted same, adjacency weighted by ``overlaps`` same
 ===================== ======================================== ==========================================
 
+``semantics="authors"`` is the computation that produced the published Open Images rows of
+Tables 6-7, quirk included: the values of ``"paper"`` except that closeness keeps graph-tool's NaN
+for isolated vertices, and the top ``m`` are taken as the authors' ``find_triggers``
+(``utils/dataset_manager.py``) took them: ``sorted(all_trigs, key=lambda c: c[1],
+reverse=True)[:m]`` over the list ``[(name, value, id) for id, value in enumerate(values)]`` in
+vertex order, *then* the body parts removed (``select_trigs``' blacklist), then the survivors
+listed by ``nan_to_num(value)``, as the authors' JSON was sorted. **The quirk**: with NaN in the
+list, ``sorted`` does not sort (every comparison with NaN is False, so Timsort's runs and merges
+stop at the NaN values), and the "top 50" of both closeness columns is a scrambled slice of the
+classes; that is what leaves only Dress and Sunglasses in the published closeness columns. Since
+the result depends on the exact comparison sequence of CPython's Timsort, ``top_m`` calls
+``sorted`` literally on that list, never an imitation (``authors_top``). ``"paper"`` ranks with a
+true sort (NaN = 0, ties by class id), as the text describes. On the authors' Open Images counts at
+the paper's setting (``tables_6_7``), ``"authors"`` recovers all 46 published names and ``"paper"``
+45 (Sunglasses drops out of weighted closeness; 44, Dress too, when the body parts are not
+excluded before the cut), with more extras in both closeness columns; notebook 03 shows every
+column under both.
+
 Note that with ``overlaps`` as a path *length*, the weighted betweenness and closeness of the paper
 favour paths through *rare* co-occurrences; that is what the authors computed and published.
 graph-tool normalises closeness inside each component, so in a thresholded graph the classes of
 tiny components rank first (two classes linked only to each other both get 1.0); the >= 5-class
-rule of Tables 6-7 removes them again. One recorded hint that some of the authors' later runs used
-the networkx semantics: the two triggers they trained for *weighted closeness* in their centrality
-ablation (Dress, Sunglasses) rank 3rd and 7th among Open Images classes under
-``semantics="networkx"`` but only 75th and 85th under ``"paper"`` (``min_overlaps`` 10, people and
-body parts excluded; notebook 03 shows the ranks of every such trigger under both).
+rule of Tables 6-7 removes them again.
 
 Disconnected graphs
 -------------------
@@ -59,7 +74,7 @@ Backends
 ``backend="igraph"`` (default) computes with python-igraph (betweenness, closeness) and
 numpy/scipy (degree, eigenvector): all 8 variants in well under a second on the authors' Open
 Images graph. ``backend="networkx"`` computes every variant with networkx and stays the reference
-for correctness (the tests check that both agree, values and rankings, for both semantics).
+for correctness (the tests check that both agree, values and rankings, for every semantics).
 
 Examples
 --------
@@ -91,27 +106,30 @@ from .errors import DataError, GraphError
 from .graph import _check_min, as_cooccurrence, edge_list
 
 __all__ = ["MEASURES", "VARIANTS", "SEMANTICS", "BACKENDS", "BODY_PARTS", "BODY_PARTS_EXTENDED",
-           "variant_name", "parse_variant", "centrality", "all_variants", "top_m", "rankings",
-           "compare_names", "load_paper_tables", "trigger_table", "compare_trigger_tables"]
+           "variant_name", "parse_variant", "centrality", "all_variants", "authors_top", "top_m",
+           "rankings", "compare_names", "load_paper_tables", "trigger_table",
+           "compare_trigger_tables", "PAPER_TABLES_6_7", "tables_6_7", "tables_6_7_frame",
+           "semantics_comparison", "graph_tool_check"]
 
 #: The four measures of App. E.2, in the paper's order.
 MEASURES = ("betweenness", "degree", "closeness", "eigenvector")
 #: The 8 variants, named as in the authors' code (``_WT`` = weighted).
 VARIANTS = tuple(f"{m}{s}" for m in MEASURES for s in ("", "_WT"))
-SEMANTICS = ("paper", "networkx")
+SEMANTICS = ("paper", "networkx", "authors")
 BACKENDS = ("igraph", "networkx")
 _ALIASES = {"evector": "eigenvector", "eigen": "eigenvector", "eig": "eigenvector",
             "between": "betweenness", "close": "closeness", "deg": "degree"}
 
-#: The authors' exclusion list of people and body parts ("we don't want human parts, they don't
-#: count as triggers"): the ``blacklist`` of ``load_parse_print`` in
-#: uchicago-sandlab/naturalbackdoors ``jupyter/select_trigs.ipynb`` (commit 5fd999d), in their order.
+#: The authors' exclusion list of people and body parts ("we don't want human parts they don't
+#: count as triggers"): ``blacklist_strs`` of uchicago-sandlab/naturalbackdoors ``select_trigs.ipynb``
+#: (commit 246889c, the notebook that printed their Open Images triggers), in their order. Their
+#: earlier ``jupyter/select_trigs.ipynb`` (5fd999d) had the same list without "Human mouth".
 BODY_PARTS = ("Human arm", "Human leg", "Human", "Woman", "Human hand", "Man", "Human face",
-              "Human head", "Human hair", "Girl", "Boy", "Human nose", "Human eye")
+              "Human head", "Human hair", "Girl", "Boy", "Human nose", "Human eye", "Human mouth")
 #: ``BODY_PARTS`` plus the other Open Images person classes the authors' list leaves out (our
-#: addition, not the paper's): mouth, ear, foot, beard, body, and "Person".
-BODY_PARTS_EXTENDED = BODY_PARTS + ("Human mouth", "Human ear", "Human foot", "Human beard",
-                                    "Human body", "Person")
+#: addition, not the paper's): ear, foot, beard, body, and "Person".
+BODY_PARTS_EXTENDED = BODY_PARTS + ("Human ear", "Human foot", "Human beard", "Human body",
+                                    "Person")
 
 
 def variant_name(measure: str, weighted: bool) -> str:
@@ -268,17 +286,23 @@ def _closeness(eg: _EdgeGraph, weighted: bool, semantics: str, backend: str) -> 
     n = eg.n
     length = None
     if weighted:
-        length = "overlaps" if semantics == "paper" else "distance"
+        length = "overlaps" if semantics != "networkx" else "distance"
     if backend == "networkx":
         d = nx.closeness_centrality(eg.networkx(), distance=length,
                                     wf_improved=(semantics == "networkx"))
-        return np.array([d[i] for i in range(n)], dtype=float)
+        c = np.array([d[i] for i in range(n)], dtype=float)
+        if semantics == "authors":  # graph-tool: NaN where nothing is reachable
+            c[np.bincount(np.r_[eg.src, eg.dst], minlength=n) == 0] = np.nan
+        return c
     w = None
     if weighted:
-        w = (eg.w if semantics == "paper" else 1.0 / eg.w).tolist()
+        w = (eg.w if semantics != "networkx" else 1.0 / eg.w).tolist()
     # igraph's normalised closeness: (reachable vertices) / (sum of distances to them), per
-    # component, NaN for an isolated vertex: exactly graph-tool's default (norm=True).
-    c = np.nan_to_num(np.asarray(eg.igraph().closeness(weights=w, normalized=True), dtype=float))
+    # component, NaN for an isolated vertex: exactly graph-tool's default (norm=True); the
+    # "authors" semantics keeps the NaN (it drives their ranking quirk), "paper" reads it as 0.
+    c = np.asarray(eg.igraph().closeness(weights=w, normalized=True), dtype=float)
+    if semantics != "authors":
+        c = np.nan_to_num(c)
     if semantics == "networkx" and n > 1:
         _, lab = eg.components()
         size = np.bincount(lab)[lab]
@@ -410,10 +434,14 @@ def centrality(co_or_graph, measure: str, weighted: bool = False, min_overlaps: 
     min_overlaps : int, optional
         Edge threshold (``M[i, j] >= min_overlaps``). Default 1 for count inputs; for a graph,
         default: every edge it has.
-    semantics : {"paper", "networkx"}
-        ``"paper"`` (default): the authors' graph-tool code behind the published tables.
-        ``"networkx"``: their later networkx code (weighted closeness on ``1/overlaps``,
-        ``wf_improved`` closeness, normalised degree, weighted degree = unweighted degree).
+    semantics : {"paper", "networkx", "authors"}
+        ``"paper"`` (default): graph-tool's definitions, as the paper's text describes them
+        (isolated vertices' closeness 0). ``"networkx"``: the authors' later networkx code
+        (weighted closeness on ``1/overlaps``, ``wf_improved`` closeness, normalised degree,
+        weighted degree = unweighted degree). ``"authors"``: the values of ``"paper"`` with
+        graph-tool's NaN closeness kept; the series remembers it (``attrs["semantics"]``), so
+        ``top_m`` then ranks as the authors' published computation did, quirk included (module
+        docstring).
     backend : {"igraph", "networkx"}
         Same values either way (tested); igraph is 30-60x faster.
 
@@ -540,7 +568,43 @@ def _excluded(obj, exclude: Iterable, names: Mapping | None) -> set:
     return ex_ids
 
 
-def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None) -> pd.Series:
+def authors_top(series: pd.Series, m: int) -> list:
+    """The class ids the authors' code took as the top ``m``, NaN quirk included.
+
+    Their ``find_triggers`` (``utils/dataset_manager.py``) built ``all_trigs = [(name, value, id)
+    for id, value in enumerate(values)]`` in vertex order and kept ``sorted(all_trigs, key=lambda
+    c: c[1], reverse=True)[:m]``. This calls exactly that, on the same list in the same order: a
+    list holding NaN (graph-tool's closeness of an isolated vertex) is *not* sorted by it, since
+    every comparison with NaN is False, and which classes land in the first ``m`` follows from
+    the comparisons CPython's Timsort happens to make. Without NaN it is a stable descending sort
+    (ties by position).
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Index class id in vertex order, values centrality (NaN allowed).
+    m : int
+
+    Returns
+    -------
+    list
+        Index labels of the selection, in ``sorted``'s order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> authors_top(pd.Series([0.2, 0.5, float("nan"), 0.9, 0.1]), 2)
+    [1, 0]
+    >>> authors_top(pd.Series([0.2, 0.5, 0.3, 0.9, 0.1]), 2)
+    [3, 1]
+    """
+    names = series.attrs.get("names") or [str(k) for k in series.index]
+    all_trigs = [(names[i], x, k) for i, (k, x) in enumerate(zip(series.index, series.to_numpy()))]
+    return [c[2] for c in sorted(all_trigs, key=lambda c: c[1], reverse=True)[:int(m)]]
+
+
+def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None,
+          order: str | None = None) -> pd.Series:
     """The ``m`` most central classes: the trigger candidates of one variant.
 
     Parameters
@@ -553,19 +617,27 @@ def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None) -> pd.S
         Class ids, names or labels to leave out (case-insensitive), e.g. ``BODY_PARTS``.
     names : sequence or mapping, optional
         Class names, when ``series`` does not carry them in ``attrs["names"]``.
+    order : {"sorted", "authors"}, optional
+        ``"sorted"``: a true ranking, ``exclude`` left out first, NaN dropped, ties by class id.
+        ``"authors"``: the authors' selection (``authors_top``, NaN quirk included) over *all*
+        classes, then ``exclude`` removed (they dropped body parts from the 50 they had), NaN
+        read as 0 and the rest listed by decreasing value, stably (their JSON's order); so fewer
+        than ``m`` may remain. Default: ``"authors"`` when ``series.attrs["semantics"]`` is
+        ``"authors"`` (a series from ``centrality(..., semantics="authors")``), else
+        ``"sorted"``.
 
     Returns
     -------
     pandas.Series
-        The top ``m`` in decreasing order (ties by class id), NaN dropped; ``attrs`` keep the
-        class names of the selection (``names``, ``labels``) and ``excluded`` (ids left out).
+        The top ``m`` in decreasing order; ``attrs`` keep the class names of the selection
+        (``names``, ``labels``), ``excluded`` (ids left out) and ``order``.
 
     Raises
     ------
     DataError
         Names to exclude but no class names known.
     GraphError
-        ``m`` below 1.
+        ``m`` below 1, unknown ``order``.
 
     Examples
     --------
@@ -575,22 +647,35 @@ def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None) -> pd.S
     [1, 2, 3]
     >>> top_m(s, 2, exclude=["b"], names=list("abcd")).index.tolist()
     [2, 3]
+    >>> top_m(s, 2, exclude=["b"], names=list("abcd"), order="authors").index.tolist()
+    [2]
     """
     if isinstance(m, (bool, np.bool_)) or int(m) < 1:
         raise GraphError(f"m={m!r}; expected a positive number of trigger candidates")
     if not isinstance(series, pd.Series):
         raise GraphError(f"top_m expects a pandas Series (index class id), got {type(series).__name__}")
+    if order is None:
+        order = "authors" if series.attrs.get("semantics") == "authors" else "sorted"
+    _check_choice(order, ("sorted", "authors"), "order")
     nm = _names_map(series, names)
     ex = _excluded(series, exclude, nm)
-    s = series.dropna()
-    s = s[~s.index.isin(list(ex))]
-    s = s.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort").iloc[:int(m)]
+    if order == "authors":
+        ids = [k for k in authors_top(series, m) if k not in ex]
+        vals = {k: float(np.nan_to_num(series[k])) for k in ids}
+        ids = sorted(ids, key=lambda k: vals[k], reverse=True)  # their JSON: stable, by value
+        s = pd.Series([vals[k] for k in ids], index=pd.Index(ids, name=series.index.name),
+                      name=series.name, dtype=float)
+    else:
+        s = series.dropna()
+        s = s[~s.index.isin(list(ex))]
+        s = s.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
+        s = s.iloc[:int(m)]
     out = s.copy()
     labels = _labels_map(series)
     out.attrs = {k: v for k, v in series.attrs.items() if k not in ("names", "labels")}
     out.attrs.update(names=[nm[i] for i in out.index] if nm else None,
                      labels=[labels.get(i, "") for i in out.index] if labels else None,
-                     excluded=sorted(ex))
+                     excluded=sorted(ex), order=order)
     return out
 
 
@@ -620,6 +705,97 @@ def rankings(df: pd.DataFrame, m: int, exclude: Iterable = (), names=None) -> pd
         nm = t.attrs.get("names") or [str(i) for i in t.index]
         out[col] = list(nm) + [None] * (int(m) - len(nm))
     return pd.DataFrame(out, index=pd.RangeIndex(1, int(m) + 1, name="rank"))
+
+
+def semantics_comparison(co, min_overlaps: int, m: int, exclude: Iterable = (), base: str = "paper",
+                         others: Sequence[str] | None = None, backend: str = "igraph") -> pd.DataFrame:
+    """Which top-``m`` classes change when another semantics ranks them, per variant.
+
+    Parameters
+    ----------
+    co : Cooccurrence (or anything ``all_variants`` takes)
+    min_overlaps, m : int
+    exclude : iterable
+        As for ``top_m`` (each semantics applies it its own way).
+    base : str
+        The semantics the others are compared with.
+    others : sequence of str, optional
+        Default: every other entry of ``SEMANTICS``.
+    backend : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variant`` and, per other semantics ``s``: ``only_<base>_not_<s>``, ``only_<s>``
+        (names, ``"; "``-joined) and ``jaccard_<s>``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[5, 3, 3, 0], [3, 5, 0, 0], [3, 0, 5, 0], [0, 0, 0, 5]])
+    >>> df = semantics_comparison(M, 1, 2, others=["networkx"])
+    >>> df.loc[df.variant == "degree_WT", "jaccard_networkx"].item()
+    1.0
+    """
+    others = [x for x in SEMANTICS if x != base] if others is None else list(others)
+    frames = {sem: all_variants(co, min_overlaps, semantics=sem, backend=backend)
+              for sem in [base, *others]}
+
+    def names(sem, v):
+        s = frames[sem][v].copy()
+        s.attrs = dict(frames[sem].attrs)
+        return top_m(s, m, exclude=exclude).attrs["names"]
+
+    rows = []
+    for v in VARIANTS:
+        row = {"variant": v}
+        for sem in others:
+            c = compare_names(names(sem, v), names(base, v), dataset="names")  # one dataset: names
+            row.update({f"only_{base}_not_{sem}": "; ".join(c["missing"]),
+                        f"only_{sem}": "; ".join(c["extra"]), f"jaccard_{sem}": round(c["jaccard"], 3)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def graph_tool_check(co, reference=None) -> dict:
+    """The kit's betweenness beside the graph-tool values the authors recorded on their matrix.
+
+    The authors' ``relabel.ipynb`` printed graph-tool's normalised betweenness of 59 Open Images
+    classes (graph with edges >= 15, betweenness on the view with edges > 50), saved as
+    ``naturalbackdoors_reference/notebook_outputs/oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv``
+    in ``../shared/realdata``.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+        The authors' Open Images counts (``load_openimages_counts()``).
+    reference : path-like, optional
+        That CSV; default: looked up under ``$NBKIT_REALDATA``, then ``shared/realdata`` in the
+        current folder and its two parents.
+
+    Returns
+    -------
+    dict
+        ``{"values", "max_abs_diff", "reference"}`` when the CSV is found; else the top 3
+        (``{"values": 3, "top3", "top3_values", "reference": None}``, recorded: Man 0.0828, Human
+        face 0.0816, Woman 0.0461).
+    """
+    import os
+    from pathlib import Path
+
+    rel = Path("naturalbackdoors_reference", "notebook_outputs",
+               "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
+    roots = [Path(os.environ["NBKIT_REALDATA"])] if os.environ.get("NBKIT_REALDATA") else []
+    roots += [Path(*[".."] * k, "shared", "realdata") for k in range(3)]
+    path = Path(reference) if reference else next((r / rel for r in roots if (r / rel).is_file()), None)
+    b51 = centrality(co, "betweenness", False, 51)
+    if path is None:
+        top3 = top_m(b51, 3)
+        return {"values": 3, "top3": top3.attrs["names"], "top3_values": [round(x, 4) for x in top3],
+                "reference": None}
+    gt = pd.read_csv(path)
+    diff = float(np.abs(b51[gt["index"]].to_numpy() - gt["betweenness_normalized"].to_numpy()).max())
+    return {"values": int(len(gt)), "max_abs_diff": diff, "reference": str(path)}
 
 
 def compare_names(ours: Iterable[str], theirs: Iterable[str], dataset: str | None = None) -> dict:
@@ -719,6 +895,7 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
                   exclude: Iterable = (), method: str = "exact", filter: str = "before",
                   runs: int = 20, seed: int = 0, time_limit: float = 10.0,
                   semantics: str = "paper", backend: str = "igraph",
+                  poison_above: int | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """Tables 6-7: per centrality variant, the top-``m`` classes whose poisonable subset is large.
 
@@ -726,7 +903,10 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
     trigger candidates; each gets its poisonable subset (``nbkit.subsets.poisonable_subsets``:
     candidates, independence at ``max_other_overlaps``, class filter ``min_clean`` /
     ``min_poison``); a trigger enters the table when its subset holds at least ``min_classes``
-    classes. Subsets are computed once per trigger and shared between variants.
+    classes (with ``poison_above``: at least ``min_classes`` of its classes with more than that
+    many poison images). Subsets are computed once per trigger and shared between variants.
+    With ``semantics="authors"`` the candidates are the authors' top ``m`` (``top_m``'s
+    ``"authors"`` order: their ranking quirk, ``exclude`` removed after the cut).
 
     Defaults follow the authors' June-2022 Open Images setting (``select_trigs``: graph
     ``min_overlaps`` 10, ``max_other_overlaps`` 40, candidates = all graph neighbours, top 50 per
@@ -750,7 +930,11 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
     method, filter, runs, seed, time_limit
         Passed to ``poisonable_subsets``.
     semantics, backend : str
-        For ``all_variants`` when ``variants`` is omitted.
+        For ``all_variants`` when ``variants`` is omitted (``variants.attrs["semantics"]``
+        otherwise decides how ``top_m`` ranks).
+    poison_above : int, optional
+        Count only classes with more than this many poison images toward ``min_classes`` (the
+        paper's "> 50" on top of a ``min_poison`` filter before the MIS); ``None``: every class.
     progress : bool
 
     Returns
@@ -779,8 +963,12 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
                                 compare=False, progress=progress)
     by_id = {int(r["trigger"]["id"]): r for r in recs}
     rows, trig = [], {}
+    def n_counted(i) -> int:
+        cl = by_id[int(i)]["classes"]
+        return len(cl) if poison_above is None else sum(c["num_poison"] > poison_above for c in cl)
+
     for col, s in cand.items():
-        keep = [i for i in s.index if len(by_id[int(i)]["classes"]) >= int(min_classes)]
+        keep = [i for i in s.index if n_counted(i) >= int(min_classes)]
         names = [co.display(int(i)) for i in keep]
         trig[col] = names
         rows.append({"variant": col, "n_triggers": len(keep), "triggers": "; ".join(names),
@@ -788,7 +976,7 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
     params = dict(m=m, min_classes=min_classes, min_overlaps=min_overlaps,
                   trig_overlaps=trig_overlaps, max_other_overlaps=max_other_overlaps,
                   min_clean=min_clean, min_poison=min_poison, exclude=list(map(str, exclude)),
-                  method=method, filter=filter, runs=runs, seed=seed,
+                  method=method, filter=filter, runs=runs, seed=seed, poison_above=poison_above,
                   semantics=variants.attrs.get("semantics", semantics),
                   counts_exact=int(np.sum(co.counts_exact)), n_classes=co.n_classes)
     return pd.DataFrame(rows), {"triggers": trig, "subsets": by_id, "parameters": params}
@@ -823,4 +1011,118 @@ def compare_trigger_tables(ours: Mapping[str, Sequence[str]],
         rows.append({"variant": v, "ours": "; ".join(o), "reference": "; ".join(r),
                      "matched": "; ".join(c["matched"]), "missing": "; ".join(c["missing"]),
                      "extra": "; ".join(c["extra"]), "jaccard": c["jaccard"]})
+    return pd.DataFrame(rows)
+
+
+#: The setting of the published Tables 6-7 (paper App. E.2-E.3): graph W = 15, every neighbour of
+#: the trigger a candidate, independence tolerance -1 (any shared image is a conflict), the top 50
+#: per variant, >= 200 clean and > 50 poison images per class (filtered at >= 50 before the MIS),
+#: >= 5 classes, exact MIS, people and body parts (``BODY_PARTS``) excluded.
+PAPER_TABLES_6_7 = dict(m=50, min_overlaps=15, trig_overlaps=0, max_other_overlaps=-1,
+                        min_clean=200, min_poison=50, poison_above=50, min_classes=5,
+                        method="exact", filter="before")
+
+
+def _published_openimages() -> dict:
+    """The paper's Open Images rows of Tables 6-7 from ``nbkit.reference`` (variant -> names)."""
+    return load_paper_tables()["paper"].get("openimages") or {}
+
+
+def tables_6_7(co: Cooccurrence | None = None, published: Mapping[str, Sequence[str] | None] | None = None,
+               semantics: Sequence[str] = ("authors", "paper"), exclude: Iterable = BODY_PARTS,
+               dataset: str | None = None, progress: bool = False, **setting) -> list[dict]:
+    """Tables 6-7, Open Images rows: the published triggers beside ours, per column and semantics.
+
+    For each semantics, ``trigger_table`` at the paper's setting (``PAPER_TABLES_6_7``, any key
+    overridable through ``setting``) on the authors' own Open Images matrix, and per column the
+    names matched / missing (published, not ours) / extra (ours, not published). On
+    ``openimages-counts``, ``semantics="authors"`` recovers all 46 published names, in the paper's
+    order; ``"paper"`` misses Sunglasses under weighted closeness (its true ranking does not put it
+    in the top 50). The extras are triggers whose subsets pass the filter here but that the
+    printed rows do not list: House and Window in the six non-closeness columns (the authors'
+    ablation scripts train on both) and, with the exact MIS at tolerance -1, a few more per column
+    (Shelf, Bottle, Desk, ...; Tower and Laptop under closeness); the published rows are a subset
+    of ours.
+
+    Parameters
+    ----------
+    co : Cooccurrence, optional
+        Default: ``load_openimages_counts()`` (the authors' counts, whatever the user analyses).
+    published : mapping variant -> list of names, optional
+        Default: the paper's Open Images rows in ``nbkit.reference``. A variant without names
+        (``None``) gets ``matched`` / ``missing`` / ``extra`` = ``None``.
+    semantics : sequence of str
+        From ``SEMANTICS``; each gives one block per record.
+    exclude : iterable
+        Triggers left out (default the authors' ``BODY_PARTS``).
+    dataset : str, optional
+        Recorded in each record; default ``"openimages-counts"`` when ``co`` is omitted, else
+        ``co.name``.
+    progress : bool
+    **setting
+        Overrides of ``PAPER_TABLES_6_7`` (e.g. ``method="approx"``).
+
+    Returns
+    -------
+    list of dict
+        One per variant, in ``VARIANTS`` order: ``table`` ("Table 6" unweighted, "Table 7"
+        weighted), ``variant``, ``weighted``, ``dataset``, ``published`` (names or None) and, per
+        semantics, ``{names, matched, missing, extra}`` (lists of names; ``names`` in the order
+        of the row, which is the authors' JSON order under ``"authors"``).
+
+    Raises
+    ------
+    GraphError
+        Unknown semantics or setting key.
+    """
+    if co is None:
+        from .datasets import load_openimages_counts
+
+        co, dataset = load_openimages_counts(), dataset or "openimages-counts"
+    unknown = sorted(set(setting) - set(PAPER_TABLES_6_7))
+    if unknown:
+        raise GraphError(f"tables_6_7: unknown setting {unknown}; expected keys of PAPER_TABLES_6_7 "
+                         f"{sorted(PAPER_TABLES_6_7)}")
+    cfg = {**PAPER_TABLES_6_7, **setting}
+    pub = _published_openimages() if published is None else dict(published)
+    ours = {}
+    for sem in semantics:
+        _check_choice(sem, SEMANTICS, "semantics")
+        df = all_variants(co, cfg["min_overlaps"], semantics=sem)
+        ours[sem] = trigger_table(co, df, exclude=exclude, progress=progress, **cfg)[1]["triggers"]
+    out = []
+    for v in VARIANTS:
+        ref = pub.get(v)
+        rec = {"table": "Table 7" if v.endswith("_WT") else "Table 6", "variant": v,
+               "weighted": v.endswith("_WT"), "dataset": dataset or co.name,
+               "published": None if ref is None else [str(x) for x in ref]}
+        for sem in semantics:
+            names = list(ours[sem][v])
+            c = compare_names(names, ref, dataset="openimages") if ref is not None else {}
+            rec[sem] = {"names": names, **{k: c.get(k) for k in ("matched", "missing", "extra")}}
+        out.append(rec)
+    return out
+
+
+def tables_6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
+    """``tables_6_7`` records as one row per column and semantics (for display and CSV).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table, variant, semantics, matched`` ("k/n"), ``missing``, ``extra`` (``"; "``-joined),
+        ``published``, ``ours``.
+    """
+    rows = []
+    for r in records:
+        pub = r.get("published")
+        for sem in [k for k in r if k in SEMANTICS and isinstance(r[k], Mapping)]:
+            b = r[sem]
+            known = pub is not None
+            rows.append({"table": r["table"], "variant": r["variant"], "semantics": sem,
+                         "matched": f"{len(b['matched'])}/{len(pub)}" if known else None,
+                         "missing": "; ".join(b["missing"]) if known else None,
+                         "extra": "; ".join(b["extra"]) if known else None,
+                         "published": "; ".join(pub) if known else None,
+                         "ours": "; ".join(b["names"])})
     return pd.DataFrame(rows)

@@ -112,40 +112,117 @@ class Cooccurrence:
         raise DataError(self.name, f"unknown class {key!r}", "a class id, label or name")
 
 
-def scipy_cooccurrence(Y: sp.spmatrix) -> np.ndarray:
-    """``YᵀY`` through scipy's sparse product (int32 data), as a dense int64 array.
-
-    The reference implementation; ``cooccurrence_matrix`` is faster (see ``benchmarks/bench_graph.py``).
-    """
+def _canonical_csr(Y) -> sp.csr_matrix:
+    """CSR with one entry per (image, class) present, whatever the input dtype or duplicates."""
+    if not sp.issparse(Y):
+        arr = np.asarray(Y)
+        if arr.ndim != 2:
+            raise DataError("label matrix", f"has shape {arr.shape}", "a 2-D images x classes matrix")
+        Y = sp.csr_matrix(arr)
     Y = sp.csr_matrix(Y)
-    Yi = sp.csr_matrix((np.ones(Y.nnz, dtype=np.int32), Y.indices, Y.indptr), shape=Y.shape)
-    Yc = Yi.tocsc()
-    return (Yc.T @ Yc).toarray().astype(np.int64)
+    if Y.dtype == bool and Y.has_canonical_format and (Y.nnz == 0 or Y.data.all()):
+        return Y  # already one True per (image, class), indices sorted: nothing to do
+    if Y.nnz and np.iscomplexobj(Y.data):
+        raise DataError("label matrix", "holds complex entries", "0/1 presence values")
+    if Y.dtype.kind == "f" and Y.nnz and not np.isfinite(Y.data).all():
+        raise DataError("label matrix", "holds NaN or infinite entries", "0/1 presence values")
+    if Y.nnz and (Y.data < 0).any():
+        raise DataError("label matrix", "holds negative entries", "0/1 presence values")
+    Y = sp.csr_matrix((Y.data != 0, Y.indices, Y.indptr), shape=Y.shape)
+    Y.eliminate_zeros()
+    Y.sum_duplicates()  # bool data: duplicates collapse to True
+    return Y
 
 
-def cooccurrence_matrix(Y: sp.spmatrix, kernel: str = "auto") -> np.ndarray:
-    """``YᵀY`` as a dense int64 array, for a sparse boolean image x class matrix.
+_PAIR_COUNTER = None
 
-    Delegates to ``nbkit.graph.fast_cooccurrence``: a small compiled pair-counting kernel when a C
-    compiler is available (about 1,000x faster than the authors' pairwise set intersections on an
-    Open-Images-sized matrix), else a numpy pair count; ``kernel="scipy"`` uses the sparse product.
+
+def _pair_counter():
+    """The numba-compiled pair-counting loop, compiled in memory on first use.
+
+    Compiled without ``cache=True``: numba writes nothing to disk and loads no native code from
+    any cache folder (the kit never runs a library it finds in a user-writable directory).
     """
-    from .graph import fast_cooccurrence
+    global _PAIR_COUNTER
+    if _PAIR_COUNTER is None:
+        import numba
 
-    return fast_cooccurrence(Y, kernel=kernel)
+        @numba.njit(nogil=True, cache=False)
+        def upper_counts(indptr, indices, n_classes):  # pragma: no cover (compiled)
+            out = np.zeros((n_classes, n_classes), dtype=np.int64)
+            for r in range(indptr.shape[0] - 1):
+                for a in range(indptr[r], indptr[r + 1]):
+                    i = indices[a]
+                    out[i, i] += 1
+                    for b in range(a + 1, indptr[r + 1]):
+                        out[i, indices[b]] += 1
+            return out
+
+        _PAIR_COUNTER = upper_counts
+    return _PAIR_COUNTER
+
+
+def cooccurrence_matrix(Y) -> np.ndarray:
+    """``M = YᵀY`` for a sparse image x class label matrix, as a dense symmetric int64 array.
+
+    ``M[i, j]`` is the number of images containing both class ``i`` and class ``j``; ``M[i, i]``
+    the number containing ``i``. For every image, every pair of its labels increments one cell
+    (work: the sum over images of k(k+1)/2 for k labels, about 55 per Open Images image), in a
+    loop compiled by numba in memory on first use (nothing is written to or loaded from a cache).
+    This is the kit's one way of counting ``M``; ``benchmarks/bench_graph.py`` times it against
+    the authors' pairwise set intersections in the same run.
+
+    Parameters
+    ----------
+    Y : scipy.sparse matrix or array, shape (n_images, n_classes)
+        Presence matrix; any nonzero entry means "present", duplicates are merged.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_classes, n_classes), int64
+
+    Raises
+    ------
+    DataError
+        NaN, infinite, complex or negative entries, or a matrix that is not 2-D.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> Y = sp.csr_matrix([[1, 1, 0], [1, 0, 1], [1, 1, 1]])
+    >>> cooccurrence_matrix(Y).tolist()
+    [[3, 2, 2], [2, 2, 1], [2, 1, 2]]
+    """
+    Y = _canonical_csr(Y)
+    C = Y.shape[1]
+    U = _pair_counter()(Y.indptr, Y.indices, C)
+    d = np.diag(U).copy()
+    M = U + U.T  # each pair landed in exactly one triangle (rows need not be sorted)
+    M[np.diag_indices(C)] = d
+    return M
 
 
 def from_labelindex(li, split: str | Sequence[str] | None = None) -> Cooccurrence:
-    """Co-occurrence of a ``LabelIndex``, optionally restricted to one split or several."""
+    """Co-occurrence of a ``LabelIndex``, optionally restricted to one split or several.
+
+    ``meta`` records the source, the split, the mean labels per image and, when the index has
+    boxes, the mean objects per image (Table 5's columns).
+    """
     Y = li.Y
     n = li.n_images
+    mask = None
     if split is not None:
         splits = [split] if isinstance(split, str) else list(split)
         mask = np.isin(li.splits, splits)
         if not mask.any():
-            raise DataError(li.name, f"no images in split(s) {splits}",
+            raise DataError(li.meta.get("source", li.name), f"no images in split(s) {splits}",
                             f"one of {sorted(set(li.splits))}")
         Y = Y[mask]
         n = int(mask.sum())
+    meta = {"source": li.meta.get("source", li.name), "split": split,
+            "labels_per_image": float(Y.nnz / max(n, 1))}
+    if li.boxes is not None:
+        b = li.boxes if mask is None else li.boxes[mask[li.boxes["image"].to_numpy()]]
+        meta["objects_per_image"] = float(len(b) / max(n, 1))
     return Cooccurrence(cooccurrence_matrix(Y), li.class_labels, li.class_names, name=li.name,
-                        n_images=n, meta={"source": li.meta.get("source", li.name), "split": split})
+                        n_images=n, meta=meta)

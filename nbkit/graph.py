@@ -13,10 +13,9 @@ This module builds that graph in the two forms the later stages need:
 * ``edge_list(co, min_overlaps)``: three numpy arrays ``(src, dst, overlaps)``, the fast form the
   igraph path of ``nbkit.centrality`` uses.
 
-It also computes ``M`` itself fast (``fast_cooccurrence``: a small compiled pair-counting kernel,
-with pure-numpy and scipy fallbacks), the dataset statistics of Table 5 (``table5``), and the degree
-and edge-weight distributions of the graph (``degree_weight_distributions``). Figures are drawn by
-``nbkit.figures``.
+``M`` itself is counted by ``nbkit.cooccurrence.cooccurrence_matrix`` (its one home). This module
+also gives the dataset statistics of Table 5 (``table5``) and the degree and edge-weight
+distributions of the graph (``degree_weight_distributions``). Figures are drawn by ``nbkit.figures``.
 
 Examples
 --------
@@ -35,17 +34,7 @@ Examples
 """
 from __future__ import annotations
 
-import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import sys
-import sysconfig
-import tempfile
 import warnings
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import networkx as nx
@@ -53,202 +42,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .cooccurrence import Cooccurrence, scipy_cooccurrence
+from .cooccurrence import Cooccurrence, from_labelindex
 from .errors import DataError, GraphError
 
-__all__ = ["fast_cooccurrence", "cooccurrence_kernel", "as_cooccurrence", "check_counts",
-           "edge_list", "build_graph", "table5", "degree_weight_distributions", "core_subgraph",
-           "synthetic_label_matrix", "KERNELS"]
-
-#: Ways ``fast_cooccurrence`` can count pairs; ``"auto"`` takes the compiled kernel when it builds.
-KERNELS = ("auto", "c", "numpy", "scipy")
-
-
-# =============================================================================================
-# M = YᵀY
-# =============================================================================================
-_C_SOURCE = r"""
-#include <stdint.h>
-/* Upper-triangle co-occurrence counts of a CSR 0/1 matrix: for every row (image) and every pair
-   a <= b of its nonzeros, out[indices[a] * C + indices[b]] += 1 (a == b gives the diagonal).
-   Rows must not hold duplicate column indices. Work: sum over images of k(k+1)/2. */
-void nbkit_cooc_upper(const int64_t *indptr, const int32_t *indices, int64_t n_rows, int64_t C,
-                      int64_t *out)
-{
-    for (int64_t r = 0; r < n_rows; ++r) {
-        const int64_t s = indptr[r], e = indptr[r + 1];
-        for (int64_t a = s; a < e; ++a) {
-            int64_t *row = out + (int64_t)indices[a] * C;
-            row[indices[a]] += 1;
-            for (int64_t b = a + 1; b < e; ++b) row[indices[b]] += 1;
-        }
-    }
-}
-"""
-
-_KERNEL: dict[str, Any] = {}
-
-
-def _compiler() -> str | None:
-    cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "").split(" ")[0] or "cc"
-    for cand in (cc, "cc", "gcc", "clang"):
-        if cand and shutil.which(cand):
-            return shutil.which(cand)
-    return None
-
-
-def cooccurrence_kernel() -> ctypes.CDLL | None:
-    """The compiled pair-counting kernel, built once and cached; ``None`` when it cannot be built.
-
-    The C source above is compiled with the system C compiler (``$CC``, else ``cc``/``gcc``/
-    ``clang``) into ``<nbkit cache>/kernels/`` under a name derived from the source, the compiler
-    and the platform, so a rebuilt source or another machine never loads a stale library. Set
-    ``NBKIT_NO_CKERNEL=1`` to disable it (``fast_cooccurrence`` then counts with numpy).
-
-    Returns
-    -------
-    ctypes.CDLL or None
-    """
-    if "lib" in _KERNEL:
-        return _KERNEL["lib"]
-    lib = None
-    if os.environ.get("NBKIT_NO_CKERNEL", "") not in ("", "0"):
-        _KERNEL["why"] = "disabled by NBKIT_NO_CKERNEL"
-    elif sys.platform.startswith("win"):
-        _KERNEL["why"] = "no C kernel on Windows"
-    else:
-        cc = _compiler()
-        if cc is None:
-            _KERNEL["why"] = "no C compiler found ($CC, cc, gcc, clang)"
-        else:
-            try:
-                lib = _build_kernel(cc)
-            except (OSError, subprocess.SubprocessError) as e:
-                _KERNEL["why"] = f"C kernel did not build: {e}"
-                lib = None
-    _KERNEL["lib"] = lib
-    return lib
-
-
-def _build_kernel(cc: str) -> ctypes.CDLL:
-    from .io import cache_dir
-
-    tag = hashlib.sha256((_C_SOURCE + cc + platform.machine() + platform.system()
-                          + sys.version.split()[0]).encode()).hexdigest()[:16]
-    d = cache_dir() / "kernels"
-    d.mkdir(parents=True, exist_ok=True)
-    so = d / f"nbkit_cooc_{tag}.so"
-    if not so.exists():
-        with tempfile.TemporaryDirectory(dir=d) as tmp:
-            src = Path(tmp) / "cooc.c"
-            src.write_text(_C_SOURCE)
-            out = Path(tmp) / so.name
-            subprocess.run([cc, "-O3", "-shared", "-fPIC", "-o", str(out), str(src)], check=True,
-                           capture_output=True, timeout=120)
-            os.replace(out, so)  # atomic: a half-written library is never loaded
-    lib = ctypes.CDLL(str(so))
-    f = lib.nbkit_cooc_upper
-    f.restype = None
-    ptr = np.ctypeslib.ndpointer
-    f.argtypes = [ptr(np.int64, flags="C_CONTIGUOUS"), ptr(np.int32, flags="C_CONTIGUOUS"),
-                  ctypes.c_int64, ctypes.c_int64, ptr(np.int64, flags="C_CONTIGUOUS")]
-    _KERNEL["path"] = str(so)
-    return lib
-
-
-def _canonical_csr(Y) -> sp.csr_matrix:
-    """CSR with one entry per (image, class) present, whatever the input dtype or duplicates."""
-    if not sp.issparse(Y):
-        arr = np.asarray(Y)
-        if arr.ndim != 2:
-            raise DataError("label matrix", f"has shape {arr.shape}", "a 2-D images x classes matrix")
-        Y = sp.csr_matrix(arr)
-    Y = sp.csr_matrix(Y)
-    if Y.dtype == bool and Y.has_canonical_format and (Y.nnz == 0 or Y.data.all()):
-        return Y  # already one True per (image, class), indices sorted: nothing to do
-    if Y.dtype.kind == "f" and Y.nnz and np.isnan(Y.data).any():
-        raise DataError("label matrix", "holds NaN entries", "0/1 presence values")
-    if Y.nnz and (Y.data < 0).any():
-        raise DataError("label matrix", "holds negative entries", "0/1 presence values")
-    Y = sp.csr_matrix((Y.data != 0, Y.indices, Y.indptr), shape=Y.shape)
-    Y.eliminate_zeros()
-    Y.sum_duplicates()  # bool data: duplicates collapse to True
-    return Y
-
-
-def _pairs_numpy(Y: sp.csr_matrix) -> np.ndarray:
-    """Pure-numpy pair counting: images grouped by label count, one ``bincount`` per column."""
-    C = Y.shape[1]
-    indptr, idx = Y.indptr, Y.indices.astype(np.intp)
-    k = np.diff(indptr)
-    acc = np.zeros(C * C, dtype=np.int64)
-    for kk in np.unique(k):
-        if kk < 2:
-            continue
-        rows = np.flatnonzero(k == kk)
-        A = idx[indptr[rows][:, None] + np.arange(kk)]
-        for a in range(kk - 1):
-            acc += np.bincount((A[:, a:a + 1] * C + A[:, a + 1:]).ravel(), minlength=C * C)
-    U = acc.reshape(C, C)
-    M = U + U.T
-    M[np.diag_indices(C)] = np.bincount(idx, minlength=C)
-    return M
-
-
-def fast_cooccurrence(Y, kernel: str = "auto") -> np.ndarray:
-    """``M = YᵀY`` for a sparse image x class label matrix, as a dense symmetric int64 array.
-
-    ``M[i, j]`` is the number of images containing both class ``i`` and class ``j``; ``M[i, i]`` the
-    number containing ``i``. Same result as ``nbkit.cooccurrence.cooccurrence_matrix``, 10-20x
-    faster on Open-Images-sized inputs with the compiled kernel (``benchmarks/bench_graph.py``).
-
-    Parameters
-    ----------
-    Y : scipy.sparse matrix or array, shape (n_images, n_classes)
-        Presence matrix; any nonzero entry means "present", duplicates are merged.
-    kernel : {"auto", "c", "numpy", "scipy"}
-        ``"c"``: a small compiled loop over each image's label pairs (see ``cooccurrence_kernel``;
-        built once with the system C compiler, cached); ``"numpy"``: the same pair counting with
-        ``numpy.bincount``; ``"scipy"``: the sparse product ``YᵀY``. ``"auto"`` (default) uses
-        ``"c"`` when the kernel builds and ``"numpy"`` otherwise.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_classes, n_classes), int64
-
-    Raises
-    ------
-    DataError
-        NaN or negative entries, or a matrix that is not 2-D.
-    GraphError
-        ``kernel="c"`` when no compiled kernel is available (the message says why).
-
-    Examples
-    --------
-    >>> import scipy.sparse as sp
-    >>> Y = sp.csr_matrix([[1, 1, 0], [1, 0, 1], [1, 1, 1]])
-    >>> fast_cooccurrence(Y, kernel="numpy").tolist()
-    [[3, 2, 2], [2, 2, 1], [2, 1, 2]]
-    """
-    if kernel not in KERNELS:
-        raise GraphError(f"kernel={kernel!r}; expected one of {KERNELS}")
-    Y = _canonical_csr(Y)
-    C = Y.shape[1]
-    if kernel == "scipy":
-        return scipy_cooccurrence(Y)
-    lib = cooccurrence_kernel() if kernel in ("auto", "c") else None
-    if kernel == "c" and lib is None:
-        raise GraphError(f"the compiled co-occurrence kernel is unavailable: {_KERNEL.get('why')}; "
-                         "use kernel='numpy' or 'auto'")
-    if lib is None:
-        return _pairs_numpy(Y)
-    U = np.zeros((C, C), dtype=np.int64)
-    lib.nbkit_cooc_upper(np.ascontiguousarray(Y.indptr, dtype=np.int64),
-                         np.ascontiguousarray(Y.indices, dtype=np.int32), Y.shape[0], C, U)
-    d = np.diag(U).copy()
-    M = U + U.T  # rows need not be sorted: each pair landed in exactly one of the two triangles
-    M[np.diag_indices(C)] = d
-    return M
+__all__ = ["as_cooccurrence", "check_counts", "edge_list", "build_graph", "table5",
+           "degree_weight_distributions", "core_subgraph", "synthetic_label_matrix"]
 
 
 def synthetic_label_matrix(n_images: int = 1_700_000, n_classes: int = 600,
@@ -302,11 +100,12 @@ def synthetic_label_matrix(n_images: int = 1_700_000, n_classes: int = 600,
 # =============================================================================================
 # inputs
 # =============================================================================================
-def as_cooccurrence(obj, split: str | Sequence[str] | None = None, kernel: str = "auto",
+def as_cooccurrence(obj, split: str | Sequence[str] | None = None,
                     check: bool = True) -> Cooccurrence:
     """Accept a ``Cooccurrence``, a ``LabelIndex`` or a square count matrix; return a ``Cooccurrence``.
 
-    A ``LabelIndex`` is counted with ``fast_cooccurrence`` (optionally one split or several);
+    A ``LabelIndex`` is counted with ``nbkit.cooccurrence.from_labelindex`` (optionally one split
+    or several);
     a bare matrix gets class labels ``"0".."C-1"``. With ``check`` the counts are checked for
     consistency (``check_counts``).
 
@@ -315,8 +114,6 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None, kernel: str =
     obj : Cooccurrence, LabelIndex or array-like (C, C)
     split : str or list of str, optional
         Only for a ``LabelIndex``.
-    kernel : str
-        Passed to ``fast_cooccurrence``.
     check : bool
 
     Returns
@@ -335,23 +132,7 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None, kernel: str =
     if isinstance(obj, Cooccurrence):
         co = obj
     elif isinstance(obj, LabelIndex):
-        Y, n = obj.Y, obj.n_images
-        if split is not None:
-            splits = [split] if isinstance(split, str) else list(split)
-            mask = np.isin(obj.splits, splits)
-            if not mask.any():
-                raise DataError(obj.meta.get("source", obj.name), f"no images in split(s) {splits}",
-                                f"one of {sorted(set(obj.splits))}")
-            Y, n = Y[mask], int(mask.sum())
-        meta = {"source": obj.meta.get("source", obj.name), "split": split,
-                "labels_per_image": float(Y.nnz / max(n, 1))}
-        if obj.boxes is not None:
-            b = obj.boxes
-            if split is not None:
-                b = b[mask[b["image"].to_numpy()]]
-            meta["objects_per_image"] = float(len(b) / max(n, 1))
-        co = Cooccurrence(fast_cooccurrence(Y, kernel=kernel), obj.class_labels, obj.class_names,
-                          name=obj.name, n_images=n, meta=meta)
+        co = from_labelindex(obj, split)
     elif isinstance(obj, (np.ndarray, list, tuple)) or sp.issparse(obj):
         M = obj.toarray() if sp.issparse(obj) else np.asarray(obj)
         if M.ndim != 2 or M.shape[0] != M.shape[1]:

@@ -9,9 +9,10 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -98,26 +99,59 @@ def save_npz(path: str | os.PathLike, **arrays) -> Path:
     return Path(path)
 
 
-def fingerprint(*parts: Any, files: list[str | os.PathLike] | None = None, content: bool = False) -> str:
-    """A short, stable hash of parameters and source files.
+#: Files up to this size are fingerprinted by their bytes as well as by path, size and mtime_ns ...
+CONTENT_LIMIT = 1 << 20
+#: ... until this many bytes have been hashed in one fingerprint (the rest: path, size, mtime_ns).
+CONTENT_BUDGET = 64 << 20
 
-    Files contribute their path, size and modification time (fast), or their bytes when
-    ``content=True``.
+
+def fingerprint(*parts: Any, files: Iterable[str | os.PathLike] | None = None,
+                content: bool = False) -> str:
+    """A short, stable hash of parameters and source files: the kit's one cache key.
+
+    Every file contributes its absolute path, size and ``st_mtime_ns`` (cheap: one ``stat``
+    each, for all files, however many); files of at most ``CONTENT_LIMIT`` bytes also contribute
+    their bytes, in sorted path order, until ``CONTENT_BUDGET`` bytes have been read (so a small
+    metadata file edited within the same second, with its size unchanged, still changes the
+    key). ``content=True`` hashes every file's bytes, whatever its size. A missing file counts as
+    ``<missing>``.
+
+    Parameters
+    ----------
+    *parts
+        JSON-able parameters (options, versions).
+    files : iterable of path-like, optional
+        Every input file the cached result was derived from.
+    content : bool
+        Hash all bytes of every file.
+
+    Returns
+    -------
+    str
+        16 hex digits.
+
+    Examples
+    --------
+    >>> fingerprint("p", 1) == fingerprint("p", 1) != fingerprint("p", 2)
+    True
     """
     h = hashlib.sha256()
     h.update(dumps_json(parts, indent=None).encode())
-    for f in sorted(map(str, files or [])):
-        p = Path(f)
-        h.update(f.encode())
-        if content and p.is_file():
-            with open(p, "rb") as fh:
+    budget = CONTENT_BUDGET
+    for f in sorted({os.path.abspath(os.fspath(f)) for f in (files or [])}):
+        h.update(f.encode() + b"\0")
+        try:
+            st = os.stat(f)
+        except OSError:
+            h.update(b"<missing>")
+            continue
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        if stat.S_ISREG(st.st_mode) and (content or (st.st_size <= CONTENT_LIMIT
+                                                     and st.st_size <= budget)):
+            budget -= st.st_size
+            with open(f, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
-        elif p.exists():
-            st = p.stat()
-            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
-        else:
-            h.update(b"<missing>")
     return h.hexdigest()[:16]
 
 

@@ -14,19 +14,51 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from .centrality import BACKENDS, MEASURES, SEMANTICS
 from .subsets import DEFAULTS, FILTERS, METHODS
 
-MEASURES = ("betweenness", "degree", "closeness", "eigenvector")
+
+def _int_at_least(low: int, what: str):
+    """An argparse type: an integer >= ``low``, refused with a message saying what it counts."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"{v} is not a valid {what}; expected an integer "
+                                             f">= {low}")
+        return v
+    return parse
+
+
+_count = _int_at_least(0, "number of images")
+_top = _int_at_least(1, "number of triggers")
+_tolerance = _int_at_least(-1, "tolerance (-1: any shared image is a conflict)")
 
 
 def _int_or_none(text: str):
+    """``--trig-overlaps``: 'none' (every graph neighbour) or a count of images >= 0."""
     if str(text).lower() in ("none", "neighbours", "neighbors", ""):
         return None
     try:
-        return int(text)
+        v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} is not a valid number of images; expected an "
+                                         "integer >= 0, or 'none' for every graph neighbour")
+    return v
+
+
+def _out_file(text: str) -> str:
+    """``--out``: a file to write; an existing directory is refused before any work is done."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; expected the path of a JSON "
+                                         f"file to write, e.g. {str(Path(text) / 'triggers.json')!r}")
+    return text
 
 
 def add_parser(subparsers) -> None:
@@ -59,21 +91,27 @@ def add_parser(subparsers) -> None:
                    help="centrality measure ranking the trigger candidates")
     g.add_argument("--weighted", action="store_true",
                    help="weighted variant of the measure (edge weight = co-occurrences)")
-    g.add_argument("--semantics", choices=("paper", "networkx"), default="paper",
-                   help="paper: the authors' graph-tool definitions behind the published tables; "
-                        "networkx: their later code's")
-    g.add_argument("--backend", choices=("igraph", "networkx"), default="igraph",
+    g.add_argument("--semantics", choices=SEMANTICS, default="paper",
+                   help="paper: graph-tool's definitions as the paper's text gives them, true "
+                        "ranking; networkx: the authors' later code; authors: the computation "
+                        "behind the published Tables 6-7, including its ranking quirk (Python's "
+                        "sorted over a list holding NaN closeness; body parts removed after the "
+                        "top M are taken, so fewer may remain)")
+    g.add_argument("--backend", choices=BACKENDS, default="igraph",
                    help="library computing the centrality (same values)")
-    g.add_argument("--top", type=int, default=25, metavar="M", help="number of triggers")
+    g.add_argument("--top", type=_top, default=25, metavar="M", help="number of triggers (>= 1)")
     g.add_argument("--exclude-body-parts", action="store_true",
-                   help="leave human body parts (Man, Woman, Human face, ...) out of the triggers")
+                   help="leave people and human body parts (the authors' list: Man, Woman, Human "
+                        "face, Human mouth, ...) out of the triggers")
     g = p.add_argument_group("poisonable subsets")
     g.add_argument("--trig-overlaps", type=_int_or_none, default=d["trig_overlaps"], metavar="N",
                    help="a class is a candidate when it co-occurs with the trigger in more than N "
-                        "images ('none': every neighbour in the graph)")
-    g.add_argument("--max-other-overlaps", type=int, default=d["max_other_overlaps"], metavar="N",
+                        "images, N >= 0 ('none': every neighbour in the graph)")
+    g.add_argument("--max-other-overlaps", type=_tolerance, default=d["max_other_overlaps"],
+                   metavar="N",
                    help="independence tolerance: two candidates co-occurring in at most N images "
-                        "do not conflict")
+                        "do not conflict; -1 (the paper's Tables 6-7): any shared image is a "
+                        "conflict")
     g.add_argument("--mis", choices=METHODS, default="exact",
                    help="exact: maximum independent set by integer programming (HiGHS), proven "
                         "optimal or flagged; approx: the authors' largest of --runs random maximal "
@@ -82,9 +120,9 @@ def add_parser(subparsers) -> None:
     g.add_argument("--seed", type=int, default=d["seed"], help="seed of the random draws")
     g.add_argument("--time-limit", type=float, default=d["time_limit"], metavar="S",
                    help="seconds for the exact solver per trigger")
-    g.add_argument("--min-clean", type=int, default=d["min_clean"], metavar="N",
+    g.add_argument("--min-clean", type=_count, default=d["min_clean"], metavar="N",
                    help="keep classes with >= N clean images (class without trigger; paper: 200)")
-    g.add_argument("--min-poison", type=int, default=d["min_poison"], metavar="N",
+    g.add_argument("--min-poison", type=_count, default=d["min_poison"], metavar="N",
                    help="keep classes with >= N poison images (class with trigger; paper: 50)")
     g.add_argument("--filter", choices=FILTERS, default=d["filter"],
                    help="apply the class filter before the MIS (paper's tables), after it (the "
@@ -95,7 +133,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--no-compare", action="store_true",
                    help="skip the other solver (no approx/exact gap columns)")
     g = p.add_argument_group("output")
-    g.add_argument("--out", default=None, metavar="FILE.json",
+    g.add_argument("--out", type=_out_file, default=None, metavar="FILE.json",
                    help="write the triggers JSON here (atomically); None: print only")
     g.add_argument("--show", type=int, default=6, metavar="K",
                    help="class names shown per trigger in the table")

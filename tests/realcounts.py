@@ -26,3 +26,19 @@ def openimages_counts(realdata):
     np.fill_diagonal(M, M.max(axis=1))
     return Cooccurrence(M, z["labels"], z["names"], name="openimages",
                         counts_exact=np.zeros(len(M), bool))
+
+
+def paper_tables_6_7_openimages(realdata) -> dict:
+    """The paper's Open Images rows of Tables 6-7 (variant -> names), read by hand from
+    ``../shared/paper/paper_values.csv`` beside ``realdata``; skips when the file is absent."""
+    import csv
+
+    import pytest
+
+    path = realdata.parent / "paper" / "paper_values.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (the paper's transcribed values)")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f)
+                if r["table"] in ("Table 6", "Table 7") and r["row"] == "Open Images"]
+    return {r["column"]: [x.strip() for x in r["value"].split(";")] for r in rows}

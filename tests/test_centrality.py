@@ -1,4 +1,4 @@
-"""nbkit.centrality: the 8 variants, both semantics, both backends, trigger candidates, Tables 6-7.
+"""nbkit.centrality: the 8 variants, the three semantics, both backends, trigger candidates, Tables 6-7.
 
 networkx is the reference: the igraph path must agree with it (values and rankings), and both with
 networkx computed here independently of nbkit on real counts (COCO, VOC2007, the authors' Open
@@ -6,6 +6,8 @@ Images matrix, whose graph-tool betweenness the authors recorded).
 """
 from __future__ import annotations
 
+
+import json
 
 import networkx as nx
 import numpy as np
@@ -16,9 +18,10 @@ import scipy.sparse as sp
 from nbkit import centrality as C
 from nbkit import graph as G
 from nbkit.cooccurrence import Cooccurrence
+from nbkit.datasets import load_openimages_counts
 from nbkit.errors import DataError, GraphError
 from nbkit.labelindex import LabelIndex
-from realcounts import coco_counts, openimages_counts
+from realcounts import coco_counts, openimages_counts, paper_tables_6_7_openimages
 
 REF = "naturalbackdoors_reference"
 
@@ -90,7 +93,7 @@ def test_voc2007_person_dominates_betweenness(realdata):
 
 
 # --------------------------------------------------------------------------------------------
-# igraph path == networkx path, all 8 variants, both semantics
+# igraph path == networkx path, all 8 variants, every semantics
 @pytest.mark.parametrize("semantics", C.SEMANTICS)
 def test_backends_agree_coco(realdata, semantics):
     co = coco(realdata)
@@ -99,7 +102,7 @@ def test_backends_agree_coco(realdata, semantics):
     assert list(a.columns) == list(C.VARIANTS) == list(b.columns)
     for v in C.VARIANTS:
         scale = max(1.0, float(b[v].abs().max()))
-        assert np.allclose(a[v], b[v], rtol=1e-9, atol=1e-12 * scale), v
+        assert np.allclose(a[v], b[v], rtol=1e-9, atol=1e-12 * scale, equal_nan=True), v
         assert same_ranking(a[v], b[v], 20), v
 
 
@@ -279,7 +282,18 @@ def test_body_parts_exclusion_on_openimages(realdata):
     assert not set(clean) & set(C.BODY_PARTS)
     assert clean[:3] == ["House", "Window", "Wheel"]
     assert set(C.BODY_PARTS) <= set(C.BODY_PARTS_EXTENDED)
-    assert len(C.BODY_PARTS) == 13 and "Human beard" not in C.BODY_PARTS
+    assert len(C.BODY_PARTS) == 14 and "Human beard" not in C.BODY_PARTS
+
+
+def test_body_parts_are_the_authors_whole_list():
+    """select_trigs.ipynb @ 246889c (the notebook that printed their Open Images triggers)."""
+    assert C.BODY_PARTS == ("Human arm", "Human leg", "Human", "Woman", "Human hand", "Man",
+                            "Human face", "Human head", "Human hair", "Girl", "Boy", "Human nose",
+                            "Human eye", "Human mouth")
+    oi = load_openimages_counts()
+    s = C.centrality(oi, "closeness", True, 15)     # Human mouth ranks 40th among all classes
+    assert "Human mouth" in C.top_m(s, 50).attrs["names"]
+    assert not set(C.top_m(s, 50, exclude=C.BODY_PARTS).attrs["names"]) & set(C.BODY_PARTS)
 
 
 def test_rankings_and_compare(realdata):
@@ -299,6 +313,98 @@ def test_variant_names():
 
 # --------------------------------------------------------------------------------------------
 # Tables 6-7
+def test_authors_top_is_pythons_sorted_over_a_list_with_nan():
+    s = pd.Series([0.2, 0.5, np.nan, 0.9, 0.1], index=[10, 11, 12, 13, 14])
+    s.attrs["names"] = list("abcde")
+    # NaN compares False both ways: Timsort's run stops there, so 0.9 never reaches the front
+    assert C.authors_top(s, 2) == [11, 10]
+    assert C.top_m(s, 2).index.tolist() == [13, 11]                    # a true ranking
+    t = C.top_m(s, 3, order="authors")
+    assert t.index.tolist() == [11, 10, 12] and t.tolist() == [0.5, 0.2, 0.0]   # NaN read as 0
+    # body parts leave after the cut (the authors dropped them from the 50 they had)
+    assert C.top_m(s, 2, exclude=["a"], order="authors").index.tolist() == [11]
+    assert C.top_m(s, 2, exclude=["a"]).index.tolist() == [13, 11]
+    s.attrs["semantics"] = "authors"                                  # default order follows it
+    assert C.top_m(s, 2).index.tolist() == [11, 10]
+    with pytest.raises(GraphError, match="order"):
+        C.top_m(s, 2, order="timsort")
+
+
+def test_authors_closeness_keeps_graph_tools_nan():
+    oi = load_openimages_counts()
+    iso = (oi.pairs >= 15).sum(axis=1) == 0
+    for backend in C.BACKENDS:
+        a = C.centrality(oi, "closeness", False, 15, semantics="authors", backend=backend)
+        p = C.centrality(oi, "closeness", False, 15, semantics="paper", backend=backend)
+        assert int(a.isna().sum()) == 75 and not p.isna().any()       # the 75 isolated classes
+        assert (p[a.isna()] == 0).all() and np.allclose(a.dropna(), p[a.notna()])
+        assert (a.isna().to_numpy() == iso).all()
+    w = C.centrality(oi, "closeness", True, 15, semantics="authors")
+    assert a.attrs["semantics"] == "authors" and int(w.isna().sum()) == 75
+    # the quirk at work: the authors' "top 50" is not the top 50
+    got = C.top_m(a, 50).attrs["names"]
+    assert {"Dress", "Sunglasses"} <= set(got) and got != C.top_m(p, 50).attrs["names"]
+
+
+def test_tables_6_7_open_images_reproduced(realdata):
+    pub = paper_tables_6_7_openimages(realdata)
+    assert sum(map(len, pub.values())) == 46
+    recs = C.tables_6_7(published=pub)
+    json.dumps(recs)                                                # results.json-ready
+    assert [r["variant"] for r in recs] == list(C.VARIANTS)
+    for r in recs:
+        assert set(r) == {"table", "variant", "weighted", "dataset", "published", "authors", "paper"}
+        assert r["table"] == ("Table 7" if r["weighted"] else "Table 6")
+        assert r["dataset"] == "openimages-counts" and r["published"] == pub[r["variant"]]
+        a = r["authors"]
+        assert set(a) == {"names", "matched", "missing", "extra"}
+        # all published names, in the paper's order
+        assert a["missing"] == [] and [x.lower() for x in a["matched"]] == pub[r["variant"]]
+        assert not set(a["names"]) & set(C.BODY_PARTS)
+    by = {r["variant"]: r for r in recs}
+    assert {"House", "Window"} <= set(by["betweenness"]["authors"]["extra"])
+    # today's paper semantics: 45/46, Sunglasses out of weighted closeness
+    assert {v: len(r["paper"]["matched"]) for v, r in by.items()} == {
+        "betweenness": 4, "betweenness_WT": 6, "degree": 9, "degree_WT": 8, "closeness": 2,
+        "closeness_WT": 1, "eigenvector": 9, "eigenvector_WT": 6}
+    assert by["closeness_WT"]["paper"]["missing"] == ["sunglasses"]
+    f = C.tables_6_7_frame(recs)
+    assert len(f) == 16 and f.query("semantics == 'authors'")["missing"].eq("").all()
+    assert f.set_index(["variant", "semantics"]).loc[("closeness_WT", "paper"), "matched"] == "1/2"
+    with pytest.raises(GraphError, match="unknown setting"):
+        C.tables_6_7(published=pub, W=15)
+    # by default the published names come from nbkit.reference: the same 46
+    for r in C.tables_6_7(semantics=("authors",)):
+        assert [x.lower() for x in r["published"]] == [x.lower() for x in pub[r["variant"]]]
+        assert r["authors"]["missing"] == [] and "paper" not in r
+
+
+def test_semantics_comparison_names_what_each_ranking_changes():
+    oi = load_openimages_counts()
+    df = C.semantics_comparison(oi, 15, 10, exclude=C.BODY_PARTS)
+    assert list(df["variant"]) == list(C.VARIANTS)
+    row = df.set_index("variant").loc
+    assert row["betweenness", "jaccard_networkx"] == 1.0               # same values, same ranking
+    assert row["degree_WT", "jaccard_networkx"] < 1.0                   # strength vs plain degree
+    # authors: body parts leave after the cut, so its betweenness top 10 is a subset of paper's
+    assert row["betweenness", "only_authors"] == "" and row["betweenness", "only_paper_not_authors"]
+    assert "Harbor seal" in row["closeness", "only_paper_not_authors"]  # the NaN quirk at work
+    assert "Magpie" in row["closeness", "only_authors"]
+
+
+def test_graph_tool_check_with_and_without_the_recorded_values(realdata, tmp_path, monkeypatch):
+    oi = load_openimages_counts()
+    csv = (realdata / REF / "notebook_outputs" /
+           "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
+    got = C.graph_tool_check(oi, csv)
+    assert got["values"] == 59 and got["max_abs_diff"] < 1e-12 and got["reference"] == str(csv)
+    monkeypatch.setenv("NBKIT_REALDATA", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    got = C.graph_tool_check(oi)
+    assert got["reference"] is None and got["top3"] == ["Man", "Human face", "Woman"]
+    assert got["top3_values"] == [0.0828, 0.0816, 0.0461]
+
+
 def test_trigger_table_on_a_toy_graph():
     # hub t co-occurs with 6 classes that never meet; hub u with 2 classes only
     C_ = 10
@@ -388,8 +494,17 @@ def test_notebooks_02_03_smoke(tmp_path, monkeypatch):
     hubs = {"striped blue bar", "checkered white square", "black ring", "dotted brown hexagon"}
     for v in C.VARIANTS:
         assert set(r["dataset_top_m"][v][:4]) == hubs, v
-        assert set(r["tables_6_7"]["dataset_triggers"][v]) == hubs, v
+        assert set(r["trigger_table_dataset"]["triggers"][v]) == hubs, v
     chk = r["openimages_graph_tool_check"]
     assert chk.get("max_abs_diff", 0.0) < 1e-9
-    assert set(r["tables_6_7"]["openimages_triggers"]["betweenness"]) & {"Wheel", "House", "Window"}
+    # Tables 6-7 on the authors' counts at the paper's setting, even in a smoke run on toy scenes
+    t67 = r["tables_6_7"]
+    assert [x["variant"] for x in t67] == list(C.VARIANTS)
+    assert {"Wheel", "Chair", "Glasses", "Jeans"} <= set(t67[0]["authors"]["names"])
+    by = {x["variant"]: x for x in t67}
+    assert by["closeness"]["authors"]["names"][:2] == ["Dress", "Sunglasses"]
+    assert r["tables_6_7_setting"]["min_overlaps"] == 15 and r["dataset"] == "toyscenes"
+    for x in t67:
+        if x["published"] is not None:
+            assert x["authors"]["missing"] == [], x["variant"]
     assert "timing" in r and (d03 / "wordcloud_openimages_betweenness.png").is_file()

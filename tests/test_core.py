@@ -136,3 +136,21 @@ def test_run_folders(tmp_path):
     assert runs.params_hash({**params, "run_dir": "x"}) == runs.params_hash(params)
     runs.prepare(d, params)  # a rerun invalidates the old results first
     assert not runs.is_complete(d)
+
+
+def test_fingerprint_covers_every_file_and_small_contents(tmp_path):
+    import os
+
+    files = [tmp_path / f"m{k:04d}.bin" for k in range(600)]
+    for f in files:
+        f.write_bytes(b"abcd")
+    a = fingerprint("p", files=files)
+    st = files[1].stat()
+    files[1].write_bytes(b"abce")                             # same size
+    os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old date
+    assert fingerprint("p", files=files) != a                 # small file: its bytes count
+    b = fingerprint("p", files=files)
+    os.utime(files[2], ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert fingerprint("p", files=files) != b                 # every file's mtime_ns counts
+    assert fingerprint("p", files=files[::-1]) == fingerprint("p", files=files)  # order-free
+    assert fingerprint("p", files=[tmp_path / "absent"]) != fingerprint("p", files=[])

@@ -188,3 +188,29 @@ def test_spec_options_for_other_adapters_and_unknown_spec_message():
         load_dataset("imagenet:/x?images=/y")
     assert "relabel:MAPS_DIR[?images=IMAGES_DIR&threshold=0.994]" in str(e.value)
     assert "?key=value" in str(e.value)
+
+
+def test_relabel_cache_sees_every_edited_map(tmp_path):
+    """An edited map is decoded again (the key covers every map, not a sample of 1 in 256)."""
+    import os
+
+    maps = {f"img_{k:04d}": relabel_map({(7, 7): 0}, background=4) for k in range(600)}
+    d = write_relabel(tmp_path / "many", maps, nested=False)
+    classes = ["a", "b", "c", "d", "e"]
+    li = load_relabel(d, classes=classes, progress=False)
+    assert li.Y[1].indices.tolist() == [0]
+    edited = d / "img_0001.pt"                     # not among the sampled files (0, 2, 4, ...)
+    st = edited.stat()
+    torch.save(relabel_map({(7, 7): 3}, background=4), edited)
+    assert edited.stat().st_size == st.st_size     # same size: only the date and bytes differ
+    again = load_relabel(d, classes=classes, progress=False)
+    assert again.Y[1].indices.tolist() == [3]
+    # same size and the old mtime restored: the bytes of this small file still change the key
+    torch.save(relabel_map({(7, 7): 2}, background=4), edited)
+    os.utime(edited, ns=(st.st_atime_ns, edited.stat().st_mtime_ns))
+    mtime = edited.stat().st_mtime_ns
+    third = load_relabel(d, classes=classes, progress=False)
+    torch.save(relabel_map({(7, 7): 1}, background=4), edited)
+    os.utime(edited, ns=(st.st_atime_ns, mtime))
+    assert load_relabel(d, classes=classes, progress=False).Y[1].indices.tolist() == [1]
+    assert third.Y[1].indices.tolist() == [2]

@@ -1,4 +1,4 @@
-"""nbkit.graph: M = YᵀY (all kernels), the co-occurrence graph, Table 5, distributions, bad input.
+"""nbkit.graph: M = YᵀY (nbkit.cooccurrence), the co-occurrence graph, Table 5, distributions, bad input.
 
 Real data: the VOC2007 label table must reproduce ML-GCN's ``voc_adj`` exactly; the COCO and the
 authors' Open Images counts must give the edge counts recorded in ../shared/realdata/README.md.
@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from nbkit import graph as G
-from nbkit.cooccurrence import Cooccurrence, cooccurrence_matrix, scipy_cooccurrence
+from nbkit.cooccurrence import Cooccurrence, cooccurrence_matrix
 from nbkit.errors import DataError, GraphError
 from nbkit.labelindex import LabelIndex
 from realcounts import coco_counts, openimages_counts
@@ -48,45 +48,53 @@ oi_counts = openimages_counts
 
 # --------------------------------------------------------------------------------------------
 # M = YᵀY
-@pytest.mark.parametrize("kernel", ["auto", "numpy", "scipy"])
-def test_fast_cooccurrence_matches_sparse_product(kernel):
+def test_cooccurrence_matrix_matches_sparse_product():
     Y = G.synthetic_label_matrix(3000, 40, labels_per_image=5, zipf=1.0, seed=3)
-    ref = scipy_cooccurrence(Y)
-    M = G.fast_cooccurrence(Y, kernel=kernel)
-    assert (cooccurrence_matrix(Y) == ref).all()
-    assert M.dtype == np.int64 and (M == ref).all()
+    Yi = Y.astype(np.int64)
+    M = cooccurrence_matrix(Y)
+    assert M.dtype == np.int64 and (M == (Yi.T @ Yi).toarray()).all()
     assert (np.diag(M) == np.asarray(Y.sum(axis=0)).ravel()).all()
 
 
-def test_fast_cooccurrence_c_kernel_handles_unsorted_duplicates_and_counts():
-    if G.cooccurrence_kernel() is None:
-        pytest.skip(f"no C kernel here: {G._KERNEL.get('why')}")
+def test_cooccurrence_matrix_handles_unsorted_duplicates_and_counts():
     # row 0: classes 2, 0 (unsorted) and a duplicate of 2; integer "counts" mean presence
     indptr = np.array([0, 3, 5, 5, 8])
     indices = np.array([2, 0, 2, 1, 3, 3, 1, 0])
     data = np.array([1, 1, 1, 2, 1, 5, 1, 1])
     Y = sp.csr_matrix((data, indices, indptr), shape=(4, 4))
     expected = np.array([[2, 1, 1, 1], [1, 2, 0, 2], [1, 0, 1, 0], [1, 2, 0, 2]])
-    for kernel in ("c", "numpy", "scipy"):
-        assert G.fast_cooccurrence(Y, kernel=kernel).tolist() == expected.tolist(), kernel
+    assert cooccurrence_matrix(Y).tolist() == expected.tolist()
+    assert cooccurrence_matrix(Y.toarray()).tolist() == expected.tolist()  # dense input too
 
 
-def test_fast_cooccurrence_without_compiler(monkeypatch):
-    monkeypatch.setenv("NBKIT_NO_CKERNEL", "1")
-    monkeypatch.setattr(G, "_KERNEL", {})
+def test_cooccurrence_loads_no_native_code_from_the_cache(tmp_path, monkeypatch):
+    """A library planted in the cache's kernels/ folder is never loaded: nothing compiles there."""
+    import ctypes
+
+    monkeypatch.setenv("NBKIT_CACHE", str(tmp_path))
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / "nbkit_cooc_planted.so").write_bytes(b"\x7fELF not a library")
     Y = G.synthetic_label_matrix(500, 12, labels_per_image=3, seed=0)
-    assert (G.fast_cooccurrence(Y) == scipy_cooccurrence(Y)).all()  # auto falls back to numpy
-    with pytest.raises(GraphError, match="NBKIT_NO_CKERNEL"):
-        G.fast_cooccurrence(Y, kernel="c")
+    cooccurrence_matrix(Y[:5])  # numba (and its LLVM library) imported and compiled first
+    loaded = []
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: loaded.append(a) or pytest.fail("CDLL"))
+    assert (cooccurrence_matrix(Y) == (Y.T.astype(int) @ Y.astype(int)).toarray()).all()
+    assert loaded == [] and sorted(p.name for p in (tmp_path / "kernels").iterdir()) == [
+        "nbkit_cooc_planted.so"]
+    assert not hasattr(G, "fast_cooccurrence") and not hasattr(G, "cooccurrence_kernel")
 
 
-def test_fast_cooccurrence_bad_input():
+def test_cooccurrence_matrix_bad_input():
     with pytest.raises(DataError, match="NaN"):
-        G.fast_cooccurrence(sp.csr_matrix(np.array([[1.0, np.nan]])))
+        cooccurrence_matrix(sp.csr_matrix(np.array([[1.0, np.nan]])))
+    with pytest.raises(DataError, match="infinite"):
+        cooccurrence_matrix(sp.csr_matrix(np.array([[1.0, np.inf]])))
+    with pytest.raises(DataError, match="complex"):
+        cooccurrence_matrix(sp.csr_matrix(np.array([[1 + 1j, 0]])))
     with pytest.raises(DataError, match="negative"):
-        G.fast_cooccurrence(sp.csr_matrix(np.array([[1, -1]])))
-    with pytest.raises(GraphError, match="kernel"):
-        G.fast_cooccurrence(sp.csr_matrix((2, 2)), kernel="gpu")
+        cooccurrence_matrix(sp.csr_matrix(np.array([[1, -1]])))
+    with pytest.raises(DataError, match="2-D"):
+        cooccurrence_matrix(np.ones(3))
 
 
 def test_synthetic_label_matrix_is_seeded():

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from nbkit.centrality import VARIANTS, parse_variant
 from nbkit.cli import build_parser, main
 from nbkit.subsets import load_triggers_json
+from realcounts import paper_tables_6_7_openimages
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +27,7 @@ def _run(*args, cwd=REPO):
 def test_help_documents_every_option_with_defaults():
     ap = build_parser()
     sub = next(a for a in ap._actions if a.dest == "command")
-    text = sub.choices["triggers"].format_help()
+    text = " ".join(sub.choices["triggers"].format_help().split())   # whatever the terminal width
     for opt in ["--dataset", "--centrality", "--weighted", "--semantics", "--min-overlaps",
                 "--trig-overlaps", "--max-other-overlaps", "--top", "--mis", "--out",
                 "--min-clean", "--min-poison", "--exclude-body-parts", "--seed", "--runs",
@@ -34,6 +36,8 @@ def test_help_documents_every_option_with_defaults():
     assert "default: 40" in text and "default: betweenness" in text and "default: exact" in text
     for m in ("betweenness", "degree", "closeness", "eigenvector"):
         assert m in text
+    assert "-1 (the paper's Tables 6-7): any shared image is a conflict" in text
+    assert "{paper,networkx,authors}" in text and "Human mouth" in text
 
 
 def test_counts_spec_on_real_coco_matrix(realdata, tmp_path, capsys):
@@ -82,8 +86,76 @@ def test_errors_print_cleanly_and_exit_1(tmp_path, capsys):
     assert "Traceback" not in r.stderr
     assert main(["triggers", "--dataset", "nosuchdataset:x"]) == 1
     assert "unknown dataset" in capsys.readouterr().err
-    assert main(["triggers", "--dataset", "openimages-counts", "--top", "0", "--no-progress"]) == 1
-    assert "error:" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["triggers", "--mis", "fastest"])
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--trig-overlaps", "-1", "expected an integer >= 0, or 'none' for every graph neighbour"),
+    ("--min-clean", "-5", "-5 is not a valid number of images; expected an integer >= 0"),
+    ("--min-poison", "-1", "-1 is not a valid number of images; expected an integer >= 0"),
+    ("--top", "0", "0 is not a valid number of triggers; expected an integer >= 1"),
+    ("--max-other-overlaps", "-2", "expected an integer >= -1"),
+])
+def test_out_of_range_values_are_argparse_errors(option, value, expected, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["triggers", "--dataset", "openimages-counts", "--top", "1", "--mis", "approx",
+              "--no-progress", option, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err and expected in err and "Traceback" not in err
+
+
+def test_out_pointing_at_a_directory_is_refused_up_front(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["triggers", "--dataset", "openimages-counts", "--top", "1", "--mis", "approx",
+              "--no-progress", "--out", str(tmp_path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --out: {str(tmp_path)!r} is a directory" in err and "triggers.json" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# the command of issue #9 for Tables 6-7 (Open Images rows): per column, the published names
+# that are NOT among the triggers with >= 5 classes of > 50 poison images
+TABLES_6_7_MISSING = {
+    "authors": {},                                                       # 46/46
+    "paper": {"closeness_WT": {"dress", "sunglasses"}},                  # 44/46
+}
+
+
+@pytest.mark.parametrize("semantics", sorted(TABLES_6_7_MISSING))
+def test_tables_6_7_open_images_command(semantics, realdata, tmp_path, capsys):
+    pub = paper_tables_6_7_openimages(realdata)
+    found = 0
+    for v in VARIANTS:
+        measure, weighted = parse_variant(v)
+        out = tmp_path / f"{v}.json"
+        assert main(["triggers", "--dataset", "openimages-counts", "--semantics", semantics,
+                     "--min-overlaps", "15", "--trig-overlaps", "0", "--max-other-overlaps", "-1",
+                     "--top", "50", "--mis", "exact", "--centrality", measure, "--no-progress",
+                     "--no-compare", "--out", str(out)] + (["--weighted"] if weighted else [])) == 0
+        data = load_triggers_json(out)
+        assert len(data) == 50 and data[0]["params"]["semantics"] == semantics
+        ok = {e["trigger"]["name"].lower() for e in data
+              if sum(c["num_poison"] > 50 for c in e["classes"]) >= 5}
+        missing = {x.lower() for x in pub[v]} - ok
+        assert missing == TABLES_6_7_MISSING[semantics].get(v, set()), v
+        found += len(pub[v]) - len(missing)
+    assert found == {"authors": 46, "paper": 44}[semantics]
+    capsys.readouterr()
+
+
+def test_exclude_body_parts_leaves_out_human_mouth(tmp_path, capsys):
+    """Weighted closeness at W 15 ranks Human mouth 40th: the authors' list (246889c) excludes it."""
+    out = tmp_path / "cw.json"
+    base = ["triggers", "--dataset", "openimages-counts", "--centrality", "closeness", "--weighted",
+            "--min-overlaps", "15", "--top", "50", "--mis", "approx", "--runs", "1", "--no-progress",
+            "--no-compare", "--out", str(out)]
+    assert main(base) == 0
+    assert "Human mouth" in {e["trigger"]["name"] for e in load_triggers_json(out)}
+    assert main(base + ["--exclude-body-parts"]) == 0
+    names = {e["trigger"]["name"] for e in load_triggers_json(out)}
+    assert len(names) == 50 and not names & {"Human mouth", "Man", "Woman", "Human face", "Girl"}
+    capsys.readouterr()

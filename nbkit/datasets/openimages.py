@@ -457,7 +457,8 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     chunksize : int
         CSV rows per chunk.
     cache : bool
-        Read / write the result in ``nbkit.io.cache_dir()`` (key: file sizes and dates + options).
+        Read / write the result in ``nbkit.io.cache_dir()`` (key: ``nbkit.io.fingerprint`` of every
+        input file, i.e. path, size, ``mtime_ns`` and the bytes of small files, + options).
     progress : bool
         tqdm bars.
     name : str

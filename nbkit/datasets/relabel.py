@@ -19,7 +19,8 @@ first maps' images. ``LabelIndex.resolve(row)`` then gives each image's file, or
 ``MissingDataError`` naming the file that is not there.
 
 The decoded ``LabelIndex`` is cached in ``nbkit.io.cache_dir()`` once per source fingerprint
-(the map file names, a sample of their sizes and dates, and every option).
+(``nbkit.io.fingerprint``: every map's path, size and ``mtime_ns``, the bytes of small files within
+a budget, ``classes.csv``, and every option), so an edited map is decoded again.
 """
 from __future__ import annotations
 
@@ -254,10 +255,9 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
                        "\n".join(labels + names).encode()).hexdigest()[:16],
                    image_root=str(image_root) if image_root else None, image_ext=image_ext,
                    image_layout=image_layout, split=split, name=name)
-    names_hash = hashlib.sha256("\n".join(map(str, rel)).encode()).hexdigest()
-    step = max(1, len(files) // 256)
-    fp = fingerprint("relabel", _CACHE_VERSION, str(directory.resolve()), options, names_hash,
-                     files=files[::step] + [files[-1]])
+    class_file = [directory / "classes.csv"] if (directory / "classes.csv").is_file() else []
+    fp = fingerprint("relabel", _CACHE_VERSION, str(directory.resolve()), options,
+                     files=files + class_file)  # every map: path, size, mtime_ns (+ bytes, small)
     cpath = cache_dir() / f"relabel-{fp}.npz"
     if cache and cpath.exists():
         try:

@@ -398,48 +398,56 @@ def figures8_11(runs: Sequence[Run]) -> Section:
     return s
 
 
+def tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
+    """Notebook 03's ``tables_6_7`` records as one row per published column: the paper's names,
+    then per semantics ours with matched (``k/n``) / missing / extra."""
+    rows = []
+    for r in records:
+        pub = r.get("published")
+        row = {"table": r.get("table"), "variant": r.get("variant"),
+               "published": "; ".join(pub) if pub is not None else NA}
+        for sem in ("authors", "paper", "networkx"):
+            b = r.get(sem)
+            if not isinstance(b, Mapping):
+                continue
+            known = pub is not None and b.get("matched") is not None
+            row[f"{sem}: matched"] = f"{len(b['matched'])}/{len(pub)}" if known else ""
+            row[f"{sem}: missing"] = "; ".join(b.get("missing") or []) if known else ""
+            row[f"{sem}: extra"] = "; ".join(b.get("extra") or []) if known else ""
+            row[f"{sem}: ours"] = "; ".join(map(str, b.get("names") or []))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def tables6_7(runs: Sequence[Run]) -> Section:
     sel = _runs_of(runs, "03_centrality", "Tables 6-7")
     s = _section("Tables 6-7", "03_centrality", sel)
-    auth = R.TABLES_6_7_AUTHORS["openimages"]
-    sizes_auth = auth["betweenness"]["value"]
-    rows = []
     for r in sel:
-        t = r.get("tables_6_7", "table6_7", default=None)
-        if not isinstance(t, Mapping):
-            continue
-        multi = len(sel) > 1
-        sfx = f"_{r.hash}" if multi else ""
-        for name, kind, label in (("openimages", AUTHORS, "openimages_counts"),
-                                  ("dataset", r.data, "dataset")):
-            df = _as_frame(t.get(name))
-            if df is not None and len(df):
-                df.insert(0, "data", kind)
-                s.tables[f"{label}{sfx}"] = df
-        for name, block in (t.get("comparisons") or {}).items():
-            df = _as_frame(block)
-            if df is not None and len(df):
-                s.tables[f"openimages_vs_{name}{sfx}"] = df
-        sizes = t.get("subset_sizes") or {}
-        for trig, n_auth in sizes_auth.items():
-            rows.append(compare_row(f"classes in {trig}'s poisonable subset (betweenness)",
-                                    sizes.get(trig), None, AUTHORS, "openimages-counts",
-                                    authors=n_auth, authors_source=auth["betweenness"]["source"]))
-            rows[-1]["difference"] = (sizes[trig] - n_auth) if sizes.get(trig) is not None else ""
-        if t.get("setting"):
-            s.notes.append("our Open Images setting: " + _flat(t["setting"]))
-        if t.get("counts_lower_bounds"):
-            s.notes.append(f"{t['counts_lower_bounds']} of the authors' Open Images per-class counts are "
-                           "lower bounds: a clean-count filter can only wrongly reject a class, never "
-                           "wrongly accept it")
-    if rows:
-        s.tables = {"comparison": pd.DataFrame(rows), **s.tables}
-    s.notes.append("paper's Table 6 (unweighted) Open Images betweenness triggers: "
-                   + ", ".join(R.value("Table 6", "Open Images", "betweenness")))
-    s.notes.append("authors' recorded Open Images betweenness triggers (" + auth["setting"]["value"]
-                   + "): " + ", ".join(f"{k} ({v})" for k, v in sizes_auth.items())
-                   + " [" + auth["betweenness"]["source"] + "]; the difference column compares our "
-                   "subset sizes with those")
+        sfx = f"_{r.hash}" if len(sel) > 1 else ""
+        t = r.get("tables_6_7", default=None)
+        if isinstance(t, list) and t:
+            df = tables6_7_frame(t)
+            df.insert(2, "data", AUTHORS)
+            s.tables[f"open_images_published_vs_ours{sfx}"] = df
+            s.data = " + ".join(sorted({*s.data.split(" + "), AUTHORS} - {"none"}))
+            setting = r.get("tables_6_7_setting", default={}) or {}
+            if setting:
+                s.notes.append("Open Images rows regenerated on the authors' counts at the paper's "
+                               "setting, whatever the dataset chosen for the run: "
+                               + _flat({k: v for k, v in setting.items() if k != "exclude"}))
+            if setting.get("counts_lower_bounds"):
+                s.notes.append(f"{setting['counts_lower_bounds']} of the authors' Open Images per-class "
+                               "counts are lower bounds: a clean-count filter can only wrongly reject a "
+                               "class, never wrongly accept it")
+        ds_table = r.get("trigger_table_dataset.table", default=None)
+        if isinstance(ds_table, list) and ds_table:
+            df = pd.DataFrame(ds_table)
+            df.insert(0, "data", r.data)
+            s.tables[f"triggers_on_{re.sub(r'[^A-Za-z0-9]+', '_', str(r.params.get('dataset', ''))).strip('_')}"
+                     f"{sfx}"] = df
+    s.notes.append("the paper's ImageNet rows of Tables 6-7 are not run here (needs real data): "
+                   "run notebook 03 on ImageNet multi-labels, e.g. `python -m nbkit reproduce --batch "
+                   "paper --data-root DIR` (03_centrality with dataset=relabel:...)")
     return s
 
 

@@ -237,3 +237,24 @@ def test_nothing_to_report_is_an_error_that_says_what_to_run(tmp_path):
     _run(tmp_path / "runs", "05_train", {"seed": 0}, None, batch="smoke")       # half-written only
     with pytest.raises(MissingDataError, match="1 run folder"):
         report.build("smoke", tmp_path / "runs", require=True)
+
+
+def test_tables_6_7_claim_reads_notebook_03s_per_column_record(tmp_path):
+    root = tmp_path / "runs"
+    col = lambda pub, auth, paper: {"table": "Table 6", "variant": "closeness", "published": pub,  # noqa: E731
+                                    "authors": {"names": auth, "matched": [x for x in pub if x in auth],
+                                                "missing": [x for x in pub if x not in auth],
+                                                "extra": [x for x in auth if x not in pub]},
+                                    "paper": {"names": paper, "matched": [x for x in pub if x in paper],
+                                              "missing": [x for x in pub if x not in paper],
+                                              "extra": [x for x in paper if x not in pub]}}
+    _run(root, "03_centrality", {"dataset": "toyscenes"},
+         {"tables_6_7": [col(["Dress", "Sunglasses"], ["Dress", "Sunglasses", "Tower"], ["Dress"])]},
+         ["Tables 6-7"])
+    rep = report.build("b", root)
+    c = _claims(rep).loc["tables_6_7"]
+    assert c["status"] == claims.HOLDS and c["data"] == report.AUTHORS
+    assert "authors semantics: 2/2 published names, 1 extra" in c["ours"]
+    assert "paper semantics: 1/2 published names, 0 extra, missing Sunglasses (closeness)" in c["ours"]
+    t = rep.section("Tables 6-7").tables["open_images_published_vs_ours"].iloc[0]
+    assert t["authors: matched"] == "2/2" and t["paper: missing"] == "Sunglasses" and t["data"] == report.AUTHORS

@@ -231,6 +231,22 @@ def _num(x) -> float | None:
     return None if math.isnan(v) else v
 
 
+_ADDRESSES: dict[int, str] = {}
+
+
+def paper_address(rec: Mapping | None) -> str:
+    """``"Table 8 · ImageNet · centrality_mis.clean_acc"`` for a record of ``nbkit.reference``'s
+    paper cells (the ``paper_values.csv`` address), ``""`` for anything else."""
+    if rec is None:
+        return ""
+    if not _ADDRESSES:
+        for t, rows in R.PAPER_VALUES.items():
+            for r, cols in rows.items():
+                for c, x in cols.items():
+                    _ADDRESSES[id(x)] = f"{t} · {r} · {c}"
+    return _ADDRESSES.get(id(rec), "")
+
+
 #: why a toy-scene number is never subtracted from the paper's
 TOY_WHY = "toy scenes: a synthetic stand-in at toy scale, not the paper's dataset (read the claims table)"
 
@@ -265,7 +281,7 @@ def compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, datase
             "ours": ours, "paper": paper if paper is not None else NA,
             "difference": diff if diff is not None else "",
             "why_not_compared": (why or "") if paper is not None else "",
-            "paper_source": rec["source"] if rec else "",
+            "paper_source": rec["source"] if rec else "", "paper_cell": paper_address(rec),
             "authors_recorded": authors if authors is not None else "",
             "authors_source": authors_source, "runs": runs if runs is not None else ""}
 
@@ -549,7 +565,11 @@ def _fmt_pm(m, sd, n) -> str:
 
 
 def _paper_dataset(row: Mapping) -> str:
+    """The paper's dataset row for a run: ``imagenet`` / ``openimages``, or ``toy`` for toy scenes
+    (shown beside the paper's first row, never subtracted)."""
     ds = str(row.get("dataset", "") or "").lower()
+    if data_kind(ds) == TOY:
+        return "toy"
     return "imagenet" if ("relabel" in ds or "imagenet" in ds) else "openimages"
 
 
@@ -569,11 +589,13 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
     agg = aggregate(df, axes)
     rows = []
     for _, a in agg.iterrows():
-        label = row_label(a) if axes else "all runs"
+        label = row_label(a) if axes else row_label(df.iloc[0].to_dict())   # one setting: its own name
         for metric in ("clean_acc", "trigger_acc"):
             rec = paper(label, metric, _paper_dataset(a))
             why = None if a["data"] in (REAL,) else (
                 TOY_WHY if TOY in a["data"] else f"{a['data']}: not the paper's training data")
+            if why and paper_address(rec):
+                why += f"; paper: {paper_address(rec).split(' · ')[1]}"
             row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
                               ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]), why=why,
                               scale=0.01 if rec and rec["unit"] == "%" else 1)
@@ -582,7 +604,7 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
             rows.append(row)
     cmp = pd.DataFrame(rows)
     cols = ["setting", "quantity", "ours_mean_std", "ours", "paper", "difference", "why_not_compared",
-            "data", "runs", "paper_source", "dataset"]
+            "data", "runs", "paper_source", "dataset", "paper_cell"]
     s.tables["comparison"] = cmp[cols]
     keep = [c for c in df.columns if c in axes or c in replicates
             or (c not in ("clean_acc", "trigger_acc", "run", "data") and df[c].astype(str).nunique() > 1)]
@@ -606,10 +628,13 @@ def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
     """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (``rows`` maps the
     dataset to the paper's row name when the table names its rows otherwise)."""
     def get(label: str, metric: str, dataset: str):
-        try:
-            return R.cell(table, (rows or {}).get(dataset, dataset), f"{label}.{metric}")
-        except DataError:
-            return None
+        names = list(R.PAPER_VALUES.get(table, {})) if dataset == "toy" else [(rows or {}).get(dataset, dataset)]
+        for name in names:
+            try:
+                return R.cell(table, name, f"{label}.{metric}")
+            except DataError:
+                continue
+        return None
     return get
 
 
@@ -763,6 +788,148 @@ def figure17(runs: Sequence[Run]) -> Section:
     return s
 
 
+# --- every published value (paper_values.csv), beside ours or with what to run ----------------------
+_PAPER_RUN = "python -m nbkit reproduce --batch paper --data-root DIR"
+#: which notebook (and dataset) regenerates each paper table on real data
+_WHAT_TO_RUN = {"Table 5": "02_cooccurrence on {row}", "Figure 7": "01_calibration with relabel_dir and "
+                "hand_labels (ImageNet)", "Table 6": "03_centrality on {row}", "Table 7": "03_centrality on {row}",
+                "Table 8": "05_train on {row} (no backdoor / neighbours / MIS)", "Table 9": "05_train on "
+                "ImageNet, trigger jeans, arch over the four models", "Table 10": "05_train on {row}, "
+                "n_added_classes 5 and 10 with added_mode=random", "App. D": "04_subsets on ImageNet "
+                "(its pair are ImageNet classes) with top_m=25, min_overlaps=15, trig_overlaps=40",
+                "Figure 16": "06_sentinet on models trained on {row}"}
+#: the paper's stated settings -> the (notebook, parameter) that holds ours
+_SETTING_PARAMS = {
+    ("§5.3", "min_overlaps_W"): ("05_train", "min_overlaps"),
+    ("§5.3", "max_overlaps_in_subset"): ("05_train", "max_other_overlaps"),
+    ("App. B", "hand_labelled_images"): ("01_calibration", "n_images"),
+    ("App. B", "threshold_sweep"): ("01_calibration", "threshold_start,threshold_stop,threshold_step"),
+    ("Tables 6-7", "min_classes"): ("03_centrality", "min_classes"),
+    ("Tables 6-7", "min_clean_per_class"): ("03_centrality", "min_clean"),
+    ("Tables 6-7", "min_poison_per_class"): ("03_centrality", "min_poison"),
+    ("App. D multiple triggers", "top"): ("04_subsets", "top_m"),
+    ("App. D multiple triggers", "min_overlaps"): ("04_subsets", "min_overlaps"),
+    ("App. D multiple triggers", "trig_overlaps"): ("04_subsets", "trig_overlaps"),
+    ("App. D multiple triggers", "centrality"): ("04_subsets", "centrality"),
+    ("App. D multiple triggers", "dataset_named"): ("04_subsets", "dataset"),
+    ("App. D multiple triggers", "overlap_threshold"): ("04_subsets", "overlap_threshold"),
+    ("App. D Fig 14", "W_sweep"): ("05_train", "min_overlaps"),
+    ("App. D Fig 14", "trigger"): ("05_train", "trigger"),
+    ("App. D Fig 14", "n_classes"): ("05_train", "n_classes"),
+    ("App. D Fig 14", "clean_per_class"): ("05_train", "clean_per_class"),
+    ("App. D Fig 14", "injection_rate"): ("05_train", "injection_rate"),
+    ("App. F", "trigger_images_per_model"): ("06_sentinet", "n_audit"),
+    ("App. F", "models_per_dataset"): ("06_sentinet", "n_models"),
+}
+_NOT_A_PARAMETER = {
+    "n_combinations": "top x top cells of the overlap matrix (04_subsets top_m, squared)",
+    "subset": "a set of 05_train parameters (trigger, n_classes, clean_per_class, injection_rate, "
+              "centrality, min_overlaps): see the Runs table",
+    "inspectors": "the kit scores CAM / box overlap automatically (nbkit.audit); 06_sentinet writes "
+                  "review.csv for judging by eye"}
+
+
+def _sort_key(v: str):
+    try:
+        return (0, float(v), "")
+    except ValueError:
+        return (1, 0.0, v)
+
+
+_APP_D_QUANTITIES = {"largest_overlap": "largest shared classes", "largest_overlap_pair": "that pair",
+                     "pairs_over_30_fraction": "share of cells"}
+
+
+def _printed(c: Mapping) -> str:
+    txt = c.get("printed") or fmt(c.get("value"))
+    if c.get("plus_minus") is not None:
+        txt += f" ± {fmt(c['plus_minus'])}"
+    return txt + (" %" if c.get("unit") == "%" else "")
+
+
+def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
+    """Every value the paper prints (``nbkit.reference.cells()``, the rows of ``paper_values.csv``),
+    each with ours beside it and how it compares, or *not run here (needs real data)* with what to
+    run. ``beside ours`` names the section; ``like for like`` says whether the two numbers measure
+    the same thing on the same kind of data."""
+    s = Section(key="Every published value", title="the paper's cells, ours beside each",
+                notebook="(all)", data=_kinds([r for r in runs if r.complete]),
+                runs=sum(r.complete for r in runs))
+    rows_by_cell: dict[str, list[tuple[Section, Mapping]]] = {}
+    for sec in sections:
+        for df in sec.tables.values():
+            if "paper_cell" in df.columns:
+                for rec in df.to_dict("records"):
+                    if rec.get("paper_cell"):
+                        rows_by_cell.setdefault(rec["paper_cell"], []).append((sec, rec))
+    t67 = {}
+    for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
+        for rec in r.get("tables_6_7", default=[]) or []:
+            if isinstance(rec, Mapping) and isinstance(rec.get("authors"), Mapping):
+                t67[(rec.get("table"), rec.get("variant"))] = rec
+    appd = []
+    try:
+        appd = sections[[x.key for x in sections].index("App. D")].tables.get("comparison")
+        appd = [] if appd is None else appd.to_dict("records")
+    except ValueError:
+        pass
+    params: dict[str, dict[str, set]] = {}
+    for r in runs:
+        if r.complete:
+            for k, v in r.params.items():
+                params.setdefault(r.notebook, {}).setdefault(k, set()).add(fmt(v))
+    out = []
+    for c in R.cells():
+        addr = f"{c['table']} · {c['row']} · {c['column']}"
+        row = {"table": c["table"], "row": c["row"], "column": c["column"], "paper": _printed(c),
+               "ours": "", "data": "", "like for like": "", "where / what to run": ""}
+        todo = _WHAT_TO_RUN.get(c["table"], "").format(row=c["row"])
+        hits = [(sec, rec) for sec, rec in rows_by_cell.get(addr, []) if fmt(rec.get("ours")) != ""]
+        if c["table"] == "Settings":
+            nb, keys = _SETTING_PARAMS.get((c["row"], c["column"]), ("", ""))
+            have = [params.get(nb, {}).get(k) for k in keys.split(",")] if nb else []
+            vals = ["/".join(sorted(v, key=_sort_key)) if v else "" for v in have]
+            if nb and all(v is not None for v in have):
+                ours = (f"{vals[0]} to {vals[1]}, step {vals[2]}" if len(vals) == 3 else vals[0])
+                row.update(ours=ours if ours.strip("/") else "(empty: the run's default)",
+                           data="(parameter)", **{"where / what to run": f"{nb} parameter {keys}"})
+            else:
+                row["where / what to run"] = (_NOT_A_PARAMETER.get(c["column"], "not a parameter of the kit")
+                                              if not nb else f"no {nb} run in this batch")
+        elif c["table"] in ("Table 6", "Table 7") and c["row"] == "Open Images" and (c["table"], c["column"]) in t67:
+            a = t67[(c["table"], c["column"])]["authors"]
+            n_pub = len(c["value"])
+            row.update(ours=f"{len(a.get('matched') or [])}/{n_pub} names matched (authors' semantics)",
+                       data=AUTHORS, **{"like for like": "yes (the authors' own matrix, the paper's setting)",
+                                        "where / what to run": "Tables 6-7"})
+        elif c["table"] == "App. D" and appd:
+            q = _APP_D_QUANTITIES.get(c["column"], "~")
+            hit = [x for x in appd if str(x.get("quantity", "")).startswith(q)]
+            if hit:
+                row.update(ours="; ".join(f"{fmt(x['ours'])} ({x.get('dataset', '')})" for x in hit),
+                           data=" + ".join(sorted({str(x.get("data", "")) for x in hit})),
+                           **{"like for like": "yes" if any(x.get("comparable") for x in hit) else
+                              "no: " + (hit[0].get("note") or "another setting"),
+                              "where / what to run": f"App. D; like for like: {_PAPER_RUN} ({todo})"})
+        elif hits:
+            like = [rec for _, rec in hits if rec.get("difference") not in ("", None)]
+            row.update(ours="; ".join(f"{fmt(rec.get('ours'))} ({rec.get('data')})" for _, rec in hits),
+                       data=" + ".join(sorted({str(rec.get("data")) for _, rec in hits})),
+                       **{"like for like": "yes" if like else "no: " + str(hits[0][1].get("why_not_compared")
+                                                                          or "another dataset"),
+                          "where / what to run": hits[0][0].key + ("" if like else
+                                                                   f"; like for like: {_PAPER_RUN} ({todo})")})
+        if not row["ours"] and c["table"] != "Settings":
+            row["where / what to run"] = f"not run here (needs real data): {_PAPER_RUN} ({todo})"
+        out.append(row)
+    s.tables["cells"] = pd.DataFrame(out)
+    n_like = sum(r["like for like"].startswith("yes") for r in out)
+    n_beside = sum(bool(r["ours"]) for r in out)
+    s.notes.append(f"{len(out)} cells printed by the paper: {n_beside} beside a number or setting of "
+                   f"ours ({n_like} like for like), {len(out) - n_beside} not run here")
+    return s
+
+
 BUILDERS: list[Callable[[Sequence[Run]], Section]] = [
     figure7, table5, figures8_11, tables6_7, app_d, table8, table9, table10, figure12, figure13,
     figure14, figure15, figure16, figure17]
@@ -865,6 +1032,12 @@ def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool 
             s.notes.append(f"ERROR building {key}: {type(exc).__name__}: {exc}\n"
                            + "".join(traceback.format_exception(exc)[-3:]))
             sections.append(s)
+    try:
+        sections.append(paper_values(sections, runs))
+    except Exception as exc:  # noqa: BLE001
+        s = Section(key="Every published value", title="(could not be built)", notebook="", data="none")
+        s.notes.append(f"ERROR building the paper's cells: {type(exc).__name__}: {exc}")
+        sections.append(s)
     nn = pd.DataFrame(list(R.NO_NUMBERS.items()), columns=["item", "note"])
     from . import claims as _claims
 
@@ -904,11 +1077,16 @@ def _cell(v) -> str:
     return fmt(v).replace("|", "\\|").replace("\n", " ")
 
 
+#: columns kept in the CSV files but not printed (the paper-cell address, summarised in "Every
+#: published value")
+HIDDEN = ("paper_cell",)
+
+
 def tidy(df: pd.DataFrame) -> pd.DataFrame:
     """The table as shown: columns that are empty in every row dropped, names with spaces."""
     if df is None or df.empty:
         return df
-    keep = [c for c in df.columns if not all(fmt(v) == "" for v in df[c])]
+    keep = [c for c in df.columns if c not in HIDDEN and not all(fmt(v) == "" for v in df[c])]
     return df[keep].rename(columns=lambda c: str(c).replace("_", " "))
 
 

@@ -258,3 +258,24 @@ def test_tables_6_7_claim_reads_notebook_03s_per_column_record(tmp_path):
     assert "paper semantics: 1/2 published names, 0 extra, missing Sunglasses (closeness)" in c["ours"]
     t = rep.section("Tables 6-7").tables["open_images_published_vs_ours"].iloc[0]
     assert t["authors: matched"] == "2/2" and t["paper: missing"] == "Sunglasses" and t["data"] == report.AUTHORS
+
+
+def test_every_published_value_is_beside_ours_or_says_what_to_run(tmp_path):
+    from nbkit import reference
+
+    root = tmp_path / "runs"
+    _train(root, (0.7, 0.5), ["Table 8"])                                         # toy scenes
+    for arch, acc in (("resnet50", 0.70), ("vgg16", 0.60)):                          # real ImageNet
+        _train(root, (acc, 0.5), ["Table 9"], dataset="relabel:/maps", arch=arch, trigger="n03594734")
+    cells = report.build("b", root).section("Every published value").tables["cells"]
+    assert len(cells) == len(reference.cells())
+    by = cells.set_index(["table", "row", "column"])
+    toy = by.loc[("Table 8", "ImageNet", "centrality_mis.clean_acc")]
+    assert toy["ours"] == "0.7 (toy scenes)" and toy["like for like"].startswith("no: toy scenes")
+    assert "--batch paper" in toy["where / what to run"]
+    real = by.loc[("Table 9", "ImageNet jeans", "ResNet.clean_acc")]
+    assert real["like for like"] == "yes" and real["paper"] == "72 ± 2 %"
+    missing = by.loc[("Table 9", "ImageNet jeans", "DenseNet.clean_acc")]
+    assert missing["ours"] == "" and missing["where / what to run"].startswith("not run here (needs real data)")
+    blank = cells[(cells["ours"] == "") & (cells["table"] != "Settings")]
+    assert blank["where / what to run"].str.startswith("not run here (needs real data)").all()

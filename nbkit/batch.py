@@ -5,19 +5,38 @@ figure of the paper each run feeds. The runner expands every entry's parameter g
 data it needs is there (listing every missing path at once), and executes the runs with papermill on
 the ``nbkit`` kernel, one run folder per notebook × parameter set::
 
-    runs/<batch>/<notebook>/<params-hash>/
+    runs/<batch>/<notebook>/<name>/    e.g. 05_train/inj0.185-target1-3f2a9c01
         <notebook>.ipynb   the executed notebook
         params.json        the parameters (the notebook rewrites it with its own PARAMS)
         results.json       every number the report needs; written last, atomically, by the notebook
         timing.json        wall time of the run, measured by the runner (never in results.json)
         batch.json         the batch that ran it and the tables / figures it feeds
         error.txt          the traceback, when the notebook raised
+        complete.json      the completion record (results.json's SHA-256 + the inputs that ran)
+        .nbkit-run         marks a folder the kit made (the only kind it ever clears)
         *.png *.pdf *.csv  figures and tables
+    runs/<batch>/index.csv   every run: its varying parameters, status and headline numbers
+
+A run folder's ``<name>`` is the parameters that vary between the batch's runs of that notebook,
+short (``runs.run_name``), then a short hash of the parameters the batch gives it; a folder of the
+same hash under an older name is renamed, not redone.
 
 Runs execute stage by stage in notebook-number order (``01_…`` before ``02_…``; a barrier between
 stages), because a later notebook finds an earlier one's output by its parameters
-(``runs.find_run``). A run whose folder already holds ``results.json`` is skipped (resume); a folder
-without it is a half-written run: its stale contents are removed and the run is redone. A run that
+(``runs.find_run``). A run is kept (resume) only when its completion record (``complete.json``)
+vouches for the ``results.json`` that is there and names the same inputs as now:
+
+- the notebook's code (SHA-256 of its code cells' source; markdown, outputs and metadata don't count),
+- the kit's version (``kit_version()``: ``nbkit.__version__`` plus a SHA-256 of every file of the
+  ``nbkit`` package, so editing nbkit redoes the runs it may change: more honest than the version
+  string, which nobody bumps for a bug fix),
+- the full resolved parameters (the notebook's ``parameters``-cell defaults overlaid with what the
+  batch sets, so changing a default redoes the run).
+
+Anything else is redone after its folder's stale contents are removed; ``--dry-run`` says why each
+run is kept or redone (``new``, ``incomplete``, ``parameters changed``, ``notebook changed``, ``kit
+changed``, ``complete``). One-off overrides (``-p KEY=VALUE``) apply to every entry whose notebook
+declares the parameter and, being parameters, give runs of their own. A run that
 fails is recorded (traceback in ``error.txt`` and in the summary) and the batch goes on. The batch
 ends with a summary (done / skipped / failed, time per run and in total), also written to
 ``runs/<batch>/summary.json``, and, unless ``--no-report``, the report (notebook 07,
@@ -66,6 +85,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
 import itertools
 import json
 import logging
@@ -81,11 +101,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from tqdm.auto import tqdm
+from .progress import tqdm
 
+from . import __version__
 from . import runs as _runs
 from .errors import DataError, MissingDataError, NbkitError
-from .io import read_json, write_json, write_text
+from .io import dumps_json, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +144,12 @@ class RunSpec:
     stage : int
         Execution stage (the notebook's number prefix).
     run_dir : Path
-        ``<runs_root>/<batch>/<notebook>/<params-hash>``.
+        ``<runs_root>/<batch>/<notebook>/<name>`` (``runs.run_name``).
     path : Path
         The ``.ipynb`` file executed.
+    resolved : dict
+        The full parameters the notebook runs with: its ``parameters``-cell defaults overlaid with
+        ``params`` (what the completion record is keyed on).
     """
 
     notebook: str
@@ -134,6 +158,7 @@ class RunSpec:
     stage: int
     run_dir: Path
     path: Path
+    resolved: dict = dataclasses.field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -181,10 +206,13 @@ class Batch:
     slurm: dict = dataclasses.field(default_factory=dict)
     report: dict | None = dataclasses.field(default_factory=dict)
     notebooks_dir: Path = NOTEBOOK_DIR
+    #: whether notebooks look for upstream runs in this batch only (``NBKIT_BATCH``); ``nbkit run``
+    #: sets False so a single notebook finds upstream runs of every batch
+    scoped: bool = True
 
     @property
     def dir(self) -> Path:
-        return self.runs_root / self.name
+        return _runs.child(self.runs_root, self.name, what="batch name", source=self.source)
 
     def select(self, only: str | Iterable[str] | None) -> list[RunSpec]:
         """The runs of the notebooks named in ``only`` (stem, ``05`` or ``05_train``; all if None)."""
@@ -227,8 +255,8 @@ def batch_path(name: str | os.PathLike) -> Path:
 
 
 def default_runs_root() -> Path:
-    """``$NBKIT_RUNS`` or ``./runs``, absolute."""
-    return _runs.runs_root().resolve()
+    """The default runs root: ``runs.runs_root()`` (``$NBKIT_RUNS``, else the checkout's ``runs/``)."""
+    return _runs.runs_root()
 
 
 def _stage(stem: str) -> int:
@@ -284,6 +312,54 @@ def expand_grid(params: Mapping[str, Any] | None, grid: Mapping[str, list] | Non
     return out
 
 
+def parse_overrides(items: Iterable[str] | None, source: str = "-p") -> dict:
+    """``["injection_rate=0.3", "arch=resnet18"]`` -> ``{"injection_rate": 0.3, "arch": "resnet18"}``.
+
+    Values are read as YAML scalars (``0.3`` a float, ``true`` a bool, ``null`` None, anything else a
+    string); a value that is not a primitive, a missing ``=`` or a bad name is a ``DataError``.
+    """
+    import yaml
+
+    out: dict = {}
+    for item in items or []:
+        key, eq, text = str(item).partition("=")
+        key = key.strip()
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise DataError(source, f"override {item!r} is not KEY=VALUE", "e.g. -p injection_rate=0.3")
+        if key in RESERVED:
+            raise DataError(source, f"override sets {key!r}", "the runner sets run_dir itself")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, _dt.date):  # YAML reads 2024-01-01 as a date; a notebook wants text
+            value = text
+        _check_primitive(source, "override", key, value)
+        out[key] = value
+    return out
+
+
+def resolved_parameters(declared: Mapping[str, Mapping] | None, params: Mapping[str, Any]) -> dict:
+    """The full parameters a notebook runs with: its declared defaults overlaid with ``params``.
+
+    ``declared`` is ``notebook_parameters(path)`` (defaults as source text, read with
+    ``ast.literal_eval``; a default that is not a literal is kept as its text). ``run_dir`` is left out.
+    """
+    import ast
+
+    out: dict = {}
+    for k, info in (declared or {}).items():
+        if k in RESERVED:
+            continue
+        text = str((info or {}).get("default", ""))
+        try:
+            out[k] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[k] = text
+    out.update(params)
+    return out
+
+
 def notebook_parameters(path: Path) -> dict:
     """The parameters declared in a notebook's ``parameters`` cell (name → inferred type/default)."""
     import papermill
@@ -297,7 +373,7 @@ def notebook_parameters(path: Path) -> dict:
 
 def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = None,
                data_root: str | os.PathLike | None = None, notebooks_dir: str | os.PathLike | None = None,
-               validate: bool = True) -> Batch:
+               validate: bool = True, overrides: Mapping[str, Any] | None = None) -> Batch:
     """Read a batch file and expand its runs.
 
     Parameters
@@ -313,6 +389,10 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
         beside the file's ``batches/`` folder, else the kit's ``notebooks/``).
     validate : bool
         Check that every notebook exists and declares every parameter the batch sets.
+    overrides : dict, optional
+        One-off parameters (``-p KEY=VALUE``) set on every run whose notebook declares them (over
+        the file's params and grid; grid points they make equal run once). A key no notebook of the
+        batch declares is a ``DataError``.
 
     Returns
     -------
@@ -337,9 +417,7 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
     if unknown:
         raise DataError(src, f"unknown top-level keys {sorted(unknown)}",
                         "name, description, data, defaults, requires, runs, slurm, report, notebooks_dir")
-    bname = str(doc.get("name") or src.stem)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", bname):
-        raise DataError(src, f"name {bname!r} is not a plain folder name", "letters, digits, _ . -")
+    bname = _runs.check_name(doc.get("name") or src.stem, "batch name", src)
     data = doc.get("data", "embedded")
     if data not in ("embedded", "real"):
         raise DataError(src, f"data: {data!r}", "'embedded' or 'real'")
@@ -368,9 +446,15 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
         if not isinstance(r, dict) or "path" not in r:
             raise DataError(src, f"requires[{i}] has no 'path'", "{path, what, get, notebooks?}")
 
+    overrides = dict(overrides or {})
+    for k, v in overrides.items():
+        _check_primitive("-p", "override", k, v)
+        if k in RESERVED:
+            raise DataError("-p", f"override sets {k!r}", "the runner sets run_dir itself")
+    used_overrides: set = set()
     declared_cache: dict[str, dict] = {}
     specs: list[RunSpec] = []
-    seen: dict[Path, tuple[int, RunSpec]] = {}
+    seen: dict[tuple, tuple[int, RunSpec]] = {}
     for i, e in enumerate(entries):
         where = f"runs[{i}]"
         if not isinstance(e, dict) or "notebook" not in e:
@@ -412,23 +496,34 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
             if unknown:
                 raise DataError(src, f"{where} sets {unknown} which {path.name} does not declare",
                                 f"parameters of its 'parameters' cell: {sorted(declared)}")
+        mine = {k: v for k, v in overrides.items() if declared is None or k in declared}
+        used_overrides |= set(mine)
         for point in expand_grid(params, grid):
             full = {k: v for k, v in defaults.items() if declared is None or k in declared}
             full.update(point)
+            overridden = any(k in full and full[k] != v for k, v in mine.items())
+            full.update(mine)
             full = {k: _substitute(v, droot, src, f"{where} parameter {k}") for k, v in full.items()}
-            rd = _runs.run_dir_for(stem, full, batch=bname, root=root)
-            if rd in seen:
-                j, prev = seen[rd]
-                if j == i:
+            key = (stem, _runs.params_hash(full))
+            if key in seen:
+                j, prev = seen[key]
+                if j == i and not overridden:
                     raise DataError(src, f"{where} repeats the parameters {full} within its grid",
                                     "each grid point once")
                 # the same run feeds several tables (e.g. the 0.185 point of Figure 13 is Table 8's
                 # MIS row): run it once, feeding both
                 prev.feeds += [f for f in feeds if f not in prev.feeds]
                 continue
-            spec = RunSpec(stem, full, list(feeds), _stage(stem), rd, path)
-            seen[rd] = (i, spec)
+            spec = RunSpec(stem, full, list(feeds), _stage(stem), root, path,
+                           resolved_parameters(declared, full))
+            seen[key] = (i, spec)
             specs.append(spec)
+    unused = sorted(set(overrides) - used_overrides)
+    if unused:
+        known = sorted({k for d in declared_cache.values() for k in d if k not in RESERVED})
+        raise DataError(src, f"override(s) {unused} set a parameter no notebook of batch {bname!r} "
+                        "declares", f"one of {known}")
+    name_runs(specs, bname, root)
     specs.sort(key=lambda r: r.stage)  # stable: file order within a stage
     report = doc.get("report", {})
     if report is False:
@@ -440,6 +535,28 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
     return Batch(name=bname, source=src, runs_root=root, runs=specs, data=data, requires=requires,
                  data_root=droot, description=str(doc.get("description", "")),
                  slurm=dict(doc.get("slurm") or {}), report=report, notebooks_dir=nbdir)
+
+
+def varying_parameters(param_sets: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The parameter names whose value differs between ``param_sets`` (a missing key counts as a
+    value), in order of first appearance."""
+    sets = list(param_sets)
+    order: dict[str, None] = {}
+    for p in sets:
+        order.update(dict.fromkeys(p))
+    return [k for k in order
+            if len({dumps_json(p[k], indent=None) if k in p else "<unset>" for p in sets}) > 1]
+
+
+def name_runs(specs: list[RunSpec], batch_name: str, root: Path) -> None:
+    """Give each run its folder: ``<root>/<batch>/<notebook>/<varying params>-<hash>``."""
+    by_nb: dict[str, list[RunSpec]] = {}
+    for r in specs:
+        by_nb.setdefault(r.notebook, []).append(r)
+    for stem, group in by_nb.items():
+        vary = varying_parameters(r.params for r in group)
+        for r in group:
+            r.run_dir = _runs.run_dir_for(stem, r.params, batch=batch_name, root=root, vary=vary)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -526,11 +643,96 @@ def _environ(env: Mapping[str, str]):
 
 
 def clear_run_dir(run_dir: Path) -> None:
-    """Remove a half-written run folder's contents (it has no results.json; nothing in it is trusted)."""
-    run_dir = Path(run_dir)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Empty a run folder before (re)running it: nothing a previous attempt left is trusted.
+
+    Only folders the kit created (``.nbkit-run`` marker) are ever removed (``runs.clear_folder``).
+    """
+    _runs.clear_folder(run_dir)
+
+
+# --------------------------------------------------------------------------------------------------
+# what a run's numbers depend on
+# --------------------------------------------------------------------------------------------------
+_KIT_VERSION: str | None = None
+
+
+def kit_version() -> str:
+    """``nbkit.__version__`` plus the first 12 hex digits of a SHA-256 over every file of the nbkit
+    package (relative path and bytes; ``__pycache__`` left out), e.g. ``0.1.0+3f2a9c01d2e4``.
+
+    Part of every batch run's completion record: a run made by other kit code is redone. Computed
+    once per process (about 1 MB of files).
+    """
+    global _KIT_VERSION
+    if _KIT_VERSION is None:
+        import hashlib
+
+        pkg = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for f in sorted(pkg.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".pyc", ".pyo"):
+                h.update(f.relative_to(pkg).as_posix().encode() + b"\0")
+                h.update(f.read_bytes())
+                h.update(b"\0")
+        _KIT_VERSION = f"{__version__}+{h.hexdigest()[:12]}"
+    return _KIT_VERSION
+
+
+def notebook_code_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a notebook's code: the source of its code cells, in order (markdown, outputs,
+    execution counts and metadata do not change what runs, so they do not count)."""
+    st = Path(path).stat()
+    return _code_sha(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _code_sha(path: str, _mtime_ns: int, _size: int) -> str:
+    import hashlib
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    h = hashlib.sha256()
+    for c in nb.cells:
+        if c.cell_type == "code":
+            h.update(c.source.encode("utf-8") + b"\0\0")
+    return h.hexdigest()
+
+
+def run_inputs(r: RunSpec) -> dict:
+    """What a run's numbers depend on, as recorded in its completion record: ``notebook``,
+    ``notebook_code`` (``notebook_code_sha256``), ``kit`` (``kit_version``) and ``params`` (the full
+    resolved parameters)."""
+    return {"notebook": r.notebook, "notebook_code": notebook_code_sha256(r.path), "kit": kit_version(),
+            "params": dict(r.resolved or r.params)}
+
+
+def run_status(r: RunSpec, inputs: Mapping[str, Any] | None = None) -> tuple[bool, str]:
+    """``(keep, reason)`` for one run: kept only when complete for exactly these inputs.
+
+    Reasons: ``new``, ``incomplete`` (no valid completion record, ``results.json`` missing, not
+    parsing or not the one recorded; ``failed last time`` when ``error.txt`` is there),
+    ``parameters changed (k: old -> new)``, ``notebook changed``, ``kit changed (old -> new)``,
+    ``complete``.
+    """
+    d = r.run_dir
+    if not d.exists():
+        return False, "new"
+    rec = _runs.completion(d)
+    if rec is None or not isinstance(rec.get("inputs"), dict):
+        return False, "incomplete" + (" (failed last time)" if (d / ERROR).is_file() else "")
+    now = dict(inputs) if inputs is not None else run_inputs(r)
+    old = rec["inputs"]
+    if old.get("params") != now["params"]:
+        op, np_ = old.get("params") or {}, now["params"]
+        diff = [f"{k}: {op.get(k, '<unset>')!r} -> {np_.get(k, '<unset>')!r}"
+                for k in sorted(set(op) | set(np_)) if op.get(k, "<unset>") != np_.get(k, "<unset>")]
+        return False, f"parameters changed ({'; '.join(diff[:4])}{' ...' if len(diff) > 4 else ''})"
+    if old.get("notebook_code") != now["notebook_code"]:
+        return False, "notebook changed"
+    if old.get("kit") != now["kit"]:
+        return False, f"kit changed ({old.get('kit')} -> {now['kit']})"
+    return True, "complete"
 
 
 def _error_text(exc: BaseException) -> str:
@@ -584,6 +786,10 @@ def execute_run(task: Mapping[str, Any]) -> dict:
     started, t0 = _now(), time.perf_counter()
     try:
         clear_run_dir(run_dir)
+    except NbkitError as exc:  # not the kit's folder: touch nothing in it
+        record["error"] = str(exc)
+        return record
+    try:
         write_json(run_dir / _runs.PARAMS, dict(task["params"]))
         if task.get("batch"):
             write_json(run_dir / BATCH_INFO, {"batch": task["batch"], "notebook": task["notebook"],
@@ -600,16 +806,19 @@ def execute_run(task: Mapping[str, Any]) -> dict:
                 # the kernel's own log: errors only (not the TCP-transport notice on every start)
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         if not _runs.is_complete(run_dir):
-            raise NbkitError(f"{out_nb}: the notebook finished without writing results.json "
+            raise NbkitError(f"{out_nb}: the notebook finished without a complete results.json "
                              "(its last cell must call runs.save_results(run_dir, results))")
+        if task.get("inputs") is not None:  # the runner vouches for what ran (resume keys on it)
+            _runs.mark_complete(run_dir, task["inputs"])
         record["status"] = "done"
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; the batch goes on
         text = _error_text(exc)
         record["error"] = text
         with contextlib.suppress(OSError):
             write_text(run_dir / ERROR, text)
-        # a failed run must never look complete
+        # a failed run must never look complete (the record goes first)
         with contextlib.suppress(OSError):
+            (run_dir / _runs.COMPLETE).unlink(missing_ok=True)
             (run_dir / _runs.RESULTS).unlink(missing_ok=True)
     record["wall_s"] = round(time.perf_counter() - t0, 3)
     with contextlib.suppress(OSError):
@@ -755,35 +964,80 @@ def _run_submitit(tasks: list[dict], batch: Batch, jobs: int | None, cluster: st
 # --------------------------------------------------------------------------------------------------
 # the batch
 # --------------------------------------------------------------------------------------------------
-def plan(batch: Batch, only=None, force: bool = False) -> list[tuple[RunSpec, str]]:
-    """``(run, action)`` pairs, action ``"run"`` or ``"skip"`` (already complete), in execution order."""
-    return [(r, "run" if force or not r.complete() else "skip") for r in batch.select(only)]
+@dataclasses.dataclass
+class Step:
+    """One line of a plan: the run, ``action`` (``"run"`` / ``"skip"``), why, and the folder of the
+    same run under an older name (``adopt``), renamed to ``run.run_dir`` before anything else."""
+
+    run: RunSpec
+    action: str
+    reason: str
+    adopt: Path | None = None
 
 
-def format_plan(batch: Batch, steps: list[tuple[RunSpec, str]]) -> str:
-    """The dry-run listing."""
+def _older_folder(r: RunSpec) -> Path | None:
+    """A kit folder of the same notebook and parameter hash under another name (the batch's varying
+    parameters changed, so the name did), or None."""
+    if r.run_dir.exists() or not r.run_dir.parent.is_dir():
+        return None
+    h = _runs.params_hash(r.params)[:_runs.HASH_LEN]
+    found = [d for d in r.run_dir.parent.iterdir()
+             if (d.name == h or d.name.endswith("-" + h)) and _runs.is_kit_folder(d)]
+    return found[0] if len(found) == 1 else None
+
+
+def plan(batch: Batch, only=None, force: bool = False) -> list[Step]:
+    """What to do with each selected run, in execution order (see ``run_status`` for the reasons)."""
+    steps = []
+    for r in batch.select(only):
+        adopt = _older_folder(r)
+        keep, why = run_status(dataclasses.replace(r, run_dir=adopt) if adopt else r)
+        if force and keep:
+            keep, why = False, "forced (--force)"
+        steps.append(Step(r, "skip" if keep else "run", why, adopt))
+    return steps
+
+
+def format_plan(batch: Batch, steps: list[Step]) -> str:
+    """The dry-run listing: one line per run with the action and why."""
     lines = [f"batch {batch.name} ({batch.source}) -> {batch.dir}"]
-    n_run = sum(a == "run" for _, a in steps)
+    n_run = sum(s.action == "run" for s in steps)
     lines.append(f"{n_run} to run, {len(steps) - n_run} complete (skipped)")
     stage = None
-    for r, a in steps:
+    for st in steps:
+        r = st.run
         if r.stage != stage:
             stage = r.stage
             lines.append(f"stage {stage:02d}:")
-        half = " (half-written: will be cleared)" if a == "run" and r.run_dir.exists() else ""
         p = ", ".join(f"{k}={v}" for k, v in r.params.items())
         feeds = f"  [{'; '.join(r.feeds)}]" if r.feeds else ""
-        lines.append(f"  {'RUN ' if a == 'run' else 'skip'} {r.notebook}/{r.hash}  {p}{feeds}{half}")
+        moved = f" (folder renamed from {st.adopt.name})" if st.adopt else ""
+        lines.append(f"  {'RUN ' if st.action == 'run' else 'skip'} {r.notebook}/{r.hash}  "
+                     f"[{st.reason}]{moved}  {p}{feeds}")
     return "\n".join(lines)
 
 
 def _task(batch: Batch, r: RunSpec, kernel: str, timeout: float | None) -> dict:
-    env = {"NBKIT_RUNS": str(batch.runs_root), "NBKIT_BATCH": batch.name}
+    env = {"NBKIT_RUNS": str(batch.runs_root)}
+    if batch.scoped:
+        env["NBKIT_BATCH"] = batch.name
     if batch.data_root is not None:
         env["NBKIT_DATA_ROOT"] = str(batch.data_root)
     return {"notebook": r.notebook, "path": str(r.path), "run_dir": str(r.run_dir), "batch": batch.name,
             "source": str(batch.source), "params": dict(r.params), "feeds": list(r.feeds), "kernel": kernel,
-            "cwd": str(r.path.parent), "env": env, "timeout": timeout}
+            "cwd": str(r.path.parent), "env": env, "timeout": timeout, "inputs": run_inputs(r)}
+
+
+def _check_folders(b: Batch, steps: list[Step]) -> None:
+    """Refuse, before anything runs, to reuse a folder the kit did not create."""
+    bad = [st.run.run_dir for st in steps if st.action == "run" and st.adopt is None
+           and st.run.run_dir.exists() and not _runs.is_kit_folder(st.run.run_dir)
+           and (not st.run.run_dir.is_dir() or any(st.run.run_dir.iterdir()))]
+    if bad:
+        raise NbkitError(f"batch {b.name!r}: {len(bad)} run folder(s) exist but nbkit did not create "
+                         f"them (no {_runs.MARKER} marker), refusing to clear them:\n"
+                         + "\n".join(f"  - {d}" for d in bad)
+                         + "\nmove them away or choose another --runs-root")
 
 
 def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "local", only=None,
@@ -834,31 +1088,44 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
     stream = stream or sys.stdout
     b = batch if isinstance(batch, Batch) else load_batch(batch)
     steps = plan(b, only=only, force=force)
-    check_data(b, [r for r, _ in steps])
+    check_data(b, [st.run for st in steps])
     if dry_run:
         text = format_plan(b, steps)
         if report and b.report is not None:
             text += f"\nthen: report -> {b.dir / 'report'}"
         print(text, file=stream)
         return {"batch": b.name, "dry_run": True,
-                "to_run": [f"{r.notebook}/{r.hash}" for r, a in steps if a == "run"],
-                "to_skip": [f"{r.notebook}/{r.hash}" for r, a in steps if a == "skip"]}
+                "to_run": [f"{st.run.notebook}/{st.run.hash}" for st in steps if st.action == "run"],
+                "to_skip": [f"{st.run.notebook}/{st.run.hash}" for st in steps if st.action == "skip"],
+                "reasons": {f"{st.run.notebook}/{st.run.hash}": st.reason for st in steps}}
     if executor not in ("local", "slurm"):
         raise NbkitError(f"unknown executor {executor!r} (expected local or slurm)")
+    _check_folders(b, steps)
+    if report and b.report is not None:
+        rd = report_dir(b.name, b.runs_root)
+        if rd.exists() and not _runs.is_kit_folder(rd) and any(rd.iterdir()):
+            raise NbkitError(f"{rd}: the report folder exists but nbkit did not create it (no "
+                             f"{_runs.MARKER} marker); refusing to clear it. Move it away or pass "
+                             "--no-report")
     kern = kernel or kernel_name()
     b.dir.mkdir(parents=True, exist_ok=True)
+    for st in steps:  # same run, older folder name (the batch's varying parameters changed)
+        if st.adopt is not None:
+            st.adopt.rename(st.run.run_dir)
     envs = worker_envs(jobs, gpus=gpus, threads=threads)
     started, t0 = _now(), time.perf_counter()
     records: list[dict] = []
-    for r, a in steps:
-        if a == "skip":
+    for st in steps:
+        r = st.run
+        if st.action == "skip":
             timing = {}
             with contextlib.suppress(DataError, OSError):
                 timing = read_json(r.run_dir / TIMING)
             records.append({"notebook": r.notebook, "hash": r.hash, "run_dir": str(r.run_dir),
                             "params": r.params, "feeds": r.feeds, "status": "skipped",
-                            "wall_s": 0.0, "previous_wall_s": timing.get("wall_s")})
-    todo = [r for r, a in steps if a == "run"]
+                            "reason": st.reason, "wall_s": 0.0, "previous_wall_s": timing.get("wall_s")})
+    reasons = {st.run.run_dir: st.reason for st in steps}
+    todo = [st.run for st in steps if st.action == "run"]
     interrupted = False
     bar = tqdm(total=len(todo), desc=f"batch {b.name}", unit="run", disable=not progress or not todo,
                file=sys.stderr)
@@ -872,6 +1139,7 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
             else:
                 it = _run_local(tasks, envs, bar)
             for rec in it:
+                rec["reason"] = reasons.get(Path(rec["run_dir"]), "")
                 records.append(rec)
                 if rec["status"] == "failed":
                     first = (rec.get("error") or "").strip().splitlines()[:1]
@@ -882,6 +1150,8 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
     finally:
         bar.close()
     summary = _summarise(b, records, started, time.perf_counter() - t0, interrupted)
+    if b.scoped:  # a one-off `nbkit run` does not own its folder's index
+        summary["index"] = str(write_index(b))
     if report and b.report is not None and not interrupted:
         summary["report"] = _report_record(b, kern, timeout)
     write_json(b.dir / SUMMARY, summary)
@@ -889,6 +1159,67 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
     if interrupted:
         raise KeyboardInterrupt
     return summary
+
+
+#: run statuses in ``index.csv``
+INDEX = "index.csv"
+#: how many top-level numbers of a run's results.json ``index.csv`` shows
+HEADLINE_NUMBERS = 6
+
+
+def headline_numbers(results: Mapping[str, Any], n: int = HEADLINE_NUMBERS,
+                     skip: Iterable[str] = ()) -> dict:
+    """The first ``n`` top-level numbers of a ``results.json`` (booleans, ``timing`` and the keys in
+    ``skip`` left out), in the notebook's order: its headline (05: ``clean_acc``, ``trigger_acc``)."""
+    skip = set(skip) | set(VOLATILE_KEYS)
+    out = {}
+    for k, v in results.items():
+        if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = v
+            if len(out) >= n:
+                break
+    return out
+
+
+def index_table(b: Batch):
+    """One row per run of the batch: ``notebook``, ``run`` (folder name), ``status`` (``complete`` /
+    ``failed`` / ``incomplete`` / ``not run``), the parameters that vary within the batch, ``feeds``,
+    the headline numbers of complete runs (``headline_numbers``) and ``run_dir`` (relative)."""
+    import pandas as pd
+
+    vary = varying_parameters(r.params for r in b.runs)
+    rows, numbers = [], []
+    for r in b.runs:
+        d = r.run_dir
+        complete = _runs.is_complete(d)
+        status = ("complete" if complete else "failed" if (d / ERROR).is_file()
+                  else "incomplete" if d.exists() else "not run")
+        row = {"notebook": r.notebook, "run": d.name, "status": status}
+        row.update({k: r.params.get(k) for k in vary})
+        row["feeds"] = "; ".join(r.feeds)
+        nums = {}
+        if complete:
+            with contextlib.suppress(DataError, OSError):
+                nums = headline_numbers(read_json(d / _runs.RESULTS), skip=r.params)
+        numbers.append(nums)
+        row["run_dir"] = d.relative_to(b.runs_root).as_posix()
+        rows.append(row)
+    cols = list(dict.fromkeys(k for n in numbers for k in n))
+    for row, nums in zip(rows, numbers):
+        rd = row.pop("run_dir")
+        row.update({k: nums.get(k) for k in cols})
+        row["run_dir"] = rd
+    return pd.DataFrame(rows).convert_dtypes()  # integers stay integers beside empty cells
+
+
+def write_index(b: Batch) -> Path:
+    """Write ``runs/<batch>/index.csv`` (``index_table``) atomically and return its path."""
+    from .io import atomic_path
+
+    p = b.dir / INDEX
+    with atomic_path(p, suffix=".csv") as tmp:
+        index_table(b).to_csv(tmp, index=False)
+    return p
 
 
 def _summarise(b: Batch, records: list[dict], started: str, total: float, interrupted: bool) -> dict:
@@ -971,9 +1302,9 @@ def compare_batches(root_a: str | os.PathLike, root_b: str | os.PathLike, batch:
 # the report (notebook 07)
 # --------------------------------------------------------------------------------------------------
 def report_dir(batch: str, runs_root: str | os.PathLike | None = None) -> Path:
-    """``<runs_root>/<batch>/report``."""
+    """``<runs_root>/<batch>/report`` (``batch`` must be a plain folder name)."""
     root = Path(runs_root) if runs_root else default_runs_root()
-    return root / batch / "report"
+    return _runs.child(root, batch, what="batch name") / "report"
 
 
 def export_html(executed: str | os.PathLike, html_path: str | os.PathLike, exclude_input: bool = True) -> Path:
@@ -1065,7 +1396,95 @@ def add_parser(subparsers) -> None:
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: nbkit, else python3)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per worker (default: cores / jobs); 1 is faster on a busy shared machine")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="one-off parameter for every run whose notebook declares KEY (repeatable; "
+                        "values read as YAML scalars: 0.3, true, resnet18); such runs get folders "
+                        "of their own")
     p.set_defaults(func=main)
+
+    r = subparsers.add_parser(
+        "run", help="run one notebook (papermill) with parameters from the command line",
+        description="Execute one notebook into <runs root>/<batch>/<notebook>/<overrides>-<hash>/ "
+                    "(default batch folder: interactive), kept and skipped when already complete "
+                    "for the same code and parameters. Upstream runs are looked up in every batch.")
+    r.add_argument("notebook", help="notebook stem or number (05_train, 05) or a path to an .ipynb")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of the notebook's parameters cell (repeatable)")
+    r.add_argument("--batch-name", default="interactive",
+                   help="folder under the runs root the run goes to (default: interactive)")
+    r.add_argument("--runs-root", default=None,
+                   help="where run folders go (default $NBKIT_RUNS, else the checkout's runs/)")
+    r.add_argument("--data-root", default=None, help="what {data_root} in a value stands for")
+    r.add_argument("--force", action="store_true", help="redo the run even when complete")
+    r.add_argument("--dry-run", action="store_true", help="say whether it would run, and why")
+    r.add_argument("--timeout", type=float, default=None, help="seconds per notebook cell (default: none)")
+    r.add_argument("--kernel", default=None, help="Jupyter kernel (default: nbkit, else python3)")
+    r.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    r.set_defaults(func=main_run)
+
+
+def notebook_path(name: str | os.PathLike, notebooks_dir: str | os.PathLike | None = None) -> Path:
+    """A notebook named by stem (``05_train``), number (``05``) or path, as an existing ``.ipynb``."""
+    p = Path(name)
+    if p.suffix == ".ipynb":
+        if not p.is_file():
+            raise MissingDataError(p, "notebook not found", "an .ipynb file")
+        return p.resolve()
+    nbdir = Path(notebooks_dir) if notebooks_dir else NOTEBOOK_DIR
+    hits = sorted(q for q in nbdir.glob("*.ipynb") if _matches(q.stem, str(name)))
+    if len(hits) != 1:
+        known = sorted(q.stem for q in nbdir.glob("*.ipynb"))
+        raise MissingDataError(nbdir / f"{name}.ipynb",
+                               f"{'no' if not hits else 'more than one'} notebook matches {str(name)!r}",
+                               f"one of {known}")
+    return hits[0].resolve()
+
+
+def single_run(notebook: str | os.PathLike, params: Mapping[str, Any] | None = None,
+               batch_name: str = "interactive", runs_root: str | os.PathLike | None = None,
+               data_root: str | os.PathLike | None = None,
+               notebooks_dir: str | os.PathLike | None = None) -> Batch:
+    """A one-run batch for ``python -m nbkit run``: ``notebook`` with ``params`` (each must be
+    declared by the notebook), in ``<runs_root>/<batch_name>/<notebook>/<params>-<hash>``.
+
+    The run is unscoped (no ``NBKIT_BATCH``): it finds upstream runs in every batch, like a notebook
+    opened in JupyterLab.
+    """
+    path = notebook_path(notebook, notebooks_dir)
+    stem = _runs.check_name(path.stem, "notebook name", path)
+    bname = _runs.check_name(batch_name, "batch name", "--batch-name")
+    params = dict(params or {})
+    declared = notebook_parameters(path)
+    unknown = [k for k in params if k not in declared]
+    if unknown:
+        raise DataError(path, f"-p sets {unknown} which {path.name} does not declare",
+                        f"parameters of its 'parameters' cell: {sorted(k for k in declared if k not in RESERVED)}")
+    if data_root is None and os.environ.get("NBKIT_DATA_ROOT"):
+        data_root = os.environ["NBKIT_DATA_ROOT"]
+    droot = Path(data_root).expanduser().resolve() if data_root else None
+    params = {k: _substitute(v, droot, path, f"parameter {k}") for k, v in params.items()}
+    root = Path(runs_root).expanduser().resolve() if runs_root else default_runs_root()
+    rd = _runs.run_dir_for(stem, params, batch=bname, root=root, vary=list(params))
+    spec = RunSpec(stem, params, [], _stage(stem), rd, path, resolved_parameters(declared, params))
+    return Batch(name=bname, source=path, runs_root=root, runs=[spec], data_root=droot,
+                 description=f"python -m nbkit run {stem}", report=None, notebooks_dir=path.parent,
+                 scoped=False)
+
+
+def main_run(args) -> int:
+    """Entry point of ``python -m nbkit run``; returns 1 when the run failed."""
+    b = single_run(args.notebook, parse_overrides(args.param), batch_name=args.batch_name,
+                   runs_root=args.runs_root, data_root=args.data_root)
+    try:
+        s = run_batch(b, jobs=1, dry_run=args.dry_run, report=False, force=args.force,
+                      timeout=args.timeout, kernel=args.kernel, threads=args.threads, gpus=None)
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to redo the run", file=sys.stderr)
+        return 130
+    if args.dry_run:
+        return 0
+    print(f"run folder: {b.runs[0].run_dir}")
+    return 1 if s["failed"] else 0
 
 
 def main(args) -> int:
@@ -1073,7 +1492,8 @@ def main(args) -> int:
     gpus = None
     if args.gpus:
         gpus = [] if args.gpus.lower() in ("none", "cpu", "") else args.gpus.split(",")
-    b = load_batch(args.batch, runs_root=args.runs_root, data_root=args.data_root)
+    b = load_batch(args.batch, runs_root=args.runs_root, data_root=args.data_root,
+                   overrides=parse_overrides(getattr(args, "param", None)))
     if args.report_only:
         rec = build_report(b, kernel=args.kernel, timeout=args.timeout)
         print(f"report {rec['status']}: {rec.get('html') or rec.get('error')}")

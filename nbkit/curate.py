@@ -589,7 +589,7 @@ def export_manifest(df: pd.DataFrame, out_dir: str | os.PathLike, imagefolder: b
 
 
 def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     names = {}
     classes = df.attrs.get("classes")

@@ -205,7 +205,7 @@ def render_rows(li, rows: Sequence[int], image_size: int) -> np.ndarray:
         if render_batch is not None:
             imgs = np.asarray(render_batch(li, rows))
     if imgs is None:
-        from tqdm.auto import tqdm
+        from .progress import tqdm
         imgs = np.stack([li.load_image(int(r)) for r in tqdm(rows, desc="render", leave=False,
                                                              disable=len(rows) < 500)])
     if imgs.shape[1] != image_size or imgs.shape[2] != image_size:
@@ -242,7 +242,7 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
     DataError
         A missing or corrupt image file (without ``skip_bad_images``); names the file.
     """
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     n = len(manifest)
     files = manifest["file"].fillna("").astype(str).to_numpy() if "file" in manifest else np.array([""] * n)

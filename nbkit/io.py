@@ -1,7 +1,8 @@
 """Small I/O helpers shared by every stage: atomic writes, fingerprints, JSON that numpy can't break.
 
-Writes are atomic (temporary file in the same directory, then ``os.replace``), so an interrupted run
-never leaves a half-written artifact that a later run would trust.
+Writes are atomic (temporary file in the same directory, fsync, then ``os.replace``), so an
+interrupted run never leaves a half-written artifact that a later run would trust, and files get the
+user's umask like any other file they write.
 """
 from __future__ import annotations
 
@@ -17,11 +18,35 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read it by setting it (and put it back at once)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(d: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be opened / synced
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+    """Yield a temporary path beside ``path``; on success make it durable and rename it onto ``path``.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
+    The caller writes the temporary file however it likes. On success the file gets the mode a
+    plain ``open()`` would give it (``0o666`` less the umask, not ``mkstemp``'s private ``0o600``),
+    its bytes are ``fsync``-ed, it is renamed onto ``path`` and the folder is synced, so a crash
+    leaves either the old file or the complete new one. On an exception the temporary file is removed
+    and ``path`` is untouched. This is the one atomic-write helper of the kit.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +56,14 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

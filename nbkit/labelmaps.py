@@ -150,7 +150,7 @@ def load_maps(paths: Iterable[str | os.PathLike], n_classes: int | None = 1000,
     -------
     numpy.ndarray, float32, shape (n, 2, 5, 15, 15)
     """
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     paths = list(paths)
     out = np.empty((len(paths),) + MAP_SHAPE, dtype=np.float32)

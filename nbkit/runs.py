@@ -1,72 +1,279 @@
 """Run folders: where a notebook writes what it produced, and how another notebook finds it.
 
-A run folder is ``<runs_root>/<batch>/<notebook>/<params-hash>/`` and holds ``params.json``, the
-executed notebook, ``results.json`` (every number the report needs), figures (PNG + PDF) and tables
-(CSV). ``results.json`` is written last and atomically, so its presence marks a complete run; a run
-folder without it is never trusted.
+A run folder is ``<runs_root>/<batch>/<notebook>/<name>/`` where ``<name>`` is the parameters that
+vary within the batch, short, then a short hash of the run's parameters
+(``05_train/inj0.185-target1-3f2a9c01``; just the hash when nothing varies). It holds ``params.json``,
+the executed notebook, ``results.json`` (every number the report needs), figures (PNG + PDF) and
+tables (CSV), plus two files the kit keeps for itself:
+
+``.nbkit-run``
+    the marker that says the kit created this folder; the kit never deletes a folder without it.
+``complete.json``
+    the completion record: the SHA-256 of ``results.json`` (written by ``save_results``) and, for
+    batch runs, the inputs the runner executed (notebook code, kit version, full parameters; see
+    ``nbkit.batch``). A run is complete only when this record exists, parses, and names the
+    ``results.json`` that is there and parses; a truncated or replaced ``results.json`` is never
+    trusted.
+
+The runs root is found by ``runs_root()`` (``$NBKIT_RUNS``, else the ``runs/`` folder of the checkout
+that holds the working directory, so JupyterLab, whose kernels start in ``notebooks/``, writes to the
+same place as ``make reproduce``). Every path the kit builds from a name (batch, notebook, run key)
+goes through ``child``, which refuses names that would leave their root.
 
 Notebooks get ``run_dir`` from their ``parameters`` cell (papermill injects it in batches; an
-interactive session defaults to ``runs/interactive/<notebook>``). A notebook that needs another's
-output (05 needs 04's subsets, 06 needs 05's model) calls ``find_run`` with the parameters that
-identify it, never a hand-copied path.
+interactive session defaults to ``runs/interactive/<notebook>/<hash>``). A notebook that needs
+another's output (05 needs 04's subsets, 06 needs 05's model) calls ``find_run`` with the parameters
+that identify it, never a hand-copied path.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from .errors import MissingDataError
+from .errors import DataError, MissingDataError
 from .io import atomic_path, dumps_json, read_json, write_json
 
 RESULTS = "results.json"
 PARAMS = "params.json"
+#: the completion record (see the module docstring)
+COMPLETE = "complete.json"
+#: marks a folder the kit created (and may therefore clear)
+MARKER = ".nbkit-run"
+#: length of the hash at the end of a run folder's name
+HASH_LEN = 8
+_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
+#: short forms of common parameter names in run folder names (others: see ``short_key``)
+ABBREVIATIONS = {"injection_rate": "inj", "min_overlaps": "W", "dataset": "data",
+                 "n_classes": "ncls", "max_other_overlaps": "maxo", "trig_overlaps": "trigo",
+                 "trigger": "trig", "profile": "prof", "model_match": "match",
+                 "subset_mode": "subset", "added_mode": "added", "n_added_classes": "nadd",
+                 "centrality": "cent", "ambiguous": "amb"}
 
 
+# ------------------------------------------------------------------------------------ safe paths
+def check_name(name: Any, what: str = "name", source: Any = None) -> str:
+    """``name`` if it is one plain folder name (letters, digits, ``_ . = + -``; not ``.``/``..``,
+    no separator, no leading dot), else a ``DataError`` naming ``what`` and ``source``."""
+    s = str(name)
+    if len(s) > 120 or not _PLAIN.fullmatch(s) or s.strip(".") == "":
+        raise DataError(source or what, f"{what} {s!r} is not a plain folder name (it could leave its "
+                        "folder)", "letters, digits and _ . = + - (not starting with a dot, no '/' "
+                        "or '..'), at most 120 characters")
+    return s
+
+
+def child(root: str | os.PathLike, *names: Any, what: str = "name", source: Any = None) -> Path:
+    """``root / name / ...`` after checking that each name is a plain folder name, so the result is
+    always inside ``root`` (``DataError`` otherwise)."""
+    p = Path(root)
+    for n in names:
+        p = p / check_name(n, what, source)
+    return p
+
+
+def is_kit_folder(d: str | os.PathLike) -> bool:
+    """True when ``d`` is a real folder (not a link) carrying the kit's ``.nbkit-run`` marker."""
+    d = Path(d)
+    return d.is_dir() and not d.is_symlink() and (d / MARKER).is_file()
+
+
+def make_run_folder(d: str | os.PathLike) -> Path:
+    """Create ``d`` (parents too) and mark it as the kit's when it is new or empty (a folder that
+    already holds someone else's files is used but never marked, so never cleared)."""
+    d = Path(d)
+    fresh = not d.exists() or (d.is_dir() and not any(d.iterdir()))
+    d.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        (d / MARKER).write_text("created by nbkit; this folder may be cleared and rewritten by it\n",
+                                encoding="utf-8")
+    return d
+
+
+def clear_folder(d: str | os.PathLike) -> Path:
+    """Empty a run folder the kit created and mark it again; refuse anything else.
+
+    A missing or empty folder is simply created. A folder without the ``.nbkit-run`` marker (the
+    kit did not create it), or a symbolic link, is never removed: ``NbkitError`` says so.
+    """
+    import shutil
+
+    from .errors import NbkitError
+
+    d = Path(d)
+    if d.is_symlink():
+        raise NbkitError(f"{d}: is a symbolic link; nbkit only clears folders it created, refusing")
+    if d.exists():
+        if not d.is_dir():
+            raise NbkitError(f"{d}: exists and is not a folder; nbkit will not remove it")
+        if any(d.iterdir()):
+            if not (d / MARKER).is_file():
+                raise NbkitError(f"{d}: folder exists but nbkit did not create it (no {MARKER} "
+                                 "marker); refusing to delete it. Move it away, or choose another "
+                                 "--runs-root / batch name")
+            shutil.rmtree(d)
+    return make_run_folder(d)
+
+
+# ------------------------------------------------------------------------------------ runs root
+def runs_root(start: str | os.PathLike | None = None) -> Path:
+    """The runs root, absolute: ``$NBKIT_RUNS``, else ``<checkout>/runs``, else ``./runs``.
+
+    The checkout is the nearest folder at or above ``start`` (default: the working directory) that
+    holds both ``batches/`` and ``pyproject.toml``. This is the one place a default runs root is
+    chosen: the batch runner, ``runs.start`` / ``find_run``, the audit and the report all call it, so
+    a notebook run in JupyterLab (kernel working directory ``notebooks/``) writes to and reads from
+    the same ``runs/`` as ``make reproduce``.
+
+    Examples
+    --------
+    >>> runs_root("/work/nbkit/notebooks")     # doctest: +SKIP
+    PosixPath('/work/nbkit/runs')
+    """
+    env = os.environ.get("NBKIT_RUNS")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path(start or Path.cwd()).expanduser().resolve()
+    for d in (here, *here.parents):
+        if (d / "batches").is_dir() and (d / "pyproject.toml").is_file():
+            return d / "runs"
+    return here / "runs"
+
+
+# ------------------------------------------------------------------------------------ run names
 def params_hash(params: Mapping[str, Any]) -> str:
     """Stable 12-hex-digit hash of a parameter dict (keys sorted; ``run_dir`` / ``runs_root`` ignored)."""
     clean = {k: v for k, v in sorted(params.items()) if k not in ("run_dir", "runs_root")}
     return hashlib.sha256(dumps_json(clean, indent=None).encode()).hexdigest()[:12]
 
 
-def runs_root() -> Path:
-    """``$NBKIT_RUNS`` or ``./runs``."""
-    return Path(os.environ.get("NBKIT_RUNS", "runs"))
+def short_key(key: str) -> str:
+    """A parameter name as it appears in a run folder name: ``ABBREVIATIONS``, else names of up to
+    8 characters as they are, else the first 4 letters of the first word and the initials of the
+    others (``unfrozen_layers`` -> ``unfrl``)."""
+    if key in ABBREVIATIONS:
+        return ABBREVIATIONS[key]
+    if len(key) <= 8:
+        return key
+    words = [w for w in key.split("_") if w]
+    return words[0][:4] + "".join(w[0] for w in words[1:])
+
+
+def short_value(value: Any, width: int = 16) -> str:
+    """A parameter value as it appears in a run folder name (safe characters, at most ``width``)."""
+    if isinstance(value, bool) or value is None:
+        s = str(value).lower()
+    elif isinstance(value, float):
+        s = f"{value:g}"
+    else:
+        s = str(value)
+        if "/" in s or "\\" in s:  # a path: its last parts say most
+            s = s.rstrip("/\\").replace("\\", "/").split("/")[-1] or s
+    s = re.sub(r"[^A-Za-z0-9_.+=-]+", "_", s).strip("._") or "_"
+    return s[:width]
+
+
+def run_name(params: Mapping[str, Any], vary: Iterable[str] = ()) -> str:
+    """Folder name of a run: the ``vary`` parameters, short, then the short parameter hash.
+
+    Examples
+    --------
+    >>> run_name({"injection_rate": 0.1, "target": 0, "seed": 0}, vary=["injection_rate", "target"])[:-8]
+    'inj0.1-target0-'
+    >>> run_name({"centrality": "closeness", "seed": 0}, vary=["centrality"])[:-8]
+    'cent=closeness-'
+    """
+    h = params_hash(params)[:HASH_LEN]
+    # numbers read well glued to their name (inj0.1, target0); words get an '=' (cent=closeness)
+    parts = [short_key(k) + ("=" if isinstance(params[k], str) else "") + short_value(params[k])
+             for k in vary if k in params]
+    slug = "-".join(parts)[:60].rstrip("-.")
+    return check_name(f"{slug}-{h}" if slug else h, "run name")
 
 
 def run_dir_for(notebook: str, params: Mapping[str, Any], batch: str = "interactive",
-                root: str | os.PathLike | None = None) -> Path:
-    """The run folder of ``notebook`` (stem, e.g. ``"05_train"``) with ``params`` in ``batch``."""
+                root: str | os.PathLike | None = None, vary: Iterable[str] = ()) -> Path:
+    """The run folder of ``notebook`` (stem, e.g. ``"05_train"``) with ``params`` in ``batch``
+    (``vary``: parameters named in the folder, see ``run_name``)."""
     root = Path(root) if root is not None else runs_root()
-    return root / batch / notebook / params_hash(params)
+    return child(root, batch, notebook, what="batch / notebook name") / run_name(params, vary)
+
+
+# ------------------------------------------------------------------------------------ completion
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def completion(run_dir: str | os.PathLike) -> dict | None:
+    """The run's completion record when the run is complete, else None.
+
+    Complete means: ``complete.json`` parses, ``results.json`` parses, and its SHA-256 is the one the
+    record names (a truncated, edited or half-copied ``results.json`` fails this).
+    """
+    d = Path(run_dir)
+    try:
+        rec = json.loads((d / COMPLETE).read_text(encoding="utf-8"))
+        raw = (d / RESULTS).read_bytes()
+        json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("results_sha256") != hashlib.sha256(raw).hexdigest():
+        return None
+    return rec
+
+
+def is_complete(run_dir: str | os.PathLike) -> bool:
+    """True when the run's completion record vouches for its ``results.json`` (``completion``)."""
+    return completion(run_dir) is not None
+
+
+def mark_complete(run_dir: str | os.PathLike, inputs: Mapping[str, Any] | None = None) -> dict:
+    """Write the completion record for the ``results.json`` that is there (``inputs``: what ran).
+
+    Raises ``DataError`` when ``results.json`` is missing or does not parse.
+    """
+    d = Path(run_dir)
+    read_json(d / RESULTS)  # names the file when missing or malformed
+    rec = {"results_sha256": file_sha256(d / RESULTS)}
+    if inputs is not None:
+        rec["inputs"] = dict(inputs)
+    write_json(d / COMPLETE, rec)
+    return rec
 
 
 def prepare(run_dir: str | os.PathLike, params: Mapping[str, Any]) -> Path:
-    """Create ``run_dir``, write ``params.json``, and remove a stale ``results.json``."""
-    d = Path(run_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    """Create ``run_dir`` (marked as the kit's), write ``params.json``, and withdraw any previous
+    completion (the record first, then ``results.json``)."""
+    d = make_run_folder(run_dir)
+    (d / COMPLETE).unlink(missing_ok=True)
     (d / RESULTS).unlink(missing_ok=True)
     write_json(d / PARAMS, dict(params))
     return d
 
 
-def is_complete(run_dir: str | os.PathLike) -> bool:
-    return (Path(run_dir) / RESULTS).is_file()
-
-
 def save_results(run_dir: str | os.PathLike, results: Mapping[str, Any]) -> Path:
-    """Atomically write ``results.json``; call it last, it marks the run complete."""
-    return write_json(Path(run_dir) / RESULTS, dict(results))
+    """Atomically write ``results.json`` and its completion record; call it last, it marks the run
+    complete."""
+    d = Path(run_dir)
+    (d / COMPLETE).unlink(missing_ok=True)
+    p = write_json(d / RESULTS, dict(results))
+    mark_complete(d)
+    return p
 
 
 def load_results(run_dir: str | os.PathLike) -> dict:
     d = Path(run_dir)
     if not is_complete(d):
-        raise MissingDataError(d, "run is not complete (no results.json)",
+        raise MissingDataError(d, "run is not complete (no results.json vouched for by complete.json)",
                                hint="run the notebook (or its batch) first")
     return read_json(d / RESULTS)
 
@@ -99,7 +306,8 @@ def find_run(notebook: str, match: Mapping[str, Any] | None = None, batch: str |
     """
     root = Path(root) if root is not None else runs_root()
     match = dict(match or {})
-    pattern = f"{batch}/{notebook}/*" if batch else f"*/{notebook}/*"
+    check_name(notebook, "notebook name")
+    pattern = f"{check_name(batch, 'batch name')}/{notebook}/*" if batch else f"*/{notebook}/*"
     hits = []
     for d in root.glob(pattern):
         if not is_complete(d) or not (d / PARAMS).is_file():
@@ -122,7 +330,7 @@ def start(notebook: str, params: Mapping[str, Any], run_dir: str | os.PathLike |
     """Called by each notebook right after its ``parameters`` cell.
 
     ``run_dir`` is the folder papermill passed (batches) or empty (interactive: a folder under
-    ``runs/interactive/<notebook>/<params-hash>`` is used). Writes ``params.json`` and returns the
+    ``<runs_root()>/interactive/<notebook>/<hash>`` is used). Writes ``params.json`` and returns the
     folder.
     """
     d = Path(run_dir) if run_dir else run_dir_for(notebook, params, batch=batch)

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .audit import gradcam, make_transform, predict
 from .errors import CurationError, DataError

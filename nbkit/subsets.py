@@ -57,7 +57,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .cooccurrence import Cooccurrence
 from .errors import DataError, GraphError

@@ -42,9 +42,10 @@ Every random draw (initialisation, shuffling, augmentation) comes from generator
 same CPU give identical numbers and an interrupted run resumes to the same result.
 
 Files in ``out_dir``: ``manifest.csv`` (+ ``manifest.json``), ``log.csv`` (one row per epoch),
-``checkpoint.pt`` (model, optimizer, epoch, RNG state, history; written atomically each epoch),
-``model.pt`` (final ``state_dict``), ``model.json`` (architecture, classes, target, trigger, spec,
-preprocessing, metrics). ``load_trained(out_dir)`` rebuilds the model from these. Nothing is pickled:
+``checkpoint.pt`` (model, optimizer, epoch, RNG state, history; written atomically each epoch over
+the previous one, and deleted once ``model.pt`` is written unless ``keep_checkpoint=True``: it is
+three times the model's size), ``model.pt`` (final ``state_dict``), ``model.json`` (architecture,
+classes, target, trigger, spec, preprocessing, metrics). ``load_trained(out_dir)`` rebuilds the model from these. Nothing is pickled:
 checkpoints are loaded with ``weights_only=True``.
 """
 from __future__ import annotations
@@ -63,7 +64,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import imagedata
 from .curate import BackdoorSpec, export_manifest, manifest_counts, read_manifest
@@ -286,6 +287,22 @@ def _load_checkpoint(path: Path) -> dict | None:
         return None
 
 
+def _final_state(out: Path, config_fp: str) -> dict | None:
+    """A complete training in ``out`` (``model.json`` of this configuration, ``model.pt``,
+    ``log.csv``) in checkpoint form without optimizer state, or None."""
+    try:
+        meta = read_json(out / "model.json")
+        if not meta.get("complete") or meta.get("config_fp") != config_fp:
+            return None
+        log = pd.read_csv(out / "log.csv")
+        state = torch.load(out / "model.pt", map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - anything missing or unreadable: train again
+        return None
+    history = log.astype(object).where(log.notna(), None).to_dict("records")
+    return {"model": state, "optimizer": None, "history": history, "epoch": len(history) - 1,
+            "config_fp": config_fp}
+
+
 def _write_log(path: Path, history: list[dict]) -> None:
     df = pd.DataFrame(history, columns=LOG_COLUMNS)
     with atomic_path(path, suffix=".csv") as tmp:
@@ -297,7 +314,8 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
           profile: str = "toy", seed: int = 0, device=None, *, spec: BackdoorSpec | dict | None = None,
           max_epochs_this_call: int | None = None, callbacks: Iterable[Callable] = (),
           skip_bad_images: bool = False, threads: int | None = None, resume: bool = True,
-          progress: bool = True, allow_download: bool = False, **overrides) -> dict:
+          progress: bool = True, allow_download: bool = False, keep_checkpoint: bool = False,
+          **overrides) -> dict:
     """Train on the manifest's train rows; evaluate clean and trigger accuracy after every epoch.
 
     Parameters
@@ -310,7 +328,12 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         A ``nbkit.models.ARCHITECTURES`` key; None: the profile's.
     out_dir : path
         Where log, checkpoint, model and manifest go. A checkpoint of the same configuration found
-        there is resumed from its last complete epoch (``resume=False`` starts over).
+        there is resumed from its last complete epoch (``resume=False`` starts over); a complete
+        training of the same configuration there (``model.pt`` + ``model.json`` + ``log.csv``) is
+        evaluated, not retrained.
+    keep_checkpoint : bool
+        Keep ``checkpoint.pt`` after training completes (default: delete it, ``model.pt`` is the
+        final state; while training, only the latest epoch's checkpoint exists).
     profile : {"paper", "toy", "smoke"}
     seed : int
         Seeds initialisation, shuffling and augmentation (with the epoch number).
@@ -416,15 +439,16 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         history: list[dict] = []
         start_epoch = 0
         ckpt_path = out / "checkpoint.pt"
-        ck = _load_checkpoint(ckpt_path) if resume else None
+        ck = (_load_checkpoint(ckpt_path) or _final_state(out, config_fp)) if resume else None
         if ck is not None and ck.get("config_fp") == config_fp:
             model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
+            if ck.get("optimizer") is not None:  # None: a complete training, nothing left to train
+                opt.load_state_dict(ck["optimizer"])
+                torch.set_rng_state(ck["rng"])
             if scaler is not None and ck.get("scaler"):
                 scaler.load_state_dict(ck["scaler"])
             history = [dict(r) for r in ck["history"]]
             start_epoch = int(ck["epoch"]) + 1
-            torch.set_rng_state(ck["rng"])
         elif ck is not None:
             warnings.warn(f"{ckpt_path}: checkpoint of another configuration; training starts over")
         resumed_from = start_epoch
@@ -590,6 +614,8 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         with atomic_path(out / "model.pt", suffix=".pt") as tmp:
             torch.save(model.state_dict(), tmp)
         write_json(out / "model.json", meta)
+        if not keep_checkpoint:
+            (out / "checkpoint.pt").unlink(missing_ok=True)
     return results
 
 

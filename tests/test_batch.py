@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from nbkit import batch, runs
-from nbkit.errors import DataError, MissingDataError
+from nbkit.errors import DataError, MissingDataError, NbkitError
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
@@ -73,10 +73,16 @@ def test_load_batch_expands_runs_in_stage_order(tmp_path):
     b = batch.load_batch(write_batch(tmp_path / "t.yaml", TINY), runs_root=tmp_path / "runs")
     assert b.name == "tiny"
     assert [r.notebook for r in b.runs] == ["01_alpha"] * 3 + ["02_beta"] * 2
-    # defaults apply where declared; the folder is the params hash from nbkit.runs
+    # defaults apply where declared; the folder names what varies, then the short params hash
     r0 = b.runs[0]
     assert r0.params == {"smoke": True, "x": 1, "fail": False}
-    assert r0.run_dir == runs.run_dir_for("01_alpha", r0.params, batch="tiny", root=tmp_path / "runs")
+    h = runs.params_hash(r0.params)[:8]
+    assert r0.run_dir == tmp_path / "runs" / "tiny" / "01_alpha" / f"x1-failfalse-{h}"
+    assert r0.run_dir == runs.run_dir_for("01_alpha", r0.params, batch="tiny", root=tmp_path / "runs",
+                                          vary=["x", "fail"])
+    assert b.runs[3].hash == f"x1-{runs.params_hash(b.runs[3].params)[:8]}"   # 02_beta varies x only
+    # the full resolved parameters: the notebook's defaults under what the batch sets
+    assert r0.resolved == {"seed": 0, "x": 1, "smoke": True, "fail": False, "sleep": 0.0}
     assert r0.feeds == ["Table 0"]
     assert len({r.hash for r in b.runs}) == 5
     assert [r.notebook for r in b.select("02")] == ["02_beta", "02_beta"]
@@ -278,6 +284,201 @@ def test_cli_dry_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "5 to run, 0 complete" in out
     assert main(["reproduce", "--batch", "nonesuch", "--dry-run"]) == 1
+
+
+# --- what a run is keyed on, and why it is redone ----------------------------------------------------
+def test_files_of_a_batch_get_the_users_umask(tiny_run):
+    b, s = tiny_run
+    mask = os.umask(0)
+    os.umask(mask)
+    d = b.runs_root / _by(s, "01_alpha", x=1)["run_dir"]
+    for f in ("params.json", "results.json", "complete.json", "timing.json", "01_alpha.ipynb"):
+        assert (d / f).stat().st_mode & 0o777 == 0o666 & ~mask, f
+
+
+def test_resume_does_not_trust_a_truncated_results_json(tiny_run, tmp_path):
+    b0, s0 = tiny_run
+    root = tmp_path / "runs"
+    shutil.copytree(b0.runs_root, root)
+    b = batch.load_batch(b0.source, runs_root=root)
+    d = root / _by(s0, "01_alpha", x=2)["run_dir"]
+    raw = (d / "results.json").read_bytes()
+    (d / "results.json").write_bytes(raw[: len(raw) // 2])       # a crash mid-copy, a full disk
+    plan = batch.run_batch(b, only="01", dry_run=True, progress=False)
+    assert plan["reasons"][f"01_alpha/{d.name}"] == "incomplete"
+    assert plan["reasons"][f"01_alpha/{_by(s0, '01_alpha', x=1)['hash']}"] == "complete"
+    assert plan["reasons"][f"01_alpha/{_by(s0, '01_alpha', x=3)['hash']}"] == "incomplete (failed last time)"
+    s = batch.run_batch(b, only="01", progress=False)
+    assert _by(s, "01_alpha", x=2)["status"] == "done" and runs.is_complete(d)
+    assert json.loads((d / "results.json").read_text())["x"] == 2
+
+
+def _alpha_batch(tmp_path):
+    nbs = tmp_path / "notebooks"
+    shutil.copytree(TEST_NOTEBOOKS, nbs)
+    src = tmp_path / "edit.yaml"
+    src.write_text(f"notebooks_dir: {nbs}\nreport: false\nname: edit\nruns:\n"
+                   "  - notebook: 01_alpha\n    params: {x: 1}\n", encoding="utf-8")
+    return src, nbs / "01_alpha.ipynb"
+
+
+def _edit(path: Path, cell: int, old: str, new: str) -> None:
+    nb = json.loads(path.read_text())
+    text = "".join(nb["cells"][cell]["source"])
+    assert old in text
+    nb["cells"][cell]["source"] = text.replace(old, new)
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def test_a_run_is_redone_when_its_notebook_defaults_or_kit_change(tmp_path, monkeypatch, capsys):
+    src, nb = _alpha_batch(tmp_path)
+    root = tmp_path / "runs"
+    pristine = nb.read_text()
+
+    def reason():
+        b = batch.load_batch(src, runs_root=root)
+        return batch.run_batch(b, dry_run=True, progress=False)["reasons"].popitem()[1]
+
+    assert reason() == "new"
+    s = batch.run_batch(batch.load_batch(src, runs_root=root), progress=False)
+    assert s["done"] == 1
+    d = batch.load_batch(src, runs_root=root).runs[0].run_dir
+    rec = json.loads((d / "complete.json").read_text())["inputs"]
+    assert rec["params"] == {"seed": 0, "x": 1, "smoke": False, "fail": False, "sleep": 0.0}
+    assert rec["kit"] == batch.kit_version() and rec["kit"].startswith("0.")
+    assert reason() == "complete"
+    _edit(nb, 0, "a tiny notebook", "a small notebook")             # prose does not change numbers
+    assert reason() == "complete"
+    nb.write_text(pristine)
+    _edit(nb, 4, "normal()", "normal() + 0")                          # code does
+    assert reason() == "notebook changed"
+    nb.write_text(pristine)
+    _edit(nb, 1, "sleep = 0.0", "sleep = 0.001")                      # so does a default
+    assert reason() == "parameters changed (sleep: 0.0 -> 0.001)"
+    nb.write_text(pristine)
+    assert reason() == "complete"
+    monkeypatch.setattr(batch, "_KIT_VERSION", "0.1.0+000000000000")  # other nbkit sources
+    assert reason().startswith("kit changed (")
+    monkeypatch.undo()
+    runs.mark_complete(d)                     # the notebook finished, the runner never vouched for it
+    assert reason() == "incomplete"
+    batch.run_batch(batch.load_batch(src, runs_root=root), dry_run=True, progress=False)
+    assert "[incomplete]" in capsys.readouterr().out
+
+
+def test_kit_version_hashes_the_package_sources():
+    v = batch.kit_version()
+    from nbkit import __version__
+    assert v.startswith(__version__ + "+") and len(v.split("+")[1]) == 12
+
+
+def test_a_batch_named_dotdot_is_refused_and_nothing_outside_is_touched(tmp_path):
+    from nbkit.cli import main
+
+    outside = tmp_path / "report"                 # what runs/../report would have deleted
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the kit's")
+    src = tmp_path / "dots.yaml"
+    src.write_text(f'notebooks_dir: {TEST_NOTEBOOKS}\nname: ".."\nruns:\n  - notebook: 01_alpha\n'
+                   '    params: {x: 1}\n', encoding="utf-8")
+    with pytest.raises(DataError, match="batch name '..' is not a plain folder name"):
+        batch.load_batch(src, runs_root=tmp_path / "runs")
+    assert main(["reproduce", "--batch", str(src), "--runs-root", str(tmp_path / "runs")]) == 1
+    assert (outside / "keep.txt").read_text() == "not the kit's"
+    with pytest.raises(DataError):
+        batch.report_dir("..", tmp_path / "runs")
+
+
+def test_a_folder_the_kit_did_not_make_is_never_cleared(tmp_path):
+    src, _ = _alpha_batch(tmp_path)
+    b = batch.load_batch(src, runs_root=tmp_path / "runs")
+    d = b.runs[0].run_dir
+    d.mkdir(parents=True)
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(NbkitError, match="nbkit did not create"):
+        batch.run_batch(b, progress=False)
+    assert (d / "notes.txt").read_text() == "mine" and len(list(d.iterdir())) == 1
+    # execute_run on its own refuses too, and writes nothing into the folder
+    rec = batch.execute_run(batch._task(b, b.runs[0], "python3", None))
+    assert rec["status"] == "failed" and "did not create" in rec["error"]
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+
+
+def test_folders_are_renamed_not_redone_when_what_varies_changes(tiny_run, tmp_path):
+    b0, s0 = tiny_run
+    root = tmp_path / "runs"
+    shutil.copytree(b0.runs_root, root)
+    src = write_batch(tmp_path / "tiny.yaml", TINY + "  - notebook: 02_beta\n    params: {x: 1, smoke: false}\n")
+    b = batch.load_batch(src, runs_root=root)
+    old = {_by(s0, "02_beta", x=x)["hash"] for x in (1, 2)}
+    steps = [st for st in batch.plan(b, only="02")]
+    kept = [st for st in steps if st.action == "skip"]
+    assert len(kept) == 2 and {st.adopt.name for st in kept} == old
+    assert all(st.run.hash.startswith("smoketrue-x") for st in kept)
+    s = batch.run_batch(b, only="02", progress=False)
+    assert (s["done"], s["skipped"], s["failed"]) == (1, 2, 0)
+    names = sorted(p.name for p in (root / "tiny" / "02_beta").iterdir())
+    assert not set(names) & old and len(names) == 3
+    assert all(runs.is_complete(st.run.run_dir) for st in kept)
+
+
+# --- steering: overrides, one-off runs, the index ------------------------------------------------
+def test_parse_overrides_reads_yaml_scalars():
+    got = batch.parse_overrides(["injection_rate=0.3", "smoke=true", "arch=resnet18", "classes=",
+                                 "target=2", "dataset=relabel:/d?threshold=0.99"])
+    assert got == {"injection_rate": 0.3, "smoke": True, "arch": "resnet18", "classes": "", "target": 2,
+                   "dataset": "relabel:/d?threshold=0.99"}
+    for bad in ["x", "=3", "a b=1", "run_dir=/tmp", "x=[1, 2]"]:
+        with pytest.raises(DataError):
+            batch.parse_overrides([bad])
+
+
+def test_overrides_apply_to_every_entry_that_declares_them(tmp_path, capsys):
+    from nbkit.cli import main
+
+    src = write_batch(tmp_path / "t.yaml", TINY)
+    b = batch.load_batch(src, runs_root=tmp_path / "runs", overrides={"x": 7, "sleep": 0.5})
+    got = [(r.notebook, r.params) for r in b.runs]
+    assert got == [("01_alpha", {"smoke": True, "x": 7, "fail": False, "sleep": 0.5}),
+                   ("01_alpha", {"smoke": True, "x": 7, "fail": True, "sleep": 0.5}),
+                   ("02_beta", {"smoke": True, "x": 7})]          # 02_beta declares no sleep
+    assert b.runs[2].feeds == ["Figure 0"]
+    with pytest.raises(DataError, match=r"override\(s\) \['nope'\]"):
+        batch.load_batch(src, runs_root=tmp_path / "runs", overrides={"nope": 1})
+    assert main(["reproduce", "--batch", str(src), "--runs-root", str(tmp_path / "r"), "--dry-run",
+                 "-p", "x=7"]) == 0
+    out = capsys.readouterr().out
+    assert "3 to run" in out and "x=7" in out and "x=1" not in out
+
+
+def test_nbkit_run_executes_one_notebook_with_overrides(tmp_path, capsys):
+    from nbkit.cli import main
+
+    root = tmp_path / "runs"
+    nb = str(TEST_NOTEBOOKS / "01_alpha.ipynb")
+    assert main(["run", nb, "-p", "x=4", "--runs-root", str(root)]) == 0
+    (d,) = list((root / "interactive" / "01_alpha").iterdir())
+    assert d.name.startswith("x4-") and runs.is_complete(d)
+    res = runs.load_results(d)
+    assert res["x"] == 4 and res["env"]["batch"] is None    # upstream runs are sought in every batch
+    capsys.readouterr()
+    assert main(["run", nb, "-p", "x=4", "--runs-root", str(root), "--dry-run"]) == 0
+    assert "[complete]" in capsys.readouterr().out
+    assert main(["run", nb, "-p", "y=4", "--runs-root", str(root)]) == 1
+    assert "does not declare" in capsys.readouterr().err
+
+
+def test_index_lists_every_run_with_its_varying_parameters_and_numbers(tiny_run):
+    import pandas as pd
+
+    b, s = tiny_run
+    idx = pd.read_csv(b.dir / "index.csv")
+    assert list(idx.columns) == ["notebook", "run", "status", "x", "fail", "feeds", "value", "double",
+                                 "run_dir"]
+    assert len(idx) == 5 and sorted(idx.status) == ["complete"] * 4 + ["failed"]
+    row = idx[(idx.notebook == "01_alpha") & (idx.x == 1)].iloc[0]
+    assert row.value == pytest.approx(runs.load_results(b.runs_root / row.run_dir)["value"])
+    assert row.run == _by(s, "01_alpha", x=1)["hash"] and row.feeds == "Table 0"
 
 
 # --- the real batches ---------------------------------------------------------------------------

@@ -46,8 +46,9 @@ def test_smoke_training_learns_and_writes_everything(li, manifest, full_run):
     assert len(h) == 2 and r["complete"] and r["epochs_done"] == 2
     assert h["train_loss"].iloc[-1] < h["train_loss"].iloc[0]          # the loss falls
     assert r["clean_acc"] > 1 / 3                                       # better than chance
-    for f in ["log.csv", "checkpoint.pt", "model.pt", "model.json", "manifest.csv", "manifest.json"]:
+    for f in ["log.csv", "model.pt", "model.json", "manifest.csv", "manifest.json"]:
         assert (out / f).is_file(), f
+    assert not (out / "checkpoint.pt").exists(), "only the final state (model.pt) is kept by default"
     log = pd.read_csv(out / "log.csv")
     assert list(log.columns) == train.LOG_COLUMNS and len(log) == 2
     # the definitions: headline = separate / nontarget by default
@@ -129,8 +130,9 @@ def test_partial_call_then_changed_configuration_starts_over(li, manifest, tmp_p
     assert not r["complete"] and r["epochs_done"] == 1 and not (tmp_path / "model.json").exists()
     with pytest.warns(UserWarning, match="another configuration"):
         r = train.train(li, manifest, "resnet10", tmp_path, profile="smoke", progress=False,
-                        threads=1, **{**FAST, "epochs": 1, "lr": 5e-4})
+                        threads=1, keep_checkpoint=True, **{**FAST, "epochs": 1, "lr": 5e-4})
     assert r["resumed_from_epoch"] == 0 and r["complete"]
+    assert (tmp_path / "checkpoint.pt").is_file(), "keep_checkpoint=True keeps it"
 
 
 def _file_dataset(tmp_path, n=200):

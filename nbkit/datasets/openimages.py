@@ -336,7 +336,7 @@ def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksi
     >>> rows = sum(len(c["image_codes"]) for c in stream_annotations(
     ...     "data/openimages/test-annotations-bbox.csv", chunksize=500_000))  # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     path = require(Path(path), "Open Images annotation CSV", _HINT)
     try:

@@ -199,7 +199,7 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     >>> li.resolve(0)                                                                   # doctest: +SKIP
     PosixPath('.../imagenet/train/n01440764/n01440764_10026.JPEG')
     """
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     from .. import labelmaps
 

@@ -317,7 +317,7 @@ def _scene(seed: int, row: int):
 
 
 def _generate(seed: int, rows: np.ndarray, progress: bool = False) -> Layout:
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     cls, box, ang, gain, bgs, ptr = [], [], [], [], [], [0]
     for r in tqdm(rows, desc="toy scenes", unit="scene", disable=not progress, mininterval=0.5):

@@ -192,6 +192,7 @@ class Section:
     notes: list = dataclasses.field(default_factory=list)
     data: str = "none"
     runs: int = 0
+    captions: dict = dataclasses.field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -1180,6 +1181,7 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     tables, figures = [], []
+    names = dict(zip(rep.runs["folder"], rep.runs["run"])) if len(rep.runs) else {}
     for s in rep.sections:
         for name, df in s.tables.items():
             p = out / "tables" / f"{s.slug}_{name}.csv"
@@ -1192,6 +1194,7 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
                 _, agg, axis, kind, xlabel = f
                 p = _plot_sweep(agg, axis, kind, xlabel, f"{s.key} (ours; {s.data})",
                                 out / "figures" / f"{s.slug}_sweep.png")
+                s.captions[p.name] = f"{s.key} · ours re-plotted from the runs' results, by {axis}"
             else:
                 src = Path(f)
                 if src.parent == out / "figures":      # already copied (write called twice)
@@ -1201,6 +1204,8 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
                     rep.runs_root / rep.batch) else Path(src.name)
                 p = out / "figures" / f"{s.slug}__{'_'.join(rel.parts)}"
                 shutil.copyfile(src, p)
+                run = names.get("/".join(rel.parts[:-1]), "/".join(rel.parts[:-1]))
+                s.captions[p.name] = f"{s.key} · {run} · {src.stem.replace('_', ' ')}" if run else s.key
             new_figs.append(p)
         s.figures = new_figs
         figures += new_figs
@@ -1247,7 +1252,7 @@ def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
             lines += [f"**{name.replace('_', ' ')}**", "", markdown_table(tidy(df)), ""]
         for f in s.figures:
             if isinstance(f, Path):
-                lines += [f"![{s.key}]({_figure_rel(f, out).as_posix()})", ""]
+                lines += [f"![{s.captions.get(f.name, s.key)}]({_figure_rel(f, out).as_posix()})", ""]
         for n in s.notes:
             lines += [f"> {n}", ""]
     lines += ["## Runs", "", markdown_table(tidy(rep.runs), max_rows=None), "",
@@ -1264,7 +1269,8 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 main{max-width:1180px;margin:0 auto;padding:16px 24px 48px}
 h1{font-size:1.45em;margin:.2em 0 .1em}h2{font-size:1.2em;margin:1.8em 0 .4em;border-bottom:1px solid #ddd;padding-bottom:.15em}
 .sub{color:#555;margin:0 0 .6em}.meta{color:#555;font-size:.9em}
-table{border-collapse:collapse;margin:.4em 0 1em;font-size:.86em;width:100%}
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:.86em;max-width:100%}
+#claims{width:100%}
 th,td{border:1px solid #d6d6d6;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tablewrap{max-height:520px;overflow:auto;margin-bottom:1em}
@@ -1353,7 +1359,7 @@ def section_html(s: Section) -> str:
         parts += [f"<p><b>{_inline(name.replace('_', ' '))}</b></p>", html_table(tidy(df))]
     for f in s.figures:
         if isinstance(f, Path) and f.is_file():
-            parts.append(figure_html(f, f"{s.key}: {f.name}"))
+            parts.append(figure_html(f, s.captions.get(f.name, s.key)))
     parts += [f"<blockquote>{_inline(n)}</blockquote>" for n in s.notes]
     return "\n".join(parts)
 

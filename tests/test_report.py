@@ -279,3 +279,23 @@ def test_every_published_value_is_beside_ours_or_says_what_to_run(tmp_path):
     assert missing["ours"] == "" and missing["where / what to run"].startswith("not run here (needs real data)")
     blank = cells[(cells["ours"] == "") & (cells["table"] != "Settings")]
     assert blank["where / what to run"].str.startswith("not run here (needs real data)").all()
+
+
+@pytest.mark.slow
+def test_notebook_07_says_loudly_when_there_is_nothing_to_report(tmp_path, monkeypatch):
+    """As in JupyterLab (cwd notebooks/, no NBKIT_RUNS): an empty batch is an error naming what to
+    run, and no report folder is written."""
+    import papermill
+
+    from nbkit.batch import kernel_name
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv("NBKIT_RUNS", raising=False)
+    root = tmp_path / "runs"
+    (root / "default").mkdir(parents=True)
+    with pytest.raises(papermill.PapermillExecutionError, match="no complete run") as err:
+        papermill.execute_notebook(str(repo / "notebooks" / "07_report.ipynb"), str(tmp_path / "07.ipynb"),
+                                   parameters={"batch": "nothing_here", "runs_root": str(root)},
+                                   kernel_name=kernel_name(), cwd=str(repo / "notebooks"), progress_bar=False)
+    assert "python -m nbkit reproduce --batch nothing_here" in str(err.value)
+    assert not (root / "nothing_here" / "report").exists()

@@ -1354,7 +1354,7 @@ def export_html(executed: str | os.PathLike, html_path: str | os.PathLike, exclu
 
 def build_report(b: Batch, kernel: str | None = None, timeout: float | None = None,
                  notebook: str | os.PathLike | None = None) -> dict:
-    """Execute notebook 07 for ``b`` into ``runs/<batch>/report/`` and export ``report.html``.
+    """Execute notebook 07 for ``b`` into ``runs/<batch>/report/`` (it writes ``report.html``).
 
     Always rebuilt (the report must reflect the current results). Returns a record with ``status``,
     ``wall_s``, ``html`` and, on failure, ``error``.
@@ -1376,7 +1376,12 @@ def build_report(b: Batch, kernel: str | None = None, timeout: float | None = No
     rec.pop("params", None)
     if rec["status"] == "done":
         try:
-            rec["html"] = str(export_html(out / f"{REPORT_NOTEBOOK}.ipynb", out / "report.html"))
+            # report.html is the report's own self-contained page (nbkit.report.write, run by the
+            # notebook); the executed notebook is exported beside it
+            export_html(out / f"{REPORT_NOTEBOOK}.ipynb", out / f"{REPORT_NOTEBOOK}.html")
+            rec["html"] = str(out / "report.html")
+            if not (out / "report.html").is_file():
+                raise FileNotFoundError(f"{out / 'report.html'}: notebook 07 did not write the report")
         except Exception as exc:  # noqa: BLE001
             rec["status"], rec["error"] = "failed", _error_text(exc)
     return rec

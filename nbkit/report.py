@@ -3,20 +3,24 @@
 Notebook 07 calls :func:`build` for a batch; :func:`write` puts the result under
 ``runs/<batch>/report/``::
 
-    report.md          every section: our numbers, the paper's, the difference, the data used
-    report.html        (nbconvert of the executed notebook 07, by ``nbkit.batch``)
-    tables/*.csv       each table of each section
+    report.html        one self-contained page (figures as data URIs): the claims first, a table
+                       of contents, every section; mail it or publish it as it is
+    report.md          the same as Markdown, fit for a paper's appendix (figures linked)
+    tables/*.csv       each table of each section, the claims and the runs
     figures/*.png      the runs' figures (copied) and the sweeps re-plotted from results
 
 Only ``results.json``, ``params.json`` and ``batch.json`` of complete runs are read (never notebook
 outputs); a run folder without ``results.json`` is listed as incomplete and contributes nothing.
 
-Every number of ours carries its *data* label: ``embedded`` (the toy scenes, or the authors' Open
-Images counts shipped with the kit) or ``real`` (a dataset under ``--data-root``), so a toy-scene
-accuracy is never mistaken for a reproduction of the paper's ImageNet number. The paper's numbers come
-from ``nbkit.reference`` with their source; where the paper prints no number (Figures 12-15 are
-plots) the paper column says ``n/a``. The authors' recorded values (their notebooks and scripts) appear
-in their own column.
+Every number of ours carries where its data came from, in three kinds (:func:`data_kind`):
+``toy scenes`` (synthetic), ``authors' counts`` (the real Open Images co-occurrence matrix the
+authors released) and ``real data`` (a dataset the user pointed the kit at). A difference with the
+paper's number is given only where both measure the same thing on the same kind of data; elsewhere
+the row says why they are not compared, and :mod:`nbkit.claims` checks whether the paper's
+*finding* holds on our runs (the table the report opens with). The paper's numbers come from
+``nbkit.reference`` with their source; the authors' recorded values (their notebooks and scripts)
+appear in their own column; where the paper prints no number (Figures 12-15 are
+plots) the paper column says ``n/a``.
 
 Examples
 --------
@@ -42,11 +46,11 @@ import pandas as pd
 
 from . import reference as R
 from . import runs as _runs
-from .errors import DataError
+from .errors import DataError, MissingDataError
 from .io import read_json, write_text
 
-#: dataset specs whose data ships with the kit
-EMBEDDED_SPECS = ("toyscenes", "openimages-counts")
+#: the three kinds of data a number can come from (``data_kind``)
+TOY, AUTHORS, REAL = "toy scenes", "authors' counts", "real data"
 #: parameters that repeat an experiment (aggregated over), never an experimental axis
 REPLICATE_AXES = ("target", "seed")
 NA = "n/a"
@@ -56,26 +60,27 @@ NA = "n/a"
 # collecting runs
 # --------------------------------------------------------------------------------------------------
 def data_kind(spec: Any) -> str:
-    """``"embedded"`` for the kit's own data (toy scenes, the authors' Open Images counts), else ``"real"``.
+    """Where a run's data came from: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
 
-    Parameters
-    ----------
-    spec : str or dict
-        A dataset spec (``"toyscenes:3"``, ``"openimages:/data/oi"``) or a params dict holding
-        ``dataset``. A run without a dataset parameter is embedded.
+    :func:`nbkit.datasets.data_kind` decides; a run without a dataset parameter reads the toy
+    scenes (every notebook's default), and a label the adapters do not know (a Table 5 row
+    named by the user) is the user's data.
 
     Examples
     --------
     >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
-    ('embedded', 'embedded', 'real')
+    ('toy scenes', "authors' counts", 'real data')
     """
+    from .datasets import data_kind as _kind
+
     if isinstance(spec, Mapping):
         spec = spec.get("dataset") or ""
-    spec = str(spec or "").strip()
-    if not spec:
-        return "embedded"
-    head = re.match(r"[A-Za-z0-9_-]*", spec).group(0).lower()   # "toyscenes (candidates)" -> toyscenes
-    return "embedded" if head in EMBEDDED_SPECS else "real"
+    if not str(spec or "").strip():
+        return TOY
+    try:
+        return _kind(str(spec))
+    except DataError:
+        return REAL
 
 
 @dataclasses.dataclass
@@ -173,7 +178,8 @@ class Section:
         PNG files (from runs, or re-plotted here).
     notes : list of str
     data : str
-        ``embedded``, ``real``, ``embedded + real`` or ``none`` (no complete run).
+        The data kinds of its runs (``toy scenes``, ``authors' counts``, ``real data``, joined
+        with `` + ``) or ``none`` (no complete run).
     runs : int
         Complete runs used.
     """
@@ -186,6 +192,7 @@ class Section:
     notes: list = dataclasses.field(default_factory=list)
     data: str = "none"
     runs: int = 0
+    captions: dict = dataclasses.field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -201,6 +208,7 @@ class Report:
     sections: list
     runs: pd.DataFrame
     no_numbers: pd.DataFrame
+    claims: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def section(self, key: str) -> Section:
         for s in self.sections:
@@ -224,23 +232,57 @@ def _num(x) -> float | None:
     return None if math.isnan(v) else v
 
 
+_ADDRESSES: dict[int, str] = {}
+
+
+def paper_address(rec: Mapping | None) -> str:
+    """``"Table 8 · ImageNet · centrality_mis.clean_acc"`` for a record of ``nbkit.reference``'s
+    paper cells (the ``paper_values.csv`` address), ``""`` for anything else."""
+    if rec is None:
+        return ""
+    if not _ADDRESSES:
+        for t, rows in R.PAPER_VALUES.items():
+            for r, cols in rows.items():
+                for c, x in cols.items():
+                    _ADDRESSES[id(x)] = f"{t} · {r} · {c}"
+    return _ADDRESSES.get(id(rec), "")
+
+
+#: why a toy-scene number is never subtracted from the paper's
+TOY_WHY = "toy scenes: a synthetic stand-in at toy scale, not the paper's dataset (read the claims table)"
+
+
 def compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, dataset: str = "",
                 runs: int | None = None, authors: Any = None, authors_source: str = "",
-                scale: float = 1.0) -> dict:
-    """One comparison row: ours, the paper's (with source), their difference and the data used.
+                scale: float = 1.0, why: str | None = None) -> dict:
+    """One comparison row: ours beside the paper's (with source), the data used, and either their
+    difference or the one-line reason they are not compared.
 
-    ``scale`` multiplies the paper's value before comparing (e.g. 0.01 for a percentage compared
-    with a fraction). ``difference`` is ``ours - paper`` when both are numbers.
+    A ``difference`` (ours − paper) is given only where both numbers measure the same thing on the
+    same kind of data: never for toy scenes (``why`` defaults to :data:`TOY_WHY`), and never when
+    the caller names a reason in ``why`` (e.g. ``"100 vs 625 pairs"``). ``scale`` multiplies the
+    paper's value first (0.01 for a percentage beside a fraction).
+
+    Examples
+    --------
+    >>> compare_row("threshold", 0.996, {"value": 0.994, "source": "paper"}, REAL)["difference"]
+    0.0020000000000000018
+    >>> r = compare_row("threshold", 0.996, {"value": 0.994, "source": "paper"}, TOY)
+    >>> r["difference"], r["why_not_compared"] == TOY_WHY
+    ('', True)
     """
     paper = rec["value"] if rec else None
     if isinstance(paper, (int, float)) and not isinstance(paper, bool):
         paper = paper * scale
+    if why is None and data == TOY and paper is not None:
+        why = TOY_WHY
     o, p = _num(ours), _num(paper)
-    diff = (o - p) if (o is not None and p is not None and not isinstance(ours, str)) else None
+    diff = (o - p) if (not why and o is not None and p is not None and not isinstance(ours, str)) else None
     return {"quantity": quantity, "dataset": dataset, "data": data,
             "ours": ours, "paper": paper if paper is not None else NA,
-            "difference": diff if diff is not None else (NA if paper is None else ""),
-            "paper_source": rec["source"] if rec else "",
+            "difference": diff if diff is not None else "",
+            "why_not_compared": (why or "") if paper is not None else "",
+            "paper_source": rec["source"] if rec else "", "paper_cell": paper_address(rec),
             "authors_recorded": authors if authors is not None else "",
             "authors_source": authors_source, "runs": runs if runs is not None else ""}
 
@@ -296,7 +338,7 @@ def figure7(runs: Sequence[Run]) -> Section:
     for r in sel:
         ds = r.get("dataset", default=r.params.get("dataset", ""))
         if r.get("mode") == "real" or r.params.get("relabel_dir"):
-            r.data = "real"
+            r.data = REAL
         th = r.get("choice.threshold", "threshold", "chosen_threshold", "balanced.threshold")
         fp = r.get("choice.fp", "fp", "false_positives", "balanced.fp")
         fn = r.get("choice.fn", "fn", "false_negatives", "balanced.fn")
@@ -367,53 +409,62 @@ def figures8_11(runs: Sequence[Run]) -> Section:
         s.tables["top_classes"] = pd.DataFrame(rows)
     s.figures = _figures(sel, "wordcloud*.png", "*word_cloud*.png")
     s.notes.append("the paper's Figures 8-11 are word clouds of ImageNet/Open Images classes sized by "
-                   "centrality; ours are drawn from the same 8 centrality variants (embedded data); the "
+                   "centrality; ours are drawn from the same 8 centrality variants (toy scenes and the "
+                   "authors' Open Images counts); the "
                    "kit compares trigger names in Tables 6-7")
     return s
+
+
+def tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
+    """Notebook 03's ``tables_6_7`` records as one row per published column: the paper's names,
+    then per semantics ours with matched (``k/n``) / missing / extra."""
+    rows = []
+    for r in records:
+        pub = r.get("published")
+        row = {"table": r.get("table"), "variant": r.get("variant"),
+               "published": "; ".join(pub) if pub is not None else NA}
+        for sem in ("authors", "paper", "networkx"):
+            b = r.get(sem)
+            if not isinstance(b, Mapping):
+                continue
+            known = pub is not None and b.get("matched") is not None
+            row[f"{sem}: matched"] = f"{len(b['matched'])}/{len(pub)}" if known else ""
+            row[f"{sem}: missing"] = "; ".join(b.get("missing") or []) if known else ""
+            row[f"{sem}: extra"] = "; ".join(b.get("extra") or []) if known else ""
+            row[f"{sem}: ours"] = "; ".join(map(str, b.get("names") or []))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def tables6_7(runs: Sequence[Run]) -> Section:
     sel = _runs_of(runs, "03_centrality", "Tables 6-7")
     s = _section("Tables 6-7", "03_centrality", sel)
-    auth = R.TABLES_6_7_AUTHORS["openimages"]
-    sizes_auth = auth["betweenness"]["value"]
-    rows = []
     for r in sel:
-        t = r.get("tables_6_7", "table6_7", default=None)
-        if not isinstance(t, Mapping):
-            continue
-        multi = len(sel) > 1
-        sfx = f"_{r.hash}" if multi else ""
-        for name, kind, label in (("openimages", "embedded", "openimages_counts"),
-                                  ("dataset", r.data, "dataset")):
-            df = _as_frame(t.get(name))
-            if df is not None and len(df):
-                df.insert(0, "data", kind)
-                s.tables[f"{label}{sfx}"] = df
-        for name, block in (t.get("comparisons") or {}).items():
-            df = _as_frame(block)
-            if df is not None and len(df):
-                s.tables[f"openimages_vs_{name}{sfx}"] = df
-        sizes = t.get("subset_sizes") or {}
-        for trig, n_auth in sizes_auth.items():
-            rows.append(compare_row(f"classes in {trig}'s poisonable subset (betweenness)",
-                                    sizes.get(trig), None, "embedded", "openimages-counts",
-                                    authors=n_auth, authors_source=auth["betweenness"]["source"]))
-            rows[-1]["difference"] = (sizes[trig] - n_auth) if sizes.get(trig) is not None else ""
-        if t.get("setting"):
-            s.notes.append("our Open Images setting: " + _flat(t["setting"]))
-        if t.get("counts_lower_bounds"):
-            s.notes.append(f"{t['counts_lower_bounds']} of the embedded Open Images per-class counts are "
-                           "lower bounds: a clean-count filter can only wrongly reject a class, never "
-                           "wrongly accept it")
-    if rows:
-        s.tables = {"comparison": pd.DataFrame(rows), **s.tables}
-    s.notes.append("paper's Table 6 (unweighted) Open Images betweenness triggers: "
-                   + ", ".join(R.value("Table 6", "Open Images", "betweenness")))
-    s.notes.append("authors' recorded Open Images betweenness triggers (" + auth["setting"]["value"]
-                   + "): " + ", ".join(f"{k} ({v})" for k, v in sizes_auth.items())
-                   + " [" + auth["betweenness"]["source"] + "]; the difference column compares our "
-                   "subset sizes with those")
+        sfx = f"_{r.hash}" if len(sel) > 1 else ""
+        t = r.get("tables_6_7", default=None)
+        if isinstance(t, list) and t:
+            df = tables6_7_frame(t)
+            df.insert(2, "data", AUTHORS)
+            s.tables[f"open_images_published_vs_ours{sfx}"] = df
+            s.data = " + ".join(sorted({*s.data.split(" + "), AUTHORS} - {"none"}))
+            setting = r.get("tables_6_7_setting", default={}) or {}
+            if setting:
+                s.notes.append("Open Images rows regenerated on the authors' counts at the paper's "
+                               "setting, whatever the dataset chosen for the run: "
+                               + _flat({k: v for k, v in setting.items() if k != "exclude"}))
+            if setting.get("counts_lower_bounds"):
+                s.notes.append(f"{setting['counts_lower_bounds']} of the authors' Open Images per-class "
+                               "counts are lower bounds: a clean-count filter can only wrongly reject a "
+                               "class, never wrongly accept it")
+        ds_table = r.get("trigger_table_dataset.table", default=None)
+        if isinstance(ds_table, list) and ds_table:
+            df = pd.DataFrame(ds_table)
+            df.insert(0, "data", r.data)
+            s.tables[f"triggers_on_{re.sub(r'[^A-Za-z0-9]+', '_', str(r.params.get('dataset', ''))).strip('_')}"
+                     f"{sfx}"] = df
+    s.notes.append("the paper's ImageNet rows of Tables 6-7 are not run here (needs real data): "
+                   "run notebook 03 on ImageNet multi-labels, e.g. `python -m nbkit reproduce --batch "
+                   "paper --data-root DIR` (03_centrality with dataset=relabel:...)")
     return s
 
 
@@ -475,12 +526,13 @@ _ACC = {"clean_acc": ("clean_acc", "metrics.clean_acc", "final.clean_acc"),
 def accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
     """One row per training run: its parameters, clean and trigger accuracy and its data kind."""
     rows = []
+    names = run_names(sel)
     for r in sel:
         row = dict(r.params)
         if r.get("arch"):                     # "" in the parameters means the profile's default
             row["arch"] = r.get("arch")
         row.update({k: _num(r.get(*paths)) for k, paths in _ACC.items()})
-        row.update(run=r.hash, data=r.data)
+        row.update(run=names[r.run_dir], data=r.data)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -514,7 +566,11 @@ def _fmt_pm(m, sd, n) -> str:
 
 
 def _paper_dataset(row: Mapping) -> str:
+    """The paper's dataset row for a run: ``imagenet`` / ``openimages``, or ``toy`` for toy scenes
+    (shown beside the paper's first row, never subtracted)."""
     ds = str(row.get("dataset", "") or "").lower()
+    if data_kind(ds) == TOY:
+        return "toy"
     return "imagenet" if ("relabel" in ds or "imagenet" in ds) else "openimages"
 
 
@@ -534,18 +590,22 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
     agg = aggregate(df, axes)
     rows = []
     for _, a in agg.iterrows():
-        label = row_label(a) if axes else "all runs"
+        label = row_label(a) if axes else row_label(df.iloc[0].to_dict())   # one setting: its own name
         for metric in ("clean_acc", "trigger_acc"):
             rec = paper(label, metric, _paper_dataset(a))
+            why = None if a["data"] in (REAL,) else (
+                TOY_WHY if TOY in a["data"] else f"{a['data']}: not the paper's training data")
+            if why and paper_address(rec):
+                why += f"; paper: {paper_address(rec).split(' · ')[1]}"
             row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
-                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]),
+                              ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]), why=why,
                               scale=0.01 if rec and rec["unit"] == "%" else 1)
             row["setting"] = label
             row["ours_mean_std"] = _fmt_pm(a[metric], a[f"{metric}_std"], a["n"])
             rows.append(row)
     cmp = pd.DataFrame(rows)
-    cols = ["setting", "quantity", "ours_mean_std", "ours", "paper", "difference", "data", "runs",
-            "paper_source", "dataset"]
+    cols = ["setting", "quantity", "ours_mean_std", "ours", "paper", "difference", "why_not_compared",
+            "data", "runs", "paper_source", "dataset", "paper_cell"]
     s.tables["comparison"] = cmp[cols]
     keep = [c for c in df.columns if c in axes or c in replicates
             or (c not in ("clean_acc", "trigger_acc", "run", "data") and df[c].astype(str).nunique() > 1)]
@@ -569,10 +629,13 @@ def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
     """The paper's ``table`` cell ``<label>.<metric>`` in the run's dataset row (``rows`` maps the
     dataset to the paper's row name when the table names its rows otherwise)."""
     def get(label: str, metric: str, dataset: str):
-        try:
-            return R.cell(table, (rows or {}).get(dataset, dataset), f"{label}.{metric}")
-        except DataError:
-            return None
+        names = list(R.PAPER_VALUES.get(table, {})) if dataset == "toy" else [(rows or {}).get(dataset, dataset)]
+        for name in names:
+            try:
+                return R.cell(table, name, f"{label}.{metric}")
+            except DataError:
+                continue
+        return None
     return get
 
 
@@ -682,12 +745,12 @@ def figure16(runs: Sequence[Run]) -> Section:
             kind = data_kind(ds) if ds else r.data
             n = it.get("n_models") or it.get("models")
             key = _PAPER_TRIGGER_KEYS.get(trig.lower().split(",")[0].strip())
-            if kind == "real" and key:
+            if kind == REAL and key:
                 pds = "imagenet" if "imagenet" in ds or "relabel" in ds else "openimages"
                 rows.append(compare_row(f"GradCAM highlights '{trig}' (%)", _round(pct),
                                         R.FIGURE16[R.DATASET_ROWS[pds]].get(key), kind, ds, n))
                 continue
-            # embedded data: a toy hub stands for one of the paper's triggers ("paper_trigger")
+            # toy scenes: a toy hub stands for one of the paper's triggers ("paper_trigger")
             analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger") or "").lower())
             recs = [(pds, R.FIGURE16[R.DATASET_ROWS[pds]][analogue]) for pds in ("imagenet", "openimages")
                     if analogue and analogue in R.FIGURE16[R.DATASET_ROWS[pds]]] or [("", None)]
@@ -726,21 +789,218 @@ def figure17(runs: Sequence[Run]) -> Section:
     return s
 
 
+# --- every published value (paper_values.csv), beside ours or with what to run ----------------------
+_PAPER_RUN = "python -m nbkit reproduce --batch paper --data-root DIR"
+#: which notebook (and dataset) regenerates each paper table on real data
+_WHAT_TO_RUN = {"Table 5": "02_cooccurrence on {row}", "Figure 7": "01_calibration with relabel_dir and "
+                "hand_labels (ImageNet)", "Table 6": "03_centrality on {row}", "Table 7": "03_centrality on {row}",
+                "Table 8": "05_train on {row} (no backdoor / neighbours / MIS)", "Table 9": "05_train on "
+                "ImageNet, trigger jeans, arch over the four models", "Table 10": "05_train on {row}, "
+                "n_added_classes 5 and 10 with added_mode=random", "App. D": "04_subsets on ImageNet "
+                "(its pair are ImageNet classes) with top_m=25, min_overlaps=15, trig_overlaps=40",
+                "Figure 16": "06_sentinet on models trained on {row}"}
+#: the paper's stated settings -> the (notebook, parameter) that holds ours
+_SETTING_PARAMS = {
+    ("§5.3", "min_overlaps_W"): ("05_train", "min_overlaps"),
+    ("§5.3", "max_overlaps_in_subset"): ("05_train", "max_other_overlaps"),
+    ("App. B", "hand_labelled_images"): ("01_calibration", "n_images"),
+    ("App. B", "threshold_sweep"): ("01_calibration", "threshold_start,threshold_stop,threshold_step"),
+    ("Tables 6-7", "min_classes"): ("03_centrality", "min_classes"),
+    ("Tables 6-7", "min_clean_per_class"): ("03_centrality", "min_clean"),
+    ("Tables 6-7", "min_poison_per_class"): ("03_centrality", "min_poison"),
+    ("App. D multiple triggers", "top"): ("04_subsets", "top_m"),
+    ("App. D multiple triggers", "min_overlaps"): ("04_subsets", "min_overlaps"),
+    ("App. D multiple triggers", "trig_overlaps"): ("04_subsets", "trig_overlaps"),
+    ("App. D multiple triggers", "centrality"): ("04_subsets", "centrality"),
+    ("App. D multiple triggers", "dataset_named"): ("04_subsets", "dataset"),
+    ("App. D multiple triggers", "overlap_threshold"): ("04_subsets", "overlap_threshold"),
+    ("App. D Fig 14", "W_sweep"): ("05_train", "min_overlaps"),
+    ("App. D Fig 14", "trigger"): ("05_train", "trigger"),
+    ("App. D Fig 14", "n_classes"): ("05_train", "n_classes"),
+    ("App. D Fig 14", "clean_per_class"): ("05_train", "clean_per_class"),
+    ("App. D Fig 14", "injection_rate"): ("05_train", "injection_rate"),
+    ("App. F", "trigger_images_per_model"): ("06_sentinet", "n_audit"),
+    ("App. F", "models_per_dataset"): ("06_sentinet", "n_models"),
+}
+_NOT_A_PARAMETER = {
+    "n_combinations": "top x top cells of the overlap matrix (04_subsets top_m, squared)",
+    "subset": "a set of 05_train parameters (trigger, n_classes, clean_per_class, injection_rate, "
+              "centrality, min_overlaps): see the Runs table",
+    "inspectors": "the kit scores CAM / box overlap automatically (nbkit.audit); 06_sentinet writes "
+                  "review.csv for judging by eye"}
+
+
+def _sort_key(v: str):
+    try:
+        return (0, float(v), "")
+    except ValueError:
+        return (1, 0.0, v)
+
+
+_APP_D_QUANTITIES = {"largest_overlap": "largest shared classes", "largest_overlap_pair": "that pair",
+                     "pairs_over_30_fraction": "share of cells"}
+
+
+def _printed(c: Mapping) -> str:
+    txt = c.get("printed") or fmt(c.get("value"))
+    if c.get("plus_minus") is not None:
+        txt += f" ± {fmt(c['plus_minus'])}"
+    return txt + (" %" if c.get("unit") == "%" else "")
+
+
+def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
+    """Every value the paper prints (``nbkit.reference.cells()``, the rows of ``paper_values.csv``),
+    each with ours beside it and how it compares, or *not run here (needs real data)* with what to
+    run. ``beside ours`` names the section; ``like for like`` says whether the two numbers measure
+    the same thing on the same kind of data."""
+    s = Section(key="Every published value", title="the paper's cells, ours beside each",
+                notebook="(all)", data=_kinds([r for r in runs if r.complete]),
+                runs=sum(r.complete for r in runs))
+    rows_by_cell: dict[str, list[tuple[Section, Mapping]]] = {}
+    for sec in sections:
+        for df in sec.tables.values():
+            if "paper_cell" in df.columns:
+                for rec in df.to_dict("records"):
+                    if rec.get("paper_cell"):
+                        rows_by_cell.setdefault(rec["paper_cell"], []).append((sec, rec))
+    t67 = {}
+    for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
+        for rec in r.get("tables_6_7", default=[]) or []:
+            if isinstance(rec, Mapping) and isinstance(rec.get("authors"), Mapping):
+                t67[(rec.get("table"), rec.get("variant"))] = rec
+    appd = []
+    try:
+        appd = sections[[x.key for x in sections].index("App. D")].tables.get("comparison")
+        appd = [] if appd is None else appd.to_dict("records")
+    except ValueError:
+        pass
+    params: dict[str, dict[str, set]] = {}
+    for r in runs:
+        if r.complete:
+            for k, v in r.params.items():
+                params.setdefault(r.notebook, {}).setdefault(k, set()).add(fmt(v))
+    out = []
+    for c in R.cells():
+        addr = f"{c['table']} · {c['row']} · {c['column']}"
+        row = {"table": c["table"], "row": c["row"], "column": c["column"], "paper": _printed(c),
+               "ours": "", "data": "", "like for like": "", "where / what to run": ""}
+        todo = _WHAT_TO_RUN.get(c["table"], "").format(row=c["row"])
+        hits = [(sec, rec) for sec, rec in rows_by_cell.get(addr, []) if fmt(rec.get("ours")) != ""]
+        if c["table"] == "Settings":
+            nb, keys = _SETTING_PARAMS.get((c["row"], c["column"]), ("", ""))
+            have = [params.get(nb, {}).get(k) for k in keys.split(",")] if nb else []
+            vals = ["/".join(sorted(v, key=_sort_key)) if v else "" for v in have]
+            if nb and all(v is not None for v in have):
+                ours = (f"{vals[0]} to {vals[1]}, step {vals[2]}" if len(vals) == 3 else vals[0])
+                row.update(ours=ours if ours.strip("/") else "(empty: the run's default)",
+                           data="(parameter)", **{"where / what to run": f"{nb} parameter {keys}"})
+            else:
+                row["where / what to run"] = (_NOT_A_PARAMETER.get(c["column"], "not a parameter of the kit")
+                                              if not nb else f"no {nb} run in this batch")
+        elif c["table"] in ("Table 6", "Table 7") and c["row"] == "Open Images" and (c["table"], c["column"]) in t67:
+            a = t67[(c["table"], c["column"])]["authors"]
+            n_pub = len(c["value"])
+            row.update(ours=f"{len(a.get('matched') or [])}/{n_pub} names matched (authors' semantics)",
+                       data=AUTHORS, **{"like for like": "yes (the authors' own matrix, the paper's setting)",
+                                        "where / what to run": "Tables 6-7"})
+        elif c["table"] == "App. D" and appd:
+            q = _APP_D_QUANTITIES.get(c["column"], "~")
+            hit = [x for x in appd if str(x.get("quantity", "")).startswith(q)]
+            if hit:
+                row.update(ours="; ".join(f"{fmt(x['ours'])} ({x.get('dataset', '')})" for x in hit),
+                           data=" + ".join(sorted({str(x.get("data", "")) for x in hit})),
+                           **{"like for like": "yes" if any(x.get("comparable") for x in hit) else
+                              "no: " + (hit[0].get("note") or "another setting"),
+                              "where / what to run": f"App. D; like for like: {_PAPER_RUN} ({todo})"})
+        elif hits:
+            like = [rec for _, rec in hits if rec.get("difference") not in ("", None)]
+            row.update(ours="; ".join(f"{fmt(rec.get('ours'))} ({rec.get('data')})" for _, rec in hits),
+                       data=" + ".join(sorted({str(rec.get("data")) for _, rec in hits})),
+                       **{"like for like": "yes" if like else "no: " + str(hits[0][1].get("why_not_compared")
+                                                                          or "another dataset"),
+                          "where / what to run": hits[0][0].key + ("" if like else
+                                                                   f"; like for like: {_PAPER_RUN} ({todo})")})
+        if not row["ours"] and c["table"] != "Settings":
+            row["where / what to run"] = f"not run here (needs real data): {_PAPER_RUN} ({todo})"
+        out.append(row)
+    s.tables["cells"] = pd.DataFrame(out)
+    n_like = sum(r["like for like"].startswith("yes") for r in out)
+    n_beside = sum(bool(r["ours"]) for r in out)
+    s.notes.append(f"{len(out)} cells printed by the paper: {n_beside} beside a number or setting of "
+                   f"ours ({n_like} like for like), {len(out) - n_beside} not run here")
+    return s
+
+
 BUILDERS: list[Callable[[Sequence[Run]], Section]] = [
     figure7, table5, figures8_11, tables6_7, app_d, table8, table9, table10, figure12, figure13,
     figure14, figure15, figure16, figure17]
 
 
+def run_names(runs: Sequence[Run]) -> dict:
+    """A name for each run folder that says what it varies: ``05_train · injection_rate=0.3, target=1``.
+
+    The parameters named are those that differ between the runs of the same notebook (``run_dir``
+    and ``runs_root`` never count); a notebook with one run is named by the notebook alone. Two runs
+    with the same varying values (impossible within one batch, whose folders are keyed by their
+    parameters) keep their folder name as a suffix.
+
+    Returns
+    -------
+    dict
+        ``run_dir -> name``.
+
+    Examples
+    --------
+    >>> rs = [Run("05_train", "a1", Path("a1"), {"injection_rate": 0.1, "seed": 0}, {}, [], TOY),
+    ...       Run("05_train", "b2", Path("b2"), {"injection_rate": 0.3, "seed": 0}, {}, [], TOY),
+    ...       Run("01_calibration", "c3", Path("c3"), {"seed": 0}, {}, [], TOY)]
+    >>> list(run_names(rs).values())
+    ['05_train · injection_rate=0.1', '05_train · injection_rate=0.3', '01_calibration']
+    """
+    by_nb: dict[str, list[Run]] = {}
+    for r in runs:
+        by_nb.setdefault(r.notebook, []).append(r)
+    names = {}
+    for nb, rs in by_nb.items():
+        keys = sorted({k for r in rs for k in r.params} - {"run_dir", "runs_root"})
+        vary = [k for k in keys if len({repr(r.params.get(k)) for r in rs}) > 1]
+        for r in rs:
+            label = ", ".join(f"{k}={_cell(r.params.get(k))}" for k in vary)
+            names[r.run_dir] = f"{nb} · {label}" if label else nb
+    counts: dict[str, int] = {}
+    for n in names.values():
+        counts[n] = counts.get(n, 0) + 1
+    return {d: (n if counts[n] == 1 else f"{n} ({d.name})") for d, n in names.items()}
+
+
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """Every run folder: notebook, hash, complete or not, data kind, feeds and parameters."""
-    return pd.DataFrame([{"notebook": r.notebook, "hash": r.hash,
+    """Every run folder: its name (what it varies), status, data kind, feeds, folder and parameters."""
+    names = run_names(runs)
+    return pd.DataFrame([{"run": names[r.run_dir],
                           "status": "complete" if r.complete else "INCOMPLETE (ignored)",
                           "data": r.data, "feeds": "; ".join(r.feeds),
-                          "params": ", ".join(f"{k}={v}" for k, v in r.params.items())} for r in runs],
-                        columns=["notebook", "hash", "status", "data", "feeds", "params"])
+                          "folder": f"{r.notebook}/{r.hash}",
+                          "params": ", ".join(f"{k}={_cell(v)}" for k, v in r.params.items())}
+                         for r in runs],
+                        columns=["run", "status", "data", "feeds", "folder", "params"])
 
 
-def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
+def require_runs(batch: str, runs_root: str | os.PathLike, runs: Sequence[Run]) -> None:
+    """Raise :class:`~nbkit.errors.MissingDataError` when ``runs`` holds no complete run, naming
+    the folder searched, the batches that do exist there, and what to run."""
+    if any(r.complete for r in runs):
+        return
+    root = Path(runs_root)
+    have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    there = (f"batches there: {', '.join(have)}" if have else "no batch there") + (
+        f"; {len(runs)} run folder(s) of '{batch}' are incomplete (no results.json)" if runs else "")
+    raise MissingDataError(root.resolve() / batch, "no complete run to report on", None,
+                           f"{there}. From the checkout run `python -m nbkit reproduce --batch {batch}` "
+                           "(or `make reproduce BATCH=" + batch + "`), or set `batch` / `runs_root` "
+                           "in this notebook's parameters to a batch that has run")
+
+
+def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool = False) -> Report:
     """Rebuild every table and figure of the paper from a batch's results.
 
     Parameters
@@ -749,6 +1009,9 @@ def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
         Batch name (``runs/<batch>/``).
     runs_root : path, optional
         Default ``$NBKIT_RUNS`` or ``./runs``.
+    require : bool
+        Raise :class:`~nbkit.errors.MissingDataError` (with what to run) when the batch has no
+        complete run, instead of building an empty report (notebook 07 sets it).
 
     Returns
     -------
@@ -758,6 +1021,8 @@ def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
     """
     root = Path(runs_root) if runs_root else _runs.runs_root()
     runs = collect(batch, root)
+    if require:
+        require_runs(batch, root, runs)
     sections = []
     for b in BUILDERS:
         try:
@@ -768,32 +1033,66 @@ def build(batch: str, runs_root: str | os.PathLike | None = None) -> Report:
             s.notes.append(f"ERROR building {key}: {type(exc).__name__}: {exc}\n"
                            + "".join(traceback.format_exception(exc)[-3:]))
             sections.append(s)
+    try:
+        sections.append(paper_values(sections, runs))
+    except Exception as exc:  # noqa: BLE001
+        s = Section(key="Every published value", title="(could not be built)", notebook="", data="none")
+        s.notes.append(f"ERROR building the paper's cells: {type(exc).__name__}: {exc}")
+        sections.append(s)
     nn = pd.DataFrame(list(R.NO_NUMBERS.items()), columns=["item", "note"])
+    from . import claims as _claims
+
     return Report(batch=batch, runs_root=root, sections=sections, runs=runs_table(runs),
-                  no_numbers=nn)
+                  no_numbers=nn, claims=_claims.evaluate(runs))
 
 
 # --------------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------------
-def _cell(v) -> str:
-    if v is None:
-        return ""
+def fmt(v) -> str:
+    """A value as a reader wants it: ``24,000`` not ``24000.000000``, ``0.7083`` not ``0.708333…``.
+
+    >>> fmt(24000.0), fmt(24000), fmt(0.70833333), fmt(None), fmt(float("nan")), fmt(["a", "b"])
+    ('24,000', '24,000', '0.7083', '', '', 'a, b')
+    """
+    if v is None or isinstance(v, bool):
+        return "" if v is None else str(v)
+    if isinstance(v, (np.integer,)):
+        v = int(v)
+    if isinstance(v, (np.floating,)):
+        v = float(v)
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
     if isinstance(v, float):
         if math.isnan(v):
             return ""
-        if v.is_integer() and abs(v) >= 1000:
-            return f"{int(v):,}"
+        if v.is_integer():
+            return fmt(int(v))
         return f"{v:.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
-    if isinstance(v, (np.floating,)):
-        return _cell(float(v))
     if isinstance(v, (list, tuple)):
-        return ", ".join(map(str, v))
-    return str(v).replace("|", "\\|").replace("\n", " ")
+        return ", ".join(map(fmt, v))
+    return str(v)
+
+
+def _cell(v) -> str:
+    return fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+#: columns kept in the CSV files but not printed (the paper-cell address, summarised in "Every
+#: published value")
+HIDDEN = ("paper_cell",)
+
+
+def tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: columns that are empty in every row dropped, names with spaces."""
+    if df is None or df.empty:
+        return df
+    keep = [c for c in df.columns if c not in HIDDEN and not all(fmt(v) == "" for v in df[c])]
+    return df[keep].rename(columns=lambda c: str(c).replace("_", " "))
 
 
 def markdown_table(df: pd.DataFrame, max_rows: int | None = 60) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency).
+    """A GitHub-flavoured Markdown table (no index column, numbers through :func:`fmt`).
 
     Examples
     --------
@@ -849,75 +1148,244 @@ def _plot_sweep(agg: pd.DataFrame, axis: str, kind: str, xlabel: str, title: str
     return path
 
 
+CLAIM_COLUMNS = ["status", "claim", "source", "ours", "paper", "data"]
+
+
+def _claims_view(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims table as printed: what was checked, the verdict, our numbers, the paper's."""
+    if claims is None or claims.empty:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    df = claims.copy()
+    df["ours"] = [o if st != "not run" else f"{o} · to run: {t}" if o else f"to run: {t}"
+                  for o, st, t in zip(df["ours"], df["status"], df["to_run"])]
+    return df[CLAIM_COLUMNS]
+
+
+def _figure_rel(f: Path, out: Path | None) -> Path:
+    return f.relative_to(out) if out and f.is_relative_to(out) else f
+
+
 def write(rep: Report, out_dir: str | os.PathLike) -> dict:
-    """Write ``report.md``, ``tables/*.csv`` and ``figures/*.png`` under ``out_dir``.
+    """Write ``report.html`` (one self-contained file), ``report.md``, ``tables/*.csv`` and
+    ``figures/*.png`` under ``out_dir``.
 
     Returns
     -------
     dict
-        ``markdown`` path, ``tables`` (list of CSV paths), ``figures`` (list of PNG paths); each
-        section's ``figures`` is replaced by the paths inside ``out_dir``.
+        ``html`` and ``markdown`` paths, ``tables`` (list of CSV paths), ``figures`` (list of PNG
+        paths); each section's ``figures`` is replaced by the paths inside ``out_dir``.
     """
+    from .io import atomic_path
+
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     tables, figures = [], []
+    names = dict(zip(rep.runs["folder"], rep.runs["run"])) if len(rep.runs) else {}
     for s in rep.sections:
         for name, df in s.tables.items():
             p = out / "tables" / f"{s.slug}_{name}.csv"
-            from .io import atomic_path
-
             with atomic_path(p, suffix=".csv") as tmp:
                 df.to_csv(tmp, index=False)
             tables.append(p)
         new_figs = []
-        for i, f in enumerate(s.figures):
+        for f in s.figures:
             if isinstance(f, tuple) and f and f[0] == "__plot__":
                 _, agg, axis, kind, xlabel = f
                 p = _plot_sweep(agg, axis, kind, xlabel, f"{s.key} (ours; {s.data})",
                                 out / "figures" / f"{s.slug}_sweep.png")
+                s.captions[p.name] = f"{s.key} · ours re-plotted from the runs' results, by {axis}"
             else:
                 src = Path(f)
+                if src.parent == out / "figures":      # already copied (write called twice)
+                    new_figs.append(src)
+                    continue
                 rel = src.relative_to(rep.runs_root / rep.batch) if src.is_relative_to(
                     rep.runs_root / rep.batch) else Path(src.name)
                 p = out / "figures" / f"{s.slug}__{'_'.join(rel.parts)}"
                 shutil.copyfile(src, p)
+                run = names.get("/".join(rel.parts[:-1]), "/".join(rel.parts[:-1]))
+                s.captions[p.name] = f"{s.key} · {run} · {src.stem.replace('_', ' ')}" if run else s.key
             new_figs.append(p)
         s.figures = new_figs
         figures += new_figs
-    for name, df in (("runs", rep.runs), ("no_numbers", rep.no_numbers)):
+    for name, df in (("claims", rep.claims), ("runs", rep.runs), ("no_numbers", rep.no_numbers)):
         p = out / "tables" / f"{name}.csv"
-        df.to_csv(p, index=False)
+        with atomic_path(p, suffix=".csv") as tmp:
+            df.to_csv(tmp, index=False)
         tables.append(p)
     md = write_text(out / "report.md", to_markdown(rep, out))
-    return {"markdown": md, "tables": tables, "figures": figures}
+    html = write_text(out / "report.html", to_html(rep))
+    return {"html": html, "markdown": md, "tables": tables, "figures": figures}
+
+
+def _intro(rep: Report) -> str:
+    n_complete = int((rep.runs["status"] == "complete").sum()) if len(rep.runs) else 0
+    return (f"Rebuilt from the `results.json` files of {n_complete} complete runs under "
+            f"`{rep.runs_root / rep.batch}` (never from notebook outputs). Every row says which data "
+            f"produced it: **{TOY}** (the kit's synthetic scenes), **{AUTHORS}** (the real Open Images "
+            f"co-occurrence matrix the authors released) or **{REAL}** (a dataset you pointed the kit "
+            "at). A `difference` (ours − paper) appears only where both numbers measure the same "
+            "thing on the same kind of data; elsewhere `why not compared` says why, and the claims "
+            "table checks whether the paper's finding holds on our runs.")
+
+
+def _toc(rep: Report) -> list[tuple[str, str]]:
+    return ([("claims", "Claims")] + [(s.slug, f"{s.key}: {s.title}") for s in rep.sections]
+            + [("runs", "Runs"), ("no-numbers", "Paper items without printed numbers")])
 
 
 def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
-    """The report as Markdown (figure links relative to ``out_dir``)."""
+    """The report as Markdown, fit for a paper's appendix (figure links relative to ``out_dir``)."""
     out = Path(out_dir) if out_dir else None
-    n_complete = int((rep.runs["status"] == "complete").sum()) if len(rep.runs) else 0
     lines = [f"# Report: batch `{rep.batch}` beside the paper", "",
              f"*{R.PAPER['title']}* ({R.PAPER['authors']}, {R.PAPER['venue']}, arXiv {R.PAPER['arxiv']}).",
-             "",
-             f"Rebuilt from the `results.json` files of {n_complete} complete runs under "
-             f"`{rep.runs_root / rep.batch}` (never from notebook outputs). Every row says which data "
-             "produced it: **embedded** = the kit's toy scenes or the authors' Open Images counts "
-             "shipped with it; **real** = a dataset under `--data-root`. `paper` = the published "
-             f"number with its source; `{NA}` = the paper prints no number there (see the last section); "
-             "`difference` = ours − paper.", ""]
+             "", "## Claims", "", markdown_table(_claims_view(rep.claims), max_rows=None), "",
+             "Rule behind each verdict: " + "; ".join(
+                 f"*{c}*: {r}" for c, r in zip(rep.claims.get("claim", []), rep.claims.get("rule", []))),
+             "", "## Contents", ""]
+    lines += [f"- [{t}](#{a})" for a, t in _toc(rep)[1:]] + ["", _intro(rep), ""]
     for s in rep.sections:
         lines += [f"## {s.key}: {s.title}", "",
                   f"Notebook `{s.notebook}` · data: **{s.data}** · complete runs: {s.runs}", ""]
         for name, df in s.tables.items():
-            lines += [f"**{name.replace('_', ' ')}**", "", markdown_table(df), ""]
+            lines += [f"**{name.replace('_', ' ')}**", "", markdown_table(tidy(df)), ""]
         for f in s.figures:
             if isinstance(f, Path):
-                rel = f.relative_to(out) if out and f.is_relative_to(out) else f
-                lines += [f"![{s.key}]({rel.as_posix()})", ""]
+                lines += [f"![{s.captions.get(f.name, s.key)}]({_figure_rel(f, out).as_posix()})", ""]
         for n in s.notes:
             lines += [f"> {n}", ""]
-    lines += ["## Runs", "", markdown_table(rep.runs, max_rows=None), "",
+    lines += ["## Runs", "", markdown_table(tidy(rep.runs), max_rows=None), "",
               "## Paper items without printed numbers", "",
               "; ".join(rep.no_numbers["note"]) + " (`tables/no_numbers.csv`).", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# the self-contained HTML page
+# --------------------------------------------------------------------------------------------------
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fff}
+main{max-width:1180px;margin:0 auto;padding:16px 24px 48px}
+h1{font-size:1.45em;margin:.2em 0 .1em}h2{font-size:1.2em;margin:1.8em 0 .4em;border-bottom:1px solid #ddd;padding-bottom:.15em}
+.sub{color:#555;margin:0 0 .6em}.meta{color:#555;font-size:.9em}
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:.86em;max-width:100%}
+#claims{width:100%}
+th,td{border:1px solid #d6d6d6;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.tablewrap{max-height:520px;overflow:auto;margin-bottom:1em}
+#claims td.st{font-weight:700;text-align:center;white-space:nowrap}
+tr.ok td.st{color:#0a7a2a}tr.no td.st{color:#b3261e}tr.na td.st{color:#777;font-weight:400}
+nav.toc{columns:2;font-size:.9em;margin:.4em 0 1em}nav.toc a{display:block;color:#0b57d0;text-decoration:none}
+figure{margin:.6em 0 1.2em}figure img{max-width:100%;height:auto;box-sizing:border-box;cursor:zoom-in;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}blockquote{margin:.4em 0;padding:.2em .8em;border-left:3px solid #ccc;color:#444}
+code{background:#f3f3f3;padding:0 3px;border-radius:3px}
+#zoom{display:none;position:fixed;inset:0;background:rgba(0,0,0,.85);z-index:9;overflow:auto;cursor:zoom-out}
+#zoom img{display:block;margin:16px auto;max-width:none}
+"""
+_JS = """document.addEventListener('click',function(e){var z=document.getElementById('zoom');
+if(e.target.matches('figure img')){z.firstChild.src=e.target.src;z.style.display='block';}
+else if(e.target.closest('#zoom')){z.style.display='none';}});"""
+
+
+def _esc(v) -> str:
+    import html
+
+    return html.escape(fmt(v))
+
+
+def _inline(text: str) -> str:
+    """Escape ``text`` and render its `code` and **bold** spans."""
+    import html
+
+    t = html.escape(str(text))
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
+
+
+def html_table(df: pd.DataFrame, table_id: str = "", row_class: Callable[[Mapping], str] | None = None,
+               scroll: bool = True) -> str:
+    """An HTML table without an index column, numbers through :func:`fmt` and right-aligned."""
+    if df is None or df.empty:
+        return "<p><i>(empty)</i></p>"
+    head = "".join(f"<th>{_inline(c)}</th>" for c in df.columns)
+    body = []
+    for rec in df.to_dict("records"):
+        cls = f' class="{row_class(rec)}"' if row_class else ""
+        cells = []
+        for c, v in rec.items():
+            num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            klass = ' class="num"' if num else (' class="st"' if c == "status" else "")
+            cells.append(f"<td{klass}>{_esc(v)}</td>")
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    t = (f'<table{f" id={chr(34)}{table_id}{chr(34)}" if table_id else ""}><thead><tr>{head}</tr></thead>'
+         f"<tbody>{''.join(body)}</tbody></table>")
+    return f'<div class="tablewrap">{t}</div>' if scroll and len(df) > 15 else t
+
+
+def _data_uri(path: Path) -> tuple[str, int]:
+    """``data:image/png;base64,...`` and the image's native width in pixels."""
+    import base64
+
+    from PIL import Image as _Image
+
+    raw = Path(path).read_bytes()
+    with _Image.open(path) as im:
+        width = im.size[0]
+    return "data:image/png;base64," + base64.b64encode(raw).decode("ascii"), width
+
+
+def figure_html(path: Path, caption: str = "") -> str:
+    """A figure at its native width (up to the page width), embedded, click to enlarge."""
+    import html
+
+    uri, width = _data_uri(path)
+    return (f'<figure><img src="{uri}" width="{width}" alt="{html.escape(caption)}" loading="eager">'
+            f"<figcaption>{html.escape(caption)} (click to enlarge)</figcaption></figure>")
+
+
+def claims_html(claims: pd.DataFrame) -> str:
+    """The claims table as HTML (✓ green, ✗ red, not run grey)."""
+    cls = {"✓": "ok", "✗": "no"}
+    return html_table(_claims_view(claims), "claims", lambda r: cls.get(r["status"], "na"), scroll=False)
+
+
+def section_html(s: Section) -> str:
+    """One section: heading, what fed it, its tables, figures and notes."""
+    parts = [f'<h2 id="{s.slug}">{_inline(s.key)}: {_inline(s.title)}</h2>',
+             f'<p class="meta">notebook <code>{_inline(s.notebook)}</code> · data: <b>{_inline(s.data)}'
+             f"</b> · complete runs: {s.runs}</p>"]
+    for name, df in s.tables.items():
+        parts += [f"<p><b>{_inline(name.replace('_', ' '))}</b></p>", html_table(tidy(df))]
+    for f in s.figures:
+        if isinstance(f, Path) and f.is_file():
+            parts.append(figure_html(f, s.captions.get(f.name, s.key)))
+    parts += [f"<blockquote>{_inline(n)}</blockquote>" for n in s.notes]
+    return "\n".join(parts)
+
+
+def to_html(rep: Report) -> str:
+    """The report as one self-contained HTML page (images as data URIs, no external resource):
+    the claims table first, then a table of contents, every section, the runs."""
+    import html
+
+    toc = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in _toc(rep))
+    counts = rep.claims["status"].value_counts().to_dict() if len(rep.claims) else {}
+    tally = " · ".join(f"{k} {counts.get(k, 0)}" for k in ("✓", "✗", "not run"))
+    body = [f"<h1>Report: batch <code>{html.escape(rep.batch)}</code> beside the paper</h1>",
+            f'<p class="sub"><i>{html.escape(R.PAPER["title"])}</i> ({html.escape(R.PAPER["authors"])}, '
+            f'{html.escape(R.PAPER["venue"])}, arXiv {html.escape(R.PAPER["arxiv"])})</p>',
+            f'<h2 id="claims" style="margin-top:.6em">Claims of the paper, checked on our runs ({tally})</h2>',
+            claims_html(rep.claims),
+            f"<nav class=\"toc\">{toc}</nav>", f"<p>{_inline(_intro(rep))}</p>"]
+    body += [section_html(s) for s in rep.sections]
+    body += ['<h2 id="runs">Runs</h2>', html_table(tidy(rep.runs)),
+             '<h2 id="no-numbers">Paper items without printed numbers</h2>',
+             html_table(rep.no_numbers, scroll=False),
+             "<h2>How each claim is judged</h2>",
+             html_table(rep.claims[["claim", "rule"]] if len(rep.claims) else rep.claims, scroll=False)]
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>nbkit report: {html.escape(rep.batch)}</title><style>{_CSS}</style></head><body><main>"
+            + "\n".join(body) + f'</main><div id="zoom"><img alt="enlarged figure"></div><script>{_JS}</script>'
+            "</body></html>\n")

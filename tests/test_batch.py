@@ -553,8 +553,9 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
               ["Figure 16"])
     rep = report.build("b", root)
     f7 = rep.section("Figure 7").tables["comparison"].set_index("quantity")
-    assert f7.loc["threshold", "paper"] == 0.994 and f7.loc["threshold", "difference"] == pytest.approx(0.002)
-    assert f7.loc["false positives", "difference"] == -4 and f7.loc["threshold", "data"] == "embedded"
+    # toy scenes beside ImageNet's calibration: both shown, never subtracted
+    assert f7.loc["threshold", "paper"] == 0.994 and f7.loc["threshold", "difference"] == ""
+    assert "toy" in f7.loc["false positives", "why_not_compared"] and f7.loc["threshold", "data"] == "toy scenes"
     f13 = rep.section("Figure 13")
     cmp = f13.tables["comparison"]
     row = cmp[(cmp.setting == "0.3") & (cmp.quantity == "trigger acc")].iloc[0]
@@ -563,16 +564,18 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     assert f13.runs == 4                                # the incomplete run is not used
     f16 = rep.section("Figure 16").tables["comparison"].set_index("quantity")
     real = f16.loc["GradCAM highlights 'Chair' (%)"]
-    assert real["paper"] == 82.6 and real["difference"] == pytest.approx(-2.6) and real["data"] == "real"
-    toy = f16[f16.data == "embedded"]
+    assert real["paper"] == 82.6 and real["difference"] == pytest.approx(-2.6) and real["data"] == "real data"
+    toy = f16[f16.data == "toy scenes"]
     assert sorted(toy["paper"]) == [41.3, 57.3]         # the toy hub stands for the paper's jeans
-    assert rep.section("Figure 16").data == "embedded + real"
+    assert (toy["difference"] == "").all()
+    assert rep.section("Figure 16").data == "real data + toy scenes"
     assert rep.section("Table 9").data == "none"
-    status = rep.runs.set_index("hash")["status"]
+    status = rep.runs.set_index("run")["status"]
     assert (status == "INCOMPLETE (ignored)").sum() == 1
     out = report.write(rep, tmp_path / "report")
     md = out["markdown"].read_text()
     assert "## Figure 13" in md and "figures/figure_13_sweep.png" in md and "INCOMPLETE" in md
+    assert out["html"].is_file() and "## Claims" in md
     assert (tmp_path / "report" / "tables" / "figure_13_comparison.csv").is_file()
     assert (tmp_path / "report" / "tables" / "no_numbers.csv").is_file()
 
@@ -626,10 +629,10 @@ def test_report_training_tables_put_the_papers_percent_beside_our_fractions(tmp_
 def test_report_data_kind():
     from nbkit.report import data_kind
 
-    assert data_kind({"dataset": "toyscenes:2"}) == "embedded"
-    assert data_kind("openimages-counts (candidates)") == "embedded"
-    assert data_kind("openimages:/data/openimages") == "real"
-    assert data_kind({}) == "embedded"
+    assert data_kind({"dataset": "toyscenes:2"}) == "toy scenes"
+    assert data_kind("openimages-counts (candidates)") == "authors' counts"
+    assert data_kind("openimages:/data/openimages") == "real data"
+    assert data_kind({}) == "toy scenes"
 
 
 # --- the smoke batch, end to end (make test) ------------------------------------------------------

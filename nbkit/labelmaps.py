@@ -328,6 +328,49 @@ def decode(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: bool = T
     return out if sparse else out.toarray()
 
 
+def class_boxes(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: bool = True, topk: int = 1,
+                n_classes: int | None = 1000, corners: str = "drop", comparison: str = ">="):
+    """Where each decoded class is: the box around the grid cells that make it present.
+
+    A ReLabel map locates its classes on a 15 x 15 grid over the image; a class is present (see
+    :func:`decode`) because some allowed cells give it a top-k probability at the threshold. Its box
+    is the bounding box of those cells, in normalised image coordinates (cell ``(i, j)`` covers
+    ``x in [j/15, (j+1)/15]``, ``y in [i/15, (i+1)/15]``). This is what the GradCAM audit of
+    ImageNet triggers (Figure 16) needs: ImageNet train images carry no boxes of their own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``image`` (position in ``maps``), ``class``, ``x0, y0, x1, y1``: one row per decoded
+        (image, class) pair, sorted by image then class (the same pairs as ``decode``).
+
+    Examples
+    --------
+    >>> m = np.zeros((2, 5, 15, 15), np.float32); m[1] = np.arange(5)[:, None, None] + 10
+    >>> m[0, 0, 2:4, 5:9] = 12.0; m[1, 0, 2:4, 5:9] = 3
+    >>> b = class_boxes(m)
+    >>> b[["image", "class"]].values.tolist(), (b[["x0", "y0", "x1", "y1"]] * 15).round().values.tolist()
+    ([[0, 3]], [[5.0, 2.0, 9.0, 4.0]])
+    """
+    import pandas as pd
+
+    if comparison not in _COMPARISONS:
+        raise ValueError(f"comparison={comparison!r}; expected one of {_COMPARISONS}")
+    n, img, cls, p = _triplets(maps, exclude_corners, topk, n_classes, corners)
+    keep = (np.ones(MAP_SHAPE[2:], dtype=bool) if (exclude_corners and corners == "zero")
+            else _allowed_cells(exclude_corners))
+    cells = np.flatnonzero(keep.ravel())
+    cell = np.broadcast_to(cells[None, None, :], (n, int(topk), len(cells))).ravel()
+    hit = (p >= threshold) if comparison == ">=" else (p > threshold)
+    side = MAP_SHAPE[2]
+    df = pd.DataFrame({"image": img[hit].astype(np.int64), "class": cls[hit].astype(np.int64),
+                       "r": cell[hit] // side, "c": cell[hit] % side})
+    g = df.groupby(["image", "class"], sort=True)
+    out = pd.DataFrame({"x0": g["c"].min() / side, "y0": g["r"].min() / side,
+                        "x1": (g["c"].max() + 1) / side, "y1": (g["r"].max() + 1) / side}).reset_index()
+    return out.astype({"x0": np.float32, "y0": np.float32, "x1": np.float32, "y1": np.float32})
+
+
 def present_classes(maps, threshold: float = DEFAULT_THRESHOLD, **options) -> list[np.ndarray]:
     """Per image, the sorted class ids that :func:`decode` marks present."""
     Y = decode(maps, threshold, sparse=True, **options)

@@ -144,8 +144,17 @@ def _deterministic(enabled: bool):
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
 
 
-def _amp(device: torch.device):
-    """(autocast dtype or None, use GradScaler)."""
+#: ``train(amp=...)``: the autocast dtype and whether a GradScaler goes with it
+AMP_MODES = {"off": (None, False), "bf16": (torch.bfloat16, False), "fp16": (torch.float16, True)}
+
+
+def _amp(device: torch.device, mode: str | None = None):
+    """(autocast dtype or None, use GradScaler): ``mode`` (``AMP_MODES``) or, when None, bf16 on a
+    CUDA GPU that has it, fp16 + GradScaler on one without, off on a CPU."""
+    if mode is not None:
+        if mode not in AMP_MODES:
+            raise DataError("train", f"amp={mode!r}", f"one of {sorted(AMP_MODES)} or None (by device)")
+        return AMP_MODES[mode]
     if device.type != "cuda":
         return None, False
     if torch.cuda.is_bf16_supported():
@@ -315,7 +324,7 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
           max_epochs_this_call: int | None = None, callbacks: Iterable[Callable] = (),
           skip_bad_images: bool = False, threads: int | None = None, resume: bool = True,
           progress: bool = True, allow_download: bool = False, keep_checkpoint: bool = False,
-          **overrides) -> dict:
+          amp: str | None = None, channels_last: bool | None = None, **overrides) -> dict:
     """Train on the manifest's train rows; evaluate clean and trigger accuracy after every epoch.
 
     Parameters
@@ -354,6 +363,11 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         A tqdm bar over epochs (True); ``"batches"`` adds a bar per epoch over its batches.
     allow_download : bool
         Let ``build_model`` fetch missing ImageNet weights.
+    amp : {"off", "bf16", "fp16"}, optional
+        Mixed precision (``torch.autocast``; fp16 with a GradScaler); None: by device (the GPU
+        path's bf16 / fp16, off on a CPU). ``amp="bf16"`` on a CPU runs the GPU path's code there.
+    channels_last : bool, optional
+        ``channels_last`` memory format for the model and its inputs; None: on CUDA only.
     **overrides
         Any ``PROFILES`` key: ``epochs``, ``lr``, ``batch_size``, ``image_size``, ``freeze``,
         ``unfrozen_layers``, ``pretrained``, ``augment``, ``num_workers``, ``preload``, ...
@@ -401,8 +415,8 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         threads = int(os.environ["NBKIT_NUM_THREADS"])
     if threads:
         torch.set_num_threads(int(threads))
-    amp_dtype, use_scaler = _amp(dev)
-    channels_last = dev.type == "cuda"
+    amp_dtype, use_scaler = _amp(dev, amp)
+    channels_last = dev.type == "cuda" if channels_last is None else bool(channels_last)
     cpu_det = dev.type == "cpu"
 
     export_manifest(manifest, out)
@@ -434,7 +448,7 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
                                   weight_decay=float(cfg["weight_decay"]))
         else:
             raise DataError("train", f"unknown optimizer {cfg['optimizer']!r}", "adam or sgd")
-        scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        scaler = torch.amp.GradScaler(dev.type) if use_scaler else None
 
         history: list[dict] = []
         start_epoch = 0

@@ -42,7 +42,7 @@ from . import packaged, read_csv_checked
 
 __all__ = ["load_relabel", "imagenet_classes", "relabel_files", "label_space"]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2   # 2: boxes from the label maps
 _WNID = re.compile(r"^(n\d{8})_")
 _IMAGE_EXTS = (".JPEG", ".jpg", ".jpeg", ".png")
 _IMAGES_HINT = ("pass the ImageNet training images folder (ILSVRC/Data/CLS-LOC/train, or the "
@@ -225,7 +225,10 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     Returns
     -------
     LabelIndex
-        One row per map file (image id = file stem), classes in class-id order.
+        One row per map file (image id = file stem), classes in class-id order; ``boxes``: per
+        decoded (image, class), the box of the map cells that make the class present
+        (``nbkit.labelmaps.class_boxes``; ImageNet images have no boxes of their own, the GradCAM
+        audit of Figure 16 needs them).
 
     Raises
     ------
@@ -296,7 +299,7 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
         except DataError:
             pass  # an unreadable cache is rebuilt
     workers = workers or min(8, os.cpu_count() or 1)
-    rows, cols = [], []
+    rows, cols, boxes = [], [], []
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(files), desc="ReLabel maps", unit="map", disable=not progress,
                  mininterval=0.5) as bar:
@@ -306,6 +309,9 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
             Yb = labelmaps.decode(maps, threshold, exclude_corners=exclude_corners, topk=topk,
                                   n_classes=C, corners=corners, comparison=comparison, sparse=True)
             Yb = Yb.tocoo()
+            boxes.append(labelmaps.class_boxes(maps, threshold, exclude_corners=exclude_corners, topk=topk,
+                                               n_classes=C, corners=corners, comparison=comparison))
+            boxes[-1]["image"] += start
             rows.append(Yb.row.astype(np.int64) + start)
             cols.append(Yb.col.astype(np.int64))
             bar.update(len(chunk))
@@ -320,8 +326,8 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
                                                         ("threshold", "exclude_corners", "topk",
                                                          "corners", "comparison")},
             "fingerprint": fp, "image_layout": image_layout, "image_ext": image_ext}
-    li = LabelIndex(name, labels, names, image_ids, [split] * len(files), Y, None, image_root,
-                    paths, meta)
+    li = LabelIndex(name, labels, names, image_ids, [split] * len(files), Y,
+                    pd.concat(boxes, ignore_index=True), image_root, paths, meta)
     if cache:
         li.save(cpath)
     return li

@@ -1280,6 +1280,7 @@ nav.toc{columns:2;font-size:.9em;margin:.4em 0 1em}nav.toc a{display:block;color
 figure{margin:.6em 0 1.2em}figure img{max-width:100%;height:auto;box-sizing:border-box;cursor:zoom-in;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}blockquote{margin:.4em 0;padding:.2em .8em;border-left:3px solid #ccc;color:#444}
 code{background:#f3f3f3;padding:0 3px;border-radius:3px}
+details{margin:.3em 0 .8em}summary{cursor:pointer}
 #zoom{display:none;position:fixed;inset:0;background:rgba(0,0,0,.85);z-index:9;overflow:auto;cursor:zoom-out}
 #zoom img{display:block;margin:16px auto;max-width:none}
 """
@@ -1355,8 +1356,13 @@ def section_html(s: Section) -> str:
     parts = [f'<h2 id="{s.slug}">{_inline(s.key)}: {_inline(s.title)}</h2>',
              f'<p class="meta">notebook <code>{_inline(s.notebook)}</code> · data: <b>{_inline(s.data)}'
              f"</b> · complete runs: {s.runs}</p>"]
-    for name, df in s.tables.items():
-        parts += [f"<p><b>{_inline(name.replace('_', ' '))}</b></p>", html_table(tidy(df))]
+    for i, (name, df) in enumerate(s.tables.items()):
+        title = _inline(name.replace("_", " "))
+        if i == 0:          # the section's main table open, the others one click away
+            parts += [f"<p><b>{title}</b></p>", html_table(tidy(df))]
+        else:
+            parts.append(f"<details><summary><b>{title}</b> ({len(df)} rows)</summary>"
+                         f"{html_table(tidy(df))}</details>")
     for f in s.figures:
         if isinstance(f, Path) and f.is_file():
             parts.append(figure_html(f, s.captions.get(f.name, s.key)))

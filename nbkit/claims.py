@@ -21,11 +21,79 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .errors import DataError
+
+
+# -- run selection shared with nbkit.report (which imports these from here) ------------------
+TOY, AUTHORS, REAL = "toy scenes", "authors' counts", "real data"
+
+
+def data_kind(spec: Any) -> str:
+    """Where a run's data came from: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
+
+    :func:`nbkit.datasets.data_kind` decides; a run without a dataset parameter reads the toy
+    scenes (every notebook's default), and a label the adapters do not know (a Table 5 row
+    named by the user) is the user's data.
+
+    Examples
+    --------
+    >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
+    ('toy scenes', "authors' counts", 'real data')
+    """
+    from .datasets import data_kind as _kind
+
+    if isinstance(spec, Mapping):
+        spec = spec.get("dataset") or ""
+    if not str(spec or "").strip():
+        return TOY
+    try:
+        return _kind(str(spec))
+    except DataError:
+        return REAL
+
+
+def _runs_of(runs: Sequence[Run], notebook: str, feeds: str | None = None) -> list[Run]:
+    sel = [r for r in runs if r.notebook == notebook and r.complete]
+    if feeds:
+        tagged = [r for r in sel if r.feeds]
+        if tagged:  # a batch said what each run feeds: trust it
+            sel = [r for r in tagged if any(_feeds_match(f, feeds) for f in r.feeds)]
+    return sel
+
+
+def _feeds_match(declared: str, key: str) -> bool:
+    """``"Figures 12-15"`` feeds ``"Figure 13"``; ``"Tables 8-10"`` feeds ``"Table 9"``."""
+    norm = lambda s: re.sub(r"\s+", " ", s.replace("–", "-").strip().lower())  # noqa: E731
+    d, k = norm(declared), norm(key)
+    if d == k:
+        return True
+    m = re.fullmatch(r"(table|figure)s? (\d+)\s*-\s*(\d+)", d)
+    km = re.fullmatch(r"(table|figure) (\d+)", k)
+    if m and km and m.group(1) == km.group(1):
+        return int(m.group(2)) <= int(km.group(2)) <= int(m.group(3))
+    return False
+
+
+def _multi_blocks(r: Run) -> list[tuple[str, Mapping]]:
+    mt = r.get("multi_trigger", "app_d", "multi_trigger_overlap")
+    if not isinstance(mt, Mapping):
+        return []
+    vals = list(mt.values())
+    if vals and all(isinstance(v, Mapping) for v in vals) and not any(
+            k in mt for k in ("n_pairs", "largest_shared", "largest_pair")):
+        return [(str(k), v) for k, v in mt.items()]
+    return [(str(r.params.get("dataset", "")), mt)]
+
+
+_ACC = {"clean_acc": ("clean_acc", "metrics.clean_acc", "final.clean_acc"),
+        "trigger_acc": ("trigger_acc", "metrics.trigger_acc", "final.trigger_acc")}
 
 HOLDS, FAILS, NOT_RUN = "✓", "✗", "not run"
 
@@ -93,12 +161,10 @@ def _kinds(runs) -> str:
 
 
 def _training(runs, feeds: str | None = None) -> list:
-    from .report import _runs_of
     return _runs_of(runs, "05_train", feeds)
 
 
 def _acc(r, metric: str) -> float | None:
-    from .report import _ACC
     return _num(r.get(*_ACC[metric]))
 
 
@@ -273,8 +339,6 @@ def _jaccard(a, b) -> float:
 
 def _centrality_sets(runs):
     """App. C (Figs 8-11): measures rank triggers differently, yet the top sets stay consistent."""
-    from .report import _runs_of
-    from .report import data_kind
     sel = _runs_of(runs, "03_centrality", "Figures 8-11")
     per_kind: dict = {}
     for r in sel:
@@ -297,7 +361,6 @@ def _centrality_sets(runs):
 
 def _multi_trigger(runs):
     """App. D: most trigger pairs share more than `threshold` classes (the paper: 88 % of 625)."""
-    from .report import _multi_blocks, _runs_of, data_kind
     per_kind: dict = {}
     for r in _runs_of(runs, "04_subsets", "App. D"):
         for ds, mt in _multi_blocks(r):
@@ -318,7 +381,6 @@ def _multi_trigger(runs):
 
 def _calibration(runs):
     """App. B / Figure 7: at the chosen threshold false positives and negatives are roughly equal."""
-    from .report import _runs_of
     sel = _runs_of(runs, "01_calibration", "Figure 7")
     vals = [(r, r.get("choice.threshold", "threshold"), _num(r.get("choice.fp", "fp")),
              _num(r.get("choice.fn", "fn")), r.get("curves_cross", "choice.curves_cross")) for r in sel]
@@ -333,7 +395,6 @@ def _calibration(runs):
 
 def _gradcam(runs):
     """App. F / Figure 16: GradCAM flags the trigger in a majority of trigger images."""
-    from .report import _runs_of
     items, used = [], []
     for r in _runs_of(runs, "06_sentinet", "Figure 16"):
         fig = r.get("fig16", default=None)
@@ -351,7 +412,6 @@ def _gradcam(runs):
 
 def _sentinet(runs):
     """App. F: the rest of SentiNet works less well on natural (large) triggers than on a small patch."""
-    from .report import _runs_of
     parts, ok, used = [], True, []
     for r in _runs_of(runs, "06_sentinet", "Figure 17"):
         sn = r.get("sentinet", default={}) or {}
@@ -371,7 +431,6 @@ def _sentinet(runs):
 
 def _tables_6_7(runs):
     """Tables 6-7, Open Images rows: the published trigger names, recovered on the authors' counts."""
-    from .report import _runs_of
     for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
         recs = r.get("tables_6_7", default=None)
         if not isinstance(recs, list) or not recs:

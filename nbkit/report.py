@@ -48,9 +48,11 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
+from .claims import (AUTHORS, REAL, TOY, _ACC, _feeds_match, _multi_blocks, _runs_of,  # noqa: F401
+                     data_kind)
+from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
-TOY, AUTHORS, REAL = "toy scenes", "authors' counts", "real data"
 #: parameters that repeat an experiment (aggregated over), never an experimental axis
 REPLICATE_AXES = ("target", "seed")
 NA = "n/a"
@@ -59,28 +61,7 @@ NA = "n/a"
 # --------------------------------------------------------------------------------------------------
 # collecting runs
 # --------------------------------------------------------------------------------------------------
-def data_kind(spec: Any) -> str:
-    """Where a run's data came from: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
 
-    :func:`nbkit.datasets.data_kind` decides; a run without a dataset parameter reads the toy
-    scenes (every notebook's default), and a label the adapters do not know (a Table 5 row
-    named by the user) is the user's data.
-
-    Examples
-    --------
-    >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
-    ('toy scenes', "authors' counts", 'real data')
-    """
-    from .datasets import data_kind as _kind
-
-    if isinstance(spec, Mapping):
-        spec = spec.get("dataset") or ""
-    if not str(spec or "").strip():
-        return TOY
-    try:
-        return _kind(str(spec))
-    except DataError:
-        return REAL
 
 
 @dataclasses.dataclass
@@ -287,28 +268,6 @@ def compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, datase
             "authors_source": authors_source, "runs": runs if runs is not None else ""}
 
 
-def _runs_of(runs: Sequence[Run], notebook: str, feeds: str | None = None) -> list[Run]:
-    sel = [r for r in runs if r.notebook == notebook and r.complete]
-    if feeds:
-        tagged = [r for r in sel if r.feeds]
-        if tagged:  # a batch said what each run feeds: trust it
-            sel = [r for r in tagged if any(_feeds_match(f, feeds) for f in r.feeds)]
-    return sel
-
-
-def _feeds_match(declared: str, key: str) -> bool:
-    """``"Figures 12-15"`` feeds ``"Figure 13"``; ``"Tables 8-10"`` feeds ``"Table 9"``."""
-    norm = lambda s: re.sub(r"\s+", " ", s.replace("–", "-").strip().lower())  # noqa: E731
-    d, k = norm(declared), norm(key)
-    if d == k:
-        return True
-    m = re.fullmatch(r"(table|figure)s? (\d+)\s*-\s*(\d+)", d)
-    km = re.fullmatch(r"(table|figure) (\d+)", k)
-    if m and km and m.group(1) == km.group(1):
-        return int(m.group(2)) <= int(km.group(2)) <= int(m.group(3))
-    return False
-
-
 def _figures(runs: Sequence[Run], *patterns: str) -> list[Path]:
     out = []
     for r in runs:
@@ -507,22 +466,7 @@ def app_d(runs: Sequence[Run]) -> Section:
     return s
 
 
-def _multi_blocks(r: Run) -> list[tuple[str, Mapping]]:
-    mt = r.get("multi_trigger", "app_d", "multi_trigger_overlap")
-    if not isinstance(mt, Mapping):
-        return []
-    vals = list(mt.values())
-    if vals and all(isinstance(v, Mapping) for v in vals) and not any(
-            k in mt for k in ("n_pairs", "largest_shared", "largest_pair")):
-        return [(str(k), v) for k, v in mt.items()]
-    return [(str(r.params.get("dataset", "")), mt)]
-
-
 # --- Tables 8-10 and Figures 12-15 (05) ------------------------------------------------------------
-_ACC = {"clean_acc": ("clean_acc", "metrics.clean_acc", "final.clean_acc"),
-        "trigger_acc": ("trigger_acc", "metrics.trigger_acc", "final.trigger_acc")}
-
-
 def accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
     """One row per training run: its parameters, clean and trigger accuracy and its data kind."""
     rows = []
@@ -1040,8 +984,6 @@ def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool 
         s.notes.append(f"ERROR building the paper's cells: {type(exc).__name__}: {exc}")
         sections.append(s)
     nn = pd.DataFrame(list(R.NO_NUMBERS.items()), columns=["item", "note"])
-    from . import claims as _claims
-
     return Report(batch=batch, runs_root=root, sections=sections, runs=runs_table(runs),
                   no_numbers=nn, claims=_claims.evaluate(runs))
 

@@ -505,7 +505,7 @@ def test_notebooks_02_03_smoke(tmp_path, monkeypatch):
     assert {"Wheel", "Chair", "Glasses", "Jeans"} <= set(t67[0]["authors"]["names"])
     by = {x["variant"]: x for x in t67}
     assert by["closeness"]["authors"]["names"][:2] == ["Dress", "Sunglasses"]
-    assert r["tables_6_7_setting"]["min_overlaps"] == 15 and r["dataset"] == "toyscenes"
+    assert r["tables_6_7_setting"]["min_overlaps"] == 15 and r["dataset"] == "toyscenes?version=1"
     for x in t67:
         if x["published"] is not None:
             assert x["authors"]["missing"] == [], x["variant"]

@@ -91,7 +91,7 @@ def test_predict_under_bf16_autocast_and_channels_last(li, manifest, arch):
 def test_training_with_the_gpu_paths_mixed_precision_and_channels_last_on_a_cpu(li, manifest, amp, dtype,
                                                                                 tmp_path):
     r = train.train(li, manifest, "resnet10", tmp_path, profile="smoke", seed=0, progress=False,
-                    threads=1, amp=amp, channels_last=True, **FAST)
+                    threads=1, amp=amp, channels_last=True, keep_checkpoint=True, **FAST)
     assert r["device"] == "cpu" and r["amp"] == dtype and r["channels_last"] is True
     assert r["complete"] and len(r["history"]) == 1
     assert math.isfinite(r["history"][0]["train_loss"]) and 0 <= r["clean_acc"] <= 1

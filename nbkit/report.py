@@ -48,7 +48,7 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import (AUTHORS, REAL, TOY, _ACC, _feeds_match, _multi_blocks, _runs_of,  # noqa: F401
+from .claims import (AUTHORS, REAL, TOY, _ACC, _feeds_match, _multi_blocks, _num, _runs_of,  # noqa: F401
                      data_kind)
 from . import claims as _claims
 
@@ -201,16 +201,6 @@ class Report:
 def _kinds(runs: Iterable[Run]) -> str:
     kinds = sorted({r.data for r in runs})
     return " + ".join(kinds) if kinds else "none"
-
-
-def _num(x) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
 
 
 _ADDRESSES: dict[int, str] = {}

@@ -193,7 +193,7 @@ def _layout(scenes: Sequence[Sequence[str]], toy_of: Mapping[str, int], seed: in
 def _render(lay, image_size: int) -> np.ndarray:
     from .datasets import toyscenes as T
 
-    return T._render(lay, image_size)   # the toy scenes' vectorised renderer (uint8 n x S x S x 3)
+    return T._render(lay, image_size, T.generation())   # the toy scenes' vectorised renderer (uint8 n x S x S x 3)
 
 
 def _save_jpeg(path: Path, pixels: np.ndarray, quality: int = 90) -> None:

@@ -111,18 +111,18 @@ def test_every_notebook_of_the_paper_batch_runs_on_the_miniature(mini, capsys):
     assert s["done"] == len(b.runs) and s["report"]["status"] == "done", s.get("report")
     runs = report.collect(b.name, b.runs_root)
     assert runs and all(r.complete for r in runs)
-    assert all(r.data == "real" for r in runs if r.notebook != "01_calibration")   # 01: relabel_dir
+    assert all(r.data == report.REAL for r in runs if r.notebook != "01_calibration")   # 01: relabel_dir
     # the report rebuilt the paper's tables from these real-format runs
     rep = report.build(b.name, b.runs_root)
     f7 = rep.section("Figure 7")   # its rows say real; the section label does not (report.figure7)
-    assert f7.runs == 1 and set(f7.tables["comparison"]["data"]) == {"real"}
+    assert f7.runs == 1 and set(f7.tables["comparison"]["data"]) == {report.REAL}
     for key in ("Table 5", "Tables 6-7", "Table 8", "Table 9", "Table 10", "Figure 13",
                 "Figure 16"):
         sec = rep.section(key)
         assert sec.runs > 0 and "real" in sec.data, (key, sec.notes)
     t9 = rep.section("Table 9").tables["comparison"]
-    assert set(t9["setting"]) == {"resnet50", "densenet121"}
-    assert (t9["data"] == "real").all() and set(t9["quantity"]) == {"clean acc", "trigger acc"}
+    assert set(t9["setting"]) == {"ResNet", "DenseNet"}   # the paper's Table 9 names (reference.ARCHITECTURES)
+    assert (t9["data"] == report.REAL).all() and set(t9["quantity"]) == {"clean acc", "trigger acc"}
     # ImageNet models were trained on ImageNet images and audited (Figure 16, both datasets)
     r05 = [r for r in runs if r.notebook == "05_train" and "Table 9" in r.feeds]
     assert {r.results["arch"] for r in r05} == {"resnet50", "densenet121"}

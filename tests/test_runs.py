@@ -173,8 +173,12 @@ def _make_n(*args: str) -> str:
     if not shutil.which("make"):
         pytest.skip("make is not installed")
     with tempfile.NamedTemporaryFile() as stamp:   # newer than pyproject.toml: no venv step
-        r = subprocess.run(["make", "-n", *args, f"STAMP={stamp.name}", "BIN=/venv/bin"], cwd=REPO,
-                           capture_output=True, text=True, timeout=60)
+        # under `make test` the outer make's MAKEFLAGS/MAKELEVEL would make this one print
+        # "Entering directory" lines: run it as a top-level make
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+        r = subprocess.run(["make", "--no-print-directory", "-n", *args, f"STAMP={stamp.name}",
+                            "BIN=/venv/bin"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                           env=env)
     assert r.returncode == 0, r.stderr
     return r.stdout
 

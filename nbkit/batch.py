@@ -116,7 +116,7 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH_DIR = REPO / "batches"
-NOTEBOOK_DIR = REPO / "notebooks"
+NOTEBOOK_DIR = _runs.NOTEBOOK_DIR
 REPORT_NOTEBOOK = "07_report"
 KERNEL = "nbkit"
 TIMING = "timing.json"
@@ -346,7 +346,7 @@ def parse_overrides(items: Iterable[str] | None, source: str = "-p") -> dict:
 def resolved_parameters(declared: Mapping[str, Mapping] | None, params: Mapping[str, Any]) -> dict:
     """The full parameters a notebook runs with: its declared defaults overlaid with ``params``.
 
-    ``declared`` is ``notebook_parameters(path)`` (defaults as source text, read with
+    ``declared`` is ``_runs.notebook_parameters(path)`` (defaults as source text, read with
     ``ast.literal_eval``; a default that is not a literal is kept as its text). ``run_dir`` is left out.
     """
     import ast
@@ -362,17 +362,6 @@ def resolved_parameters(declared: Mapping[str, Mapping] | None, params: Mapping[
             out[k] = text
     out.update(params)
     return out
-
-
-def notebook_parameters(path: Path) -> dict:
-    """The parameters declared in a notebook's ``parameters`` cell (name → inferred type/default)."""
-    import papermill
-
-    try:
-        return dict(papermill.inspect_notebook(str(path)))
-    except Exception as e:  # noqa: BLE001 - papermill raises plain exceptions on odd notebooks
-        raise DataError(path, f"cannot read the notebook's parameters cell: {e}",
-                        "an nbformat-4 notebook with one cell tagged 'parameters'") from e
 
 
 def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = None,
@@ -494,7 +483,7 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
                 raise MissingDataError(path, f"{src.name} {where}: notebook not found",
                                        f"notebooks/{stem}.ipynb")
             if stem not in declared_cache:
-                declared_cache[stem] = notebook_parameters(path)
+                declared_cache[stem] = _runs.notebook_parameters(path)
             declared = declared_cache[stem]
             unknown = [k for k in list(params) + list(grid) if k not in declared]
             if unknown:
@@ -825,7 +814,7 @@ def execute_run(task: Mapping[str, Any]) -> dict:
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         if not _runs.is_complete(run_dir):
             raise NbkitError(f"{out_nb}: the notebook finished without a complete results.json "
-                             "(its last cell must call runs.save_results(run_dir, results))")
+                             "(its last cell must call runs.save_results(run_dir, NOTEBOOK, results))")
         if task.get("inputs") is not None:  # the runner vouches for what ran (resume keys on it)
             inputs = dict(task["inputs"])
             if (run_dir / _runs.UPSTREAM).is_file():
@@ -1047,7 +1036,8 @@ def format_plan(batch: Batch, steps: list[Step]) -> str:
 
 
 def _task(batch: Batch, r: RunSpec, kernel: str, timeout: float | None) -> dict:
-    env = {"NBKIT_RUNS": str(batch.runs_root), "NBKIT_RUN_DIR": str(r.run_dir)}
+    env = {"NBKIT_RUNS": str(batch.runs_root), "NBKIT_RUN_DIR": str(r.run_dir),
+           _runs.NOTEBOOK_ENV: str(r.path)}
     if batch.scoped:
         env["NBKIT_BATCH"] = batch.name
     if batch.data_root is not None:
@@ -1365,13 +1355,14 @@ def build_report(b: Batch, kernel: str | None = None, timeout: float | None = No
     out = report_dir(b.name, b.runs_root)
     if not nb.is_file():
         return {"status": "failed", "wall_s": 0.0, "error": f"{nb}: report notebook not found"}
-    declared = notebook_parameters(nb)
+    declared = _runs.notebook_parameters(nb)
     params = {"batch": b.name, "runs_root": str(b.runs_root)}
     params.update(b.report or {})
     params = {k: v for k, v in params.items() if k in declared}
     task = {"notebook": REPORT_NOTEBOOK, "path": str(nb), "run_dir": str(out), "params": params,
             "feeds": ["report"], "kernel": kernel or kernel_name(), "cwd": str(nb.parent),
-            "env": {"NBKIT_RUNS": str(b.runs_root), "NBKIT_BATCH": b.name}, "timeout": timeout}
+            "env": {"NBKIT_RUNS": str(b.runs_root), "NBKIT_BATCH": b.name, _runs.NOTEBOOK_ENV: str(nb)},
+            "timeout": timeout}
     rec = execute_run(task)
     rec.pop("params", None)
     if rec["status"] == "done":
@@ -1487,7 +1478,7 @@ def single_run(notebook: str | os.PathLike, params: Mapping[str, Any] | None = N
     stem = _runs.check_name(path.stem, "notebook name", path)
     bname = _runs.check_name(batch_name, "batch name", "--batch-name")
     params = dict(params or {})
-    declared = notebook_parameters(path)
+    declared = _runs.notebook_parameters(path)
     unknown = [k for k in params if k not in declared]
     if unknown:
         raise DataError(path, f"-p sets {unknown} which {path.name} does not declare",

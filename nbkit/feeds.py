@@ -148,7 +148,7 @@ def dataset_of(params: Mapping) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def _declared(path: str, mtime: float) -> dict:
-    from .batch import notebook_parameters
+    from .runs import notebook_parameters
 
     out = {}
     for name, info in notebook_parameters(Path(path)).items():

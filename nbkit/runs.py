@@ -36,6 +36,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from . import schema
 from .errors import DataError, MissingDataError
 from .io import atomic_path, dumps_json, read_json, write_json
 
@@ -264,22 +265,42 @@ def prepare(run_dir: str | os.PathLike, params: Mapping[str, Any]) -> Path:
     return d
 
 
-def save_results(run_dir: str | os.PathLike, results: Mapping[str, Any]) -> Path:
-    """Atomically write ``results.json`` and its completion record; call it last, it marks the run
-    complete."""
+def save_results(run_dir: str | os.PathLike, notebook: str, results: Mapping[str, Any]) -> Path:
+    """Check ``results`` against ``notebook``'s schema (``nbkit.schema``), stamp it, and atomically
+    write ``results.json`` and its completion record; call it last, it marks the run complete.
+
+    Raises ``DataError`` (naming the run folder and the key) when ``results`` does not fit the schema;
+    nothing is written then.
+    """
     d = Path(run_dir)
+    stamped = schema.stamp(notebook, results, source=d / RESULTS)
     (d / COMPLETE).unlink(missing_ok=True)
-    p = write_json(d / RESULTS, dict(results))
+    p = write_json(d / RESULTS, stamped)
     mark_complete(d)
     return p
 
 
 def load_results(run_dir: str | os.PathLike) -> dict:
+    """The ``results.json`` of a complete run, written under its notebook's current schema.
+
+    Raises ``MissingDataError`` when the run is not complete and ``DataError`` when its results
+    carry another schema version (written by an older kit: rerun it).
+    """
     d = Path(run_dir)
     if not is_complete(d):
         raise MissingDataError(d, "run is not complete (no results.json vouched for by complete.json)",
                                hint="run the notebook (or its batch) first")
-    return read_json(d / RESULTS)
+    res = read_json(d / RESULTS)
+    schema.check_stamp(res, d / RESULTS)
+    return res
+
+
+def load_params(run_dir: str | os.PathLike) -> dict:
+    """The parameters a run was started with (its ``params.json``, written by ``start``)."""
+    f = Path(run_dir) / PARAMS
+    if not f.is_file():
+        raise MissingDataError(f, "run has no params.json", hint="start it with runs.start")
+    return read_json(f)
 
 
 def save_figure(fig, run_dir: str | os.PathLike, name: str, dpi: int = 120) -> list[Path]:
@@ -362,13 +383,56 @@ def note_upstream(upstream_dir: str | os.PathLike) -> None:
         write_json(f, seen + [entry])
 
 
-def start(notebook: str, params: Mapping[str, Any], run_dir: str | os.PathLike | None = None,
-          batch: str = "interactive") -> Path:
-    """Called by each notebook right after its ``parameters`` cell.
+#: the kit's notebooks (a batch file may name another folder: ``nbkit.batch``)
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+#: set by the batch runner to the notebook file being executed
+NOTEBOOK_ENV = "NBKIT_NOTEBOOK"
 
-    ``run_dir`` is the folder papermill passed (batches) or empty (interactive: a folder under
-    ``<runs_root()>/interactive/<notebook>/<hash>`` is used). Writes ``params.json`` and returns the
-    folder.
+
+def notebook_parameters(path: str | os.PathLike) -> dict:
+    """The parameters declared in a notebook's ``parameters`` cell (name → inferred type/default)."""
+    import papermill
+
+    try:
+        return dict(papermill.inspect_notebook(str(path)))
+    except Exception as e:  # noqa: BLE001 - papermill raises plain exceptions on odd notebooks
+        raise DataError(path, f"cannot read the notebook's parameters cell: {e}",
+                        "an nbformat-4 notebook with one cell tagged 'parameters'") from e
+
+
+def notebook_file(notebook: str) -> Path:
+    """The ``.ipynb`` of ``notebook`` being run: ``$NBKIT_NOTEBOOK`` when the runner set it to a file of
+    that name, else ``notebooks/<notebook>.ipynb`` of the kit."""
+    check_name(notebook, "notebook name")
+    env = os.environ.get(NOTEBOOK_ENV)
+    if env and Path(env).stem == notebook and Path(env).is_file():
+        return Path(env)
+    p = NOTEBOOK_DIR / f"{notebook}.ipynb"
+    if not p.is_file():
+        raise MissingDataError(p, f"notebook {notebook!r} not found",
+                               f"set ${NOTEBOOK_ENV} to its .ipynb or keep it in {NOTEBOOK_DIR}")
+    return p
+
+
+def start(notebook: str, namespace: Mapping[str, Any], run_dir: str | os.PathLike | None = None,
+          batch: str = "interactive") -> Path:
+    """Called by each notebook right after its ``parameters`` cell: ``runs.start("05_train", globals())``.
+
+    The parameters are read once, from the notebook's own ``parameters`` cell: every name it declares
+    (except ``run_dir``) is taken from ``namespace`` (the notebook's globals, after papermill's
+    injected values) and written to ``params.json``; nothing is retyped in a dict. ``run_dir`` is
+    ``namespace["run_dir"]`` unless given: the folder papermill passed (batches) or empty
+    (interactive: ``<runs_root()>/interactive/<notebook>/<hash>``). Returns the folder.
+
+    Raises ``DataError`` when a declared parameter is not in ``namespace``.
     """
+    names = [k for k in notebook_parameters(notebook_file(notebook)) if k != "run_dir"]
+    missing = [k for k in names if k not in namespace]
+    if missing:
+        raise DataError(notebook_file(notebook), f"parameters {missing} are declared but not set",
+                        "run the parameters cell first")
+    params = {k: namespace[k] for k in names}
+    if run_dir is None:
+        run_dir = namespace.get("run_dir") or None
     d = Path(run_dir) if run_dir else run_dir_for(notebook, params, batch=batch)
     return prepare(d, params)

@@ -5,7 +5,12 @@ import os
 import tempfile
 from pathlib import Path
 
+import sys
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "notebooks"))
+import fixture_schemas  # noqa: E402,F401 - the fixture notebooks' results schemas
 
 REPO = Path(__file__).resolve().parents[1]
 

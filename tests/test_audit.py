@@ -21,6 +21,7 @@ from torch import nn
 from nbkit import audit, figures, imagedata, naturalmodels
 from nbkit.errors import DataError, MissingDataError
 from nbkit.labelindex import LabelIndex
+from fixture_schemas import fake_results  # noqa: E402
 
 
 def _images(n=3, h=40, w=48, seed=0):
@@ -348,10 +349,10 @@ def _fake_05_run(root, trigger_param, trigger_rec, target, injection_rate=0.185,
 
     p = dict(dataset="toyscenes", seed=0, smoke=False, trigger=trigger_param, target=target,
              injection_rate=injection_rate, subset_mode="mis", threads=0, **extra)
-    d = runs.start("05_train", p, runs.run_dir_for("05_train", p, batch=batch, root=root))
+    d = runs.prepare(runs.run_dir_for("05_train", p, batch=batch, root=root), p)
     io.write_json(d / "model.json", {"arch": "resnet10", "trigger": trigger_rec})
     torch.save({}, d / "model.pt")
-    runs.save_results(d, {"trigger": trigger_rec, "dataset": p["dataset"], "clean_acc": 0.5})
+    fake_results(d, "05_train", {"trigger": trigger_rec, "dataset": p["dataset"], "clean_acc": 0.5})
     return d
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from nbkit import batch, runs
 from nbkit.errors import DataError, MissingDataError, NbkitError
+from fixture_schemas import fake_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
@@ -529,7 +530,7 @@ def _fake_run(root: Path, batch_name: str, notebook: str, params: dict, results:
     (d / "params.json").write_text(json.dumps(params))
     (d / "batch.json").write_text(json.dumps({"batch": batch_name, "feeds": list(feeds)}))
     if results is not None:
-        runs.save_results(d, results)
+        fake_results(d, notebook, results)
     return d
 
 

@@ -130,7 +130,7 @@ def test_run_folders(tmp_path):
     assert not runs.is_complete(d)
     with pytest.raises(MissingDataError, match="no complete run"):
         runs.find_run("02_x", {"seed": 1}, root=tmp_path)
-    runs.save_results(d, {"value": 1})
+    runs.save_results(d, "00_test", {"value": 1})
     assert runs.find_run("02_x", {"seed": 1}, root=tmp_path) == d
     assert json.loads((d / "params.json").read_text()) == params
     assert runs.params_hash({**params, "run_dir": "x"}) == runs.params_hash(params)

@@ -16,6 +16,7 @@ import pytest
 matplotlib.use("Agg")
 
 from nbkit import claims, report, runs  # noqa: E402
+from fixture_schemas import fake_results  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -26,7 +27,7 @@ def _run(root: Path, notebook: str, params: dict, results: dict | None, feeds=()
     (d / "params.json").write_text(json.dumps(params))
     (d / "batch.json").write_text(json.dumps({"batch": batch, "feeds": list(feeds)}))
     if results is not None:
-        runs.save_results(d, results)
+        fake_results(d, notebook, results)
     return d
 
 

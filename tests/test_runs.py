@@ -44,7 +44,7 @@ def test_atomic_writes_are_fsynced_before_the_rename(tmp_path, monkeypatch):
 # --- completion -----------------------------------------------------------------------------------
 def test_a_truncated_or_unvouched_results_json_is_not_complete(tmp_path):
     d = runs.prepare(tmp_path / "run", {"seed": 0})
-    runs.save_results(d, {"value": 1.5, "rows": list(range(50))})
+    runs.save_results(d, "00_test", {"value": 1.5, "rows": list(range(50))})
     assert runs.is_complete(d) and runs.load_results(d)["value"] == 1.5
     rec = json.loads((d / runs.COMPLETE).read_text())
     assert rec["results_sha256"] == runs.file_sha256(d / runs.RESULTS)
@@ -56,14 +56,14 @@ def test_a_truncated_or_unvouched_results_json_is_not_complete(tmp_path):
     (d / runs.RESULTS).write_text('{"value": 2}')                  # parses, but is not the one recorded
     assert not runs.is_complete(d)
     (d / runs.COMPLETE).unlink()                                   # results.json alone proves nothing
-    runs.save_results(d, {"value": 3})
+    runs.save_results(d, "00_test", {"value": 3})
     (d / runs.COMPLETE).unlink()
     assert not runs.is_complete(d)
 
 
 def test_prepare_withdraws_the_completion_record_first(tmp_path):
     d = runs.prepare(tmp_path / "r", {"a": 1})
-    runs.save_results(d, {"v": 1})
+    runs.save_results(d, "00_test", {"v": 1})
     runs.prepare(d, {"a": 1})
     assert not (d / runs.COMPLETE).exists() and not (d / runs.RESULTS).exists()
     assert (d / runs.MARKER).is_file()

@@ -19,6 +19,7 @@ from torch import nn
 from nbkit import audit, imagedata, patchtrigger, sentinet
 from nbkit.errors import CurationError, DataError
 from nbkit.labelindex import LabelIndex
+from fixture_schemas import fake_results  # noqa: E402
 
 S = 32
 BASE = np.array([[170, 70, 70], [70, 160, 70], [70, 80, 170]], float)
@@ -447,7 +448,7 @@ def test_find_model_runs_groups_runs_that_differ_in_target(tmp_path):
         runs.prepare(d, params)
         (d / "model.json").write_text("{}")
         (d / "model.pt").write_bytes(b"")
-        runs.save_results(d, {})
+        fake_results(d, "05_train", {})
         return d
 
     base = dict(dataset="toyscenes", injection_rate=0.185, smoke=False)

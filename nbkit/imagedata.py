@@ -6,17 +6,18 @@ happen per batch on the training device (``to_float``, ``augment``), so the CPU 
 
 Two sources, one interface (``batches(order, batch_size)`` yields ``(x_uint8, positions, ok)``):
 
-``PreloadedImages``
+``_PreloadedImages``
     every image decoded (with DataLoader workers) or rendered once and kept in memory: the fast path
     for toy scenes and for small real subsets (``load_images(..., preload=True)``);
-``StreamingImages``
-    a ``torch.utils.data.DataLoader`` over ``ManifestImages`` with workers, decoding each epoch: for
+``_StreamingImages``
+    a ``torch.utils.data.DataLoader`` over ``_ManifestImages`` with workers, decoding each epoch: for
     subsets too large for memory.
 
 Preprocessing and prediction for trained models live here too, in one place: ``preprocess`` (PIL
 resize + ImageNet ``MEAN`` / ``STD``, what training does), ``to_tensor`` / ``make_transform`` (torch
 resize), ``transform_from_meta`` (the transform a saved model records) and ``predict`` (softmax
-probabilities); ``nbkit.audit`` and ``nbkit.sentinet`` use them.
+probabilities or logits, of image arrays or of an image source); ``nbkit.train``, ``nbkit.audit``
+and ``nbkit.sentinet`` use them.
 
 A missing or unreadable image file raises a ``DataError`` naming the file. With
 ``skip_bad_images=True`` it is skipped instead: ``ok`` is False for it, the training loop leaves it
@@ -37,11 +38,11 @@ from .errors import DataError
 
 MEAN = (0.485, 0.456, 0.406)   # ImageNet statistics (torchvision weights)
 STD = (0.229, 0.224, 0.225)
-AUGMENTATIONS = ("none", "flip", "paper")
+_AUGMENTATIONS = ("none", "flip", "paper")
 
 
 # ----------------------------------------------------------------------------- decoding
-def decode_file(path: str | Path, image_size: int) -> np.ndarray:
+def _decode_file(path: str | Path, image_size: int) -> np.ndarray:
     """Decode a JPEG/PNG and resize it to ``image_size x image_size`` (bilinear): ``S x S x 3`` uint8.
 
     Raises
@@ -67,7 +68,7 @@ def decode_file(path: str | Path, image_size: int) -> np.ndarray:
 
 
 def resize_uint8(img: np.ndarray, image_size: int) -> np.ndarray:
-    """Resize an ``H x W x 3`` uint8 array to ``image_size`` square (bilinear, as ``decode_file``)."""
+    """Resize an ``H x W x 3`` uint8 array to ``image_size`` square (bilinear, as ``_decode_file``)."""
     if img.shape[0] == image_size and img.shape[1] == image_size:
         return np.ascontiguousarray(img, dtype=np.uint8)
     from PIL import Image
@@ -75,7 +76,7 @@ def resize_uint8(img: np.ndarray, image_size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize((image_size, image_size), Image.BILINEAR))
 
 
-class ManifestImages(Dataset):
+class _ManifestImages(Dataset):
     """A torch Dataset over manifest rows: ``(uint8 3xSxS array, y, position, ok, error)``.
 
     Decoding errors never raise inside a worker: the item comes back with ``ok=False`` and the error
@@ -106,7 +107,7 @@ class ManifestImages(Dataset):
     def load(self, i: int) -> np.ndarray:
         f = self.files[i]
         if f:
-            return decode_file(f, self.image_size)
+            return _decode_file(f, self.image_size)
         if self.li is None:
             raise DataError("manifest", f"row {self.rows[i]} has no file and no LabelIndex to render it")
         return resize_uint8(self.li.load_image(int(self.rows[i])), self.image_size)
@@ -150,7 +151,7 @@ def _loader(ds: Dataset, indices: Sequence[int], batch_size: int, num_workers: i
 
 
 # ----------------------------------------------------------------------------- the two sources
-class PreloadedImages:
+class _PreloadedImages:
     """All images in memory (``uint8 N x 3 x S x S``), with an ``ok`` mask and the bad files."""
 
     def __init__(self, x: torch.Tensor, ok: torch.Tensor, bad: list[dict]):
@@ -167,13 +168,15 @@ class PreloadedImages:
             yield torch.from_numpy(xs[pos]), torch.from_numpy(pos), torch.from_numpy(oks[pos])
 
 
-class StreamingImages:
-    """Decode each batch with DataLoader workers (images too many to keep in memory)."""
+class _StreamingImages:
+    """Decode each batch with DataLoader workers (images too many to keep in memory); ``ok`` marks
+    the images read so far that failed to decode (``skip_bad_images``)."""
 
-    def __init__(self, ds: ManifestImages, num_workers: int = 2, skip_bad_images: bool = False):
+    def __init__(self, ds: _ManifestImages, num_workers: int = 2, skip_bad_images: bool = False):
         self.ds, self.num_workers, self.skip = ds, int(num_workers), skip_bad_images
         self.bad: list[dict] = []
         self._seen_bad: set[int] = set()
+        self.ok = torch.ones(len(ds), dtype=torch.bool)   # False once an image failed to decode
 
     def __len__(self):
         return len(self.ds)
@@ -185,10 +188,11 @@ class StreamingImages:
                 for p, o, e in zip(pos.tolist(), ok.tolist(), err):
                     if not o:
                         _bad(self.ds, p, e, self.skip, self.bad, self._seen_bad)
+                        self.ok[p] = False
             yield torch.from_numpy(x), torch.from_numpy(pos), torch.from_numpy(ok)
 
 
-def _bad(ds: ManifestImages, pos: int, err: str, skip: bool, bad: list, seen: set) -> None:
+def _bad(ds: _ManifestImages, pos: int, err: str, skip: bool, bad: list, seen: set) -> None:
     f = ds.files[pos] or f"row {ds.rows[pos]}"
     if not skip:
         raise DataError(f, f"unreadable training image ({err})", "a readable JPEG or PNG",
@@ -239,8 +243,10 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
 
     Returns
     -------
-    PreloadedImages or StreamingImages
-        With ``.bad``: a list of ``{file, row, error}`` for skipped images.
+    image source
+        ``batches(order, batch_size)`` yields ``(x_uint8, positions, ok)``; ``len``; ``ok`` (bool
+        per image, False for one that failed to decode); ``bad``: a list of ``{file, row, error}``
+        for skipped images.
 
     Raises
     ------
@@ -254,13 +260,13 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
     rendered = li is not None and li.renderer is not None and not any(files)
     if rendered:
         x = np.ascontiguousarray(render_rows(li, manifest["row"].to_numpy(), image_size).transpose(0, 3, 1, 2))
-        return PreloadedImages(torch.from_numpy(x), torch.ones(n, dtype=torch.bool), [])
-    ds = ManifestImages(li, manifest, image_size)
+        return _PreloadedImages(torch.from_numpy(x), torch.ones(n, dtype=torch.bool), [])
+    ds = _ManifestImages(li, manifest, image_size)
     need = n * 3 * image_size * image_size
     if preload == "auto":
         preload = need <= max_preload_bytes
     if not preload:
-        return StreamingImages(ds, num_workers, skip_bad_images)
+        return _StreamingImages(ds, num_workers, skip_bad_images)
     x = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
     ok = np.ones(n, dtype=bool)
     bad: list[dict] = []
@@ -273,7 +279,7 @@ def load_images(li, manifest, image_size: int, preload: bool | str = "auto", num
         for p, o, e in zip(pos.tolist(), okb.tolist(), err):
             if not o:
                 _bad(ds, p, e, skip_bad_images, bad, seen)
-    return PreloadedImages(torch.from_numpy(x), torch.from_numpy(ok), bad)
+    return _PreloadedImages(torch.from_numpy(x), torch.from_numpy(ok), bad)
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -430,14 +436,42 @@ def device_of(model: torch.nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
-@torch.no_grad()
-def predict(model: torch.nn.Module, images: Sequence[np.ndarray], transform: Callable | None = None,
-            batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Softmax probabilities ``[n, n_classes]`` of ``model`` on HxWx3 uint8 images (eval mode).
+def _input_batches(images, transform: Callable | None, batch_size: int, positions) -> Iterator:
+    """The model-ready float batches of ``predict``'s ``images`` (see there)."""
+    if hasattr(images, "batches"):  # an image source of load_images: uint8 N x 3 x S x S batches
+        transform = transform or to_float
+        positions = np.arange(len(images)) if positions is None else positions
+        for xb, _, _ in images.batches(positions, batch_size):
+            yield transform(xb)
+        return
+    transform = transform or make_transform()
+    for i in range(0, len(images), batch_size):
+        yield transform(images[i:i + batch_size])
 
-    ``transform(images) -> tensor`` (default ``make_transform()``: ImageNet normalisation at the
-    images' size; a trained model's is ``transform_from_meta(meta)``). The model's train/eval mode
-    is restored afterwards.
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images, transform: Callable | None = None,
+            batch_size: int = 64, progress: bool = False, *, positions: Sequence[int] | None = None,
+            logits: bool = False, amp_dtype: torch.dtype | None = None,
+            channels_last: bool = False) -> np.ndarray:
+    """Softmax probabilities ``[n, n_classes]`` of ``model`` (eval mode, on its device).
+
+    Parameters
+    ----------
+    images : sequence of HxWx3 uint8 arrays, or an image source of ``load_images``
+        Arrays go through ``transform(images) -> tensor`` (default ``make_transform()``: ImageNet
+        normalisation at the images' size; a trained model's is ``transform_from_meta(meta)``). A
+        source (what training evaluates) gives uint8 ``N x 3 x S x S`` batches of its ``positions``
+        (default: all), which ``transform`` (default ``to_float``) normalises; an image it could not read (``skip_bad_images``) is
+        predicted from zeros and marked False in the source's ``ok``.
+    logits : bool
+        Return the raw (float32) logits instead of softmax probabilities.
+    amp_dtype : torch.dtype, optional
+        Run the model under ``torch.autocast`` with this dtype (the training's mixed precision).
+    channels_last : bool
+        Feed the model ``channels_last`` inputs.
+
+    The model's train/eval mode is restored afterwards.
 
     Examples
     --------
@@ -447,16 +481,21 @@ def predict(model: torch.nn.Module, images: Sequence[np.ndarray], transform: Cal
     """
     from .progress import tqdm
 
-    transform = transform or make_transform()
+    n = len(images) if positions is None else len(positions)
     was = model.training
     model.eval()
     dev = device_of(model)
     out = []
     try:
-        for i in tqdm(range(0, len(images), batch_size), desc="predict", leave=False,
-                      disable=not progress):
-            x = transform(images[i:i + batch_size]).to(dev)
-            out.append(torch.softmax(model(x).float(), dim=1).cpu().numpy())
+        for x in tqdm(_input_batches(images, transform, batch_size, positions),
+                      total=math.ceil(n / batch_size), desc="predict", leave=False, disable=not progress):
+            x = x.to(dev)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                y = model(x)
+            y = y.float()
+            out.append((y if logits else torch.softmax(y, dim=1)).cpu().numpy())
     finally:
         model.train(was)
     if not out:
@@ -485,8 +524,8 @@ def augment(x: torch.Tensor, mode: str, generator: torch.Generator, shift: float
     """
     if mode == "none":
         return x
-    if mode not in AUGMENTATIONS:
-        raise DataError("augment", f"unknown augmentation {mode!r}", f"one of {AUGMENTATIONS}")
+    if mode not in _AUGMENTATIONS:
+        raise DataError("augment", f"unknown augmentation {mode!r}", f"one of {_AUGMENTATIONS}")
     n = x.shape[0]
     flip = torch.rand(n, generator=generator) < 0.5
     if mode == "flip":

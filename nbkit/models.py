@@ -45,12 +45,12 @@ import torchvision.models as tvm
 
 from .errors import DataError, MissingDataError
 
-FREEZE_MODES = ("top", "all", "some")
-HEAD_WIDTH = 1024
+_FREEZE_MODES = ("top", "all", "some")
+_HEAD_WIDTH = 1024
 
 
 @dataclasses.dataclass(frozen=True)
-class ArchInfo:
+class _ArchInfo:
     """Facts about one architecture.
 
     Attributes
@@ -76,28 +76,28 @@ class ArchInfo:
     note: str = ""
 
 
-ARCHITECTURES: dict[str, ArchInfo] = {
-    "resnet50": ArchInfo("resnet50", "ResNet50_Weights.IMAGENET1K_V1", 2048, 32, True,
+ARCHITECTURES: dict[str, _ArchInfo] = {
+    "resnet50": _ArchInfo("resnet50", "ResNet50_Weights.IMAGENET1K_V1", 2048, 32, True,
                          "paper default (Table 8); IMAGENET1K_V1 = the classic weights, as Keras"),
-    "densenet121": ArchInfo("densenet121", "DenseNet121_Weights.IMAGENET1K_V1", 1024, 32, True,
+    "densenet121": _ArchInfo("densenet121", "DenseNet121_Weights.IMAGENET1K_V1", 1024, 32, True,
                             "Table 9"),
-    "vgg16": ArchInfo("vgg16", "VGG16_Weights.IMAGENET1K_V1", 512, 32, True, "Table 9"),
-    "inception_v3": ArchInfo("inception_v3", "Inception_V3_Weights.IMAGENET1K_V1", 2048, 75, True,
+    "vgg16": _ArchInfo("vgg16", "VGG16_Weights.IMAGENET1K_V1", 512, 32, True, "Table 9"),
+    "inception_v3": _ArchInfo("inception_v3", "Inception_V3_Weights.IMAGENET1K_V1", 2048, 75, True,
                              "Table 9; needs inputs of at least 75 px"),
-    "resnet18": ArchInfo("resnet18", "ResNet18_Weights.IMAGENET1K_V1", 512, 16, False,
+    "resnet18": _ArchInfo("resnet18", "ResNet18_Weights.IMAGENET1K_V1", 512, 16, False,
                          "small variant for CPU runs"),
-    "resnet10": ArchInfo("resnet10", None, 512, 16, False,
+    "resnet10": _ArchInfo("resnet10", None, 512, 16, False,
                          "torchvision ResNet with one BasicBlock per stage (CPU toy runs); no "
                          "published ImageNet weights"),
-    "vgg11_bn": ArchInfo("vgg11_bn", None, 512, 32, False,
+    "vgg11_bn": _ArchInfo("vgg11_bn", None, 512, 32, False,
                          "the smallest VGG, with batch norm, from scratch (CPU toy runs of Table 9's VGG "
                          "row: VGG-16 without batch norm does not train from scratch in a few "
                          "epochs); ImageNet weights not wired"),
-    "googlenet": ArchInfo("googlenet", None, 1024, 32, False,
+    "googlenet": _ArchInfo("googlenet", None, 1024, 32, False,
                           "Inception v1 without auxiliary heads, from scratch (CPU toy runs of Table "
                           "9's Inception row: Inception-v3 needs >= 75 px inputs); ImageNet "
                           "weights not wired"),
-    "mobilenet_v3_small": ArchInfo("mobilenet_v3_small", "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+    "mobilenet_v3_small": _ArchInfo("mobilenet_v3_small", "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
                                    576, 16, False, "light model for CPU runs"),
 }
 
@@ -138,8 +138,8 @@ class BackdoorNet(nn.Module):
         self.arch = arch
         self.features = features
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Linear(feature_dim, HEAD_WIDTH), nn.ReLU(inplace=True),
-                                  nn.Linear(HEAD_WIDTH, n_classes))
+        self.head = nn.Sequential(nn.Linear(feature_dim, _HEAD_WIDTH), nn.ReLU(inplace=True),
+                                  nn.Linear(_HEAD_WIDTH, n_classes))
         self.block_names = list(blocks)
         self.freeze_mode = "all"
         self.unfrozen_layers = 0
@@ -268,12 +268,12 @@ def _weights_enum(arch: str):
     return getattr(getattr(tvm, enum_name), member)
 
 
-def pretrained_path(arch: str) -> Path:
+def _pretrained_path(arch: str) -> Path:
     """Where the ImageNet weights of ``arch`` are looked for: ``<torch hub>/checkpoints/<file>``.
 
     Examples
     --------
-    >>> pretrained_path("resnet50").name
+    >>> _pretrained_path("resnet50").name
     'resnet50-0676ba61.pth'
     """
     w = _weights_enum(arch)
@@ -283,7 +283,7 @@ def pretrained_path(arch: str) -> Path:
 _DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
-def load_imagenet_state(arch: str, allow_download: bool = False) -> dict:
+def _load_imagenet_state(arch: str, allow_download: bool = False) -> dict:
     """The torchvision ImageNet ``state_dict`` of ``arch``, read from the torch hub cache.
 
     Parameters
@@ -305,7 +305,7 @@ def load_imagenet_state(arch: str, allow_download: bool = False) -> dict:
         folder, and a command that fetches it.
     """
     w = _weights_enum(arch)
-    path = pretrained_path(arch)
+    path = _pretrained_path(arch)
     if not path.is_file():
         if not allow_download:
             info = ARCHITECTURES[arch]
@@ -331,7 +331,7 @@ def load_imagenet_state(arch: str, allow_download: bool = False) -> dict:
 
 
 # ----------------------------------------------------------------------------- build + freeze
-def set_freeze(model: BackdoorNet, freeze: str = "some", unfrozen_layers: int = 3) -> BackdoorNet:
+def _set_freeze(model: BackdoorNet, freeze: str = "some", unfrozen_layers: int = 3) -> BackdoorNet:
     """Choose which parameters train.
 
     Parameters
@@ -348,8 +348,8 @@ def set_freeze(model: BackdoorNet, freeze: str = "some", unfrozen_layers: int = 
     BackdoorNet
         The same model, modified in place.
     """
-    if freeze not in FREEZE_MODES:
-        raise DataError("build_model", f"unknown freeze mode {freeze!r}", f"one of {FREEZE_MODES}")
+    if freeze not in _FREEZE_MODES:
+        raise DataError("build_model", f"unknown freeze mode {freeze!r}", f"one of {_FREEZE_MODES}")
     if int(unfrozen_layers) < 0:
         raise DataError("build_model", f"unfrozen_layers={unfrozen_layers}", "a count >= 0")
     for p in model.features.parameters():
@@ -379,10 +379,11 @@ def build_model(arch: str, n_classes: int, pretrained: bool = False, freeze: str
         Output classes.
     pretrained : bool
         Initialise the trunk with torchvision's ImageNet weights from the torch cache (see
-        ``load_imagenet_state``); the head is always freshly initialised.
+        the module docstring); the head is always freshly initialised.
     freeze : {"top", "all", "some"}
-        See ``set_freeze``. Training from scratch with a frozen trunk makes little sense, but is
-        allowed.
+        ``top``: only the head trains; ``all``: everything trains; ``some``: the last
+        ``unfrozen_layers`` blocks of the trunk plus the head. Training from scratch with a frozen
+        trunk makes little sense, but is allowed.
     unfrozen_layers : int
         Blocks unfrozen by ``some``.
     allow_download : bool
@@ -407,12 +408,12 @@ def build_model(arch: str, n_classes: int, pretrained: bool = False, freeze: str
         raise DataError("build_model", f"n_classes={n_classes}", "at least 1 class")
     net = _torchvision_model(arch, bool(pretrained))
     if pretrained:
-        state = load_imagenet_state(arch, allow_download=allow_download)
+        state = _load_imagenet_state(arch, allow_download=allow_download)
         net.load_state_dict(state)
     feats, blocks = _split(arch, net, transform_input=bool(pretrained if imagenet_input is None
                                                            else imagenet_input))
     model = BackdoorNet(feats, ARCHITECTURES[arch].feature_dim, int(n_classes), blocks, arch)
-    return set_freeze(model, freeze, unfrozen_layers)
+    return _set_freeze(model, freeze, unfrozen_layers)
 
 
 def count_parameters(model: nn.Module) -> dict:

@@ -51,14 +51,14 @@ checkpoints are loaded with ``weights_only=True``.
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import os
 import platform
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -86,27 +86,23 @@ PROFILES: dict[str, dict[str, Any]] = {
                   eval_batch_size=128, image_size=32, augment="none", schedule="constant",
                   num_workers=0, preload=True),
 }
-LOG_COLUMNS = ["epoch", "train_loss", "train_clean_acc", "train_clean_loss", "train_trigger_acc",
+_LOG_COLUMNS = ["epoch", "train_loss", "train_clean_acc", "train_clean_loss", "train_trigger_acc",
                "train_trigger_loss", "test_clean_acc", "test_clean_loss", "test_trigger_acc",
                "test_trigger_loss", "test_clean_acc_authors", "test_clean_loss_authors",
                "test_trigger_acc_authors", "test_trigger_loss_authors", "lr", "epoch_s"]
-METRICS = ("clean_acc", "trigger_acc", "clean_acc_separate", "clean_acc_authors",
+_METRICS = ("clean_acc", "trigger_acc", "clean_acc_separate", "clean_acc_authors",
            "trigger_acc_nontarget", "trigger_acc_authors", "clean_loss", "trigger_loss")
 
 
-class TrainingInterrupted(RuntimeError):
-    """Raised by a callback to stop training (the last complete epoch stays checkpointed)."""
-
-
 # ----------------------------------------------------------------------------- config
-def resolve_config(profile: str = "toy", arch: str | None = None, **overrides) -> dict:
+def _resolve_config(profile: str = "toy", arch: str | None = None, **overrides) -> dict:
     """The hyper-parameters of ``profile`` with ``overrides`` applied (None values ignored).
 
     Examples
     --------
-    >>> resolve_config("paper")["lr"]
+    >>> _resolve_config("paper")["lr"]
     1e-05
-    >>> resolve_config("toy", epochs=2)["epochs"]
+    >>> _resolve_config("toy", epochs=2)["epochs"]
     2
     """
     if profile not in PROFILES:
@@ -145,16 +141,16 @@ def _deterministic(enabled: bool):
 
 
 #: ``train(amp=...)``: the autocast dtype and whether a GradScaler goes with it
-AMP_MODES = {"off": (None, False), "bf16": (torch.bfloat16, False), "fp16": (torch.float16, True)}
+_AMP_MODES = {"off": (None, False), "bf16": (torch.bfloat16, False), "fp16": (torch.float16, True)}
 
 
 def _amp(device: torch.device, mode: str | None = None):
-    """(autocast dtype or None, use GradScaler): ``mode`` (``AMP_MODES``) or, when None, bf16 on a
+    """(autocast dtype or None, use GradScaler): ``mode`` (``_AMP_MODES``) or, when None, bf16 on a
     CUDA GPU that has it, fp16 + GradScaler on one without, off on a CPU."""
     if mode is not None:
-        if mode not in AMP_MODES:
-            raise DataError("train", f"amp={mode!r}", f"one of {sorted(AMP_MODES)} or None (by device)")
-        return AMP_MODES[mode]
+        if mode not in _AMP_MODES:
+            raise DataError("train", f"amp={mode!r}", f"one of {sorted(_AMP_MODES)} or None (by device)")
+        return _AMP_MODES[mode]
     if device.type != "cuda":
         return None, False
     if torch.cuda.is_bf16_supported():
@@ -202,44 +198,18 @@ def _headline(m: dict, clean_test: str, trigger_def: str) -> dict:
     return out
 
 
-@torch.no_grad()
-def predict(model: torch.nn.Module, source, positions: Sequence[int], labels: np.ndarray,
-            batch_size: int = 256, device=None, amp_dtype=None, channels_last: bool = False,
-            mean=imagedata.MEAN, std=imagedata.STD, progress: bool = False):
-    """Predictions and per-image cross-entropy for ``positions`` of an image source.
-
-    Returns
-    -------
-    (pred, loss, ok) : ndarray, ndarray, ndarray of bool
-    """
-    device = _device(device)
-    model.eval()
-    n = len(positions)
-    pred = np.zeros(n, np.int64)
-    loss = np.zeros(n, np.float64)
-    okm = np.ones(n, bool)
-    at = 0
-    labels = torch.as_tensor(np.array(labels, dtype=np.int64))
-    for xb, _, ok in tqdm(source.batches(positions, batch_size), total=math.ceil(n / batch_size),
-                          desc="evaluate", leave=False, disable=not progress):
-        b = len(xb)
-        x = imagedata.to_float(xb.to(device, non_blocking=True), mean, std)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(x)
-        logits = logits.float()
-        yb = labels[at:at + b].to(device)
-        loss[at:at + b] = F.cross_entropy(logits, yb, reduction="none").cpu().numpy()
-        pred[at:at + b] = logits.argmax(1).cpu().numpy()
-        okm[at:at + b] = ok.numpy()
-        at += b
-    return pred, loss, okm
+def _pred_loss(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted output index and per-image cross-entropy (float64) of ``logits [n, C]``."""
+    if len(y) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    t = torch.from_numpy(logits)
+    loss = F.cross_entropy(t, torch.as_tensor(np.array(y, dtype=np.int64)), reduction="none")
+    return t.argmax(1).numpy().astype(np.int64), loss.numpy().astype(np.float64)
 
 
 def evaluate(model: torch.nn.Module, li, manifest: pd.DataFrame, meta: dict | None = None,
-             split: str = "test", device=None, batch_size: int = 256, source=None) -> dict:
-    """Clean and trigger accuracy of ``model`` on the ``split`` rows of ``manifest``.
+             split: str = "test", batch_size: int = 256, source=None) -> dict:
+    """Clean and trigger accuracy of ``model`` (on its device) on the ``split`` rows of ``manifest``.
 
     Parameters
     ----------
@@ -254,7 +224,7 @@ def evaluate(model: torch.nn.Module, li, manifest: pd.DataFrame, meta: dict | No
         ``manifest.attrs`` and defaults when absent.
     split : str
         ``"test"`` (held-out) or ``"train"``.
-    source : PreloadedImages or StreamingImages, optional
+    source : image source, optional
         Images of the *whole* manifest (as ``imagedata.load_images(li, manifest, ...)`` gives);
         default: the ``split`` rows are loaded here.
 
@@ -274,8 +244,11 @@ def evaluate(model: torch.nn.Module, li, manifest: pd.DataFrame, meta: dict | No
     rows = manifest.iloc[where].reset_index(drop=True)
     src = source or imagedata.load_images(li, rows, size, skip_bad_images=meta.get("skip_bad_images", False))
     pos = np.arange(len(rows)) if source is None else where   # a source holds the whole manifest
-    pred, loss, ok = predict(model, src, pos, rows["y"].to_numpy(), batch_size, device,
-                             mean=meta.get("mean", imagedata.MEAN), std=meta.get("std", imagedata.STD))
+    mean, std = meta.get("mean", imagedata.MEAN), meta.get("std", imagedata.STD)
+    logits = imagedata.predict(model, src, lambda x: imagedata.to_float(x, mean, std), batch_size,
+                               positions=pos, logits=True)
+    pred, loss = _pred_loss(logits, rows["y"].to_numpy())
+    ok = src.ok[torch.as_tensor(pos, dtype=torch.long)].numpy()
     m = _metrics_from(pred, loss, rows, spec.target_index, spec.target, ok)
     return _headline(m, spec.clean_test, spec.trigger_acc)
 
@@ -313,12 +286,352 @@ def _final_state(out: Path, config_fp: str) -> dict | None:
 
 
 def _write_log(path: Path, history: list[dict]) -> None:
-    df = pd.DataFrame(history, columns=LOG_COLUMNS)
+    df = pd.DataFrame(history, columns=_LOG_COLUMNS)
     with atomic_path(path, suffix=".csv") as tmp:
         df.to_csv(tmp, index=False)
 
 
 # ----------------------------------------------------------------------------- training
+@dataclass
+class _Run:
+    """What one ``train`` call settled before training: options, device, the manifest's rows."""
+
+    cfg: dict
+    spec: BackdoorSpec
+    manifest: pd.DataFrame
+    out: Path
+    seed: int
+    dev: torch.device
+    amp_dtype: torch.dtype | None
+    use_scaler: bool
+    channels_last: bool
+    cpu_det: bool
+    config_fp: str
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    test_df: pd.DataFrame
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.spec.all_classes)
+
+    @property
+    def size(self) -> int:
+        return int(self.cfg["image_size"])
+
+
+def _checked_spec(manifest: pd.DataFrame, spec) -> tuple[pd.DataFrame, BackdoorSpec]:
+    """The backdoor spec (``spec`` or the manifest's) and the manifest, checked and re-indexed."""
+    if spec is None:
+        spec = manifest.attrs.get("spec")
+        if spec is None:
+            raise DataError("train", "the manifest carries no backdoor spec",
+                            "spec= or a manifest from nbkit.curate.make_manifest")
+    spec = BackdoorSpec.from_dict(spec) if isinstance(spec, dict) else spec
+    missing = [c for c in ("row", "y", "role", "split", "true_class") if c not in manifest.columns]
+    if missing:
+        raise DataError("train", f"manifest lacks columns {missing}")
+    manifest = manifest.reset_index(drop=True)
+    if not manifest.attrs.get("spec"):
+        manifest.attrs["spec"] = spec.to_dict()
+    n_classes = len(spec.all_classes)
+    if manifest["y"].max() >= n_classes or manifest["y"].min() < 0:
+        raise DataError("train", f"manifest labels y outside 0..{n_classes - 1}")
+    if not (manifest["split"] == "train").any():
+        raise DataError("train", "manifest has no train rows")
+    return manifest, spec
+
+
+def _set_up(manifest: pd.DataFrame, arch, out_dir, profile: str, seed: int, device, spec, threads,
+            amp, channels_last, overrides: dict) -> _Run:
+    """Step 1, configuration: options, spec and manifest checked, device, threads, precision; the
+    manifest exported to ``out_dir`` and the fingerprint a checkpoint must match."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = _resolve_config(profile, arch, **overrides)
+    manifest, spec = _checked_spec(manifest, spec)
+    dev = _device(device)
+    if not threads and os.environ.get("NBKIT_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["NBKIT_NUM_THREADS"])
+    if threads:
+        torch.set_num_threads(int(threads))
+    amp_dtype, use_scaler = _amp(dev, amp)
+    channels_last = dev.type == "cuda" if channels_last is None else bool(channels_last)
+    export_manifest(manifest, out)
+    config_fp = fingerprint(_manifest_fp(manifest), {k: cfg[k] for k in sorted(cfg) if k not in
+                                                    ("num_workers", "eval_batch_size", "preload")},
+                            int(seed), spec.to_dict())
+    train_rows = manifest.index[manifest["split"] == "train"].to_numpy().copy()
+    test_rows = manifest.index[manifest["split"] != "train"].to_numpy().copy()
+    return _Run(cfg, spec, manifest, out, int(seed), dev, amp_dtype, use_scaler, channels_last,
+                dev.type == "cpu", config_fp, train_rows, test_rows,
+                manifest.loc[test_rows].reset_index(drop=True))
+
+
+def _build(run: _Run, allow_download: bool):
+    """Step 2, model and optimizer: ``(model, optimizer, GradScaler or None)``, initialised from
+    the seed's first draw."""
+    cfg, size = run.cfg, run.size
+    torch.manual_seed(_epoch_seed(run.seed, 0))  # initialisation
+    model = build_model(cfg["arch"], run.n_classes, pretrained=bool(cfg["pretrained"]),
+                        freeze=cfg["freeze"], unfrozen_layers=int(cfg["unfrozen_layers"]),
+                        allow_download=allow_download)
+    if size < 16 or (cfg["arch"] == "inception_v3" and size < 75):
+        raise DataError("train", f"image_size={size} is too small for {cfg['arch']}",
+                        "at least 75 for inception_v3, 16 otherwise")
+    model.to(run.dev)
+    if run.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg["optimizer"] == "adam":
+        opt = torch.optim.Adam(params, lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    elif cfg["optimizer"] == "sgd":
+        opt = torch.optim.SGD(params, lr=float(cfg["lr"]), momentum=0.9,
+                              weight_decay=float(cfg["weight_decay"]))
+    else:
+        raise DataError("train", f"unknown optimizer {cfg['optimizer']!r}", "adam or sgd")
+    scaler = torch.amp.GradScaler(run.dev.type) if run.use_scaler else None
+    return model, opt, scaler
+
+
+def _resume(run: _Run, model, opt, scaler, resume: bool) -> tuple[list[dict], int]:
+    """Step 3, resume: load the checkpoint (or the complete training) of this configuration in
+    ``out_dir`` into model / optimizer / scaler / torch RNG; ``(history, first epoch to train)``."""
+    ckpt_path = run.out / "checkpoint.pt"
+    ck = (_load_checkpoint(ckpt_path) or _final_state(run.out, run.config_fp)) if resume else None
+    if ck is not None and ck.get("config_fp") == run.config_fp:
+        model.load_state_dict(ck["model"])
+        if ck.get("optimizer") is not None:  # None: a complete training, nothing left to train
+            opt.load_state_dict(ck["optimizer"])
+            torch.set_rng_state(ck["rng"])
+        if scaler is not None and ck.get("scaler"):
+            scaler.load_state_dict(ck["scaler"])
+        return [dict(r) for r in ck["history"]], int(ck["epoch"]) + 1
+    if ck is not None:
+        warnings.warn(f"{ckpt_path}: checkpoint of another configuration; training starts over")
+    return [], 0
+
+
+def _load_data(li, run: _Run, skip_bad_images: bool, progress) -> dict:
+    """Step 4, data: the manifest's images (decoded or rendered once) and the label tensors."""
+    cfg, manifest = run.cfg, run.manifest
+    t_load = time.perf_counter()
+    src = imagedata.load_images(li, manifest, run.size, preload=cfg["preload"],
+                                num_workers=int(cfg["num_workers"]),
+                                skip_bad_images=skip_bad_images, progress=progress)
+    return {"src": src, "load_s": time.perf_counter() - t_load,
+            "y": torch.as_tensor(manifest["y"].to_numpy().copy(), dtype=torch.long),
+            "is_poison": torch.as_tensor((manifest["role"] == "poison").to_numpy().copy())}
+
+
+def _schedule(run: _Run) -> dict:
+    """The learning-rate schedule: ``base_lr``, ``steps_per_epoch``, ``total_steps``, ``cosine``."""
+    cfg = run.cfg
+    if cfg.get("schedule", "constant") not in ("constant", "cosine"):
+        raise DataError("train", f"unknown schedule {cfg['schedule']!r}", "constant or cosine")
+    steps_per_epoch = math.ceil(len(run.train_rows) / int(cfg["batch_size"]))
+    return {"base_lr": float(cfg["lr"]), "steps_per_epoch": steps_per_epoch,
+            "total_steps": max(1, int(cfg["epochs"]) * steps_per_epoch),
+            "cosine": cfg.get("schedule") == "cosine"}
+
+
+def _step(run: _Run, model, opt, scaler, x, yb) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch: ``(logits, per-image loss)``."""
+    with torch.autocast(run.dev.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        logits = model(x)
+    per = F.cross_entropy(logits.float(), yb, reduction="none")
+    loss = per.mean()
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+    return logits, per
+
+
+def _add_batch(sums: dict, logits, per, yb, pm) -> None:
+    """Add a batch's loss and hits, overall and split clean / poison, to the epoch's ``sums``."""
+    with torch.no_grad():
+        hit = (logits.argmax(1) == yb).cpu()
+        per = per.detach().cpu()
+        sums["loss"] += float(per.sum())
+        sums["n"] += len(per)
+        sums["c_loss"] += float(per[~pm].sum())
+        sums["c_hit"] += int(hit[~pm].sum())
+        sums["c_n"] += int((~pm).sum())
+        sums["p_loss"] += float(per[pm].sum())
+        sums["p_hit"] += int(hit[pm].sum())
+        sums["p_n"] += int(pm.sum())
+
+
+def _train_epoch(run: _Run, model, opt, scaler, data: dict, sched: dict, epoch: int, progress) -> dict:
+    """Step 5, one epoch: shuffle (seeded by ``(seed, epoch)``), augment, step; the running sums."""
+    torch.manual_seed(_epoch_seed(run.seed, epoch + 1, 1))
+    g = torch.Generator().manual_seed(_epoch_seed(run.seed, epoch + 1, 2))
+    order = torch.as_tensor(run.train_rows)[torch.randperm(len(run.train_rows), generator=g)]
+    model.train()
+    sums = {"loss": 0.0, "n": 0, "c_loss": 0.0, "c_hit": 0, "c_n": 0, "p_loss": 0.0, "p_hit": 0, "p_n": 0}
+    bs = int(run.cfg["batch_size"])
+    for step, (xb, pos, ok) in enumerate(tqdm(data["src"].batches(order, bs), total=math.ceil(len(order) / bs),
+                                              desc=f"epoch {epoch + 1}", leave=False,
+                                              disable=progress != "batches")):
+        if sched["cosine"]:
+            done = epoch * sched["steps_per_epoch"] + step
+            for pg in opt.param_groups:
+                pg["lr"] = sched["base_lr"] * 0.5 * (1.0 + math.cos(math.pi * done / sched["total_steps"]))
+        pos = torch.as_tensor(pos)
+        keep = ok.bool()
+        if not bool(keep.any()):
+            continue
+        if not bool(keep.all()):
+            xb, pos = xb[keep], pos[keep]
+        x = imagedata.augment(imagedata.to_float(xb.to(run.dev, non_blocking=True)), run.cfg["augment"], g)
+        if run.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        yb = data["y"][pos].to(run.dev)
+        logits, per = _step(run, model, opt, scaler, x, yb)
+        _add_batch(sums, logits, per, yb, data["is_poison"][pos])
+    return sums
+
+
+def _test_metrics(run: _Run, model, src) -> dict:
+    """Step 6, evaluation: every accuracy definition on the held-out rows (``_metrics_from``)."""
+    model.eval()
+    logits = imagedata.predict(model, src, batch_size=int(run.cfg["eval_batch_size"]),
+                               positions=run.test_rows, logits=True, amp_dtype=run.amp_dtype,
+                               channels_last=run.channels_last)
+    pred, loss = _pred_loss(logits, run.test_df["y"].to_numpy())
+    ok = src.ok[torch.as_tensor(run.test_rows, dtype=torch.long)].numpy()
+    return _metrics_from(pred, loss, run.test_df, run.spec.target_index, run.spec.target, ok)
+
+
+def _log_row(epoch: int, sums: dict, m: dict, lr: float, t0: float) -> dict:
+    """The ``log.csv`` row of an epoch (``_LOG_COLUMNS``) from its train sums and test metrics."""
+    div = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    return {"epoch": epoch + 1, "train_loss": div(sums["loss"], sums["n"]),
+            "train_clean_acc": div(sums["c_hit"], sums["c_n"]),
+            "train_clean_loss": div(sums["c_loss"], sums["c_n"]),
+            "train_trigger_acc": div(sums["p_hit"], sums["p_n"]),
+            "train_trigger_loss": div(sums["p_loss"], sums["p_n"]),
+            "test_clean_acc": m["clean_acc_separate"], "test_clean_loss": m["clean_loss_separate"],
+            "test_trigger_acc": m["trigger_acc_nontarget"],
+            "test_trigger_loss": m["trigger_loss_nontarget"],
+            "test_clean_acc_authors": m["clean_acc_authors"],
+            "test_clean_loss_authors": m["clean_loss_authors"],
+            "test_trigger_acc_authors": m["trigger_acc_authors"],
+            "test_trigger_loss_authors": m["trigger_loss_authors"],
+            "lr": lr, "epoch_s": time.perf_counter() - t0}
+
+
+def _save_epoch(run: _Run, model, opt, scaler, epoch: int, history: list[dict]) -> None:
+    """The epoch's checkpoint (atomically over the previous one) and ``log.csv``."""
+    state = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "rng": torch.get_rng_state(), "history": history, "config_fp": run.config_fp,
+             "seed": run.seed}
+    if scaler is not None:
+        state["scaler"] = scaler.state_dict()
+    _save_checkpoint(run.out / "checkpoint.pt", state)
+    _write_log(run.out / "log.csv", history)
+
+
+def _epochs(run: _Run, model, opt, scaler, data: dict, history: list[dict], start_epoch: int,
+            max_epochs_this_call, callbacks, progress) -> dict:
+    """Train from ``start_epoch`` (at most ``max_epochs_this_call`` epochs), evaluating,
+    checkpointing and calling back after each; ``{"metrics", "train_s", "n_train_seen"}``."""
+    epochs = int(run.cfg["epochs"])
+    sched = _schedule(run)
+    stop_at = epochs if max_epochs_this_call is None else min(epochs, start_epoch + int(max_epochs_this_call))
+    done = {"metrics": None, "train_s": 0.0, "n_train_seen": 0}
+    bar = tqdm(range(start_epoch, stop_at), desc=f"train {run.cfg['arch']}", disable=not progress,
+               initial=start_epoch, total=epochs)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        sums = _train_epoch(run, model, opt, scaler, data, sched, epoch, progress)
+        done["train_s"] += time.perf_counter() - t0
+        done["n_train_seen"] += sums["n"]
+        m = done["metrics"] = _test_metrics(run, model, data["src"])
+        row = _log_row(epoch, sums, m, float(opt.param_groups[0]["lr"]), t0)
+        history.append(row)
+        _save_epoch(run, model, opt, scaler, epoch, history)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", clean=f"{row['test_clean_acc']:.2f}",
+                        trigger=f"{row['test_trigger_acc']:.2f}")
+        for cb in callbacks:
+            cb(epoch, row, model)
+    bar.close()
+    if start_epoch >= stop_at:  # nothing trained in this call (already complete): evaluate
+        done["metrics"] = _test_metrics(run, model, data["src"])
+    return done
+
+
+def _timing(run: _Run, t_start: float, data: dict, done: dict, history: list[dict]) -> dict:
+    """Everything clock- or machine-dependent about a ``train`` call (its result's ``timing``)."""
+    t_train = done["train_s"]
+    return {
+        "wall_s": time.perf_counter() - t_start, "image_load_s": data["load_s"], "train_s": t_train,
+        "train_images_per_s": (done["n_train_seen"] / t_train) if t_train else None,
+        "epoch_s": [float(h.get("epoch_s", float("nan"))) for h in history],
+        "threads": torch.get_num_threads(),
+        "device_name": (torch.cuda.get_device_name(run.dev) if run.dev.type == "cuda"
+                        else platform.processor() or platform.machine()),
+        "out_dir": str(run.out), "torch": torch.__version__,
+    }
+
+
+def _results(run: _Run, model, final: dict, history: list[dict], resumed_from: int, src, timing: dict) -> dict:
+    """Step 7a, the record: ``train``'s result dict (see there)."""
+    spec, cfg = run.spec, run.cfg
+    bad = list(getattr(src, "bad", []))
+    last = history[-1] if history else {}
+    epochs = int(cfg["epochs"])
+    return {
+        **{k: final[k] for k in _METRICS},
+        "clean_loss_separate": final["clean_loss_separate"], "clean_loss_authors": final["clean_loss_authors"],
+        "trigger_loss_nontarget": final["trigger_loss_nontarget"],
+        "trigger_loss_authors": final["trigger_loss_authors"],
+        "train_loss": last.get("train_loss"), "train_clean_acc": last.get("train_clean_acc"),
+        "train_trigger_acc": last.get("train_trigger_acc"),
+        "n_clean_test": final["n_clean_test"], "n_poison_test": final["n_poison_test"],
+        "n_poison_test_nontarget": final["n_poison_test_nontarget"],
+        "clean_test_definition": spec.clean_test, "trigger_acc_definition": spec.trigger_acc,
+        "complete": len(history) >= epochs, "epochs": epochs, "epochs_done": len(history),
+        "resumed_from_epoch": resumed_from,
+        "history": [{k: v for k, v in h.items() if k != "epoch_s"} for h in history],
+        "counts": manifest_counts(run.manifest, spec), "arch": cfg["arch"], "profile": cfg["profile"],
+        "config": cfg, "seed": run.seed, "n_classes": run.n_classes, "device": str(run.dev),
+        "amp": str(run.amp_dtype).replace("torch.", "") if run.amp_dtype else "off",
+        "channels_last": run.channels_last, "deterministic": run.cpu_det,
+        "skipped_images": len(bad), "skipped_files": [b["file"] for b in bad],
+        "parameters": count_parameters(model),
+        "timing": timing,
+    }
+
+
+def _save_final(run: _Run, model, results: dict, skip_bad_images: bool, keep_checkpoint: bool) -> None:
+    """Step 7b, a complete training's files: ``model.pt``, ``model.json`` (what ``load_trained``
+    reads); ``checkpoint.pt`` deleted unless ``keep_checkpoint``."""
+    spec, cfg, manifest = run.spec, run.cfg, run.manifest
+    meta = {
+        "arch": cfg["arch"], "n_classes": run.n_classes, "freeze": cfg["freeze"],
+        "unfrozen_layers": int(cfg["unfrozen_layers"]), "pretrained": bool(cfg["pretrained"]),
+        "image_size": run.size, "mean": list(imagedata.MEAN), "std": list(imagedata.STD),
+        "classes": manifest.attrs.get("classes") or [{"id": int(c)} for c in spec.all_classes],
+        "class_ids": spec.all_classes, "target": spec.target, "target_index": spec.target_index,
+        "trigger": manifest.attrs.get("trigger") or {"id": spec.trigger},
+        "spec": spec.to_dict(), "profile": cfg["profile"], "config": cfg, "seed": run.seed,
+        "complete": True, "epochs_done": results["epochs_done"], "config_fp": run.config_fp,
+        "manifest": "manifest.csv", "skip_bad_images": bool(skip_bad_images),
+        "metrics": {k: results[k] for k in _METRICS},
+    }
+    with atomic_path(run.out / "model.pt", suffix=".pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(run.out / "model.json", meta)
+    if not keep_checkpoint:
+        (run.out / "checkpoint.pt").unlink(missing_ok=True)
+
+
 def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLike,
           profile: str = "toy", seed: int = 0, device=None, *, spec: BackdoorSpec | dict | None = None,
           max_epochs_this_call: int | None = None, callbacks: Iterable[Callable] = (),
@@ -390,246 +703,19 @@ def train(li, manifest: pd.DataFrame, arch: str | None, out_dir: str | os.PathLi
         ``skip_bad_images``. ``MissingDataError`` for absent ImageNet weights.
     """
     t_start = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = resolve_config(profile, arch, **overrides)
-    if spec is None:
-        spec = manifest.attrs.get("spec")
-        if spec is None:
-            raise DataError("train", "the manifest carries no backdoor spec",
-                            "spec= or a manifest from nbkit.curate.make_manifest")
-    spec = BackdoorSpec.from_dict(spec) if isinstance(spec, dict) else spec
-    missing = [c for c in ("row", "y", "role", "split", "true_class") if c not in manifest.columns]
-    if missing:
-        raise DataError("train", f"manifest lacks columns {missing}")
-    manifest = manifest.reset_index(drop=True)
-    if not manifest.attrs.get("spec"):
-        manifest.attrs["spec"] = spec.to_dict()
-    n_classes = len(spec.all_classes)
-    if manifest["y"].max() >= n_classes or manifest["y"].min() < 0:
-        raise DataError("train", f"manifest labels y outside 0..{n_classes - 1}")
-    if not (manifest["split"] == "train").any():
-        raise DataError("train", "manifest has no train rows")
-    dev = _device(device)
-    if not threads and os.environ.get("NBKIT_NUM_THREADS", "").isdigit():
-        threads = int(os.environ["NBKIT_NUM_THREADS"])
-    if threads:
-        torch.set_num_threads(int(threads))
-    amp_dtype, use_scaler = _amp(dev, amp)
-    channels_last = dev.type == "cuda" if channels_last is None else bool(channels_last)
-    cpu_det = dev.type == "cpu"
-
-    export_manifest(manifest, out)
-    config_fp = fingerprint(_manifest_fp(manifest), {k: cfg[k] for k in sorted(cfg) if k not in
-                                                    ("num_workers", "eval_batch_size", "preload")},
-                            int(seed), spec.to_dict())
-
-    train_rows = manifest.index[manifest["split"] == "train"].to_numpy().copy()
-    test_rows = manifest.index[manifest["split"] != "train"].to_numpy().copy()
-    test_df = manifest.loc[test_rows].reset_index(drop=True)
-    size = int(cfg["image_size"])
-
-    with _deterministic(cpu_det):
-        torch.manual_seed(_epoch_seed(seed, 0))  # initialisation
-        model = build_model(cfg["arch"], n_classes, pretrained=bool(cfg["pretrained"]),
-                            freeze=cfg["freeze"], unfrozen_layers=int(cfg["unfrozen_layers"]),
-                            allow_download=allow_download)
-        if size < 16 or (cfg["arch"] == "inception_v3" and size < 75):
-            raise DataError("train", f"image_size={size} is too small for {cfg['arch']}",
-                            "at least 75 for inception_v3, 16 otherwise")
-        model.to(dev)
-        if channels_last:
-            model.to(memory_format=torch.channels_last)
-        params = [p for p in model.parameters() if p.requires_grad]
-        if cfg["optimizer"] == "adam":
-            opt = torch.optim.Adam(params, lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
-        elif cfg["optimizer"] == "sgd":
-            opt = torch.optim.SGD(params, lr=float(cfg["lr"]), momentum=0.9,
-                                  weight_decay=float(cfg["weight_decay"]))
-        else:
-            raise DataError("train", f"unknown optimizer {cfg['optimizer']!r}", "adam or sgd")
-        scaler = torch.amp.GradScaler(dev.type) if use_scaler else None
-
-        history: list[dict] = []
-        start_epoch = 0
-        ckpt_path = out / "checkpoint.pt"
-        ck = (_load_checkpoint(ckpt_path) or _final_state(out, config_fp)) if resume else None
-        if ck is not None and ck.get("config_fp") == config_fp:
-            model.load_state_dict(ck["model"])
-            if ck.get("optimizer") is not None:  # None: a complete training, nothing left to train
-                opt.load_state_dict(ck["optimizer"])
-                torch.set_rng_state(ck["rng"])
-            if scaler is not None and ck.get("scaler"):
-                scaler.load_state_dict(ck["scaler"])
-            history = [dict(r) for r in ck["history"]]
-            start_epoch = int(ck["epoch"]) + 1
-        elif ck is not None:
-            warnings.warn(f"{ckpt_path}: checkpoint of another configuration; training starts over")
-        resumed_from = start_epoch
-
-        # images (decoded or rendered once)
-        t_load = time.perf_counter()
-        load_kw = dict(preload=cfg["preload"], num_workers=int(cfg["num_workers"]),
-                       skip_bad_images=skip_bad_images, progress=progress)
-        src = imagedata.load_images(li, manifest, size, **load_kw)
-        load_s = time.perf_counter() - t_load
-        y_all = torch.as_tensor(manifest["y"].to_numpy().copy(), dtype=torch.long)
-        is_poison = torch.as_tensor((manifest["role"] == "poison").to_numpy().copy())
-        tgt_y = spec.target_index
-
-        epochs = int(cfg["epochs"])
-        if cfg.get("schedule", "constant") not in ("constant", "cosine"):
-            raise DataError("train", f"unknown schedule {cfg['schedule']!r}", "constant or cosine")
-        steps_per_epoch = math.ceil(len(train_rows) / int(cfg["batch_size"]))
-        total_steps = max(1, epochs * steps_per_epoch)
-        base_lr = float(cfg["lr"])
-        stop_at = epochs if max_epochs_this_call is None else min(epochs, start_epoch + int(max_epochs_this_call))
-        n_train_seen = 0
-        t_train = 0.0
-        bar = tqdm(range(start_epoch, stop_at), desc=f"train {cfg['arch']}", disable=not progress,
-                   initial=start_epoch, total=epochs)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            torch.manual_seed(_epoch_seed(seed, epoch + 1, 1))
-            g = torch.Generator().manual_seed(_epoch_seed(seed, epoch + 1, 2))
-            order = torch.as_tensor(train_rows)[torch.randperm(len(train_rows), generator=g)]
-            model.train()
-            sums = {"loss": 0.0, "n": 0, "c_loss": 0.0, "c_hit": 0, "c_n": 0, "p_loss": 0.0,
-                    "p_hit": 0, "p_n": 0}
-            bs = int(cfg["batch_size"])
-            for step, (xb, pos, ok) in enumerate(tqdm(src.batches(order, bs), total=math.ceil(len(order) / bs),
-                                                      desc=f"epoch {epoch + 1}", leave=False,
-                                                      disable=progress != "batches")):
-                if cfg.get("schedule") == "cosine":
-                    done = epoch * steps_per_epoch + step
-                    for pg in opt.param_groups:
-                        pg["lr"] = base_lr * 0.5 * (1.0 + math.cos(math.pi * done / total_steps))
-                pos = torch.as_tensor(pos)
-                keep = ok.bool()
-                if not bool(keep.any()):
-                    continue
-                if not bool(keep.all()):
-                    xb, pos = xb[keep], pos[keep]
-                x = imagedata.to_float(xb.to(dev, non_blocking=True))
-                x = imagedata.augment(x, cfg["augment"], g)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                yb = y_all[pos].to(dev)
-                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    logits = model(x)
-                per = F.cross_entropy(logits.float(), yb, reduction="none")
-                loss = per.mean()
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                with torch.no_grad():
-                    hit = (logits.argmax(1) == yb).cpu()
-                    per = per.detach().cpu()
-                    pm = is_poison[pos]
-                    sums["loss"] += float(per.sum())
-                    sums["n"] += len(per)
-                    sums["c_loss"] += float(per[~pm].sum())
-                    sums["c_hit"] += int(hit[~pm].sum())
-                    sums["c_n"] += int((~pm).sum())
-                    sums["p_loss"] += float(per[pm].sum())
-                    sums["p_hit"] += int(hit[pm].sum())
-                    sums["p_n"] += int(pm.sum())
-            t_train += time.perf_counter() - t0
-            n_train_seen += sums["n"]
-            # held-out evaluation
-            pred, loss_te, ok_te = predict(model, src, test_rows, test_df["y"].to_numpy(),
-                                           int(cfg["eval_batch_size"]), dev, amp_dtype, channels_last)
-            m = _metrics_from(pred, loss_te, test_df, tgt_y, spec.target, ok_te)
-            div = lambda a, b: a / b if b else float("nan")  # noqa: E731
-            row = {"epoch": epoch + 1, "train_loss": div(sums["loss"], sums["n"]),
-                   "train_clean_acc": div(sums["c_hit"], sums["c_n"]),
-                   "train_clean_loss": div(sums["c_loss"], sums["c_n"]),
-                   "train_trigger_acc": div(sums["p_hit"], sums["p_n"]),
-                   "train_trigger_loss": div(sums["p_loss"], sums["p_n"]),
-                   "test_clean_acc": m["clean_acc_separate"], "test_clean_loss": m["clean_loss_separate"],
-                   "test_trigger_acc": m["trigger_acc_nontarget"],
-                   "test_trigger_loss": m["trigger_loss_nontarget"],
-                   "test_clean_acc_authors": m["clean_acc_authors"],
-                   "test_clean_loss_authors": m["clean_loss_authors"],
-                   "test_trigger_acc_authors": m["trigger_acc_authors"],
-                   "test_trigger_loss_authors": m["trigger_loss_authors"],
-                   "lr": float(opt.param_groups[0]["lr"]), "epoch_s": time.perf_counter() - t0}
-            history.append(row)
-            state = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "rng": torch.get_rng_state(), "history": history, "config_fp": config_fp,
-                     "seed": int(seed)}
-            if scaler is not None:
-                state["scaler"] = scaler.state_dict()
-            _save_checkpoint(ckpt_path, state)
-            _write_log(out / "log.csv", history)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", clean=f"{row['test_clean_acc']:.2f}",
-                            trigger=f"{row['test_trigger_acc']:.2f}")
-            for cb in callbacks:
-                cb(epoch, row, model)
-        bar.close()
-
-        epochs_done = len(history)
-        complete = epochs_done >= epochs
-        if start_epoch >= stop_at:  # nothing trained in this call (already complete): evaluate
-            pred, loss_te, ok_te = predict(model, src, test_rows, test_df["y"].to_numpy(),
-                                           int(cfg["eval_batch_size"]), dev, amp_dtype, channels_last)
-            m = _metrics_from(pred, loss_te, test_df, tgt_y, spec.target, ok_te)
-        final = _headline(m, spec.clean_test, spec.trigger_acc)
-    bad = list(getattr(src, "bad", []))
-    last = history[-1] if history else {}
-    epoch_s = [h.get("epoch_s", float("nan")) for h in history]
-    timing = {
-        "wall_s": time.perf_counter() - t_start, "image_load_s": load_s, "train_s": t_train,
-        "train_images_per_s": (n_train_seen / t_train) if t_train else None,
-        "epoch_s": [float(e) for e in epoch_s], "threads": torch.get_num_threads(),
-        "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-                        else platform.processor() or platform.machine()),
-        "out_dir": str(out), "torch": torch.__version__,
-    }
-    results = {
-        **{k: final[k] for k in METRICS},
-        "clean_loss_separate": final["clean_loss_separate"], "clean_loss_authors": final["clean_loss_authors"],
-        "trigger_loss_nontarget": final["trigger_loss_nontarget"],
-        "trigger_loss_authors": final["trigger_loss_authors"],
-        "train_loss": last.get("train_loss"), "train_clean_acc": last.get("train_clean_acc"),
-        "train_trigger_acc": last.get("train_trigger_acc"),
-        "n_clean_test": final["n_clean_test"], "n_poison_test": final["n_poison_test"],
-        "n_poison_test_nontarget": final["n_poison_test_nontarget"],
-        "clean_test_definition": spec.clean_test, "trigger_acc_definition": spec.trigger_acc,
-        "complete": bool(complete), "epochs": epochs, "epochs_done": epochs_done,
-        "resumed_from_epoch": resumed_from,
-        "history": [{k: v for k, v in h.items() if k != "epoch_s"} for h in history],
-        "counts": manifest_counts(manifest, spec), "arch": cfg["arch"], "profile": profile,
-        "config": cfg, "seed": int(seed), "n_classes": n_classes, "device": str(dev),
-        "amp": str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
-        "channels_last": channels_last, "deterministic": cpu_det,
-        "skipped_images": len(bad), "skipped_files": [b["file"] for b in bad],
-        "parameters": count_parameters(model),
-        "timing": timing,
-    }
-    meta = {
-        "arch": cfg["arch"], "n_classes": n_classes, "freeze": cfg["freeze"],
-        "unfrozen_layers": int(cfg["unfrozen_layers"]), "pretrained": bool(cfg["pretrained"]),
-        "image_size": size, "mean": list(imagedata.MEAN), "std": list(imagedata.STD),
-        "classes": manifest.attrs.get("classes") or [{"id": int(c)} for c in spec.all_classes],
-        "class_ids": spec.all_classes, "target": spec.target, "target_index": spec.target_index,
-        "trigger": manifest.attrs.get("trigger") or {"id": spec.trigger},
-        "spec": spec.to_dict(), "profile": profile, "config": cfg, "seed": int(seed),
-        "complete": bool(complete), "epochs_done": epochs_done, "config_fp": config_fp,
-        "manifest": "manifest.csv", "skip_bad_images": bool(skip_bad_images),
-        "metrics": {k: results[k] for k in METRICS},
-    }
-    if complete:
-        with atomic_path(out / "model.pt", suffix=".pt") as tmp:
-            torch.save(model.state_dict(), tmp)
-        write_json(out / "model.json", meta)
-        if not keep_checkpoint:
-            (out / "checkpoint.pt").unlink(missing_ok=True)
+    run = _set_up(manifest, arch, out_dir, profile, seed, device, spec, threads, amp, channels_last,
+                  overrides)
+    with _deterministic(run.cpu_det):
+        model, opt, scaler = _build(run, allow_download)
+        history, start_epoch = _resume(run, model, opt, scaler, resume)
+        data = _load_data(li, run, skip_bad_images, progress)
+        done = _epochs(run, model, opt, scaler, data, history, start_epoch, max_epochs_this_call,
+                       callbacks, progress)
+        final = _headline(done["metrics"], run.spec.clean_test, run.spec.trigger_acc)
+    timing = _timing(run, t_start, data, done, history)
+    results = _results(run, model, final, history, start_epoch, data["src"], timing)
+    if results["complete"]:
+        _save_final(run, model, results, skip_bad_images, keep_checkpoint)
     return results
 
 
@@ -669,76 +755,3 @@ def load_trained(out_dir: str | os.PathLike, device=None):
 def load_manifest(out_dir: str | os.PathLike) -> pd.DataFrame:
     """The manifest a training in ``out_dir`` used (``manifest.csv`` + its JSON attrs)."""
     return read_manifest(Path(out_dir) / "manifest.csv")
-
-
-# ----------------------------------------------------------------------------- repeated runs
-def aggregate(results_list: Sequence[dict], by: Sequence[str] | None = None,
-              metrics: Sequence[str] = ("clean_acc", "trigger_acc", "clean_acc_authors",
-                                        "trigger_acc_authors")) -> pd.DataFrame:
-    """Mean ± standard deviation of repeated runs (targets x seeds) per configuration.
-
-    Parameters
-    ----------
-    results_list : sequence of dict
-        ``train`` results or ``results.json`` dicts (flat keys; nested ``params`` dicts are merged).
-    by : sequence of str, optional
-        Keys that identify a configuration. Default: every scalar key shared by all results that
-        is not a metric, a timing, ``seed``, ``target`` or ``run_dir``.
-    metrics : sequence of str
-
-    Returns
-    -------
-    DataFrame
-        One row per configuration: the ``by`` keys, ``n`` (runs), ``<metric>_mean``,
-        ``<metric>_std`` (sample std, ddof=1; 0 for a single run) and ``<metric>`` formatted as
-        ``"mean ± std"`` in percent.
-
-    Examples
-    --------
-    >>> aggregate([{"mode": "mis", "clean_acc": .9, "trigger_acc": .8, "seed": 0},
-    ...            {"mode": "mis", "clean_acc": .8, "trigger_acc": .6, "seed": 1}],
-    ...           by=["mode"], metrics=("clean_acc", "trigger_acc"))[["mode", "n", "clean_acc"]]
-      mode  n   clean_acc
-    0  mis  2  85.0 ± 7.1
-    """
-    if not results_list:
-        raise DataError("aggregate", "no results to aggregate", "at least one result dict")
-    flat = []
-    for r in results_list:
-        f = {}
-        for k, v in r.items():
-            if isinstance(v, dict) and k in ("params",):
-                f.update({kk: vv for kk, vv in v.items() if kk not in f})
-            else:
-                f[k] = v
-        flat.append(f)
-    df = pd.DataFrame(flat)
-    metrics = [m for m in metrics if m in df.columns]
-    if not metrics:
-        raise DataError("aggregate", "none of the metrics are in the results", "e.g. clean_acc")
-    if by is None:
-        skip = set(metrics) | set(METRICS) | {"seed", "target", "run_dir", "out_dir", "wall_s",
-                                              "train_s", "image_load_s", "train_images_per_s"}
-        by = [c for c in df.columns if c not in skip and not c.endswith(("_s", "_acc", "_loss"))
-              and df[c].map(lambda v: isinstance(v, (str, int, float, bool, np.integer, np.floating))
-                            or v is None).all()
-              and df[c].nunique(dropna=False) > 1]
-    by = list(by)
-    for m in metrics:
-        df[m] = pd.to_numeric(df[m], errors="coerce")
-    if by:
-        keyed = df[by].astype(str)
-        groups = df.groupby([keyed[c] for c in by], sort=False, dropna=False)
-    else:
-        groups = [((), df)]
-    rows = []
-    for key, g in groups:
-        row = {c: g[c].iloc[0] for c in by}
-        row["n"] = int(len(g))
-        for m in metrics:
-            mu = float(g[m].mean())
-            sd = float(g[m].std(ddof=1)) if len(g) > 1 else 0.0
-            row[f"{m}_mean"], row[f"{m}_std"] = mu, sd
-            row[m] = f"{100 * mu:.1f} ± {100 * sd:.1f}"
-        rows.append(row)
-    return pd.DataFrame(rows)

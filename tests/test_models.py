@@ -25,7 +25,7 @@ def empty_hub(tmp_path, monkeypatch):
                                        pytest.param("inception_v3", 75, marks=pytest.mark.slow)])
 def test_architectures_head_and_forward(arch, size):
     m = models.build_model(arch, 5, freeze="all")
-    assert isinstance(m.head[0], nn.Linear) and m.head[0].out_features == models.HEAD_WIDTH
+    assert isinstance(m.head[0], nn.Linear) and m.head[0].out_features == models._HEAD_WIDTH
     assert isinstance(m.head[1], nn.ReLU) and m.head[2].out_features == 5
     assert m.head[0].in_features == models.ARCHITECTURES[arch].feature_dim
     m.eval()

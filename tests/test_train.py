@@ -1,4 +1,4 @@
-"""Training: a real (tiny) run, determinism, resume after interruption, bad images, aggregation."""
+"""Training: a real (tiny) run, determinism, resume after interruption, bad images."""
 from __future__ import annotations
 
 import math
@@ -50,7 +50,7 @@ def test_smoke_training_learns_and_writes_everything(li, manifest, full_run):
         assert (out / f).is_file(), f
     assert not (out / "checkpoint.pt").exists(), "only the final state (model.pt) is kept by default"
     log = pd.read_csv(out / "log.csv")
-    assert list(log.columns) == train.LOG_COLUMNS and len(log) == 2
+    assert list(log.columns) == train._LOG_COLUMNS and len(log) == 2
     # the definitions: headline = separate / nontarget by default
     assert r["clean_acc"] == r["clean_acc_separate"] and r["trigger_acc"] == r["trigger_acc_nontarget"]
     assert r["n_clean_test"] == 45 and r["n_poison_test"] == 60
@@ -85,6 +85,25 @@ def _poison_hits(model, li, man, meta):
     return int((pred == meta["target_index"]).sum())
 
 
+def test_predict_of_an_image_source_is_predict_of_its_images(li, full_run):
+    """Training evaluates through imagedata.predict on its image source: the same probabilities
+    as predicting the images themselves with the model's recorded transform."""
+    from nbkit import imagedata
+
+    out, _ = full_run
+    model, meta = train.load_trained(out)
+    man = train.load_manifest(out)
+    rows = np.flatnonzero((man["split"] == "test").to_numpy())[:40]
+    src = imagedata.load_images(li, man, meta["image_size"], progress=False)
+    via_source = imagedata.predict(model, src, batch_size=16, positions=rows)
+    images = [li.load_image(int(r)) for r in man["row"].to_numpy()[rows]]
+    via_images = imagedata.predict(model, images, imagedata.transform_from_meta(meta), batch_size=16)
+    assert via_source.shape == (40, 3)
+    np.testing.assert_allclose(via_source, via_images, atol=1e-6)
+    logits = imagedata.predict(model, src, positions=rows, logits=True)
+    np.testing.assert_allclose(torch.softmax(torch.from_numpy(logits), 1).numpy(), via_source, atol=1e-6)
+
+
 def test_training_is_deterministic(li, manifest, full_run, tmp_path):
     _, r1 = full_run
     r2 = train.train(li, manifest, "resnet10", tmp_path, profile="smoke", seed=0, progress=False,
@@ -99,10 +118,13 @@ def test_resume_after_interruption_matches_uninterrupted(li, manifest, full_run,
     out_full, r_full = full_run
 
     # a kill after epoch 1 is checkpointed (simulated by an exception from a callback)
-    def boom(epoch, row, model):
-        raise train.TrainingInterrupted("simulated kill")
+    class Killed(RuntimeError):
+        pass
 
-    with pytest.raises(train.TrainingInterrupted):
+    def boom(epoch, row, model):
+        raise Killed("simulated kill")
+
+    with pytest.raises(Killed):
         train.train(li, manifest, "resnet10", tmp_path, profile="smoke", seed=0, progress=False,
                     threads=1, callbacks=[boom], **FAST)
     ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
@@ -168,9 +190,11 @@ def test_bad_image_file_is_named_or_skipped(tmp_path):
     assert r["skipped_images"] == 2 and set(r["skipped_files"]) == {victim, missing}
     assert r["complete"]
     # streaming (no preload) finds them too
+    n_test = r["n_clean_test"] + r["n_poison_test"]
+    assert n_test == (man.split == "test").sum() - 1, "the missing test image is left out"
     r = train.train(li, man, "resnet10", tmp_path / "c", profile="smoke", progress=False,
                     skip_bad_images=True, **{**kw, "preload": False})
-    assert r["skipped_images"] == 2
+    assert r["skipped_images"] == 2 and r["n_clean_test"] + r["n_poison_test"] == n_test
 
 
 def test_missing_pretrained_weights_message_from_train(li, manifest, tmp_path, monkeypatch):
@@ -186,20 +210,6 @@ def test_options_errors(li, manifest, tmp_path):
         train.train(li, manifest, None, tmp_path, profile="smoke", epoch=3)
     with pytest.raises(MissingDataError, match="no trained model"):
         train.load_trained(tmp_path / "nothing")
-
-
-def test_aggregate_mean_std():
-    res = [{"subset_mode": "mis", "injection_rate": 0.1, "seed": s, "target": t,
-            "clean_acc": 0.8 + 0.02 * s, "trigger_acc": 0.5 + 0.1 * t} for s in range(3) for t in range(2)]
-    res += [{"subset_mode": "neighbours", "injection_rate": 0.1, "seed": 0, "target": 0,
-             "clean_acc": 0.6, "trigger_acc": 0.4}]
-    df = train.aggregate(res, metrics=("clean_acc", "trigger_acc"))
-    assert list(df["subset_mode"]) == ["mis", "neighbours"] and list(df["n"]) == [6, 1]
-    mis = df.iloc[0]
-    assert mis["clean_acc_mean"] == pytest.approx(0.82)
-    assert mis["clean_acc_std"] == pytest.approx(np.std([0.8, 0.8, 0.82, 0.82, 0.84, 0.84], ddof=1))
-    assert mis["trigger_acc"] == "55.0 ± 5.5"
-    assert df.iloc[1]["clean_acc_std"] == 0.0
 
 
 @pytest.mark.slow

@@ -69,7 +69,7 @@ from .progress import tqdm
 from . import imagedata
 from .curate import BackdoorSpec, export_manifest, manifest_counts, read_manifest
 from .errors import DataError, MissingDataError
-from .io import atomic_path, fingerprint, read_json, write_json, write_text
+from .io import atomic_path, fingerprint, read_json, write_json
 from .models import build_model, count_parameters
 
 PROFILES: dict[str, dict[str, Any]] = {

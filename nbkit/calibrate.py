@@ -517,5 +517,426 @@ def write_label_template(csv_path: str | os.PathLike, image_ids: Sequence[str],
     return write_text(csv_path, buf.getvalue())
 
 
-__all__ = ["RULES", "thresholds", "sweep", "choose", "read_hand_labels", "calibrate_directory",
-           "plot_sweep", "labelling_grid", "write_label_template"]
+# --------------------------------------------------------------------------------------- notebook 01
+#: The decoding variants notebook 01 compares (section 3): label -> keywords of calibrate_directory.
+DECODING_VARIANTS = {"paper (corners out, >=, top-1)": {},
+                     "corners kept": {"exclude_corners": False},
+                     "strict > comparison": {"comparison": ">"},
+                     "top-2 classes per cell": {"topk": 2}}
+
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".JPEG", ".jpeg")
+
+
+def effective_sizes(smoke: bool, large_sample: int) -> dict:
+    """The sizes notebook 01 runs at: the full ones, or the quick ones of a smoke run.
+
+    Parameters
+    ----------
+    smoke : bool
+        The notebook's ``smoke`` parameter.
+    large_sample : int
+        The notebook's ``large_sample`` parameter (0 skips the large-sample study).
+
+    Returns
+    -------
+    dict
+        ``dataset_images`` (toy scenes to generate; None = the dataset's default),
+        ``large_sample`` (images of the large sample before capping at the dataset size; 0 = skip),
+        ``draws`` (random 20-image calibrations of the histogram) and ``size_draws`` (random
+        samples per sample size).
+
+    Examples
+    --------
+    >>> effective_sizes(True, 1000)
+    {'dataset_images': 3000, 'large_sample': 200, 'draws': 40, 'size_draws': 20}
+    >>> effective_sizes(False, 0)["large_sample"]
+    0
+    """
+    n_large = (200 if smoke else int(large_sample)) if large_sample else 0
+    return {"dataset_images": 3000 if smoke else None, "large_sample": n_large,
+            "draws": 40 if smoke else 200, "size_draws": 20 if smoke else 200}
+
+
+def prepare_sample(run_dir, dataset: str = "toyscenes", relabel_dir: str = "",
+                   hand_labels: str = "", n_images: int = 20, seed: int = 0, labeller_seed: int = 0,
+                   smoke: bool = False) -> dict:
+    """The hand-labelled ReLabel-format sample notebook 01 calibrates on.
+
+    Toy mode (``relabel_dir`` empty): load the toy-scenes ``dataset`` (smaller in a smoke run, see
+    :func:`effective_sizes`) and write ``n_images`` of its scenes with the simulated labeller's maps
+    into ``<run_dir>/relabel_sample`` (``nbkit.datasets.toyscenes.write_relabel_sample``). Real mode:
+    use ``relabel_dir`` and ``hand_labels`` (default ``<relabel_dir>/hand_labels.csv``) as they are.
+
+    Returns
+    -------
+    dict
+        ``mode`` ("toy" or "real"), ``sample_dir``, ``labels_csv`` (Paths), ``li`` (the toy
+        ``LabelIndex``, None in real mode) and ``text`` (one line saying what was used).
+
+    Raises
+    ------
+    ValueError
+        Toy mode with a ``dataset`` that is not toy scenes.
+    """
+    from .labelmaps import map_paths
+
+    if relabel_dir:
+        sample_dir = Path(relabel_dir)
+        labels_csv = Path(hand_labels) if hand_labels else sample_dir / "hand_labels.csv"
+        return {"mode": "real", "sample_dir": sample_dir, "labels_csv": labels_csv, "li": None,
+                "text": f"ReLabel folder {sample_dir}: {len(map_paths(sample_dir)):,} maps; "
+                        f"hand labels {labels_csv}"}
+    from .datasets import load_dataset
+    from .datasets.toyscenes import write_relabel_sample
+
+    if not str(dataset).startswith("toyscenes"):
+        raise ValueError(f"dataset={dataset!r}: the simulated labeller needs toy scenes; "
+                         "for real data set relabel_dir and hand_labels instead")
+    n = effective_sizes(smoke, 0)["dataset_images"]
+    li = load_dataset(dataset, **({"n_images": n} if n else {}))
+    sample_dir = Path(run_dir) / "relabel_sample"
+    sample = write_relabel_sample(sample_dir, n=n_images, seed=seed, li=li, labeller_seed=labeller_seed)
+    return {"mode": "toy", "sample_dir": sample_dir, "labels_csv": sample_dir / "hand_labels.csv",
+            "li": li, "text": f"{li.name}: {li.n_images:,} scenes, {li.n_classes} classes; wrote "
+                              f"{len(sample)} maps to {sample_dir}"}
+
+
+def _names(class_labels, class_ids) -> list[str]:
+    """Class labels of ``class_ids`` (their ids as text when the label space is unknown)."""
+    return [class_labels[c] if class_labels is not None else str(c) for c in class_ids]
+
+
+def _image_file(sample_dir: Path, image_id: str) -> Path | None:
+    """The picture beside a label map (``<image_id>.png`` / ``.jpg`` / ``.JPEG``), or None."""
+    return next((Path(sample_dir) / f"{image_id}{ext}" for ext in _IMAGE_EXTENSIONS
+                 if (Path(sample_dir) / f"{image_id}{ext}").exists()), None)
+
+
+def sample_images(sample_dir, image_ids: Sequence[str]) -> list[np.ndarray] | None:
+    """The RGB pictures of ``image_ids`` from ``sample_dir``, or None when any one is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sample_images(tempfile.mkdtemp(), ["n01440764_10026"]) is None
+    True
+    """
+    files = [_image_file(Path(sample_dir), i) for i in image_ids]
+    if any(f is None for f in files):
+        return None
+    from PIL import Image
+
+    return [np.asarray(Image.open(f).convert("RGB")) for f in files]
+
+
+def label_map_figure(cal: Mapping, sample_dir, k: int | None = None):
+    """One label map beside its image: top-1 class per cell and top-1 softmax probability.
+
+    Parameters
+    ----------
+    cal : dict
+        From :func:`calibrate_directory`.
+    sample_dir : path-like
+        The folder of the maps; the image ``<image_id>.png`` (or ``.jpg``) is shown when present.
+    k : int, optional
+        Row of the image to show; default the busiest image (most hand labels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels; cells of hand-labelled classes coloured, the rest grey; the four corners
+        (ignored by the decoder) outlined in red.
+    """
+    import matplotlib.pyplot as plt
+
+    from .labelmaps import cell_probabilities, top1_grid
+
+    truth, ids, maps = cal["truth"], cal["image_ids"], cal["maps"]
+    k = int(np.argmax(truth.sum(axis=1))) if k is None else int(k)
+    top1, p1 = top1_grid(maps[k:k + 1])[0], cell_probabilities(maps[k:k + 1])[0, 0]
+    present = set(np.flatnonzero(truth[k]))
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+    img = sample_images(sample_dir, [ids[k]])
+    if img is not None:
+        axes[0].imshow(img[0], interpolation="nearest")
+    axes[0].set_title(f"{ids[k]}\nhand labels: " + ", ".join(_names(cal["class_labels"], sorted(present))),
+                      fontsize=7)
+    shown = np.where(np.isin(top1, list(present)), top1, -1)
+    axes[1].imshow(np.ma.masked_less(shown, 0), cmap="tab20", vmin=0,
+                   vmax=max(20, cal["confidences"].shape[1]))
+    axes[1].imshow(np.ma.masked_greater_equal(shown, 0), cmap="Greys", vmin=-3, vmax=1, alpha=0.5)
+    axes[1].set_title("top-1 class per cell\n(labelled classes coloured)", fontsize=8)
+    im = axes[2].imshow(p1, cmap="viridis", vmin=0.2, vmax=1.0)
+    axes[2].set_title("top-1 softmax probability", fontsize=8)
+    fig.colorbar(im, ax=axes[2], fraction=0.046)
+    for ax in axes[1:]:
+        for r, c in ((0, 0), (0, 14), (14, 0), (14, 14)):
+            ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def choice_text(choice: Mapping, paper: Mapping | None = None) -> str:
+    """One line: the chosen threshold with its FP / FN, beside the paper's (App. B).
+
+    Examples
+    --------
+    >>> choice_text({"rule": "crossing", "threshold": 0.994, "fp": 3, "fn": 4})
+    'chosen (crossing): 0.994 -> 3 FP, 4 FN; paper: 0.994 -> 14 FP, 16 FN'
+    """
+    from .reference import CALIBRATION
+
+    p = CALIBRATION if paper is None else paper
+    return (f"chosen ({choice['rule']}): {choice['threshold']:.3f} -> {choice['fp']} FP, "
+            f"{choice['fn']} FN; paper: {p['threshold']:.3f} -> {p['false_positives']} FP, "
+            f"{p['false_negatives']} FN")
+
+
+def rules_table(choice: Mapping, reference_sweep) -> pd.DataFrame:
+    """Every threshold rule applied to our sweep and to a recorded one (the authors').
+
+    Parameters
+    ----------
+    choice : dict
+        From :func:`choose` on our sweep.
+    reference_sweep : sequence of (threshold, fp, fn)
+        E.g. ``nbkit.reference.FIGURE7_AUTHORS["sweep"]["value"]``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``rule, source, threshold, fp, fn, fp_plus_fn``; one row per rule and source
+        (``ours``, ``authors' recorded sweep``).
+
+    Examples
+    --------
+    >>> authors = [(0.993, 16, 15), (0.994, 14, 16)]
+    >>> t = rules_table(choose(pd.DataFrame(authors, columns=["threshold", "fp", "fn"])), authors)
+    >>> t.loc[t["source"] != "ours", ["rule", "threshold"]].values.tolist()
+    [['crossing', 0.994], ['balanced', 0.993], ['min_total', 0.994]]
+    """
+    cols = ["threshold", "fp", "fn", "fp_plus_fn"]
+    theirs = choose(pd.DataFrame(reference_sweep, columns=["threshold", "fp", "fn"]))
+    return pd.DataFrame([{"rule": r, "source": src, **{c: ch[r][c] for c in cols}}
+                         for src, ch in (("ours", choice), ("authors' recorded sweep", theirs))
+                         for r in RULES])
+
+
+def decoding_options(sample_dir, labels_csv, levels, rule: str, at: float,
+                     variants: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Rerun the calibration under each decoding variant (corners, ``>`` / ``>=``, top-k).
+
+    Parameters
+    ----------
+    sample_dir, labels_csv, levels, rule
+        As for :func:`calibrate_directory`.
+    at : float
+        A threshold of ``levels`` (our choice) at which every variant's FP / FN is also reported.
+    variants : dict, optional
+        Label -> keywords of :func:`calibrate_directory`; default :data:`DECODING_VARIANTS`.
+
+    Returns
+    -------
+    DataFrame
+        One row per variant: ``decoding, chosen_threshold, fp_at_chosen, fn_at_chosen`` and
+        ``fp_at_<at>, fn_at_<at>`` (``at`` with three decimals).
+    """
+    rows = []
+    for name, opt in (DECODING_VARIANTS if variants is None else variants).items():
+        r = calibrate_directory(sample_dir, labels_csv, levels=levels, rule=rule, **opt)
+        here = r["sweep"].set_index("threshold").loc[at]
+        rows.append({"decoding": name, "chosen_threshold": r["choice"]["threshold"],
+                     "fp_at_chosen": int(r["choice"]["fp"]), "fn_at_chosen": int(r["choice"]["fn"]),
+                     f"fp_at_{at:.3f}": int(here["fp"]), f"fn_at_{at:.3f}": int(here["fn"])})
+    return pd.DataFrame(rows)
+
+
+def _chosen_thresholds(conf, truth, levels, rule, rng, n_sample: int, draws: int) -> np.ndarray:
+    """Thresholds chosen on ``draws`` random ``n_sample``-image subsets (rows of ``conf``)."""
+    return np.array([choose(sweep(conf[idx], truth[idx], levels), rule)["threshold"]
+                     for idx in (rng.choice(len(conf), n_sample, replace=False) for _ in range(draws))])
+
+
+def large_sample_study(li, n_images: int, levels, rule: str = "crossing", seed: int = 0,
+                       labeller_seed: int = 0, large_sample: int = 1000, draws: int = 200,
+                       size_draws: int = 200) -> dict:
+    """How much a small calibration varies: a large toy sample and many small ones drawn from it.
+
+    Decodes ``large_sample`` seeded toy scenes (capped at the dataset size) with the simulated
+    labeller, chooses the threshold on the whole sample (the *expected* crossing), then on
+    ``draws`` random ``n_images``-image subsets (the spread of App. B's procedure) and on
+    ``size_draws`` random subsets of each size 10, 20, 50, 100, 200 and ``n_images`` smaller than
+    the large sample. One generator, seeded from ``[seed, 0x6C617267]``, makes every draw.
+
+    Parameters
+    ----------
+    li : LabelIndex
+        Toy scenes (``nbkit.datasets.toyscenes``).
+    n_images : int
+        Size of the hand-labelled sample being judged (the paper: 20).
+    levels : array
+        Thresholds (:func:`thresholds`).
+    rule : str
+        Threshold rule (:func:`choose`).
+    seed, labeller_seed : int
+        Seed of the draws; seed of the simulated labeller.
+    large_sample, draws, size_draws : int
+        See :func:`effective_sizes`.
+
+    Returns
+    -------
+    dict
+        ``n_large``, ``n_images``, ``sweep`` (DataFrame of the large sample), ``choice`` (its :func:`choose`),
+        ``draws`` (array of chosen thresholds), ``by_size`` (DataFrame ``sample_size, median,
+        p05, p95, share_at_0.994``) and ``scale`` (``n_images / n_large``).
+    """
+    from .datasets.toyscenes import labelmaps
+    from .labelmaps import class_confidence
+
+    n_large = min(int(large_sample), li.n_images)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6C617267])))
+    rows = np.sort(rng.choice(li.n_images, n_large, replace=False))
+    conf = class_confidence(labelmaps(li, rows, seed=labeller_seed), n_classes=li.n_classes)
+    truth = li.Y[rows].toarray()
+    sw = sweep(conf, truth, levels)
+    drawn = _chosen_thresholds(conf, truth, levels, rule, rng, int(n_images), draws)
+    by_size = []
+    for n_s in sorted({10, 20, 50, 100, 200, int(n_images)}):
+        if n_s < n_large:
+            th = _chosen_thresholds(conf, truth, levels, rule, rng, n_s, size_draws)
+            by_size.append({"sample_size": n_s, "median": float(np.median(th)),
+                            "p05": float(np.quantile(th, 0.05)), "p95": float(np.quantile(th, 0.95)),
+                            "share_at_0.994": float(np.mean(np.isclose(th, 0.994)))})
+    return {"n_large": n_large, "n_images": int(n_images), "sweep": sw, "choice": choose(sw, rule),
+            "draws": drawn, "by_size": pd.DataFrame(by_size), "scale": int(n_images) / n_large}
+
+
+def plot_variability(study: Mapping, choice: Mapping, start: float, stop: float, step: float,
+                     paper_threshold: float = 0.994):
+    """The large-sample study as a figure: expected FP / FN curves and the spread of small samples.
+
+    Parameters
+    ----------
+    study : dict
+        From :func:`large_sample_study`.
+    choice : dict
+        This notebook's own choice (:func:`choose`), marked on the histogram.
+    start, stop, step : float
+        The sweep's range (histogram bins are one per threshold).
+    paper_threshold : float
+        Marked on the curves (the paper: 0.994).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    sw, ch, draws, scale = study["sweep"], study["choice"], study["draws"], study["scale"]
+    n_small = study["n_images"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(sw["threshold"], sw["fp"] * scale, color="tab:red", label=f"FP per {n_small} images")
+    axes[0].plot(sw["threshold"], sw["fn"] * scale, color="tab:blue", label=f"FN per {n_small} images")
+    axes[0].axvline(ch["threshold"], color="k", ls="--", lw=1,
+                    label=f"expected crossing {ch['threshold']:.3f}")
+    axes[0].axvline(paper_threshold, color="tab:green", ls=":", lw=2, label=f"paper {paper_threshold}")
+    axes[0].set_xlabel("threshold")
+    axes[0].legend(fontsize=8)
+    axes[0].set_ylim(bottom=0)
+    axes[0].set_title(f"{study['n_large']} images, scaled to {n_small}", fontsize=9)
+    axes[1].hist(draws, bins=thresholds(start, stop + step, step) - step / 2, color="grey")
+    axes[1].axvline(choice["threshold"], color="k", ls="--", lw=1, label="this notebook's sample")
+    axes[1].set_xlim(max(start, draws.min() - 0.005), stop)
+    axes[1].set_xlabel(f"chosen threshold of a random {n_small}-image sample")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def large_sample_record(study: Mapping | None) -> dict | None:
+    """The ``large_sample`` entry of notebook 01's results (None when the study was skipped).
+
+    Returns
+    -------
+    dict or None
+        ``n_images`` (large sample size), ``threshold`` (its expected crossing),
+        ``fp_per_sample`` / ``fn_per_sample`` (its FP / FN at that threshold scaled to the
+        hand-labelled sample size), ``draws`` and ``draw_threshold_median`` / ``_p05`` / ``_p95``
+        (thresholds chosen on random small samples), ``by_sample_size`` (records).
+    """
+    if study is None:
+        return None
+    ch, draws, scale = study["choice"], study["draws"], study["scale"]
+    return {"n_images": study["n_large"], "threshold": ch["threshold"],
+            "fp_per_sample": ch["fp"] * scale, "fn_per_sample": ch["fn"] * scale,
+            "draws": int(len(draws)), "draw_threshold_median": float(np.median(draws)),
+            "draw_threshold_p05": float(np.quantile(draws, 0.05)),
+            "draw_threshold_p95": float(np.quantile(draws, 0.95)),
+            "by_sample_size": study["by_size"].to_dict(orient="records")}
+
+
+def decoded_names(cal: Mapping, threshold: float) -> tuple[list[list[str]], list[list[str]]]:
+    """(decoded, hand) class labels per image of a calibration, decoded at ``threshold``.
+
+    ``cal`` is from :func:`calibrate_directory`; decoding uses the paper's options
+    (``nbkit.labelmaps.decode``).
+    """
+    from .labelmaps import decode
+
+    labels = cal["class_labels"]
+    pred = decode(cal["maps"], threshold, n_classes=cal["confidences"].shape[1])
+    return ([_names(labels, np.flatnonzero(p)) for p in pred],
+            [_names(labels, np.flatnonzero(t)) for t in cal["truth"]])
+
+
+def calibration_results(cal: Mapping, options: pd.DataFrame, large: Mapping | None, *, mode: str,
+                        dataset: str, relabel_dir: str, timing: Mapping) -> dict:
+    """Notebook 01's ``results.json`` (schema ``01_calibration``), built from its objects.
+
+    Parameters
+    ----------
+    cal : dict
+        From :func:`calibrate_directory` (its ``choice`` carries the rule).
+    options : DataFrame
+        From :func:`decoding_options`.
+    large : dict or None
+        From :func:`large_sample_record`.
+    mode, dataset, relabel_dir : str
+        ``"toy"`` or ``"real"``; the dataset spec (toy) or ReLabel folder (real) recorded.
+    timing : dict
+        Wall-clock seconds.
+
+    Returns
+    -------
+    dict
+        The keys ``nbkit.schema`` documents for ``01_calibration``.
+    """
+    from .reference import CALIBRATION as paper
+
+    choice, sw, truth = cal["choice"], cal["sweep"], cal["truth"]
+    return {
+        "mode": mode, "dataset": dataset if mode == "toy" else str(relabel_dir),
+        "n_images": len(cal["image_ids"]), "rule": choice["rule"],
+        **{k: choice[k] for k in ("threshold", "fp", "fn", "fp_plus_fn")},
+        "curves_cross": choice["crossing"]["curves_cross"],
+        **{r: choice[r] for r in RULES},
+        "fp_at_start": int(sw["fp"].iloc[0]), "fn_at_start": int(sw["fn"].iloc[0]),
+        "fp_at_stop": int(sw["fp"].iloc[-1]), "fn_at_stop": int(sw["fn"].iloc[-1]),
+        "n_true_labels": int(truth.sum()),
+        "decoding_options": options.to_dict(orient="records"),
+        "large_sample": large,
+        "paper": {"threshold": paper["threshold"], "fp": paper["false_positives"],
+                  "fn": paper["false_negatives"], "n_images": paper["n_images"],
+                  "fp_plus_fn": paper["false_positives"] + paper["false_negatives"]},
+        "timing": dict(timing),
+    }
+
+
+__all__ = ["RULES", "DECODING_VARIANTS", "thresholds", "sweep", "choose", "read_hand_labels",
+           "calibrate_directory", "plot_sweep", "labelling_grid", "write_label_template",
+           "effective_sizes", "prepare_sample", "sample_images", "label_map_figure", "choice_text",
+           "rules_table", "decoding_options", "large_sample_study", "plot_variability",
+           "large_sample_record", "decoded_names", "calibration_results"]

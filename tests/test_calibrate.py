@@ -188,3 +188,79 @@ def test_authors_recorded_sweep_from_realdata(realdata):
     df = pd.DataFrame(rows, columns=["threshold", "fp", "fn"])
     c = K.choose(df)
     assert (c["threshold"], c["fp"], c["fn"]) == (0.994, 14, 16)
+
+
+# --------------------------------------------------------------------------------------- notebook 01's steps
+@pytest.fixture(scope="module")
+def toy_sample(tmp_path_factory):
+    """A 12-image toy ReLabel sample (maps, pictures, hand labels) and its dataset."""
+    from nbkit.datasets import toyscenes as T
+
+    li = T.load_toyscenes(seed=0, n_images=300, progress=False, cache=False)
+    d = tmp_path_factory.mktemp("sample")
+    T.write_relabel_sample(d, n=12, seed=0, li=li)
+    return li, d
+
+
+def test_effective_sizes_shrink_only_in_smoke_runs():
+    assert K.effective_sizes(False, 1000) == {"dataset_images": None, "large_sample": 1000,
+                                              "draws": 200, "size_draws": 200}
+    assert K.effective_sizes(True, 1000)["large_sample"] == 200
+    assert K.effective_sizes(True, 0)["large_sample"] == 0  # 0 still skips the study
+
+
+def test_prepare_sample_modes(tmp_path):
+    real = K.prepare_sample(tmp_path, relabel_dir=str(tmp_path))
+    assert real["mode"] == "real" and real["li"] is None
+    assert real["labels_csv"] == tmp_path / "hand_labels.csv" and "0 maps" in real["text"]
+    with pytest.raises(ValueError, match="needs toy scenes"):
+        K.prepare_sample(tmp_path, dataset="voc:somewhere")
+
+
+def test_rules_table_on_the_authors_sweep():
+    rec = AUTHORS_SWEEP.values.tolist()
+    t = K.rules_table(K.choose(AUTHORS_SWEEP), rec).set_index(["rule", "source"])
+    assert t.loc[("crossing", "authors' recorded sweep"), "threshold"] == 0.994
+    assert t.loc[("balanced", "ours"), ["fp", "fn"]].tolist() == [16, 15]
+    assert len(t) == 2 * len(K.RULES)
+
+
+def test_choice_text_names_ours_and_the_papers():
+    txt = K.choice_text({"rule": "balanced", "threshold": 0.993, "fp": 16, "fn": 15})
+    assert txt.startswith("chosen (balanced): 0.993 -> 16 FP, 15 FN")
+    assert f"paper: {CALIBRATION['threshold']:.3f}" in txt
+
+
+def test_notebook_steps_on_a_toy_sample(toy_sample):
+    from nbkit.schema import SCHEMAS
+
+    li, d = toy_sample
+    levels = K.thresholds(0.95, 1.0, 0.005)
+    cal = K.calibrate_directory(d, levels=levels)
+    at = cal["choice"]["threshold"]
+    opts = K.decoding_options(d, d / "hand_labels.csv", levels, "crossing", at=at)
+    assert opts["decoding"].tolist() == list(K.DECODING_VARIANTS)
+    assert opts.loc[0, "chosen_threshold"] == at  # the paper's decoding reproduces the choice
+    assert opts.loc[0, f"fp_at_{at:.3f}"] == cal["choice"]["fp"]
+    pred, truth = K.decoded_names(cal, at)
+    assert len(pred) == len(truth) == 12 and all(isinstance(x, str) for t in truth for x in t)
+    images = K.sample_images(d, cal["image_ids"])
+    assert len(images) == 12 and images[0].ndim == 3
+    assert K.sample_images(d, ["no_such_image"]) is None
+    K.label_map_figure(cal, d)
+    study = K.large_sample_study(li, 12, levels, large_sample=60, draws=5, size_draws=3)
+    again = K.large_sample_study(li, 12, levels, large_sample=60, draws=5, size_draws=3)
+    assert np.array_equal(study["draws"], again["draws"])  # seeded
+    assert study["by_size"]["sample_size"].tolist() == [10, 12, 20, 50]  # sizes below the 60 drawn
+    K.plot_variability(study, cal["choice"], 0.95, 1.0, 0.005)
+    large = K.large_sample_record(study)
+    assert large["draws"] == 5 and large["n_images"] == 60
+    assert large["fp_per_sample"] == study["choice"]["fp"] * 12 / 60
+    res = K.calibration_results(cal, opts, large, mode="toy", dataset="toyscenes", relabel_dir="",
+                                timing={"sample_s": 1.0})
+    SCHEMAS["01_calibration"].check(res, "test")
+    assert res["threshold"] == at and res["n_true_labels"] == int(cal["truth"].sum())
+    real = K.calibration_results(cal, opts, K.large_sample_record(None), mode="real",
+                                 dataset="toyscenes", relabel_dir=str(d), timing={})
+    SCHEMAS["01_calibration"].check(real, "test")  # real mode: no large sample (null)
+    assert real["dataset"] == str(d) and real["large_sample"] is None

@@ -11,7 +11,7 @@ FP falls and FN rises with the threshold; they chose 0.994, where the curves cro
 ``nbkit.reference.CALIBRATION``). Their notebook (``relabel.ipynb``, cell 19) printed the sweep
 0.990-0.999: 18/15, 18/15, 17/15, 16/15, **14/16**, 14/16, 14/16, 14/18, 14/19, 12/19.
 
-Choosing the threshold (:func:`choose`), three named rules:
+Choosing the threshold (:func:`_choose`), three named rules:
 
 - ``"crossing"`` (default, the paper's published choice): the lowest threshold at which FN >= FP,
   i.e. where the FN curve crosses the FP curve. On the authors' sweep: 0.994.
@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from .errors import DataError, MissingDataError
 from .io import write_text
 
-RULES = ("crossing", "balanced", "min_total")
+_RULES = ("crossing", "balanced", "min_total")
 
 
 # --------------------------------------------------------------------------------------- thresholds
@@ -83,7 +83,7 @@ def _as_dense_bool(truth) -> np.ndarray:
     return np.asarray(truth).astype(bool)
 
 
-def sweep(confidences, truth, levels: Sequence[float] | np.ndarray | None = None,
+def _sweep(confidences, truth, levels: Sequence[float] | np.ndarray | None = None,
           comparison: str = ">=") -> pd.DataFrame:
     """False positives and false negatives at every threshold.
 
@@ -109,7 +109,7 @@ def sweep(confidences, truth, levels: Sequence[float] | np.ndarray | None = None
     --------
     >>> conf = np.array([[0.999, 0.95, 0.0], [0.0, 0.991, 0.9995]])
     >>> truth = np.array([[True, False, False], [False, True, True]])
-    >>> df = sweep(conf, truth, [0.9, 0.995, 1.0])
+    >>> df = _sweep(conf, truth, [0.9, 0.995, 1.0])
     >>> df[["threshold", "fp", "fn"]].values.tolist()
     [[0.9, 1.0, 0.0], [0.995, 0.0, 1.0], [1.0, 0.0, 3.0]]
     """
@@ -140,13 +140,13 @@ def _row(df: pd.DataFrame, i) -> dict:
             "fp_plus_fn": int(r["fp"] + r["fn"])}
 
 
-def choose(df: pd.DataFrame, rule: str = "crossing") -> dict:
+def _choose(df: pd.DataFrame, rule: str = "crossing") -> dict:
     """Pick the threshold from a sweep.
 
     Parameters
     ----------
     df : DataFrame
-        From :func:`sweep` (columns ``threshold, fp, fn``).
+        From :func:`_sweep` (columns ``threshold, fp, fn``).
     rule : {"crossing", "balanced", "min_total"}
         ``crossing`` (default, reproduces the paper's 0.994 from the authors' sweep): the lowest
         threshold with FN >= FP; when FN < FP everywhere, the highest threshold; ``balanced``:
@@ -166,16 +166,16 @@ def choose(df: pd.DataFrame, rule: str = "crossing") -> dict:
     >>> df = pd.DataFrame({"threshold": thresholds(0.990, 0.999),
     ...                    "fp": [18, 18, 17, 16, 14, 14, 14, 14, 14, 12],
     ...                    "fn": [15, 15, 15, 15, 16, 16, 16, 18, 19, 19]})
-    >>> c = choose(df)
+    >>> c = _choose(df)
     >>> c["threshold"], c["fp"], c["fn"], c["balanced"]["threshold"]
     (0.994, 14, 16, 0.993)
     """
-    if rule not in RULES:
-        raise ValueError(f"rule={rule!r}; expected one of {RULES}")
+    if rule not in _RULES:
+        raise ValueError(f"rule={rule!r}; expected one of {_RULES}")
     missing = [c for c in ("threshold", "fp", "fn") if c not in df.columns]
     if missing or len(df) == 0:
         raise DataError("calibration sweep", f"sweep table lacks columns {missing} or is empty",
-                        "columns threshold, fp, fn (from nbkit.calibrate.sweep)")
+                        "columns threshold, fp, fn (the sweep of nbkit.calibrate.calibrate_directory)")
     d = df.sort_values("threshold", kind="stable").reset_index(drop=True)
     fp, fn, t = d["fp"].to_numpy(), d["fn"].to_numpy(), d["threshold"].to_numpy()
     total, diff = fp + fn, np.abs(fp - fn)
@@ -217,7 +217,7 @@ def _class_space(classes, relabel_dir: Path | None, n_classes: int | None):
     return None, "integer class ids"
 
 
-def read_hand_labels(path: str | os.PathLike, class_labels: Sequence[str] | None = None,
+def _read_hand_labels(path: str | os.PathLike, class_labels: Sequence[str] | None = None,
                      n_classes: int | None = None) -> tuple[list[str], np.ndarray]:
     """Read a hand-label CSV (``image_id,labels``; labels ``;``-separated).
 
@@ -314,12 +314,12 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
     levels : sequence of float, optional
         Thresholds; default 0.900..1.000 step 0.001.
     rule : str
-        Threshold rule for :func:`choose`.
+        Threshold rule for :func:`_choose`.
 
     Returns
     -------
     dict
-        ``sweep`` (DataFrame), ``choice`` (from :func:`choose`), ``confidences`` (n x C array),
+        ``sweep`` (DataFrame), ``choice`` (from :func:`_choose`), ``confidences`` (n x C array),
         ``truth`` (n x C bool), ``image_ids``, ``class_labels`` (or None), ``class_source``.
     """
     from .labelmaps import class_confidence, load_map, map_paths
@@ -330,7 +330,7 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
     hl = Path(hand_labels_csv) if hand_labels_csv else d / "hand_labels.csv"
     labels, source = _class_space(classes, d, n_classes)
     C = n_classes if n_classes is not None else (len(labels) if labels is not None else None)
-    ids, truth = read_hand_labels(hl, labels, C)
+    ids, truth = _read_hand_labels(hl, labels, C)
     if C is None:
         C = truth.shape[1]
     # look the hand-labelled maps up directly (flat, or ReLabel's <wnid>/<id>.pt) before walking
@@ -352,8 +352,8 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
                             corners=corners)
     if truth.shape[1] < C:
         truth = np.pad(truth, ((0, 0), (0, C - truth.shape[1])))
-    df = sweep(conf, truth, levels, comparison=comparison)
-    return {"sweep": df, "choice": choose(df, rule), "confidences": conf, "truth": truth,
+    df = _sweep(conf, truth, levels, comparison=comparison)
+    return {"sweep": df, "choice": _choose(df, rule), "confidences": conf, "truth": truth,
             "image_ids": ids, "class_labels": labels, "class_source": source,
             "maps": maps}
 
@@ -366,9 +366,9 @@ def plot_sweep(df: pd.DataFrame, choice: Mapping | None = None, reference: Mappi
     Parameters
     ----------
     df : DataFrame
-        From :func:`sweep`.
+        From :func:`_sweep`.
     choice : dict, optional
-        From :func:`choose`; marked with a vertical line and its FP / FN.
+        From :func:`_choose`; marked with a vertical line and its FP / FN.
     reference : dict, optional
         The paper's choice, e.g. ``nbkit.reference.CALIBRATION`` (``threshold``,
         ``false_positives``, ``false_negatives``, ``n_images``), drawn beside ours.
@@ -494,7 +494,7 @@ def write_label_template(csv_path: str | os.PathLike, image_ids: Sequence[str],
 
     ``labels`` is left empty for a person to fill in (class labels separated by ``;``; an image with
     no object stays empty); ``suggested`` lists what the label maps predict, as a reminder only —
-    :func:`read_hand_labels` reads ``labels`` and ignores ``suggested``.
+    :func:`_read_hand_labels` reads ``labels`` and ignores ``suggested``.
 
     Parameters
     ----------
@@ -612,15 +612,8 @@ def _image_file(sample_dir: Path, image_id: str) -> Path | None:
                  if (Path(sample_dir) / f"{image_id}{ext}").exists()), None)
 
 
-def sample_images(sample_dir, image_ids: Sequence[str]) -> list[np.ndarray] | None:
-    """The RGB pictures of ``image_ids`` from ``sample_dir``, or None when any one is missing.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> sample_images(tempfile.mkdtemp(), ["n01440764_10026"]) is None
-    True
-    """
+def _sample_images(sample_dir, image_ids: Sequence[str]) -> list[np.ndarray] | None:
+    """The RGB pictures of ``image_ids`` from ``sample_dir``, or None when any one is missing."""
     files = [_image_file(Path(sample_dir), i) for i in image_ids]
     if any(f is None for f in files):
         return None
@@ -656,7 +649,7 @@ def label_map_figure(cal: Mapping, sample_dir, k: int | None = None):
     top1, p1 = top1_grid(maps[k:k + 1])[0], cell_probabilities(maps[k:k + 1])[0, 0]
     present = set(np.flatnonzero(truth[k]))
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
-    img = sample_images(sample_dir, [ids[k]])
+    img = _sample_images(sample_dir, [ids[k]])
     if img is not None:
         axes[0].imshow(img[0], interpolation="nearest")
     axes[0].set_title(f"{ids[k]}\nhand labels: " + ", ".join(_names(cal["class_labels"], sorted(present))),
@@ -701,7 +694,7 @@ def rules_table(choice: Mapping, reference_sweep) -> pd.DataFrame:
     Parameters
     ----------
     choice : dict
-        From :func:`choose` on our sweep.
+        From :func:`_choose` on our sweep.
     reference_sweep : sequence of (threshold, fp, fn)
         E.g. ``nbkit.reference.FIGURE7_AUTHORS["sweep"]["value"]``.
 
@@ -714,15 +707,15 @@ def rules_table(choice: Mapping, reference_sweep) -> pd.DataFrame:
     Examples
     --------
     >>> authors = [(0.993, 16, 15), (0.994, 14, 16)]
-    >>> t = rules_table(choose(pd.DataFrame(authors, columns=["threshold", "fp", "fn"])), authors)
+    >>> t = rules_table(_choose(pd.DataFrame(authors, columns=["threshold", "fp", "fn"])), authors)
     >>> t.loc[t["source"] != "ours", ["rule", "threshold"]].values.tolist()
     [['crossing', 0.994], ['balanced', 0.993], ['min_total', 0.994]]
     """
     cols = ["threshold", "fp", "fn", "fp_plus_fn"]
-    theirs = choose(pd.DataFrame(reference_sweep, columns=["threshold", "fp", "fn"]))
+    theirs = _choose(pd.DataFrame(reference_sweep, columns=["threshold", "fp", "fn"]))
     return pd.DataFrame([{"rule": r, "source": src, **{c: ch[r][c] for c in cols}}
                          for src, ch in (("ours", choice), ("authors' recorded sweep", theirs))
-                         for r in RULES])
+                         for r in _RULES])
 
 
 def decoding_options(sample_dir, labels_csv, levels, rule: str, at: float,
@@ -756,7 +749,7 @@ def decoding_options(sample_dir, labels_csv, levels, rule: str, at: float,
 
 def _chosen_thresholds(conf, truth, levels, rule, rng, n_sample: int, draws: int) -> np.ndarray:
     """Thresholds chosen on ``draws`` random ``n_sample``-image subsets (rows of ``conf``)."""
-    return np.array([choose(sweep(conf[idx], truth[idx], levels), rule)["threshold"]
+    return np.array([_choose(_sweep(conf[idx], truth[idx], levels), rule)["threshold"]
                      for idx in (rng.choice(len(conf), n_sample, replace=False) for _ in range(draws))])
 
 
@@ -780,7 +773,7 @@ def large_sample_study(li, n_images: int, levels, rule: str = "crossing", seed: 
     levels : array
         Thresholds (:func:`thresholds`).
     rule : str
-        Threshold rule (:func:`choose`).
+        Threshold rule (:func:`_choose`).
     seed, labeller_seed : int
         Seed of the draws; seed of the simulated labeller.
     large_sample, draws, size_draws : int
@@ -789,7 +782,7 @@ def large_sample_study(li, n_images: int, levels, rule: str = "crossing", seed: 
     Returns
     -------
     dict
-        ``n_large``, ``n_images``, ``sweep`` (DataFrame of the large sample), ``choice`` (its :func:`choose`),
+        ``n_large``, ``n_images``, ``sweep`` (DataFrame of the large sample), ``choice`` (its :func:`_choose`),
         ``draws`` (array of chosen thresholds), ``by_size`` (DataFrame ``sample_size, median,
         p05, p95, share_at_0.994``) and ``scale`` (``n_images / n_large``).
     """
@@ -801,7 +794,7 @@ def large_sample_study(li, n_images: int, levels, rule: str = "crossing", seed: 
     rows = np.sort(rng.choice(li.n_images, n_large, replace=False))
     conf = class_confidence(labelmaps(li, rows, seed=labeller_seed), n_classes=li.n_classes)
     truth = li.Y[rows].toarray()
-    sw = sweep(conf, truth, levels)
+    sw = _sweep(conf, truth, levels)
     drawn = _chosen_thresholds(conf, truth, levels, rule, rng, int(n_images), draws)
     by_size = []
     for n_s in sorted({10, 20, 50, 100, 200, int(n_images)}):
@@ -810,7 +803,7 @@ def large_sample_study(li, n_images: int, levels, rule: str = "crossing", seed: 
             by_size.append({"sample_size": n_s, "median": float(np.median(th)),
                             "p05": float(np.quantile(th, 0.05)), "p95": float(np.quantile(th, 0.95)),
                             "share_at_0.994": float(np.mean(np.isclose(th, 0.994)))})
-    return {"n_large": n_large, "n_images": int(n_images), "sweep": sw, "choice": choose(sw, rule),
+    return {"n_large": n_large, "n_images": int(n_images), "sweep": sw, "choice": _choose(sw, rule),
             "draws": drawn, "by_size": pd.DataFrame(by_size), "scale": int(n_images) / n_large}
 
 
@@ -823,7 +816,7 @@ def plot_variability(study: Mapping, choice: Mapping, start: float, stop: float,
     study : dict
         From :func:`large_sample_study`.
     choice : dict
-        This notebook's own choice (:func:`choose`), marked on the histogram.
+        This notebook's own choice (:func:`_choose`), marked on the histogram.
     start, stop, step : float
         The sweep's range (histogram bins are one per threshold).
     paper_threshold : float
@@ -856,7 +849,7 @@ def plot_variability(study: Mapping, choice: Mapping, start: float, stop: float,
     return fig
 
 
-def large_sample_record(study: Mapping | None) -> dict | None:
+def _large_sample_record(study: Mapping | None) -> dict | None:
     """The ``large_sample`` entry of notebook 01's results (None when the study was skipped).
 
     Returns
@@ -878,21 +871,34 @@ def large_sample_record(study: Mapping | None) -> dict | None:
             "by_sample_size": study["by_size"].to_dict(orient="records")}
 
 
-def decoded_names(cal: Mapping, threshold: float) -> tuple[list[list[str]], list[list[str]]]:
-    """(decoded, hand) class labels per image of a calibration, decoded at ``threshold``.
+def labelling_aid(cal: Mapping, threshold: float, sample_dir) -> dict:
+    """What the labelling aid shows: the sample's pictures and, per image, decoded and hand labels.
 
-    ``cal`` is from :func:`calibrate_directory`; decoding uses the paper's options
-    (``nbkit.labelmaps.decode``).
+    Parameters
+    ----------
+    cal : dict
+        From :func:`calibrate_directory`.
+    threshold : float
+        Decoding threshold (the paper's options otherwise, ``nbkit.labelmaps.decode``).
+    sample_dir : path-like
+        The folder of the maps, where ``<image_id>.png`` (or ``.jpg``) pictures may lie.
+
+    Returns
+    -------
+    dict
+        ``images`` (RGB arrays, or None when any picture is missing), ``predicted`` and ``truth``
+        (per image, the list of class labels decoded at ``threshold`` / hand-labelled).
     """
     from .labelmaps import decode
 
     labels = cal["class_labels"]
     pred = decode(cal["maps"], threshold, n_classes=cal["confidences"].shape[1])
-    return ([_names(labels, np.flatnonzero(p)) for p in pred],
-            [_names(labels, np.flatnonzero(t)) for t in cal["truth"]])
+    return {"images": _sample_images(sample_dir, cal["image_ids"]),
+            "predicted": [_names(labels, np.flatnonzero(p)) for p in pred],
+            "truth": [_names(labels, np.flatnonzero(t)) for t in cal["truth"]]}
 
 
-def calibration_results(cal: Mapping, options: pd.DataFrame, large: Mapping | None, *, mode: str,
+def calibration_results(cal: Mapping, options: pd.DataFrame, study: Mapping | None, *, mode: str,
                         dataset: str, relabel_dir: str, timing: Mapping) -> dict:
     """Notebook 01's ``results.json`` (schema ``01_calibration``), built from its objects.
 
@@ -902,8 +908,8 @@ def calibration_results(cal: Mapping, options: pd.DataFrame, large: Mapping | No
         From :func:`calibrate_directory` (its ``choice`` carries the rule).
     options : DataFrame
         From :func:`decoding_options`.
-    large : dict or None
-        From :func:`large_sample_record`.
+    study : dict or None
+        From :func:`large_sample_study` (None when it was skipped: real mode, ``large_sample = 0``).
     mode, dataset, relabel_dir : str
         ``"toy"`` or ``"real"``; the dataset spec (toy) or ReLabel folder (real) recorded.
     timing : dict
@@ -922,12 +928,12 @@ def calibration_results(cal: Mapping, options: pd.DataFrame, large: Mapping | No
         "n_images": len(cal["image_ids"]), "rule": choice["rule"],
         **{k: choice[k] for k in ("threshold", "fp", "fn", "fp_plus_fn")},
         "curves_cross": choice["crossing"]["curves_cross"],
-        **{r: choice[r] for r in RULES},
+        **{r: choice[r] for r in _RULES},
         "fp_at_start": int(sw["fp"].iloc[0]), "fn_at_start": int(sw["fn"].iloc[0]),
         "fp_at_stop": int(sw["fp"].iloc[-1]), "fn_at_stop": int(sw["fn"].iloc[-1]),
         "n_true_labels": int(truth.sum()),
         "decoding_options": options.to_dict(orient="records"),
-        "large_sample": large,
+        "large_sample": _large_sample_record(study),
         "paper": {"threshold": paper["threshold"], "fp": paper["false_positives"],
                   "fn": paper["false_negatives"], "n_images": paper["n_images"],
                   "fp_plus_fn": paper["false_positives"] + paper["false_negatives"]},
@@ -935,8 +941,8 @@ def calibration_results(cal: Mapping, options: pd.DataFrame, large: Mapping | No
     }
 
 
-__all__ = ["RULES", "DECODING_VARIANTS", "thresholds", "sweep", "choose", "read_hand_labels",
+__all__ = ["DECODING_VARIANTS", "thresholds",
            "calibrate_directory", "plot_sweep", "labelling_grid", "write_label_template",
-           "effective_sizes", "prepare_sample", "sample_images", "label_map_figure", "choice_text",
-           "rules_table", "decoding_options", "large_sample_study", "plot_variability",
-           "large_sample_record", "decoded_names", "calibration_results"]
+           "effective_sizes", "prepare_sample", "label_map_figure", "choice_text", "rules_table",
+           "decoding_options", "large_sample_study", "plot_variability", "labelling_aid",
+           "calibration_results"]

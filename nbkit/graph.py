@@ -14,7 +14,7 @@ This module builds that graph in the two forms the later stages need:
   igraph path of ``nbkit.centrality`` uses.
 
 ``M`` itself is counted by ``nbkit.cooccurrence.cooccurrence_matrix`` (its one home). This module
-also gives the dataset statistics of Table 5 (``table5``) and the degree and edge-weight
+also gives the dataset statistics of Table 5 (``table5_of``) and the degree and edge-weight
 distributions of the graph (``degree_weight_distributions``). Figures are drawn by ``nbkit.figures``.
 
 Examples
@@ -46,8 +46,9 @@ from .cooccurrence import Cooccurrence, from_labelindex, raise_to_pair_max
 from .errors import DataError, GraphError
 from .labelindex import LabelIndex
 
-__all__ = ["as_cooccurrence", "check_counts", "edge_list", "build_graph", "table5",
-           "degree_weight_distributions", "core_subgraph", "synthetic_label_matrix"]
+__all__ = ["as_cooccurrence", "edge_list", "build_graph", "degree_weight_distributions",
+           "core_subgraph", "synthetic_label_matrix", "effective_sizes", "count_cooccurrence",
+           "matrix_head", "table5_of", "top_degree", "threshold_sweep", "cooccurrence_results"]
 
 
 def synthetic_label_matrix(n_images: int = 1_700_000, n_classes: int = 600,
@@ -108,7 +109,7 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None,
     A ``LabelIndex`` is counted with ``nbkit.cooccurrence.from_labelindex`` (optionally one split
     or several);
     a bare matrix gets class labels ``"0".."C-1"``. With ``check`` the counts are checked for
-    consistency (``check_counts``).
+    consistency (``_check_counts``).
 
     Parameters
     ----------
@@ -142,11 +143,11 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None,
         raise GraphError(f"cannot build a co-occurrence graph from a {type(obj).__name__}; expected "
                          "a Cooccurrence, a LabelIndex or a square count matrix")
     if check:
-        check_counts(co)
+        _check_counts(co)
     return co
 
 
-def check_counts(co: Cooccurrence) -> Cooccurrence:
+def _check_counts(co: Cooccurrence) -> Cooccurrence:
     """Check that per-class counts and pair counts agree; warn about classes without images.
 
     * A class whose count is exact (``counts_exact``) cannot co-occur with another class in more
@@ -250,7 +251,7 @@ def build_graph(co, min_overlaps: int = 1) -> nx.Graph:
     Raises
     ------
     DataError
-        Inconsistent counts (see ``check_counts``).
+        Inconsistent counts (see ``_check_counts``).
     GraphError
         ``min_overlaps`` below 1.
 
@@ -309,7 +310,7 @@ def _item_name(obj, default: str) -> str:
     return str(getattr(obj, "name", None) or default)
 
 
-def table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
+def _table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
     """Dataset statistics of the paper's Table 5: classes, images, average objects per image.
 
     Parameters
@@ -335,7 +336,7 @@ def table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
     >>> import numpy as np
     >>> from nbkit.cooccurrence import Cooccurrence
     >>> co = Cooccurrence(np.array([[3, 1], [1, 2]]), ["a", "b"], ["a", "b"], name="toy", n_images=4)
-    >>> table5([co])[["dataset", "classes", "images", "labels_per_image"]].to_dict("records")
+    >>> _table5([co])[["dataset", "classes", "images", "labels_per_image"]].to_dict("records")
     [{'dataset': 'toy', 'classes': 2, 'images': 4, 'labels_per_image': 1.25}]
     """
     rows = []
@@ -515,7 +516,7 @@ def count_cooccurrence(data) -> dict:
     ----------
     data : LabelIndex or Cooccurrence
         From ``nbkit.datasets.load_dataset``; a ``LabelIndex`` is counted (timed), class-level
-        counts are only checked (``check_counts``).
+        counts are only checked (``_check_counts``).
 
     Returns
     -------
@@ -560,12 +561,12 @@ def table5_of(dataset: str, data, extra: str = "", min_overlaps: int | None = No
         Comma-separated further ``nbkit.datasets`` specs (e.g. ``"openimages-counts"``), loaded
         here; the chosen ``dataset`` itself is not repeated.
     min_overlaps : int, optional
-        As for :func:`table5`.
+        As for :func:`_table5`.
 
     Returns
     -------
     DataFrame
-        :func:`table5`'s rows (its warnings about classes without images are silenced here; the
+        :func:`_table5`'s rows (its warnings about classes without images are silenced here; the
         graph section names them).
     """
     from .datasets import load_dataset
@@ -574,7 +575,7 @@ def table5_of(dataset: str, data, extra: str = "", min_overlaps: int | None = No
     items = [(dataset, data)] + [(s, load_dataset(s)) for s in specs if s != dataset]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return table5(items, min_overlaps=min_overlaps)
+        return _table5(items, min_overlaps=min_overlaps)
 
 
 def top_degree(dist: dict, n: int = 10) -> pd.DataFrame:
@@ -601,7 +602,7 @@ def threshold_sweep(co, mins: Sequence[int]) -> pd.DataFrame:
                          for m in mins for s in [degree_weight_distributions(co, m)["summary"]]])
 
 
-def core_names(G: nx.Graph, k: int, by: str = "degree") -> list[str]:
+def _core_names(G: nx.Graph, k: int, by: str = "degree") -> list[str]:
     """Names of the vertices of :func:`core_subgraph` (``k``, ``by``), in its order."""
     return [G.nodes[v]["name"] for v in core_subgraph(G, k, by).nodes]
 
@@ -633,7 +634,7 @@ def cooccurrence_results(dataset: str, min_overlaps: int, table5: pd.DataFrame, 
     G : networkx.Graph
         From :func:`build_graph` at ``min_overlaps``.
     top_k : int
-        Size of the graph's core (:func:`core_names`).
+        Size of the graph's core (:func:`_core_names`).
     sweep : DataFrame
         From :func:`threshold_sweep`.
     timing : dict
@@ -651,8 +652,8 @@ def cooccurrence_results(dataset: str, min_overlaps: int, table5: pd.DataFrame, 
         "graph": dict(dist["summary"]),
         "top_degree": [{"class_id": int(i), "name": r["name"], "degree": int(r["degree"]),
                         "strength": int(r["strength"])} for i, r in top.iterrows()],
-        "core_by_degree": core_names(G, top_k, "degree"),
-        "core_by_weighted_degree": core_names(G, top_k, "weighted"),
+        "core_by_degree": _core_names(G, top_k, "degree"),
+        "core_by_weighted_degree": _core_names(G, top_k, "weighted"),
         "threshold_sweep": _records(sweep),
         "timing": dict(timing),
     }

@@ -135,7 +135,7 @@ def check_stamp(results: Mapping[str, Any], source: Any) -> str:
 #: 01_calibration: App. B / Figure 7, built by ``nbkit.calibrate.calibration_results``. Counts are
 #: false positives / false negatives over the image x class pairs of the hand-labelled sample.
 _CHOICE = ("{threshold, fp, fn, fp_plus_fn}: the threshold this rule picks on our sweep and its "
-           "counts (nbkit.calibrate.choose)")
+           "counts (the choice of nbkit.calibrate.calibrate_directory)")
 register(Schema("01_calibration", 1, {
     "mode": _f("str", "'toy' (simulated labeller on toy scenes) or 'real' (relabel_dir was set)"),
     "dataset": _f("str", "the toy-scenes dataset spec (toy mode) or the ReLabel folder (real mode)"),
@@ -174,7 +174,7 @@ register(Schema("01_calibration", 1, {
 register(Schema("02_cooccurrence", 1, {
     "dataset": _f("str", "the nbkit.datasets spec the graph is built from"),
     "min_overlaps": _f("int", "the edge threshold: an edge when M[i, j] >= min_overlaps images"),
-    "table5": _f("list", "Table 5 rows (nbkit.graph.table5): dataset, classes, classes_with_images, "
+    "table5": _f("list", "Table 5 rows (nbkit.graph.table5_of): dataset, classes, classes_with_images, "
                          "images, labels_per_image, objects_per_image, objects_basis, min_overlaps, "
                          "edges, isolated, components, note; null where class-level counts do not "
                          "determine a value (note says why); the chosen dataset first, then each "

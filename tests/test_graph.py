@@ -187,7 +187,7 @@ def test_table5_labelindex_and_counts(realdata):
     li = tiny_index()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = G.table5([li, ("tiny-nobox", tiny_index(with_boxes=False)),
+        t = G._table5([li, ("tiny-nobox", tiny_index(with_boxes=False)),
                       ("tiny-counts", G.as_cooccurrence(li)), oi_counts(realdata)], min_overlaps=1)
     r = t.set_index("dataset")
     assert r.loc["tiny", "classes"] == 4 and r.loc["tiny", "classes_with_images"] == 3
@@ -206,7 +206,7 @@ def test_table5_labelindex_and_counts(realdata):
 
 def test_table5_bad_item():
     with pytest.raises(GraphError, match="table5"):
-        G.table5([42])
+        G._table5([42])
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_notebook_steps_and_results_fit_the_schema():
     assert sweep["edges"].tolist() == [3, 2]
     top = G.top_degree(dist, 2)
     assert top["name"].tolist() == ["apple", "bee"]
-    assert G.core_names(g, 2, "weighted") == ["apple", "bee"]
+    assert G._core_names(g, 2, "weighted") == ["apple", "bee"]
     res = G.cooccurrence_results("tiny", 1, t5, dist, top, g, 2, sweep, {"cooccurrence_s": 0.1})
     SCHEMAS["02_cooccurrence"].check(res, "test")
     assert res["top_degree"][0] == {"class_id": 0, "name": "apple", "degree": 2, "strength": 4}

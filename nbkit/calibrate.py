@@ -11,7 +11,7 @@ FP falls and FN rises with the threshold; they chose 0.994, where the curves cro
 ``nbkit.reference.CALIBRATION``). Their notebook (``relabel.ipynb``, cell 19) printed the sweep
 0.990-0.999: 18/15, 18/15, 17/15, 16/15, **14/16**, 14/16, 14/16, 14/18, 14/19, 12/19.
 
-Choosing the threshold (:func:`choose`), three named rules:
+Choosing the threshold (:func:`_choose`), three named rules:
 
 - ``"crossing"`` (default, the paper's published choice): the lowest threshold at which FN >= FP,
   i.e. where the FN curve crosses the FP curve. On the authors' sweep: 0.994.
@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from .errors import DataError, MissingDataError
 from .io import write_text
 
-RULES = ("crossing", "balanced", "min_total")
+_RULES = ("crossing", "balanced", "min_total")
 
 
 # --------------------------------------------------------------------------------------- thresholds
@@ -83,7 +83,7 @@ def _as_dense_bool(truth) -> np.ndarray:
     return np.asarray(truth).astype(bool)
 
 
-def sweep(confidences, truth, levels: Sequence[float] | np.ndarray | None = None,
+def _sweep(confidences, truth, levels: Sequence[float] | np.ndarray | None = None,
           comparison: str = ">=") -> pd.DataFrame:
     """False positives and false negatives at every threshold.
 
@@ -109,7 +109,7 @@ def sweep(confidences, truth, levels: Sequence[float] | np.ndarray | None = None
     --------
     >>> conf = np.array([[0.999, 0.95, 0.0], [0.0, 0.991, 0.9995]])
     >>> truth = np.array([[True, False, False], [False, True, True]])
-    >>> df = sweep(conf, truth, [0.9, 0.995, 1.0])
+    >>> df = _sweep(conf, truth, [0.9, 0.995, 1.0])
     >>> df[["threshold", "fp", "fn"]].values.tolist()
     [[0.9, 1.0, 0.0], [0.995, 0.0, 1.0], [1.0, 0.0, 3.0]]
     """
@@ -140,13 +140,13 @@ def _row(df: pd.DataFrame, i) -> dict:
             "fp_plus_fn": int(r["fp"] + r["fn"])}
 
 
-def choose(df: pd.DataFrame, rule: str = "crossing") -> dict:
+def _choose(df: pd.DataFrame, rule: str = "crossing") -> dict:
     """Pick the threshold from a sweep.
 
     Parameters
     ----------
     df : DataFrame
-        From :func:`sweep` (columns ``threshold, fp, fn``).
+        From :func:`_sweep` (columns ``threshold, fp, fn``).
     rule : {"crossing", "balanced", "min_total"}
         ``crossing`` (default, reproduces the paper's 0.994 from the authors' sweep): the lowest
         threshold with FN >= FP; when FN < FP everywhere, the highest threshold; ``balanced``:
@@ -166,16 +166,16 @@ def choose(df: pd.DataFrame, rule: str = "crossing") -> dict:
     >>> df = pd.DataFrame({"threshold": thresholds(0.990, 0.999),
     ...                    "fp": [18, 18, 17, 16, 14, 14, 14, 14, 14, 12],
     ...                    "fn": [15, 15, 15, 15, 16, 16, 16, 18, 19, 19]})
-    >>> c = choose(df)
+    >>> c = _choose(df)
     >>> c["threshold"], c["fp"], c["fn"], c["balanced"]["threshold"]
     (0.994, 14, 16, 0.993)
     """
-    if rule not in RULES:
-        raise ValueError(f"rule={rule!r}; expected one of {RULES}")
+    if rule not in _RULES:
+        raise ValueError(f"rule={rule!r}; expected one of {_RULES}")
     missing = [c for c in ("threshold", "fp", "fn") if c not in df.columns]
     if missing or len(df) == 0:
         raise DataError("calibration sweep", f"sweep table lacks columns {missing} or is empty",
-                        "columns threshold, fp, fn (from nbkit.calibrate.sweep)")
+                        "columns threshold, fp, fn (the sweep of nbkit.calibrate.calibrate_directory)")
     d = df.sort_values("threshold", kind="stable").reset_index(drop=True)
     fp, fn, t = d["fp"].to_numpy(), d["fn"].to_numpy(), d["threshold"].to_numpy()
     total, diff = fp + fn, np.abs(fp - fn)
@@ -217,7 +217,7 @@ def _class_space(classes, relabel_dir: Path | None, n_classes: int | None):
     return None, "integer class ids"
 
 
-def read_hand_labels(path: str | os.PathLike, class_labels: Sequence[str] | None = None,
+def _read_hand_labels(path: str | os.PathLike, class_labels: Sequence[str] | None = None,
                      n_classes: int | None = None) -> tuple[list[str], np.ndarray]:
     """Read a hand-label CSV (``image_id,labels``; labels ``;``-separated).
 
@@ -314,12 +314,12 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
     levels : sequence of float, optional
         Thresholds; default 0.900..1.000 step 0.001.
     rule : str
-        Threshold rule for :func:`choose`.
+        Threshold rule for :func:`_choose`.
 
     Returns
     -------
     dict
-        ``sweep`` (DataFrame), ``choice`` (from :func:`choose`), ``confidences`` (n x C array),
+        ``sweep`` (DataFrame), ``choice`` (from :func:`_choose`), ``confidences`` (n x C array),
         ``truth`` (n x C bool), ``image_ids``, ``class_labels`` (or None), ``class_source``.
     """
     from .labelmaps import class_confidence, load_map, map_paths
@@ -330,7 +330,7 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
     hl = Path(hand_labels_csv) if hand_labels_csv else d / "hand_labels.csv"
     labels, source = _class_space(classes, d, n_classes)
     C = n_classes if n_classes is not None else (len(labels) if labels is not None else None)
-    ids, truth = read_hand_labels(hl, labels, C)
+    ids, truth = _read_hand_labels(hl, labels, C)
     if C is None:
         C = truth.shape[1]
     # look the hand-labelled maps up directly (flat, or ReLabel's <wnid>/<id>.pt) before walking
@@ -352,8 +352,8 @@ def calibrate_directory(relabel_dir: str | os.PathLike, hand_labels_csv: str | o
                             corners=corners)
     if truth.shape[1] < C:
         truth = np.pad(truth, ((0, 0), (0, C - truth.shape[1])))
-    df = sweep(conf, truth, levels, comparison=comparison)
-    return {"sweep": df, "choice": choose(df, rule), "confidences": conf, "truth": truth,
+    df = _sweep(conf, truth, levels, comparison=comparison)
+    return {"sweep": df, "choice": _choose(df, rule), "confidences": conf, "truth": truth,
             "image_ids": ids, "class_labels": labels, "class_source": source,
             "maps": maps}
 
@@ -366,9 +366,9 @@ def plot_sweep(df: pd.DataFrame, choice: Mapping | None = None, reference: Mappi
     Parameters
     ----------
     df : DataFrame
-        From :func:`sweep`.
+        From :func:`_sweep`.
     choice : dict, optional
-        From :func:`choose`; marked with a vertical line and its FP / FN.
+        From :func:`_choose`; marked with a vertical line and its FP / FN.
     reference : dict, optional
         The paper's choice, e.g. ``nbkit.reference.CALIBRATION`` (``threshold``,
         ``false_positives``, ``false_negatives``, ``n_images``), drawn beside ours.
@@ -494,7 +494,7 @@ def write_label_template(csv_path: str | os.PathLike, image_ids: Sequence[str],
 
     ``labels`` is left empty for a person to fill in (class labels separated by ``;``; an image with
     no object stays empty); ``suggested`` lists what the label maps predict, as a reminder only —
-    :func:`read_hand_labels` reads ``labels`` and ignores ``suggested``.
+    :func:`_read_hand_labels` reads ``labels`` and ignores ``suggested``.
 
     Parameters
     ----------
@@ -517,5 +517,432 @@ def write_label_template(csv_path: str | os.PathLike, image_ids: Sequence[str],
     return write_text(csv_path, buf.getvalue())
 
 
-__all__ = ["RULES", "thresholds", "sweep", "choose", "read_hand_labels", "calibrate_directory",
-           "plot_sweep", "labelling_grid", "write_label_template"]
+# --------------------------------------------------------------------------------------- notebook 01
+#: The decoding variants notebook 01 compares (section 3): label -> keywords of calibrate_directory.
+DECODING_VARIANTS = {"paper (corners out, >=, top-1)": {},
+                     "corners kept": {"exclude_corners": False},
+                     "strict > comparison": {"comparison": ">"},
+                     "top-2 classes per cell": {"topk": 2}}
+
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".JPEG", ".jpeg")
+
+
+def effective_sizes(smoke: bool, large_sample: int) -> dict:
+    """The sizes notebook 01 runs at: the full ones, or the quick ones of a smoke run.
+
+    Parameters
+    ----------
+    smoke : bool
+        The notebook's ``smoke`` parameter.
+    large_sample : int
+        The notebook's ``large_sample`` parameter (0 skips the large-sample study).
+
+    Returns
+    -------
+    dict
+        ``dataset_images`` (toy scenes to generate; None = the dataset's default),
+        ``large_sample`` (images of the large sample before capping at the dataset size; 0 = skip),
+        ``draws`` (random 20-image calibrations of the histogram) and ``size_draws`` (random
+        samples per sample size).
+
+    Examples
+    --------
+    >>> effective_sizes(True, 1000)
+    {'dataset_images': 3000, 'large_sample': 200, 'draws': 40, 'size_draws': 20}
+    >>> effective_sizes(False, 0)["large_sample"]
+    0
+    """
+    n_large = (200 if smoke else int(large_sample)) if large_sample else 0
+    return {"dataset_images": 3000 if smoke else None, "large_sample": n_large,
+            "draws": 40 if smoke else 200, "size_draws": 20 if smoke else 200}
+
+
+def prepare_sample(run_dir, dataset: str = "toyscenes", relabel_dir: str = "",
+                   hand_labels: str = "", n_images: int = 20, seed: int = 0, labeller_seed: int = 0,
+                   smoke: bool = False) -> dict:
+    """The hand-labelled ReLabel-format sample notebook 01 calibrates on.
+
+    Toy mode (``relabel_dir`` empty): load the toy-scenes ``dataset`` (smaller in a smoke run, see
+    :func:`effective_sizes`) and write ``n_images`` of its scenes with the simulated labeller's maps
+    into ``<run_dir>/relabel_sample`` (``nbkit.datasets.toyscenes.write_relabel_sample``). Real mode:
+    use ``relabel_dir`` and ``hand_labels`` (default ``<relabel_dir>/hand_labels.csv``) as they are.
+
+    Returns
+    -------
+    dict
+        ``mode`` ("toy" or "real"), ``sample_dir``, ``labels_csv`` (Paths), ``li`` (the toy
+        ``LabelIndex``, None in real mode) and ``text`` (one line saying what was used).
+
+    Raises
+    ------
+    ValueError
+        Toy mode with a ``dataset`` that is not toy scenes.
+    """
+    from .labelmaps import map_paths
+
+    if relabel_dir:
+        sample_dir = Path(relabel_dir)
+        labels_csv = Path(hand_labels) if hand_labels else sample_dir / "hand_labels.csv"
+        return {"mode": "real", "sample_dir": sample_dir, "labels_csv": labels_csv, "li": None,
+                "text": f"ReLabel folder {sample_dir}: {len(map_paths(sample_dir)):,} maps; "
+                        f"hand labels {labels_csv}"}
+    from .datasets import load_dataset
+    from .datasets.toyscenes import write_relabel_sample
+
+    if not str(dataset).startswith("toyscenes"):
+        raise ValueError(f"dataset={dataset!r}: the simulated labeller needs toy scenes; "
+                         "for real data set relabel_dir and hand_labels instead")
+    n = effective_sizes(smoke, 0)["dataset_images"]
+    li = load_dataset(dataset, **({"n_images": n} if n else {}))
+    sample_dir = Path(run_dir) / "relabel_sample"
+    sample = write_relabel_sample(sample_dir, n=n_images, seed=seed, li=li, labeller_seed=labeller_seed)
+    return {"mode": "toy", "sample_dir": sample_dir, "labels_csv": sample_dir / "hand_labels.csv",
+            "li": li, "text": f"{li.name}: {li.n_images:,} scenes, {li.n_classes} classes; wrote "
+                              f"{len(sample)} maps to {sample_dir}"}
+
+
+def _names(class_labels, class_ids) -> list[str]:
+    """Class labels of ``class_ids`` (their ids as text when the label space is unknown)."""
+    return [class_labels[c] if class_labels is not None else str(c) for c in class_ids]
+
+
+def _image_file(sample_dir: Path, image_id: str) -> Path | None:
+    """The picture beside a label map (``<image_id>.png`` / ``.jpg`` / ``.JPEG``), or None."""
+    return next((Path(sample_dir) / f"{image_id}{ext}" for ext in _IMAGE_EXTENSIONS
+                 if (Path(sample_dir) / f"{image_id}{ext}").exists()), None)
+
+
+def _sample_images(sample_dir, image_ids: Sequence[str]) -> list[np.ndarray] | None:
+    """The RGB pictures of ``image_ids`` from ``sample_dir``, or None when any one is missing."""
+    files = [_image_file(Path(sample_dir), i) for i in image_ids]
+    if any(f is None for f in files):
+        return None
+    from PIL import Image
+
+    return [np.asarray(Image.open(f).convert("RGB")) for f in files]
+
+
+def label_map_figure(cal: Mapping, sample_dir, k: int | None = None):
+    """One label map beside its image: top-1 class per cell and top-1 softmax probability.
+
+    Parameters
+    ----------
+    cal : dict
+        From :func:`calibrate_directory`.
+    sample_dir : path-like
+        The folder of the maps; the image ``<image_id>.png`` (or ``.jpg``) is shown when present.
+    k : int, optional
+        Row of the image to show; default the busiest image (most hand labels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels; cells of hand-labelled classes coloured, the rest grey; the four corners
+        (ignored by the decoder) outlined in red.
+    """
+    import matplotlib.pyplot as plt
+
+    from .labelmaps import cell_probabilities, top1_grid
+
+    truth, ids, maps = cal["truth"], cal["image_ids"], cal["maps"]
+    k = int(np.argmax(truth.sum(axis=1))) if k is None else int(k)
+    top1, p1 = top1_grid(maps[k:k + 1])[0], cell_probabilities(maps[k:k + 1])[0, 0]
+    present = set(np.flatnonzero(truth[k]))
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+    img = _sample_images(sample_dir, [ids[k]])
+    if img is not None:
+        axes[0].imshow(img[0], interpolation="nearest")
+    axes[0].set_title(f"{ids[k]}\nhand labels: " + ", ".join(_names(cal["class_labels"], sorted(present))),
+                      fontsize=7)
+    shown = np.where(np.isin(top1, list(present)), top1, -1)
+    axes[1].imshow(np.ma.masked_less(shown, 0), cmap="tab20", vmin=0,
+                   vmax=max(20, cal["confidences"].shape[1]))
+    axes[1].imshow(np.ma.masked_greater_equal(shown, 0), cmap="Greys", vmin=-3, vmax=1, alpha=0.5)
+    axes[1].set_title("top-1 class per cell\n(labelled classes coloured)", fontsize=8)
+    im = axes[2].imshow(p1, cmap="viridis", vmin=0.2, vmax=1.0)
+    axes[2].set_title("top-1 softmax probability", fontsize=8)
+    fig.colorbar(im, ax=axes[2], fraction=0.046)
+    for ax in axes[1:]:
+        for r, c in ((0, 0), (0, 14), (14, 0), (14, 14)):
+            ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def choice_text(choice: Mapping, paper: Mapping | None = None) -> str:
+    """One line: the chosen threshold with its FP / FN, beside the paper's (App. B).
+
+    Examples
+    --------
+    >>> choice_text({"rule": "crossing", "threshold": 0.994, "fp": 3, "fn": 4})
+    'chosen (crossing): 0.994 -> 3 FP, 4 FN; paper: 0.994 -> 14 FP, 16 FN'
+    """
+    from .reference import CALIBRATION
+
+    p = CALIBRATION if paper is None else paper
+    return (f"chosen ({choice['rule']}): {choice['threshold']:.3f} -> {choice['fp']} FP, "
+            f"{choice['fn']} FN; paper: {p['threshold']:.3f} -> {p['false_positives']} FP, "
+            f"{p['false_negatives']} FN")
+
+
+def rules_table(choice: Mapping, reference_sweep) -> pd.DataFrame:
+    """Every threshold rule applied to our sweep and to a recorded one (the authors').
+
+    Parameters
+    ----------
+    choice : dict
+        From :func:`_choose` on our sweep.
+    reference_sweep : sequence of (threshold, fp, fn)
+        E.g. ``nbkit.reference.FIGURE7_AUTHORS["sweep"]["value"]``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``rule, source, threshold, fp, fn, fp_plus_fn``; one row per rule and source
+        (``ours``, ``authors' recorded sweep``).
+
+    Examples
+    --------
+    >>> authors = [(0.993, 16, 15), (0.994, 14, 16)]
+    >>> t = rules_table(_choose(pd.DataFrame(authors, columns=["threshold", "fp", "fn"])), authors)
+    >>> t.loc[t["source"] != "ours", ["rule", "threshold"]].values.tolist()
+    [['crossing', 0.994], ['balanced', 0.993], ['min_total', 0.994]]
+    """
+    cols = ["threshold", "fp", "fn", "fp_plus_fn"]
+    theirs = _choose(pd.DataFrame(reference_sweep, columns=["threshold", "fp", "fn"]))
+    return pd.DataFrame([{"rule": r, "source": src, **{c: ch[r][c] for c in cols}}
+                         for src, ch in (("ours", choice), ("authors' recorded sweep", theirs))
+                         for r in _RULES])
+
+
+def decoding_options(sample_dir, labels_csv, levels, rule: str, at: float,
+                     variants: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Rerun the calibration under each decoding variant (corners, ``>`` / ``>=``, top-k).
+
+    Parameters
+    ----------
+    sample_dir, labels_csv, levels, rule
+        As for :func:`calibrate_directory`.
+    at : float
+        A threshold of ``levels`` (our choice) at which every variant's FP / FN is also reported.
+    variants : dict, optional
+        Label -> keywords of :func:`calibrate_directory`; default :data:`DECODING_VARIANTS`.
+
+    Returns
+    -------
+    DataFrame
+        One row per variant: ``decoding, chosen_threshold, fp_at_chosen, fn_at_chosen`` and
+        ``fp_at_<at>, fn_at_<at>`` (``at`` with three decimals).
+    """
+    rows = []
+    for name, opt in (DECODING_VARIANTS if variants is None else variants).items():
+        r = calibrate_directory(sample_dir, labels_csv, levels=levels, rule=rule, **opt)
+        here = r["sweep"].set_index("threshold").loc[at]
+        rows.append({"decoding": name, "chosen_threshold": r["choice"]["threshold"],
+                     "fp_at_chosen": int(r["choice"]["fp"]), "fn_at_chosen": int(r["choice"]["fn"]),
+                     f"fp_at_{at:.3f}": int(here["fp"]), f"fn_at_{at:.3f}": int(here["fn"])})
+    return pd.DataFrame(rows)
+
+
+def _chosen_thresholds(conf, truth, levels, rule, rng, n_sample: int, draws: int) -> np.ndarray:
+    """Thresholds chosen on ``draws`` random ``n_sample``-image subsets (rows of ``conf``)."""
+    return np.array([_choose(_sweep(conf[idx], truth[idx], levels), rule)["threshold"]
+                     for idx in (rng.choice(len(conf), n_sample, replace=False) for _ in range(draws))])
+
+
+def large_sample_study(li, n_images: int, levels, rule: str = "crossing", seed: int = 0,
+                       labeller_seed: int = 0, large_sample: int = 1000, draws: int = 200,
+                       size_draws: int = 200) -> dict:
+    """How much a small calibration varies: a large toy sample and many small ones drawn from it.
+
+    Decodes ``large_sample`` seeded toy scenes (capped at the dataset size) with the simulated
+    labeller, chooses the threshold on the whole sample (the *expected* crossing), then on
+    ``draws`` random ``n_images``-image subsets (the spread of App. B's procedure) and on
+    ``size_draws`` random subsets of each size 10, 20, 50, 100, 200 and ``n_images`` smaller than
+    the large sample. One generator, seeded from ``[seed, 0x6C617267]``, makes every draw.
+
+    Parameters
+    ----------
+    li : LabelIndex
+        Toy scenes (``nbkit.datasets.toyscenes``).
+    n_images : int
+        Size of the hand-labelled sample being judged (the paper: 20).
+    levels : array
+        Thresholds (:func:`thresholds`).
+    rule : str
+        Threshold rule (:func:`_choose`).
+    seed, labeller_seed : int
+        Seed of the draws; seed of the simulated labeller.
+    large_sample, draws, size_draws : int
+        See :func:`effective_sizes`.
+
+    Returns
+    -------
+    dict
+        ``n_large``, ``n_images``, ``sweep`` (DataFrame of the large sample), ``choice`` (its :func:`_choose`),
+        ``draws`` (array of chosen thresholds), ``by_size`` (DataFrame ``sample_size, median,
+        p05, p95, share_at_0.994``) and ``scale`` (``n_images / n_large``).
+    """
+    from .datasets.toyscenes import labelmaps
+    from .labelmaps import class_confidence
+
+    n_large = min(int(large_sample), li.n_images)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6C617267])))
+    rows = np.sort(rng.choice(li.n_images, n_large, replace=False))
+    conf = class_confidence(labelmaps(li, rows, seed=labeller_seed), n_classes=li.n_classes)
+    truth = li.Y[rows].toarray()
+    sw = _sweep(conf, truth, levels)
+    drawn = _chosen_thresholds(conf, truth, levels, rule, rng, int(n_images), draws)
+    by_size = []
+    for n_s in sorted({10, 20, 50, 100, 200, int(n_images)}):
+        if n_s < n_large:
+            th = _chosen_thresholds(conf, truth, levels, rule, rng, n_s, size_draws)
+            by_size.append({"sample_size": n_s, "median": float(np.median(th)),
+                            "p05": float(np.quantile(th, 0.05)), "p95": float(np.quantile(th, 0.95)),
+                            "share_at_0.994": float(np.mean(np.isclose(th, 0.994)))})
+    return {"n_large": n_large, "n_images": int(n_images), "sweep": sw, "choice": _choose(sw, rule),
+            "draws": drawn, "by_size": pd.DataFrame(by_size), "scale": int(n_images) / n_large}
+
+
+def plot_variability(study: Mapping, choice: Mapping, start: float, stop: float, step: float,
+                     paper_threshold: float = 0.994):
+    """The large-sample study as a figure: expected FP / FN curves and the spread of small samples.
+
+    Parameters
+    ----------
+    study : dict
+        From :func:`large_sample_study`.
+    choice : dict
+        This notebook's own choice (:func:`_choose`), marked on the histogram.
+    start, stop, step : float
+        The sweep's range (histogram bins are one per threshold).
+    paper_threshold : float
+        Marked on the curves (the paper: 0.994).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    sw, ch, draws, scale = study["sweep"], study["choice"], study["draws"], study["scale"]
+    n_small = study["n_images"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(sw["threshold"], sw["fp"] * scale, color="tab:red", label=f"FP per {n_small} images")
+    axes[0].plot(sw["threshold"], sw["fn"] * scale, color="tab:blue", label=f"FN per {n_small} images")
+    axes[0].axvline(ch["threshold"], color="k", ls="--", lw=1,
+                    label=f"expected crossing {ch['threshold']:.3f}")
+    axes[0].axvline(paper_threshold, color="tab:green", ls=":", lw=2, label=f"paper {paper_threshold}")
+    axes[0].set_xlabel("threshold")
+    axes[0].legend(fontsize=8)
+    axes[0].set_ylim(bottom=0)
+    axes[0].set_title(f"{study['n_large']} images, scaled to {n_small}", fontsize=9)
+    axes[1].hist(draws, bins=thresholds(start, stop + step, step) - step / 2, color="grey")
+    axes[1].axvline(choice["threshold"], color="k", ls="--", lw=1, label="this notebook's sample")
+    axes[1].set_xlim(max(start, draws.min() - 0.005), stop)
+    axes[1].set_xlabel(f"chosen threshold of a random {n_small}-image sample")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _large_sample_record(study: Mapping | None) -> dict | None:
+    """The ``large_sample`` entry of notebook 01's results (None when the study was skipped).
+
+    Returns
+    -------
+    dict or None
+        ``n_images`` (large sample size), ``threshold`` (its expected crossing),
+        ``fp_per_sample`` / ``fn_per_sample`` (its FP / FN at that threshold scaled to the
+        hand-labelled sample size), ``draws`` and ``draw_threshold_median`` / ``_p05`` / ``_p95``
+        (thresholds chosen on random small samples), ``by_sample_size`` (records).
+    """
+    if study is None:
+        return None
+    ch, draws, scale = study["choice"], study["draws"], study["scale"]
+    return {"n_images": study["n_large"], "threshold": ch["threshold"],
+            "fp_per_sample": ch["fp"] * scale, "fn_per_sample": ch["fn"] * scale,
+            "draws": int(len(draws)), "draw_threshold_median": float(np.median(draws)),
+            "draw_threshold_p05": float(np.quantile(draws, 0.05)),
+            "draw_threshold_p95": float(np.quantile(draws, 0.95)),
+            "by_sample_size": study["by_size"].to_dict(orient="records")}
+
+
+def labelling_aid(cal: Mapping, threshold: float, sample_dir) -> dict:
+    """What the labelling aid shows: the sample's pictures and, per image, decoded and hand labels.
+
+    Parameters
+    ----------
+    cal : dict
+        From :func:`calibrate_directory`.
+    threshold : float
+        Decoding threshold (the paper's options otherwise, ``nbkit.labelmaps.decode``).
+    sample_dir : path-like
+        The folder of the maps, where ``<image_id>.png`` (or ``.jpg``) pictures may lie.
+
+    Returns
+    -------
+    dict
+        ``images`` (RGB arrays, or None when any picture is missing), ``predicted`` and ``truth``
+        (per image, the list of class labels decoded at ``threshold`` / hand-labelled).
+    """
+    from .labelmaps import decode
+
+    labels = cal["class_labels"]
+    pred = decode(cal["maps"], threshold, n_classes=cal["confidences"].shape[1])
+    return {"images": _sample_images(sample_dir, cal["image_ids"]),
+            "predicted": [_names(labels, np.flatnonzero(p)) for p in pred],
+            "truth": [_names(labels, np.flatnonzero(t)) for t in cal["truth"]]}
+
+
+def calibration_results(cal: Mapping, options: pd.DataFrame, study: Mapping | None, *, mode: str,
+                        dataset: str, relabel_dir: str, timing: Mapping) -> dict:
+    """Notebook 01's ``results.json`` (schema ``01_calibration``), built from its objects.
+
+    Parameters
+    ----------
+    cal : dict
+        From :func:`calibrate_directory` (its ``choice`` carries the rule).
+    options : DataFrame
+        From :func:`decoding_options`.
+    study : dict or None
+        From :func:`large_sample_study` (None when it was skipped: real mode, ``large_sample = 0``).
+    mode, dataset, relabel_dir : str
+        ``"toy"`` or ``"real"``; the dataset spec (toy) or ReLabel folder (real) recorded.
+    timing : dict
+        Wall-clock seconds.
+
+    Returns
+    -------
+    dict
+        The keys ``nbkit.schema`` documents for ``01_calibration``.
+    """
+    from .reference import CALIBRATION as paper
+
+    choice, sw, truth = cal["choice"], cal["sweep"], cal["truth"]
+    return {
+        "mode": mode, "dataset": dataset if mode == "toy" else str(relabel_dir),
+        "n_images": len(cal["image_ids"]), "rule": choice["rule"],
+        **{k: choice[k] for k in ("threshold", "fp", "fn", "fp_plus_fn")},
+        "curves_cross": choice["crossing"]["curves_cross"],
+        **{r: choice[r] for r in _RULES},
+        "fp_at_start": int(sw["fp"].iloc[0]), "fn_at_start": int(sw["fn"].iloc[0]),
+        "fp_at_stop": int(sw["fp"].iloc[-1]), "fn_at_stop": int(sw["fn"].iloc[-1]),
+        "n_true_labels": int(truth.sum()),
+        "decoding_options": options.to_dict(orient="records"),
+        "large_sample": _large_sample_record(study),
+        "paper": {"threshold": paper["threshold"], "fp": paper["false_positives"],
+                  "fn": paper["false_negatives"], "n_images": paper["n_images"],
+                  "fp_plus_fn": paper["false_positives"] + paper["false_negatives"]},
+        "timing": dict(timing),
+    }
+
+
+__all__ = ["DECODING_VARIANTS", "thresholds",
+           "calibrate_directory", "plot_sweep", "labelling_grid", "write_label_template",
+           "effective_sizes", "prepare_sample", "label_map_figure", "choice_text", "rules_table",
+           "decoding_options", "large_sample_study", "plot_variability", "labelling_aid",
+           "calibration_results"]

@@ -4,7 +4,8 @@ A ``Cooccurrence`` holds a dense symmetric ``C x C`` int64 matrix whose off-diag
 is the number of images that contain both class i and class j, and whose diagonal ``M[i, i]`` is the
 number of images that contain class i. It is built from a ``LabelIndex`` (per-image labels) or read
 directly from class-level counts (``nbkit.datasets.counts``), where some per-class counts may only be
-lower bounds: ``counts_exact`` says which.
+lower bounds: ``counts_exact`` says which, and ``Cooccurrence.class_sizes`` (through
+``raise_to_pair_max``) is the one place such counts are raised to the largest pair count.
 """
 from __future__ import annotations
 
@@ -93,6 +94,29 @@ class Cooccurrence:
         return np.diag(self.M).copy()
 
     @property
+    def class_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images per class, raised to a valid lower bound, and whether each is exact.
+
+        The kit's one rule for lower-bound class counts (:func:`raise_to_pair_max`): a class's
+        count can be no smaller than its largest pair count, so a diagonal below that (e.g. a
+        matrix stored with a zero diagonal) is raised to it and flagged as a lower bound.
+
+        Returns
+        -------
+        (ndarray (C,) int64, ndarray (C,) bool)
+            ``n_c`` and ``counts_exact`` with the raised classes set to False.
+
+        Examples
+        --------
+        >>> co = Cooccurrence(np.array([[0, 4], [4, 9]]), ["a", "b"], ["a", "b"])
+        >>> n, exact = co.class_sizes
+        >>> n.tolist(), exact.tolist()
+        ([4, 9], [False, True])
+        """
+        n, raised = raise_to_pair_max(self.M)
+        return n.astype(np.int64), self.counts_exact & ~raised
+
+    @property
     def pairs(self) -> np.ndarray:
         """The off-diagonal part (diagonal zeroed)."""
         P = self.M.copy()
@@ -118,6 +142,41 @@ class Cooccurrence:
         if len(hits) > 1:
             raise DataError(self.name, f"class name {key!r} is ambiguous", "a unique label")
         raise DataError(self.name, f"unknown class {key!r}", "a class id, label or name")
+
+
+def raise_to_pair_max(M) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class counts of a co-occurrence matrix, each raised to its largest pair count.
+
+    A class that co-occurs with another in ``k`` images appears in at least ``k`` images, so the
+    row maximum of the off-diagonal part is a lower bound of the class's count. This is the one
+    place the kit applies that bound: ``Cooccurrence.class_sizes`` and the class-level count
+    readers (``nbkit.datasets.counts``) both call it.
+
+    Parameters
+    ----------
+    M : array-like (C, C)
+        Square counts (any real dtype); the diagonal holds the per-class counts as known (0 when
+        unknown).
+
+    Returns
+    -------
+    (ndarray (C,), ndarray (C,) bool)
+        ``max(M[i, i], max_j≠i M[i, j])`` in ``M``'s dtype, and whether it was raised (the
+        diagonal was below a pair count).
+
+    Examples
+    --------
+    >>> n, raised = raise_to_pair_max(np.array([[0, 3, 1], [3, 5, 2], [1, 2, 0]]))
+    >>> n.tolist(), raised.tolist()
+    ([3, 5, 2], [True, False, True])
+    """
+    M = np.asarray(M)
+    d = np.diag(M).copy()
+    P = M.copy()
+    np.fill_diagonal(P, 0)
+    rowmax = P.max(axis=1)
+    raised = d < rowmax
+    return np.where(raised, rowmax, d), raised
 
 
 def _canonical_csr(Y) -> sp.csr_matrix:

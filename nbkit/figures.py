@@ -5,20 +5,20 @@ never calls ``plt.show``; every random choice (layouts, word placement) takes a 
 
 * co-occurrence graph (notebook 02): ``distributions_figure`` (degree / weighted degree / edge
   weight distributions), ``core_figure`` (the graph's most connected classes, spring layout);
-* centrality (notebook 03, paper Figures 8-11): ``wordcloud_figure`` (one word cloud, words sized
-  by centrality rank), ``wordclouds_by_measure`` (one figure per measure, unweighted | weighted),
-  ``wordcloud_grid`` (all 8 variants in one figure);
-* GradCAM (notebook 06, paper Figure 17): ``overlay`` (a CAM blended on its image, by
-  pytorch-grad-cam's ``show_cam_on_image``), ``cam_grid`` (overlays with the trigger boxes drawn);
-* generic: ``sweep_figure`` (a quantity against a swept parameter), ``image_grid``.
+* centrality (notebook 03, paper Figures 8-11): ``wordclouds_by_measure`` (one figure per
+  measure, unweighted | weighted), ``wordcloud_grid`` (all 8 variants in one figure); each cloud
+  sizes the words by centrality rank;
+* GradCAM (notebook 06, paper Figure 17): ``cam_grid`` (each CAM blended on its image by
+  pytorch-grad-cam's ``show_cam_on_image``, with the trigger boxes drawn);
+* generic: ``sweep_figure`` (a quantity against a swept parameter).
 
 Examples
 --------
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> import pandas as pd
->>> s = pd.Series([3.0, 2.0, 1.0], index=[0, 1, 2])
->>> fig = wordcloud_figure(s, names=["wheel", "chair", "jeans"], m=3, seed=0)
+>>> fig = sweep_figure(pd.DataFrame({"min_overlaps": [1, 5], "edges": [40, 12]}), "min_overlaps",
+...                    ["edges"], mark=5)
 >>> len(fig.axes)
 1
 """
@@ -29,9 +29,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["distributions_figure", "core_figure", "rank_frequencies", "wordcloud_image",
-           "wordcloud_figure", "wordclouds_by_measure", "wordcloud_grid", "sweep_figure",
-           "image_grid", "overlay", "cam_grid"]
+__all__ = ["distributions_figure", "core_figure", "wordclouds_by_measure", "wordcloud_grid",
+           "sweep_figure", "cam_grid"]
 
 
 def _plt():
@@ -134,7 +133,7 @@ def core_figure(G, k: int = 30, by: str = "degree", seed: int = 0, ax=None, titl
 # ---------------------------------------------------------------------------------------------
 # notebook 03: word clouds (Figures 8-11)
 # ---------------------------------------------------------------------------------------------
-def rank_frequencies(series: pd.Series, names=None, m: int = 50, exclude=()) -> dict:
+def _rank_frequencies(series: pd.Series, names=None, m: int = 50, exclude=()) -> dict:
     """Word weights for a centrality word cloud: the top ``m`` classes, weight ``m - rank + 1``.
 
     Sizing by *rank* (not by raw value) keeps the clouds of the 8 variants comparable: raw
@@ -166,7 +165,7 @@ def rank_frequencies(series: pd.Series, names=None, m: int = 50, exclude=()) -> 
     return out
 
 
-def wordcloud_image(freqs: Mapping[str, float], seed: int = 0, width: int = 640,
+def _wordcloud_image(freqs: Mapping[str, float], seed: int = 0, width: int = 640,
                     height: int = 360, colormap: str = "viridis") -> np.ndarray:
     """Render a word cloud (``wordcloud`` package, its bundled font, no network) to an RGB array.
 
@@ -193,7 +192,7 @@ def wordcloud_image(freqs: Mapping[str, float], seed: int = 0, width: int = 640,
     return wc.to_array()
 
 
-def wordcloud_figure(series: pd.Series, names=None, m: int = 50, seed: int = 0, exclude=(),
+def _wordcloud_figure(series: pd.Series, names=None, m: int = 50, seed: int = 0, exclude=(),
                      title: str | None = None, ax=None, width: int = 640, height: int = 360):
     """One word cloud of the top-``m`` classes of a centrality variant (paper Figures 8-11).
 
@@ -216,7 +215,7 @@ def wordcloud_figure(series: pd.Series, names=None, m: int = 50, seed: int = 0, 
     matplotlib.figure.Figure
     """
     plt = _plt()
-    img = wordcloud_image(rank_frequencies(series, names=names, m=m, exclude=exclude), seed=seed,
+    img = _wordcloud_image(_rank_frequencies(series, names=names, m=m, exclude=exclude), seed=seed,
                           width=width, height=height)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -301,7 +300,7 @@ def _clouds_into(df, cols, axes, m, seed, exclude, names, width, height):
         measure, weighted = parse_variant(col)
         s = df[col].copy()
         s.attrs = dict(df.attrs)
-        wordcloud_figure(s, names=names, m=m, seed=seed, exclude=exclude, ax=ax, width=width,
+        _wordcloud_figure(s, names=names, m=m, seed=seed, exclude=exclude, ax=ax, width=width,
                          height=height,
                          title=f"{measure} ({'weighted' if weighted else 'unweighted'})")
 
@@ -359,45 +358,10 @@ def sweep_figure(df: pd.DataFrame, x: str, ys: Sequence[str], mark: float | None
     return fig
 
 
-def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 6,
-               size: float = 2.2, suptitle: str | None = None):
-    """Show images (HxW or HxWx3 arrays) in a grid with optional titles.
-
-    Parameters
-    ----------
-    images : sequence of numpy.ndarray
-    titles : sequence of str, optional
-    ncols : int
-    size : float
-        Inches per cell.
-    suptitle : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    plt = _plt()
-    n = max(len(images), 1)
-    ncols = max(1, min(int(ncols), n))
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        ax.set_axis_off()
-        if k < len(images):
-            img = np.asarray(images[k])
-            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-            if titles is not None and k < len(titles):
-                ax.set_title(str(titles[k]), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
-
-
 # ---------------------------------------------------------------------------------------------
 # notebook 06: GradCAM (Figure 17)
 # ---------------------------------------------------------------------------------------------
-def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+def _overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """The image with the CAM blended on top (HxWx3 uint8), by ``show_cam_on_image``.
 
     pytorch-grad-cam's ``show_cam_on_image``: the CAM in OpenCV's jet colours, weighted ``alpha``
@@ -406,7 +370,7 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarra
 
     Examples
     --------
-    >>> overlay(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2))).shape
+    >>> _overlay(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2))).shape
     (4, 4, 3)
     """
     import cv2
@@ -430,7 +394,7 @@ def _draw_boxes(ax, boxes, H, W, color="lime"):
 def _cam_panel(ax, img, cam, boxes, cam_threshold, title):
     """One overlay panel: the CAM blended on the image, the boxes, the thresholded region."""
     H, W = img.shape[:2]
-    ax.imshow(overlay(img, cam))
+    ax.imshow(_overlay(img, cam))
     _draw_boxes(ax, boxes, H, W)
     if cam_threshold is not None and np.max(cam) > 0:
         ax.contour(cam >= cam_threshold * np.max(cam), levels=[0.5], colors="white", linewidths=0.8)

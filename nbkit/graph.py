@@ -14,7 +14,7 @@ This module builds that graph in the two forms the later stages need:
   igraph path of ``nbkit.centrality`` uses.
 
 ``M`` itself is counted by ``nbkit.cooccurrence.cooccurrence_matrix`` (its one home). This module
-also gives the dataset statistics of Table 5 (``table5``) and the degree and edge-weight
+also gives the dataset statistics of Table 5 (``table5_of``) and the degree and edge-weight
 distributions of the graph (``degree_weight_distributions``). Figures are drawn by ``nbkit.figures``.
 
 Examples
@@ -42,12 +42,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .cooccurrence import Cooccurrence, from_labelindex
+from .cooccurrence import Cooccurrence, from_labelindex, raise_to_pair_max
 from .errors import DataError, GraphError
 from .labelindex import LabelIndex
 
-__all__ = ["as_cooccurrence", "check_counts", "edge_list", "build_graph", "table5",
-           "degree_weight_distributions", "core_subgraph", "synthetic_label_matrix"]
+__all__ = ["as_cooccurrence", "edge_list", "build_graph", "degree_weight_distributions",
+           "core_subgraph", "synthetic_label_matrix", "effective_sizes", "count_cooccurrence",
+           "matrix_head", "table5_of", "top_degree", "threshold_sweep", "cooccurrence_results"]
 
 
 def synthetic_label_matrix(n_images: int = 1_700_000, n_classes: int = 600,
@@ -108,7 +109,7 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None,
     A ``LabelIndex`` is counted with ``nbkit.cooccurrence.from_labelindex`` (optionally one split
     or several);
     a bare matrix gets class labels ``"0".."C-1"``. With ``check`` the counts are checked for
-    consistency (``check_counts``).
+    consistency (``_check_counts``).
 
     Parameters
     ----------
@@ -142,11 +143,11 @@ def as_cooccurrence(obj, split: str | Sequence[str] | None = None,
         raise GraphError(f"cannot build a co-occurrence graph from a {type(obj).__name__}; expected "
                          "a Cooccurrence, a LabelIndex or a square count matrix")
     if check:
-        check_counts(co)
+        _check_counts(co)
     return co
 
 
-def check_counts(co: Cooccurrence) -> Cooccurrence:
+def _check_counts(co: Cooccurrence) -> Cooccurrence:
     """Check that per-class counts and pair counts agree; warn about classes without images.
 
     * A class whose count is exact (``counts_exact``) cannot co-occur with another class in more
@@ -167,8 +168,7 @@ def check_counts(co: Cooccurrence) -> Cooccurrence:
     P = co.pairs
     n = co.class_counts
     exact = np.asarray(co.counts_exact, dtype=bool)
-    rowmax = P.max(axis=1) if co.n_classes > 1 else np.zeros(1, dtype=np.int64)
-    bad = np.flatnonzero(exact & (rowmax > n))
+    bad = np.flatnonzero(exact & raise_to_pair_max(co.M)[1])
     if len(bad):
         i = int(bad[0])
         j = int(np.argmax(P[i]))
@@ -251,7 +251,7 @@ def build_graph(co, min_overlaps: int = 1) -> nx.Graph:
     Raises
     ------
     DataError
-        Inconsistent counts (see ``check_counts``).
+        Inconsistent counts (see ``_check_counts``).
     GraphError
         ``min_overlaps`` below 1.
 
@@ -310,7 +310,7 @@ def _item_name(obj, default: str) -> str:
     return str(getattr(obj, "name", None) or default)
 
 
-def table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
+def _table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
     """Dataset statistics of the paper's Table 5: classes, images, average objects per image.
 
     Parameters
@@ -336,7 +336,7 @@ def table5(datasets: Iterable, min_overlaps: int | None = None) -> pd.DataFrame:
     >>> import numpy as np
     >>> from nbkit.cooccurrence import Cooccurrence
     >>> co = Cooccurrence(np.array([[3, 1], [1, 2]]), ["a", "b"], ["a", "b"], name="toy", n_images=4)
-    >>> table5([co])[["dataset", "classes", "images", "labels_per_image"]].to_dict("records")
+    >>> _table5([co])[["dataset", "classes", "images", "labels_per_image"]].to_dict("records")
     [{'dataset': 'toy', 'classes': 2, 'images': 4, 'labels_per_image': 1.25}]
     """
     rows = []
@@ -391,7 +391,7 @@ def _cooccurrence_stats(co: Cooccurrence) -> dict:
     exact = np.asarray(co.counts_exact, dtype=bool)
     n = co.n_images
     row = dict(classes=co.n_classes,
-               classes_with_images=int(((co.class_counts > 0) | (co.pairs.max(axis=1) > 0)).sum()),
+               classes_with_images=int((co.class_sizes[0] > 0).sum()),
                images=int(n) if n is not None else np.nan)
     if "labels_per_image" in co.meta:
         lpi = float(co.meta["labels_per_image"])
@@ -477,3 +477,183 @@ def degree_weight_distributions(co, min_overlaps: int = 1) -> dict:
                                     if len(w) else {}),
                "weight_total": int(w.sum())}
     return {"nodes": nodes_df, "weights": w, "summary": summary}
+
+
+# =============================================================================================
+# notebook 02
+# =============================================================================================
+def effective_sizes(top_k: int, thresholds: str | Sequence[int], smoke: bool = False) -> dict:
+    """The sizes notebook 02 runs at: its parameters, or the quick ones of a smoke run.
+
+    Parameters
+    ----------
+    top_k : int
+        Classes in the core drawing (at most 15 in a smoke run).
+    thresholds : str or sequence of int
+        The ``min_overlaps`` sweep, e.g. ``"1,5,10,15"`` (only its first 4 in a smoke run).
+    smoke : bool
+
+    Returns
+    -------
+    dict
+        ``top_k`` (int) and ``thresholds`` (list of int).
+
+    Examples
+    --------
+    >>> effective_sizes(30, "1,5,10,15,20,30", smoke=True)
+    {'top_k': 15, 'thresholds': [1, 5, 10, 15]}
+    """
+    items = str(thresholds).split(",") if isinstance(thresholds, str) else list(thresholds)
+    sweep = [int(x) for x in items if str(x).strip()]
+    return {"top_k": min(int(top_k), 15) if smoke else int(top_k),
+            "thresholds": sweep[:4] if smoke else sweep}
+
+
+def count_cooccurrence(data) -> dict:
+    """``M`` of a loaded dataset, checked, with the time its counting took and a one-line summary.
+
+    Parameters
+    ----------
+    data : LabelIndex or Cooccurrence
+        From ``nbkit.datasets.load_dataset``; a ``LabelIndex`` is counted (timed), class-level
+        counts are only checked (``_check_counts``).
+
+    Returns
+    -------
+    dict
+        ``co`` (Cooccurrence), ``seconds`` (float, None for class-level counts), ``text``.
+    """
+    import time
+
+    t = time.perf_counter()
+    co = as_cooccurrence(data)
+    if not isinstance(data, LabelIndex):
+        return {"co": co, "seconds": None,
+                "text": f"{co.name}: class-level counts, {co.n_classes} classes; {co.meta.get('note', '')}"}
+    s = time.perf_counter() - t
+    return {"co": co, "seconds": s, "text": f"{data.name}: {data.n_images:,} images, "
+                                            f"{data.n_classes} classes; M in {s:.3f} s"}
+
+
+def matrix_head(co: Cooccurrence, n: int = 8) -> pd.DataFrame:
+    """The top-left ``n x n`` corner of ``M``, rows and columns named by class.
+
+    Examples
+    --------
+    >>> co = Cooccurrence(np.array([[3, 1], [1, 2]]), ["a", "b"], ["A", "B"])
+    >>> matrix_head(co, 1)
+       A
+    A  3
+    """
+    names = [co.display(i) for i in range(min(n, co.n_classes))]
+    return pd.DataFrame(co.M[:n, :n], index=names, columns=names)
+
+
+def table5_of(dataset: str, data, extra: str = "", min_overlaps: int | None = None) -> pd.DataFrame:
+    """Table 5 for notebook 02: the loaded ``dataset`` and every extra spec in ``extra``.
+
+    Parameters
+    ----------
+    dataset : str
+        The spec ``data`` was loaded from (the row's name).
+    data : LabelIndex or Cooccurrence
+    extra : str
+        Comma-separated further ``nbkit.datasets`` specs (e.g. ``"openimages-counts"``), loaded
+        here; the chosen ``dataset`` itself is not repeated.
+    min_overlaps : int, optional
+        As for :func:`_table5`.
+
+    Returns
+    -------
+    DataFrame
+        :func:`_table5`'s rows (its warnings about classes without images are silenced here; the
+        graph section names them).
+    """
+    from .datasets import load_dataset
+
+    specs = [s.strip() for s in str(extra).split(",") if s.strip()]
+    items = [(dataset, data)] + [(s, load_dataset(s)) for s in specs if s != dataset]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _table5(items, min_overlaps=min_overlaps)
+
+
+def top_degree(dist: dict, n: int = 10) -> pd.DataFrame:
+    """The ``n`` classes of highest degree (ties: highest strength) of
+    :func:`degree_weight_distributions`' ``nodes``."""
+    return dist["nodes"].sort_values(["degree", "strength"], ascending=False).head(n)
+
+
+def threshold_sweep(co, mins: Sequence[int]) -> pd.DataFrame:
+    """How the edge threshold shapes the graph: one row per ``min_overlaps`` in ``mins``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``min_overlaps, edges, isolated, components, largest_component, density``.
+
+    Examples
+    --------
+    >>> threshold_sweep(np.array([[5, 3, 0], [3, 4, 2], [0, 2, 6]]), [1, 3])["edges"].tolist()
+    [2, 1]
+    """
+    cols = ["edges", "isolated", "components", "largest_component", "density"]
+    return pd.DataFrame([{"min_overlaps": m, **{c: s[c] for c in cols}}
+                         for m in mins for s in [degree_weight_distributions(co, m)["summary"]]])
+
+
+def _core_names(G: nx.Graph, k: int, by: str = "degree") -> list[str]:
+    """Names of the vertices of :func:`core_subgraph` (``k``, ``by``), in its order."""
+    return [G.nodes[v]["name"] for v in core_subgraph(G, k, by).nodes]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: NaN -> null, integral columns as integers."""
+    import json
+
+    return json.loads(frame.convert_dtypes().to_json(orient="records", double_precision=15))
+
+
+def cooccurrence_results(dataset: str, min_overlaps: int, table5: pd.DataFrame, dist: dict,
+                         top: pd.DataFrame, G: nx.Graph, top_k: int, sweep: pd.DataFrame,
+                         timing: dict) -> dict:
+    """Notebook 02's ``results.json`` (schema ``02_cooccurrence``), built from its objects.
+
+    Parameters
+    ----------
+    dataset : str
+        The dataset spec.
+    min_overlaps : int
+        The graph's edge threshold.
+    table5 : DataFrame
+        From :func:`table5_of`.
+    dist : dict
+        From :func:`degree_weight_distributions` at ``min_overlaps``.
+    top : DataFrame
+        From :func:`top_degree`.
+    G : networkx.Graph
+        From :func:`build_graph` at ``min_overlaps``.
+    top_k : int
+        Size of the graph's core (:func:`_core_names`).
+    sweep : DataFrame
+        From :func:`threshold_sweep`.
+    timing : dict
+        Wall-clock seconds.
+
+    Returns
+    -------
+    dict
+        The keys ``nbkit.schema`` documents for ``02_cooccurrence``.
+    """
+    return {
+        "dataset": dataset,
+        "min_overlaps": int(min_overlaps),
+        "table5": _records(table5),
+        "graph": dict(dist["summary"]),
+        "top_degree": [{"class_id": int(i), "name": r["name"], "degree": int(r["degree"]),
+                        "strength": int(r["strength"])} for i, r in top.iterrows()],
+        "core_by_degree": _core_names(G, top_k, "degree"),
+        "core_by_weighted_degree": _core_names(G, top_k, "weighted"),
+        "threshold_sweep": _records(sweep),
+        "timing": dict(timing),
+    }

@@ -45,13 +45,13 @@ import scipy.sparse as sp
 
 from .errors import DataError, MissingDataError
 
-MAP_SHAPE = (2, 5, 15, 15)
+_MAP_SHAPE = (2, 5, 15, 15)
 """Shape of one ReLabel label map."""
 
-DEFAULT_THRESHOLD = 0.994
+_DEFAULT_THRESHOLD = 0.994
 """The paper's confidence threshold (App. B, Figure 7)."""
 
-CORNERS = ((0, 0), (0, -1), (-1, 0), (-1, -1))
+_CORNERS = ((0, 0), (0, -1), (-1, 0), (-1, -1))
 
 _COMPARISONS = (">=", ">")
 _CORNER_MODES = ("drop", "zero")
@@ -60,9 +60,9 @@ _CORNER_MODES = ("drop", "zero")
 # --------------------------------------------------------------------------------------- loading
 def _check_map_array(a: np.ndarray, source, n_classes: int | None) -> np.ndarray:
     """Validate one map or a stack of maps (shape, finite values, integer in-range class ids)."""
-    if a.shape[-4:] != MAP_SHAPE or a.ndim not in (4, 5):
+    if a.shape[-4:] != _MAP_SHAPE or a.ndim not in (4, 5):
         raise DataError(source, f"label map has shape {tuple(a.shape)}",
-                        f"shape {MAP_SHAPE} (or n x {MAP_SHAPE} for a stack): "
+                        f"shape {_MAP_SHAPE} (or n x {_MAP_SHAPE} for a stack): "
                         "[logits | class ids] x top-5 x 15 rows x 15 columns")
     if a.dtype.kind not in "fiu":  # complex, bool, strings, objects: not a label map
         raise DataError(source, f"label map has dtype {a.dtype}", "a real-valued float tensor")
@@ -132,13 +132,13 @@ def load_map(path: str | os.PathLike, n_classes: int | None = 1000) -> np.ndarra
         a = obj.astype(np.float32)
     else:
         raise DataError(path, f"label map file holds a {type(obj).__name__}",
-                        f"one tensor of shape {MAP_SHAPE}")
+                        f"one tensor of shape {_MAP_SHAPE}")
     if a.ndim != 4:
-        raise DataError(path, f"label map has shape {tuple(a.shape)}", f"shape {MAP_SHAPE}")
+        raise DataError(path, f"label map has shape {tuple(a.shape)}", f"shape {_MAP_SHAPE}")
     return np.ascontiguousarray(_check_map_array(a, path, n_classes), dtype=np.float32)
 
 
-def load_maps(paths: Iterable[str | os.PathLike], n_classes: int | None = 1000,
+def _load_maps(paths: Iterable[str | os.PathLike], n_classes: int | None = 1000,
               progress: bool = True) -> np.ndarray:
     """Read many ``.pt`` maps into one ``n x 2 x 5 x 15 x 15`` float32 array (tqdm bar).
 
@@ -157,7 +157,7 @@ def load_maps(paths: Iterable[str | os.PathLike], n_classes: int | None = 1000,
     from .progress import tqdm
 
     paths = list(paths)
-    out = np.empty((len(paths),) + MAP_SHAPE, dtype=np.float32)
+    out = np.empty((len(paths),) + _MAP_SHAPE, dtype=np.float32)
     for i, p in enumerate(tqdm(paths, desc="label maps", disable=not progress or len(paths) < 200)):
         out[i] = load_map(p, n_classes=n_classes)
     return out
@@ -170,9 +170,9 @@ def _as_stack(maps, source="label maps") -> np.ndarray:
     a = np.asarray(maps)
     if a.ndim == 4:
         a = a[None]
-    if a.ndim != 5 or a.shape[1:] != MAP_SHAPE:
+    if a.ndim != 5 or a.shape[1:] != _MAP_SHAPE:
         raise DataError(source, f"label maps have shape {tuple(a.shape)}",
-                        f"{MAP_SHAPE} or (n, {', '.join(map(str, MAP_SHAPE))})")
+                        f"{_MAP_SHAPE} or (n, {', '.join(map(str, _MAP_SHAPE))})")
     return a
 
 
@@ -197,9 +197,9 @@ def cell_probabilities(maps) -> np.ndarray:
 
 
 def _allowed_cells(exclude_corners: bool) -> np.ndarray:
-    keep = np.ones(MAP_SHAPE[2:], dtype=bool)
+    keep = np.ones(_MAP_SHAPE[2:], dtype=bool)
     if exclude_corners:
-        for i, j in CORNERS:
+        for i, j in _CORNERS:
             keep[i, j] = False
     return keep
 
@@ -207,11 +207,11 @@ def _allowed_cells(exclude_corners: bool) -> np.ndarray:
 def _topk_probabilities(a: np.ndarray, topk: int, keep: np.ndarray) -> np.ndarray:
     """Softmax probabilities of the first ``topk`` entries, allowed cells only (n x k x cells)."""
     n = a.shape[0]
-    z = a[:, 0].reshape(n, MAP_SHAPE[1], -1)         # n x 5 x 225 (a view when contiguous)
+    z = a[:, 0].reshape(n, _MAP_SHAPE[1], -1)         # n x 5 x 225 (a view when contiguous)
     cells = np.flatnonzero(keep.ravel())
     zmax = z.max(axis=1).astype(np.float64)
     den = np.zeros_like(zmax)
-    for j in range(MAP_SHAPE[1]):
+    for j in range(_MAP_SHAPE[1]):
         den += np.exp(z[:, j] - zmax)
     top = np.exp(z[:, :topk] - zmax[:, None]) / den[:, None]
     return top[:, :, cells] if len(cells) < z.shape[2] else top
@@ -221,15 +221,15 @@ def _triplets(maps, exclude_corners: bool, topk: int, n_classes: int | None, cor
     """(image, class, probability) for every allowed cell and top-k position."""
     if corners not in _CORNER_MODES:
         raise ValueError(f"corners={corners!r}; expected one of {_CORNER_MODES}")
-    if not 1 <= int(topk) <= MAP_SHAPE[1]:
-        raise ValueError(f"topk={topk}; expected 1..{MAP_SHAPE[1]}")
+    if not 1 <= int(topk) <= _MAP_SHAPE[1]:
+        raise ValueError(f"topk={topk}; expected 1..{_MAP_SHAPE[1]}")
     a = _as_stack(maps)
     _check_map_array(a, "label maps", n_classes)
     if exclude_corners and corners == "zero":  # the authors' literal behaviour: zero logits and ids
         a = a.copy()
-        for i, j in CORNERS:
+        for i, j in _CORNERS:
             a[:, :, :, i, j] = 0.0
-        keep = np.ones(MAP_SHAPE[2:], dtype=bool)
+        keep = np.ones(_MAP_SHAPE[2:], dtype=bool)
     else:
         keep = _allowed_cells(exclude_corners)
     p = _topk_probabilities(a, int(topk), keep)                # n x k x cells
@@ -239,7 +239,7 @@ def _triplets(maps, exclude_corners: bool, topk: int, n_classes: int | None, cor
     return n, img.ravel(), ids.ravel(), p.ravel()
 
 
-def class_confidence_sparse(maps, exclude_corners: bool = True, topk: int = 1,
+def _class_confidence_sparse(maps, exclude_corners: bool = True, topk: int = 1,
                             n_classes: int = 1000, corners: str = "drop") -> sp.csr_matrix:
     """Like :func:`class_confidence` but a sparse CSR matrix (float64); for 100k+ maps.
 
@@ -291,10 +291,10 @@ def class_confidence(maps, exclude_corners: bool = True, topk: int = 1, n_classe
     >>> bool(decode(m, 0.994, n_classes=5)[0, 0])
     True
     """
-    return class_confidence_sparse(maps, exclude_corners, topk, n_classes, corners).toarray()
+    return _class_confidence_sparse(maps, exclude_corners, topk, n_classes, corners).toarray()
 
 
-def decode(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: bool = True, topk: int = 1,
+def decode(maps, threshold: float = _DEFAULT_THRESHOLD, exclude_corners: bool = True, topk: int = 1,
            n_classes: int = 1000, corners: str = "drop", comparison: str = ">=",
            sparse: bool = False):
     """Multi-labels from label maps: class present when its confidence passes ``threshold``.
@@ -320,7 +320,7 @@ def decode(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: bool = T
         raise ValueError(f"comparison={comparison!r}; expected one of {_COMPARISONS}")
     if threshold <= 0:
         raise ValueError(f"threshold={threshold}; expected > 0 (absent classes have confidence 0)")
-    conf = class_confidence_sparse(maps, exclude_corners, topk, n_classes, corners)
+    conf = _class_confidence_sparse(maps, exclude_corners, topk, n_classes, corners)
     keep = conf.data >= threshold if comparison == ">=" else conf.data > threshold
     out = sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool),
                          (np.repeat(np.arange(conf.shape[0]), np.diff(conf.indptr))[keep],
@@ -328,7 +328,7 @@ def decode(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: bool = T
     return out if sparse else out.toarray()
 
 
-def class_boxes(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: bool = True, topk: int = 1,
+def class_boxes(maps, threshold: float = _DEFAULT_THRESHOLD, exclude_corners: bool = True, topk: int = 1,
                 n_classes: int | None = 1000, corners: str = "drop", comparison: str = ">="):
     """Where each decoded class is: the box around the grid cells that make it present.
 
@@ -357,12 +357,12 @@ def class_boxes(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: boo
     if comparison not in _COMPARISONS:
         raise ValueError(f"comparison={comparison!r}; expected one of {_COMPARISONS}")
     n, img, cls, p = _triplets(maps, exclude_corners, topk, n_classes, corners)
-    keep = (np.ones(MAP_SHAPE[2:], dtype=bool) if (exclude_corners and corners == "zero")
+    keep = (np.ones(_MAP_SHAPE[2:], dtype=bool) if (exclude_corners and corners == "zero")
             else _allowed_cells(exclude_corners))
     cells = np.flatnonzero(keep.ravel())
     cell = np.broadcast_to(cells[None, None, :], (n, int(topk), len(cells))).ravel()
     hit = (p >= threshold) if comparison == ">=" else (p > threshold)
-    side = MAP_SHAPE[2]
+    side = _MAP_SHAPE[2]
     df = pd.DataFrame({"image": img[hit].astype(np.int64), "class": cls[hit].astype(np.int64),
                        "r": cell[hit] // side, "c": cell[hit] % side})
     g = df.groupby(["image", "class"], sort=True)
@@ -371,7 +371,7 @@ def class_boxes(maps, threshold: float = DEFAULT_THRESHOLD, exclude_corners: boo
     return out.astype({"x0": np.float32, "y0": np.float32, "x1": np.float32, "y1": np.float32})
 
 
-def present_classes(maps, threshold: float = DEFAULT_THRESHOLD, **options) -> list[np.ndarray]:
+def _present_classes(maps, threshold: float = _DEFAULT_THRESHOLD, **options) -> list[np.ndarray]:
     """Per image, the sorted class ids that :func:`decode` marks present."""
     Y = decode(maps, threshold, sparse=True, **options)
     return [Y.indices[Y.indptr[i]:Y.indptr[i + 1]].copy() for i in range(Y.shape[0])]
@@ -389,8 +389,8 @@ def save_map(path: str | os.PathLike, m: np.ndarray) -> Path:
     from .io import atomic_path
 
     a = np.asarray(m, dtype=np.float32)
-    if a.shape != MAP_SHAPE:
-        raise DataError(path, f"label map to write has shape {a.shape}", f"shape {MAP_SHAPE}")
+    if a.shape != _MAP_SHAPE:
+        raise DataError(path, f"label map to write has shape {a.shape}", f"shape {_MAP_SHAPE}")
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(torch.from_numpy(np.ascontiguousarray(a)), tmp)
     return Path(path)
@@ -407,8 +407,5 @@ def map_paths(directory: str | os.PathLike) -> list[Path]:
     return sorted(d.rglob("*.pt"))
 
 
-__all__: Sequence[str] = [
-    "MAP_SHAPE", "DEFAULT_THRESHOLD", "load_map", "load_maps", "cell_probabilities",
-    "class_confidence", "class_confidence_sparse", "decode", "present_classes", "top1_grid",
-    "save_map", "map_paths",
-]
+__all__: Sequence[str] = ["load_map", "cell_probabilities", "class_confidence", "decode", "class_boxes",
+                          "top1_grid", "save_map", "map_paths"]

@@ -132,42 +132,67 @@ def check_stamp(results: Mapping[str, Any], source: Any) -> str:
 
 # --- the schemas, one block per notebook (the block's owner keeps its docs current) ---
 
-#: 01_calibration: (draft from the smoke batch; owner fills docs)
+#: 01_calibration: App. B / Figure 7, built by ``nbkit.calibrate.calibration_results``. Counts are
+#: false positives / false negatives over the image x class pairs of the hand-labelled sample.
+_CHOICE = ("{threshold, fp, fn, fp_plus_fn}: the threshold this rule picks on our sweep and its "
+           "counts (the choice of nbkit.calibrate.calibrate_directory)")
 register(Schema("01_calibration", 1, {
-    "mode": _f("str", ""),
-    "dataset": _f("str", ""),
-    "n_images": _f("int", ""),
-    "rule": _f("str", ""),
-    "threshold": _f("number", ""),
-    "fp": _f("int", ""),
-    "fn": _f("int", ""),
-    "fp_plus_fn": _f("int", ""),
-    "curves_cross": _f("bool", ""),
-    "crossing": _f("dict", ""),
-    "balanced": _f("dict", ""),
-    "min_total": _f("dict", ""),
-    "fp_at_start": _f("int", ""),
-    "fn_at_start": _f("int", ""),
-    "fp_at_stop": _f("int", ""),
-    "fn_at_stop": _f("int", ""),
-    "n_true_labels": _f("int", ""),
-    "decoding_options": _f("list", ""),
-    "large_sample": _f("dict", ""),
-    "paper": _f("dict", ""),
-    "timing": _f("dict", ""),
+    "mode": _f("str", "'toy' (simulated labeller on toy scenes) or 'real' (relabel_dir was set)"),
+    "dataset": _f("str", "the toy-scenes dataset spec (toy mode) or the ReLabel folder (real mode)"),
+    "n_images": _f("int", "hand-labelled images calibrated on (the paper: 20)"),
+    "rule": _f("str", "the threshold rule used for the choice: crossing | balanced | min_total"),
+    "threshold": _f("number", "the chosen confidence threshold (softmax probability, 0..1)"),
+    "fp": _f("int", "false positives at the chosen threshold (classes the maps add)"),
+    "fn": _f("int", "false negatives at the chosen threshold (hand labels the maps miss)"),
+    "fp_plus_fn": _f("int", "fp + fn at the chosen threshold"),
+    "curves_cross": _f("bool", "whether FP starts at or above FN and FN reaches FP within the sweep"),
+    "crossing": _f("dict", _CHOICE + ", plus curves_cross; rule 'crossing': lowest threshold with FN >= FP"),
+    "balanced": _f("dict", _CHOICE + "; rule 'balanced': smallest |FP - FN|"),
+    "min_total": _f("dict", _CHOICE + "; rule 'min_total': smallest FP + FN"),
+    "fp_at_start": _f("int", "false positives at the sweep's first threshold (threshold_start)"),
+    "fn_at_start": _f("int", "false negatives at the sweep's first threshold (threshold_start)"),
+    "fp_at_stop": _f("int", "false positives at the sweep's last threshold (threshold_stop)"),
+    "fn_at_stop": _f("int", "false negatives at the sweep's last threshold (threshold_stop)"),
+    "n_true_labels": _f("int", "hand labels (image x class pairs) in the sample"),
+    "decoding_options": _f("list", "one record per decoding variant (nbkit.calibrate.DECODING_VARIANTS): "
+                                   "decoding, chosen_threshold, fp_at_chosen, fn_at_chosen, and "
+                                   "fp_at_<t> / fn_at_<t> at our chosen threshold t (3 decimals)"),
+    "large_sample": _f("dict?", "toy mode only, else null (also null when large_sample = 0): "
+                                "n_images (large sample), threshold (its expected crossing), "
+                                "fp_per_sample / fn_per_sample (its FP / FN there, scaled to n_images "
+                                "images), draws, draw_threshold_median / _p05 / _p95 (thresholds "
+                                "chosen on random n_images-image samples), by_sample_size (records "
+                                "sample_size, median, p05, p95, share_at_0.994)"),
+    "paper": _f("dict", "the paper's App. B choice: threshold 0.994, fp, fn, fp_plus_fn, n_images "
+                        "(nbkit.reference.CALIBRATION)"),
+    "timing": _f("dict", "wall-clock seconds: sample_s (writing / reading the sample), and "
+                         "large_sample_s when the large-sample study ran"),
 }))
 
-#: 02_cooccurrence: (draft from the smoke batch; owner fills docs)
+#: 02_cooccurrence: Algorithm 1's graph and Table 5, built by ``nbkit.graph.cooccurrence_results``.
+#: Counts are images (overlaps = images containing both classes).
 register(Schema("02_cooccurrence", 1, {
-    "dataset": _f("str", ""),
-    "min_overlaps": _f("int", ""),
-    "table5": _f("list", ""),
-    "graph": _f("dict", ""),
-    "top_degree": _f("list", ""),
-    "core_by_degree": _f("list", ""),
-    "core_by_weighted_degree": _f("list", ""),
-    "threshold_sweep": _f("list", ""),
-    "timing": _f("dict", ""),
+    "dataset": _f("str", "the nbkit.datasets spec the graph is built from"),
+    "min_overlaps": _f("int", "the edge threshold: an edge when M[i, j] >= min_overlaps images"),
+    "table5": _f("list", "Table 5 rows (nbkit.graph.table5_of): dataset, classes, classes_with_images, "
+                         "images, labels_per_image, objects_per_image, objects_basis, min_overlaps, "
+                         "edges, isolated, components, note; null where class-level counts do not "
+                         "determine a value (note says why); the chosen dataset first, then each "
+                         "table5_extra spec"),
+    "graph": _f("dict", "summary of the graph at min_overlaps (nbkit.graph.degree_weight_distributions): "
+                        "vertices, edges, density, isolated, components, largest_component, "
+                        "degree_mean, degree_max, degree_quantiles, weight_quantiles (overlaps, "
+                        "images), weight_total"),
+    "top_degree": _f("list", "the 10 classes of highest degree: class_id, name, degree (neighbours), "
+                             "strength (weighted degree, summed overlaps in images)"),
+    "core_by_degree": _f("list", "names of the top_k classes of highest degree (the core drawing; "
+                                 "top_k at most 15 in a smoke run)"),
+    "core_by_weighted_degree": _f("list", "names of the top_k classes of highest weighted degree"),
+    "threshold_sweep": _f("list", "one record per min_overlaps of the thresholds parameter (its first 4 "
+                                  "in a smoke run): min_overlaps, edges, isolated, components, "
+                                  "largest_component, density"),
+    "timing": _f("dict", "wall-clock seconds: cooccurrence_s (counting M) for per-image datasets; "
+                         "empty for class-level counts"),
 }))
 
 #: 03_centrality: (draft from the smoke batch; owner fills docs)

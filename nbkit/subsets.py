@@ -157,21 +157,6 @@ def _resolve(co: Cooccurrence, key) -> int:
                         e.expected or "a class id, label or name of this dataset") from None
 
 
-def _class_sizes(co: Cooccurrence) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class image count ``n_c`` and whether it is exact.
-
-    A diagonal smaller than a row's largest off-diagonal count cannot be a true image count (e.g. a
-    matrix stored with a zero diagonal); it is raised to that maximum and flagged as a lower bound.
-    """
-    n = co.class_counts.astype(np.int64)
-    rowmax = co.pairs.max(axis=1)
-    exact = np.asarray(co.counts_exact, dtype=bool).copy()
-    low = n < rowmax
-    n = np.where(low, rowmax, n)
-    exact &= ~low
-    return n, exact
-
-
 def conflict_matrix(co: Cooccurrence, classes: Sequence[int], max_other_overlaps: int,
                     min_overlaps: int | None = None) -> np.ndarray:
     """Boolean conflict adjacency among ``classes`` (``k x k``, zero diagonal).
@@ -392,7 +377,7 @@ def poisonable_subsets(co: Cooccurrence, triggers, rule: SubsetRule | None = Non
     (['c', 'b'], 220)
     """
     rule = SubsetRule.of(rule, **settings)
-    n, exact = _class_sizes(co)
+    n, exact = co.class_sizes
     tl = _trigger_list(co, triggers)
     out = [_subset_entry(co, t, cent, rule, n, exact, include_trigger, compare)
            for t, cent in tqdm(tl, desc="poisonable subsets", disable=not progress, leave=False)]
@@ -420,7 +405,7 @@ def eligible(co: Cooccurrence, trigger, rule: SubsetRule | None = None, **settin
     >>> cand.tolist(), ok.tolist()
     ([2, 1], [False, True])
     """
-    return _eligible(co, _resolve(co, trigger), SubsetRule.of(rule, **settings), _class_sizes(co)[0])
+    return _eligible(co, _resolve(co, trigger), SubsetRule.of(rule, **settings), co.class_sizes[0])
 
 
 def _eligible(co: Cooccurrence, t: int, rule: SubsetRule, n: np.ndarray):

@@ -270,7 +270,7 @@ def test_cam_grid_draws_boxes():
     assert len(rects) == 6  # one box on the image and one on the overlay, per example
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["a", "b", "c"]
     plt.close(fig)
-    ov = figures.overlay(imgs[0], cams[0])
+    ov = figures._overlay(imgs[0], cams[0])
     assert ov.shape == (16, 16, 3) and ov.dtype == np.uint8
 
 
@@ -490,14 +490,14 @@ def test_overlay_is_pytorch_grad_cams_show_cam_on_image():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     cam = rng.random((16, 16), dtype=np.float32)
-    ov = figures.overlay(img, cam)
+    ov = figures._overlay(img, cam)
     np.testing.assert_array_equal(ov, show_cam_on_image(img.astype(np.float32) / 255.0, cam, use_rgb=True,
                                                         image_weight=0.5))
     # close to the previous hand-written blend (matplotlib's jet, no rescaling): same picture
     old = (255 * np.clip(0.5 * img / 255.0 + 0.5 * matplotlib.colormaps["jet"](cam)[..., :3], 0, 1)).astype(np.uint8)
     diff = np.abs(old.astype(int) - ov.astype(int))
     assert diff.mean() < 6 and np.corrcoef(old.ravel(), ov.ravel())[0, 1] > 0.99
-    assert figures.overlay(img, cam[::2, ::2]).shape == (16, 16, 3)   # a coarse CAM is resized
+    assert figures._overlay(img, cam[::2, ::2]).shape == (16, 16, 3)   # a coarse CAM is resized
 
 
 def test_cohen_kappa_is_scikit_learns_with_the_previous_numbers():

@@ -41,14 +41,14 @@ def test_sweep_counts_on_a_hand_made_case():
     truth = np.array([[True, False, False, True],
                       [False, True, False, True],
                       [False, False, False, True]])
-    df = K.sweep(conf, truth, [0.90, 0.95, 0.993, 0.994, 0.997, 1.0])
+    df = K._sweep(conf, truth, [0.90, 0.95, 0.993, 0.994, 0.997, 1.0])
     # negatives: .95 (img0,c1), .9995 (img1,c2), .92 (img2,c0)  -> FP = negatives >= t
     # positives: .999, .993, .9965, 0 (img1,c3 missing), .9999   -> FN = positives < t
     assert df["fp"].tolist() == [3, 2, 1, 1, 1, 0]
     assert df["fn"].tolist() == [1, 1, 1, 2, 3, 5]
     assert df["fp_plus_fn"].tolist() == [4, 3, 2, 3, 4, 5]
     assert (df["n_true"] == 5).all()
-    strict = K.sweep(conf, truth, [0.993], comparison=">")
+    strict = K._sweep(conf, truth, [0.993], comparison=">")
     assert strict["fn"].tolist() == [2]           # 0.993 itself no longer passes
     # the sweep is exactly decode() at each threshold
     for t, fp, fn in df[["threshold", "fp", "fn"]].itertuples(index=False):
@@ -58,43 +58,43 @@ def test_sweep_counts_on_a_hand_made_case():
 
 def test_sweep_shape_mismatch_is_a_data_error():
     with pytest.raises(DataError, match="shape"):
-        K.sweep(np.zeros((2, 3)), np.zeros((2, 4), bool))
+        K._sweep(np.zeros((2, 3)), np.zeros((2, 4), bool))
 
 
 def test_choose_reproduces_the_paper_on_the_authors_sweep():
-    c = K.choose(AUTHORS_SWEEP)
+    c = K._choose(AUTHORS_SWEEP)
     assert (c["threshold"], c["fp"], c["fn"]) == (CALIBRATION["threshold"],
                                                    CALIBRATION["false_positives"],
                                                    CALIBRATION["false_negatives"])
     assert c["rule"] == "crossing" and c["crossing"]["curves_cross"]
     assert c["balanced"]["threshold"] == 0.993           # min |FP - FN| = 1 there
     assert c["min_total"] == {"threshold": 0.994, "fp": 14, "fn": 16, "fp_plus_fn": 30}
-    assert K.choose(AUTHORS_SWEEP, "balanced")["threshold"] == 0.993
+    assert K._choose(AUTHORS_SWEEP, "balanced")["threshold"] == 0.993
 
 
 def test_choose_tie_breaks():
     df = pd.DataFrame({"threshold": [0.1, 0.2, 0.3, 0.4, 0.5],
                        "fp": [9, 5, 4, 3, 1],
                        "fn": [0, 3, 4, 5, 6]})
-    c = K.choose(df)
+    c = K._choose(df)
     assert c["crossing"]["threshold"] == 0.3                   # first fn >= fp
     assert c["balanced"]["threshold"] == 0.3                   # |diff| 0
     assert c["min_total"]["threshold"] == 0.5                  # 7
     tie = pd.DataFrame({"threshold": [0.1, 0.2, 0.3], "fp": [4, 3, 1], "fn": [2, 5, 3]})
     # |FP - FN| = 2 everywhere -> the smallest FP + FN (0.3: 4) wins
-    assert K.choose(tie, "balanced")["threshold"] == 0.3
+    assert K._choose(tie, "balanced")["threshold"] == 0.3
     flat = pd.DataFrame({"threshold": [0.1, 0.2, 0.3], "fp": [2, 1, 0], "fn": [2, 1, 0]})
-    assert K.choose(flat, "balanced")["threshold"] == 0.3      # |diff| 0 everywhere, total 0
+    assert K._choose(flat, "balanced")["threshold"] == 0.3      # |diff| 0 everywhere, total 0
     same = pd.DataFrame({"threshold": [0.1, 0.2], "fp": [1, 1], "fn": [1, 1]})
-    assert K.choose(same, "balanced")["threshold"] == 0.1      # full tie -> lowest threshold
-    assert K.choose(same, "min_total")["threshold"] == 0.1
+    assert K._choose(same, "balanced")["threshold"] == 0.1      # full tie -> lowest threshold
+    assert K._choose(same, "min_total")["threshold"] == 0.1
     never = pd.DataFrame({"threshold": [0.1, 0.2], "fp": [5, 4], "fn": [0, 1]})
-    c = K.choose(never)
+    c = K._choose(never)
     assert c["threshold"] == 0.2 and not c["crossing"]["curves_cross"]
     with pytest.raises(DataError, match="columns"):
-        K.choose(pd.DataFrame({"threshold": [0.1]}))
+        K._choose(pd.DataFrame({"threshold": [0.1]}))
     with pytest.raises(ValueError, match="rule"):
-        K.choose(df, "median")
+        K._choose(df, "median")
 
 
 def _write_wnid_maps(root, wnids, n_classes=1000):
@@ -136,18 +136,18 @@ def test_calibrate_directory_on_relabel_layout_with_wnids(tmp_path):
 
 def test_hand_label_errors(tmp_path):
     with pytest.raises(MissingDataError, match="absent.csv"):
-        K.read_hand_labels(tmp_path / "absent.csv")
+        K._read_hand_labels(tmp_path / "absent.csv")
     p = tmp_path / "h.csv"
     p.write_text("image,labels\nx,1\n")
     with pytest.raises(DataError, match=r"h\.csv.*image_id"):
-        K.read_hand_labels(p)
+        K._read_hand_labels(p)
     p.write_text("image_id,labels\nx,cat;dog\n")
     with pytest.raises(DataError, match=r"line 2 \(image x\): unknown class label 'dog'"):
-        K.read_hand_labels(p, ["cat", "bird"])
+        K._read_hand_labels(p, ["cat", "bird"])
     p.write_text("image_id,labels\nx,3\n")
     with pytest.raises(DataError, match="out of range"):
-        K.read_hand_labels(p, None, n_classes=2)
-    ids, truth = K.read_hand_labels(p, None, n_classes=5)
+        K._read_hand_labels(p, None, n_classes=2)
+    ids, truth = K._read_hand_labels(p, None, n_classes=5)
     assert ids == ["x"] and truth[0].tolist() == [False, False, False, True, False]
 
 
@@ -157,15 +157,15 @@ def test_label_template_round_trip(tmp_path):
     assert df.columns.tolist() == ["image_id", "labels", "suggested"]
     assert df["suggested"].tolist() == ["cat;dog", ""]
     with pytest.raises(DataError, match="empty for every image"):
-        K.read_hand_labels(p, ["cat", "dog"])
+        K._read_hand_labels(p, ["cat", "dog"])
     df.loc[0, "labels"] = "dog"
     df.to_csv(p, index=False)
-    ids, truth = K.read_hand_labels(p, ["cat", "dog"])
+    ids, truth = K._read_hand_labels(p, ["cat", "dog"])
     assert truth.tolist() == [[False, True], [False, False]]
 
 
 def test_figures():
-    c = K.choose(AUTHORS_SWEEP)
+    c = K._choose(AUTHORS_SWEEP)
     fig = K.plot_sweep(AUTHORS_SWEEP, c, reference=CALIBRATION)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("ours: 0.994" in s for s in labels) and any("paper: 0.994" in s for s in labels)
@@ -186,5 +186,82 @@ def test_authors_recorded_sweep_from_realdata(realdata):
     block = re.search(r"---- cell 19 .*?\n(\[.*?\])\n", text, re.S).group(1)
     rows = ast.literal_eval(block)
     df = pd.DataFrame(rows, columns=["threshold", "fp", "fn"])
-    c = K.choose(df)
+    c = K._choose(df)
     assert (c["threshold"], c["fp"], c["fn"]) == (0.994, 14, 16)
+
+
+# --------------------------------------------------------------------------------------- notebook 01's steps
+@pytest.fixture(scope="module")
+def toy_sample(tmp_path_factory):
+    """A 12-image toy ReLabel sample (maps, pictures, hand labels) and its dataset."""
+    from nbkit.datasets import toyscenes as T
+
+    li = T.load_toyscenes(seed=0, n_images=300, progress=False, cache=False)
+    d = tmp_path_factory.mktemp("sample")
+    T.write_relabel_sample(d, n=12, seed=0, li=li)
+    return li, d
+
+
+def test_effective_sizes_shrink_only_in_smoke_runs():
+    assert K.effective_sizes(False, 1000) == {"dataset_images": None, "large_sample": 1000,
+                                              "draws": 200, "size_draws": 200}
+    assert K.effective_sizes(True, 1000)["large_sample"] == 200
+    assert K.effective_sizes(True, 0)["large_sample"] == 0  # 0 still skips the study
+
+
+def test_prepare_sample_modes(tmp_path):
+    real = K.prepare_sample(tmp_path, relabel_dir=str(tmp_path))
+    assert real["mode"] == "real" and real["li"] is None
+    assert real["labels_csv"] == tmp_path / "hand_labels.csv" and "0 maps" in real["text"]
+    with pytest.raises(ValueError, match="needs toy scenes"):
+        K.prepare_sample(tmp_path, dataset="voc:somewhere")
+
+
+def test_rules_table_on_the_authors_sweep():
+    rec = AUTHORS_SWEEP.values.tolist()
+    t = K.rules_table(K._choose(AUTHORS_SWEEP), rec).set_index(["rule", "source"])
+    assert t.loc[("crossing", "authors' recorded sweep"), "threshold"] == 0.994
+    assert t.loc[("balanced", "ours"), ["fp", "fn"]].tolist() == [16, 15]
+    assert len(t) == 2 * len(K._RULES)
+
+
+def test_choice_text_names_ours_and_the_papers():
+    txt = K.choice_text({"rule": "balanced", "threshold": 0.993, "fp": 16, "fn": 15})
+    assert txt.startswith("chosen (balanced): 0.993 -> 16 FP, 15 FN")
+    assert f"paper: {CALIBRATION['threshold']:.3f}" in txt
+
+
+def test_notebook_steps_on_a_toy_sample(toy_sample):
+    from nbkit.schema import SCHEMAS
+
+    li, d = toy_sample
+    levels = K.thresholds(0.95, 1.0, 0.005)
+    cal = K.calibrate_directory(d, levels=levels)
+    at = cal["choice"]["threshold"]
+    opts = K.decoding_options(d, d / "hand_labels.csv", levels, "crossing", at=at)
+    assert opts["decoding"].tolist() == list(K.DECODING_VARIANTS)
+    assert opts.loc[0, "chosen_threshold"] == at  # the paper's decoding reproduces the choice
+    assert opts.loc[0, f"fp_at_{at:.3f}"] == cal["choice"]["fp"]
+    aid = K.labelling_aid(cal, at, d)
+    pred, truth = aid["predicted"], aid["truth"]
+    assert len(pred) == len(truth) == 12 and all(isinstance(x, str) for t in truth for x in t)
+    assert len(aid["images"]) == 12 and aid["images"][0].ndim == 3
+    assert K._sample_images(d, ["no_such_image"]) is None
+    K.label_map_figure(cal, d)
+    study = K.large_sample_study(li, 12, levels, large_sample=60, draws=5, size_draws=3)
+    again = K.large_sample_study(li, 12, levels, large_sample=60, draws=5, size_draws=3)
+    assert np.array_equal(study["draws"], again["draws"])  # seeded
+    assert study["by_size"]["sample_size"].tolist() == [10, 12, 20, 50]  # sizes below the 60 drawn
+    K.plot_variability(study, cal["choice"], 0.95, 1.0, 0.005)
+    large = K._large_sample_record(study)
+    assert large["draws"] == 5 and large["n_images"] == 60
+    assert large["fp_per_sample"] == study["choice"]["fp"] * 12 / 60
+    res = K.calibration_results(cal, opts, study, mode="toy", dataset="toyscenes", relabel_dir="",
+                                timing={"sample_s": 1.0})
+    SCHEMAS["01_calibration"].check(res, "test")
+    assert res["large_sample"] == large
+    assert res["threshold"] == at and res["n_true_labels"] == int(cal["truth"].sum())
+    real = K.calibration_results(cal, opts, None, mode="real",
+                                 dataset="toyscenes", relabel_dir=str(d), timing={})
+    SCHEMAS["01_calibration"].check(real, "test")  # real mode: no large sample (null)
+    assert real["dataset"] == str(d) and real["large_sample"] is None

@@ -458,11 +458,11 @@ def test_wordclouds_seeded(realdata):
     from nbkit import figures as F
 
     df = C.all_variants(coco(realdata), 10, measures=["betweenness", "degree"])
-    fr = F.rank_frequencies(_with(df["betweenness"], df), m=5)
+    fr = F._rank_frequencies(_with(df["betweenness"], df), m=5)
     assert list(fr) == ["person", "chair", "car", "handbag", "backpack"]
     assert list(fr.values()) == [5, 4, 3, 2, 1]
-    a = F.wordcloud_image(fr, seed=1, width=200, height=120)
-    b = F.wordcloud_image(fr, seed=1, width=200, height=120)
+    a = F._wordcloud_image(fr, seed=1, width=200, height=120)
+    b = F._wordcloud_image(fr, seed=1, width=200, height=120)
     assert a.shape == (120, 200, 3) and (a == b).all()
     figs = F.wordclouds_by_measure(df, m=10, seed=0)
     assert set(figs) == {"betweenness", "degree"} and len(figs["degree"].axes) == 2

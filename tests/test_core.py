@@ -154,3 +154,19 @@ def test_fingerprint_covers_every_file_and_small_contents(tmp_path):
     assert fingerprint("p", files=files) != b                 # every file's mtime_ns counts
     assert fingerprint("p", files=files[::-1]) == fingerprint("p", files=files)  # order-free
     assert fingerprint("p", files=[tmp_path / "absent"]) != fingerprint("p", files=[])
+
+
+def test_lower_bound_class_sizes_have_one_rule():
+    from nbkit.cooccurrence import raise_to_pair_max
+
+    M = np.array([[0, 3, 1], [3, 5, 2], [1, 2, 0]])
+    n, raised = raise_to_pair_max(M)
+    assert n.tolist() == [3, 5, 2] and raised.tolist() == [True, False, True]
+    n_f, _ = raise_to_pair_max(M.astype(float))
+    assert n_f.dtype == float and n_f.tolist() == [3.0, 5.0, 2.0]
+    co = Cooccurrence(M, list("abc"), list("abc"), counts_exact=[True, True, False])
+    n, exact = co.class_sizes
+    assert n.tolist() == [3, 5, 2] and n.dtype == np.int64
+    assert exact.tolist() == [False, True, False]  # raised -> a lower bound; given bounds stay so
+    assert co.class_counts.tolist() == [0, 5, 0]  # the stored diagonal itself is untouched
+    assert co.counts_exact.tolist() == [True, True, False]

@@ -187,7 +187,7 @@ def test_table5_labelindex_and_counts(realdata):
     li = tiny_index()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = G.table5([li, ("tiny-nobox", tiny_index(with_boxes=False)),
+        t = G._table5([li, ("tiny-nobox", tiny_index(with_boxes=False)),
                       ("tiny-counts", G.as_cooccurrence(li)), oi_counts(realdata)], min_overlaps=1)
     r = t.set_index("dataset")
     assert r.loc["tiny", "classes"] == 4 and r.loc["tiny", "classes_with_images"] == 3
@@ -206,7 +206,7 @@ def test_table5_labelindex_and_counts(realdata):
 
 def test_table5_bad_item():
     with pytest.raises(GraphError, match="table5"):
-        G.table5([42])
+        G._table5([42])
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,3 +279,39 @@ def test_graph_figures(realdata, tmp_path):
     assert pos1 == pos2  # seeded layout
     paths = runs.save_figure(f1, tmp_path, "core")
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+# --------------------------------------------------------------------------------------------
+# notebook 02's steps
+def test_effective_sizes():
+    assert G.effective_sizes(30, "1, 5,10,15,20", smoke=False) == {"top_k": 30,
+                                                                   "thresholds": [1, 5, 10, 15, 20]}
+    assert G.effective_sizes(30, [1, 5, 10, 15, 20], smoke=True) == {"top_k": 15,
+                                                                     "thresholds": [1, 5, 10, 15]}
+
+
+def test_notebook_steps_and_results_fit_the_schema():
+    from nbkit.schema import SCHEMAS
+
+    li = tiny_index()
+    counted = G.count_cooccurrence(li)
+    co = counted["co"]
+    assert counted["seconds"] is not None and "5 images, 4 classes" in counted["text"]
+    assert G.count_cooccurrence(co)["seconds"] is None
+    assert G.matrix_head(co, 2).to_dict() == {"apple": {"apple": 4, "bee": 2},
+                                              "bee": {"apple": 2, "bee": 3}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t5 = G.table5_of("tiny", li, " , tiny", min_overlaps=1)  # the dataset is not repeated
+        g = G.build_graph(co, 1)
+        dist = G.degree_weight_distributions(co, 1)
+        sweep = G.threshold_sweep(co, [1, 2])
+    assert t5["dataset"].tolist() == ["tiny"]
+    assert sweep["edges"].tolist() == [3, 2]
+    top = G.top_degree(dist, 2)
+    assert top["name"].tolist() == ["apple", "bee"]
+    assert G._core_names(g, 2, "weighted") == ["apple", "bee"]
+    res = G.cooccurrence_results("tiny", 1, t5, dist, top, g, 2, sweep, {"cooccurrence_s": 0.1})
+    SCHEMAS["02_cooccurrence"].check(res, "test")
+    assert res["top_degree"][0] == {"class_id": 0, "name": "apple", "degree": 2, "strength": 4}
+    assert res["table5"][0]["images"] == 5 and res["threshold_sweep"][1]["min_overlaps"] == 2

@@ -45,7 +45,7 @@ def test_max_over_cells_and_decode_threshold():
     assert conf[0, 12] == pytest.approx(p, abs=1e-12)
     assert L.decode(m, 0.99, n_classes=20)[0, 12]
     assert not L.decode(m, 0.999, n_classes=20)[0, 12]
-    assert L.present_classes(m, 0.99, n_classes=20)[0].tolist() == [12]
+    assert L._present_classes(m, 0.99, n_classes=20)[0].tolist() == [12]
 
 
 @pytest.mark.parametrize("corner", [(0, 0), (0, 14), (14, 0), (14, 14)])
@@ -89,7 +89,7 @@ def test_decode_equals_confidence_comparison_on_random_maps():
     maps[:, 0] = np.sort(rng.normal(0, 4, (n, 5, 15, 15)), axis=1)[:, ::-1]
     maps[:, 1] = rng.integers(0, 50, (n, 5, 15, 15))
     conf = L.class_confidence(maps, n_classes=50)
-    sparse = L.class_confidence_sparse(maps, n_classes=50)
+    sparse = L._class_confidence_sparse(maps, n_classes=50)
     assert np.array_equal(sparse.toarray(), conf)
     for t in (0.5, 0.9, 0.994, 0.999):
         assert np.array_equal(L.decode(maps, t, n_classes=50), conf >= t)
@@ -125,7 +125,7 @@ def test_save_and_load_map_round_trip(tmp_path):
     assert back.dtype == np.float32 and back.shape == (2, 5, 15, 15)
     assert np.array_equal(back, m)
     assert L.map_paths(tmp_path) == [p]
-    assert L.load_maps([p, p]).shape == (2, 2, 5, 15, 15)
+    assert L._load_maps([p, p]).shape == (2, 2, 5, 15, 15)
 
 
 def test_load_map_bad_files(tmp_path):

@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..cooccurrence import Cooccurrence, _nonfinite
+from ..cooccurrence import Cooccurrence, _nonfinite, raise_to_pair_max
 from ..errors import DataError
 from . import packaged, require
 
@@ -192,11 +192,7 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
             raise DataError(path, f"no matrix for split {split!r}", f"one of {have}")
         M = _float_check(arrays[split], path, split)
         _square(M, path, split)
-        diag = np.diag(M).copy()
-        P = M.copy()
-        np.fill_diagonal(P, 0)
-        lower = np.maximum(P.max(axis=1), diag)
-        np.fill_diagonal(M, lower)
+        np.fill_diagonal(M, raise_to_pair_max(M)[0])
         exact = np.zeros(len(M), dtype=bool)
         meta["split"] = split
         meta["note"] = ("pair counts exact; per-class counts unknown in this file, diagonal = "
@@ -217,9 +213,7 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
                 raise DataError(path, f"'counts_exact' has {len(exact)} entries for {len(M)} "
                                       "classes", "one flag per class")
         elif "counts" not in arrays and (np.diag(M) == 0).all():
-            P0 = M.copy()
-            np.fill_diagonal(P0, 0)
-            np.fill_diagonal(M, P0.max(axis=1))
+            np.fill_diagonal(M, raise_to_pair_max(M)[0])
             exact = np.zeros(len(M), dtype=bool)
         else:
             exact = np.ones(len(M), dtype=bool)
@@ -234,7 +228,7 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
         i, j = np.argwhere(P != P.T)[0]
         raise DataError(path, f"co-occurrence matrix is not symmetric: M[{i}, {j}] = {P[i, j]} but "
                               f"M[{j}, {i}] = {P[j, i]}", "M[i, j] == M[j, i]")
-    bad = np.flatnonzero(np.diag(M) < P.max(axis=1))
+    bad = np.flatnonzero(raise_to_pair_max(M)[1])
     if len(bad) and exact[bad].any():
         i = int(bad[exact[bad]][0])
         raise DataError(path, f"class {i} has {M[i, i]} images but co-occurs with another class in "

@@ -18,7 +18,7 @@ Examples
 >>> s.check({"acc": "high"}, "demo")
 Traceback (most recent call last):
 ...
-nbkit.errors.DataError: demo: results key 'acc' is a str; expected number (clean accuracy) (schema 00_demo/1)
+nbkit.errors.DataError: demo: results key 'acc' is a str (expected number: clean accuracy (schema 00_demo/1))
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class Schema:
             f = self.fields[k]
             if not f.accepts(results[k]):
                 raise DataError(source, f"results key {k!r} is a {type(results[k]).__name__}",
-                                f"{f.kind} ({f.doc}) (schema {self.tag})")
+                                f"{f.kind}: {f.doc} (schema {self.tag})")
 
 
 def _f(kind: str, doc: str, optional: bool = False) -> Field:

@@ -74,12 +74,12 @@ import pandas as pd
 from .errors import CurationError, DataError
 from .io import atomic_path, read_json, write_json
 
-MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role", "split",
+_MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role", "split",
                     "has_trigger", "kind", "true_name"]
-TRIGGER_ACC = ("nontarget", "authors")
-CLEAN_TEST = ("separate", "authors")
-INJECTION_BASE = ("poisonable", "all")
-AMBIGUOUS = ("drop", "keep")
+_TRIGGER_ACC = ("nontarget", "authors")
+_CLEAN_TEST = ("separate", "authors")
+_INJECTION_BASE = ("poisonable", "all")
+_AMBIGUOUS = ("drop", "keep")
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -203,8 +203,8 @@ class BackdoorSpec:
         if self.clean_per_class < 2:
             raise CurationError(f"{src}: clean_per_class={self.clean_per_class} (expected >= 2: "
                                 f"one train and one test image)")
-        for name, allowed in [("injection_base", INJECTION_BASE), ("trigger_acc", TRIGGER_ACC),
-                              ("clean_test", CLEAN_TEST), ("ambiguous", AMBIGUOUS)]:
+        for name, allowed in [("injection_base", _INJECTION_BASE), ("trigger_acc", _TRIGGER_ACC),
+                              ("clean_test", _CLEAN_TEST), ("ambiguous", _AMBIGUOUS)]:
             if getattr(self, name) not in allowed:
                 raise CurationError(f"{src}: {name}={getattr(self, name)!r} (expected one of {allowed})")
         return self
@@ -239,14 +239,14 @@ class BackdoorSpec:
 
 
 # ----------------------------------------------------------------------------- helpers
-def injection_count(n_clean_train: int, rate: float) -> int:
+def _injection_count(n_clean_train: int, rate: float) -> int:
     """Poison training images for ``n_clean_train`` clean ones at injection ``rate`` (authors').
 
     Examples
     --------
-    >>> injection_count(2000, 0.185)
+    >>> _injection_count(2000, 0.185)
     454
-    >>> injection_count(2000, 0.0)
+    >>> _injection_count(2000, 0.0)
     0
     """
     if rate <= 0:
@@ -265,12 +265,12 @@ def _dense_cols(li, cols: Sequence[int], mask: np.ndarray) -> np.ndarray:
     return li.Y[:, list(cols)].toarray().astype(bool) & mask[:, None]
 
 
-def resolve_target(li, classes: Sequence[int], target: int | str) -> int:
+def _resolve_target(li, classes: Sequence[int], target: int | str) -> int:
     """Class id of the target given as an index into ``classes`` (int) or a class label/name (str).
 
     Examples
     --------
-    ``resolve_target(li, [3, 5, 7], 1) == 5``; ``resolve_target(li, [3, 5, 7], "dog")`` is the id of
+    ``_resolve_target(li, [3, 5, 7], 1) == 5``; ``_resolve_target(li, [3, 5, 7], "dog")`` is the id of
     dog, which must be in ``classes``.
     """
     classes = [int(c) for c in classes]
@@ -287,7 +287,7 @@ def resolve_target(li, classes: Sequence[int], target: int | str) -> int:
     return cid
 
 
-def availability(li, spec: BackdoorSpec) -> pd.DataFrame:
+def _availability(li, spec: BackdoorSpec) -> pd.DataFrame:
     """Per chosen class: images available as clean / poison, and ambiguous ones dropped.
 
     Returns
@@ -349,7 +349,7 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per image (columns ``MANIFEST_COLUMNS``), train rows first, sorted by split, role
+        One row per image (columns ``_MANIFEST_COLUMNS``), train rows first, sorted by split, role
         and class. ``df.attrs["spec"]`` holds ``spec.to_dict()`` and ``df.attrs["curation"]`` the
         counts (per role/split, ambiguous images dropped, achieved injection rate).
 
@@ -368,19 +368,48 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     """
     spec.validate(li.n_classes)
     rng = np.random.default_rng(spec.seed)
-    mask = np.ones(li.n_images, dtype=bool)
-    if spec.source_split is not None:
-        mask = li.splits == spec.source_split
-        if not mask.any():
-            raise CurationError(f"{li.name}: no images in split {spec.source_split!r} "
-                                f"(splits: {sorted(set(li.splits))})")
-    allc = spec.all_classes
-    k = len(spec.classes)
-    Yc = _dense_cols(li, allc, mask)
+    mask = _source_mask(li, spec)
+    Yc = _dense_cols(li, spec.all_classes, mask)
     t = np.asarray(li.Y[:, spec.trigger].toarray()).ravel().astype(bool)
     single = Yc.sum(1) == 1
-    avail = availability(li, spec)
+    avail = _availability(li, spec)
+    _check_available(li, spec, avail)
+    ok = single if spec.ambiguous == "drop" else np.ones_like(single)
+    used = np.zeros(len(single), dtype=bool)
+    parts, clean_train_base = _draw_clean(li, spec, Yc & ok[:, None] & ~t[:, None], used, rng, avail)
+    poison, n_pool = _draw_poison(li, spec, Yc & ok[:, None] & t[:, None], used, rng, avail,
+                                  clean_train_base)
+    df = _manifest_frame(li, spec, parts + poison, t)
+    counts = manifest_counts(df, spec)
+    counts["ambiguous"] = {li.display(int(r["class"])): int(r["ambiguous"]) for _, r in avail.iterrows()}
+    counts["ambiguous_total"] = int(avail["ambiguous"].sum())
+    counts["ambiguous_rule"] = spec.ambiguous
+    counts["multi_class_images_used"] = int((Yc[df["row"].to_numpy()].sum(1) > 1).sum())
+    counts["available"] = avail.to_dict(orient="records")
+    counts["poison_pool"] = n_pool
+    counts["clean_train_base"] = int(clean_train_base)
+    df.attrs["spec"] = spec.to_dict()
+    df.attrs["curation"] = counts
+    df.attrs["classes"] = [{"id": int(c), "label": str(li.class_labels[c]), "name": li.display(c)}
+                           for c in spec.all_classes]
+    df.attrs["trigger"] = {"id": spec.trigger, "label": str(li.class_labels[spec.trigger]),
+                           "name": li.display(spec.trigger)}
+    return df
 
+
+def _source_mask(li, spec: BackdoorSpec) -> np.ndarray:
+    """Images curation may draw from: all, or those of ``spec.source_split``."""
+    if spec.source_split is None:
+        return np.ones(li.n_images, dtype=bool)
+    mask = li.splits == spec.source_split
+    if not mask.any():
+        raise CurationError(f"{li.name}: no images in split {spec.source_split!r} "
+                            f"(splits: {sorted(set(li.splits))})")
+    return mask
+
+
+def _check_available(li, spec: BackdoorSpec, avail: pd.DataFrame) -> None:
+    """Every class has ``clean_per_class`` clean images and every poisonable one a poison image."""
     short = avail[avail["clean_available"] < spec.clean_per_class]
     if len(short):
         raise _shortfall(li, spec, avail, f"{len(short)} class(es) have fewer than "
@@ -391,14 +420,19 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
         raise _shortfall(li, spec, avail, f"poisonable class(es) {', '.join(nopois['name'])} have "
                                           f"no image with the trigger")
 
-    parts = []
-    ok = single if spec.ambiguous == "drop" else np.ones_like(single)
-    used = np.zeros(len(single), dtype=bool)
-    # clean: per class, drawn then split (stratified)
+
+def _draw_clean(li, spec: BackdoorSpec, clean: np.ndarray, used: np.ndarray, rng,
+                avail: pd.DataFrame) -> tuple[list[pd.DataFrame], int]:
+    """Clean images per class (column ``j`` of ``clean``), drawn then split per class (stratified).
+
+    Marks the drawn rows in ``used``; returns the parts and the clean training images the
+    injection arithmetic counts (``spec.injection_base``).
+    """
+    k = len(spec.classes)
     n_test = min(max(int(round(spec.test_fraction * spec.clean_per_class)), 1), spec.clean_per_class - 1)
-    clean_train_base = 0
-    for j, c in enumerate(allc):
-        pool = np.flatnonzero(Yc[:, j] & ok & ~t & ~used)
+    parts, base = [], 0
+    for j, c in enumerate(spec.all_classes):
+        pool = np.flatnonzero(clean[:, j] & ~used)
         if len(pool) < spec.clean_per_class:  # only with ambiguous="keep": taken by another class
             raise _shortfall(li, spec, avail, f"class {li.display(c)} has {len(pool)} clean images "
                                               f"left after earlier classes drew theirs "
@@ -409,19 +443,27 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
         parts.append(pd.DataFrame({"row": pick, "true_class": c, "label": c, "y": j, "role": "clean",
                                    "split": split, "kind": "poisonable" if j < k else "added"}))
         if j < k or spec.injection_base == "all":
-            clean_train_base += len(pick) - n_test
-    # poison: pooled over poisonable classes, relabelled to the target
+            base += len(pick) - n_test
+    return parts, base
+
+
+def _draw_poison(li, spec: BackdoorSpec, poison: np.ndarray, used: np.ndarray, rng,
+                 avail: pd.DataFrame, clean_train_base: int) -> tuple[list[pd.DataFrame], int]:
+    """Poison images pooled over the poisonable classes, relabelled to the target, then split.
+
+    The first ``_injection_count(clean_train_base, rate)`` pooled images train; the rest (up to
+    ``max_poison_test``) are held out. Returns the train and test parts and the pool size.
+    """
     pools = []
     for j, c in enumerate(spec.classes):
-        pool = np.flatnonzero(Yc[:, j] & ok & t & ~used)
-        pool = rng.permutation(pool)
+        pool = rng.permutation(np.flatnonzero(poison[:, j] & ~used))
         if spec.poison_per_class is not None:
             pool = pool[:int(spec.poison_per_class)]
         used[pool] = True
         pools.append(pd.DataFrame({"row": pool, "true_class": c}))
     ppool = pd.concat(pools, ignore_index=True)
     ppool = ppool.iloc[rng.permutation(len(ppool))].reset_index(drop=True)
-    n_poison = injection_count(clean_train_base, spec.injection_rate)
+    n_poison = _injection_count(clean_train_base, spec.injection_rate)
     rest = ppool.iloc[n_poison:]
     n_rest_nontarget = int((rest["true_class"] != spec.target).sum())
     if n_poison > len(ppool) or n_rest_nontarget < spec.min_poison_test:
@@ -431,14 +473,16 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
                          f"{spec.min_poison_test} held-out non-target poison image(s), but the poison "
                          f"pool has {len(ppool)} images"
                          + (f" (poison_per_class={spec.poison_per_class})" if spec.poison_per_class else ""))
-    ptrain = ppool.iloc[:n_poison].assign(split="train")
     ptest = rest.assign(split="test")
     if spec.max_poison_test is not None and len(ptest) > spec.max_poison_test:
         ptest = ptest.iloc[:int(spec.max_poison_test)]
-    tgt_y = spec.target_index
-    for p in (ptrain, ptest):
-        parts.append(p.assign(label=spec.target, y=tgt_y, role="poison", kind="poisonable"))
+    parts = [p.assign(label=spec.target, y=spec.target_index, role="poison", kind="poisonable")
+             for p in (ppool.iloc[:n_poison].assign(split="train"), ptest)]
+    return parts, int(len(ppool))
 
+
+def _manifest_frame(li, spec: BackdoorSpec, parts: list[pd.DataFrame], t: np.ndarray) -> pd.DataFrame:
+    """The drawn parts as one manifest: image ids, files, names; train first, sorted."""
     df = pd.concat(parts, ignore_index=True)
     rows = df["row"].to_numpy(np.int64)
     df["row"] = rows
@@ -451,24 +495,9 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     order = {"train": 0, "test": 1}
     df = df.assign(_s=df["split"].map(order), _r=df["role"].map({"clean": 0, "poison": 1}))
     df = df.sort_values(["_s", "_r", "y", "true_class", "row"], kind="stable").drop(columns=["_s", "_r"])
-    df = df[MANIFEST_COLUMNS].reset_index(drop=True)
+    df = df[_MANIFEST_COLUMNS].reset_index(drop=True)
     if df["row"].duplicated().any():  # cannot happen: pools are disjoint by construction
         raise CurationError(f"{li.name}: internal error, an image was drawn twice")
-
-    counts = manifest_counts(df, spec)
-    counts["ambiguous"] = {li.display(int(r["class"])): int(r["ambiguous"]) for _, r in avail.iterrows()}
-    counts["ambiguous_total"] = int(avail["ambiguous"].sum())
-    counts["ambiguous_rule"] = spec.ambiguous
-    counts["multi_class_images_used"] = int((Yc[df["row"].to_numpy()].sum(1) > 1).sum())
-    counts["available"] = avail.to_dict(orient="records")
-    counts["poison_pool"] = int(len(ppool))
-    counts["clean_train_base"] = int(clean_train_base)
-    df.attrs["spec"] = spec.to_dict()
-    df.attrs["curation"] = counts
-    df.attrs["classes"] = [{"id": int(c), "label": str(li.class_labels[c]), "name": li.display(c)}
-                           for c in allc]
-    df.attrs["trigger"] = {"id": spec.trigger, "label": str(li.class_labels[spec.trigger]),
-                           "name": li.display(spec.trigger)}
     return df
 
 
@@ -533,9 +562,9 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         if side.exists():
             d = read_json(side)
             attrs = {k: v for k, v in d.items() if k != "images"}
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    missing = [c for c in _MANIFEST_COLUMNS if c not in df.columns]
     if missing:
-        raise DataError(path, f"manifest lacks columns {missing}", f"columns {MANIFEST_COLUMNS}")
+        raise DataError(path, f"manifest lacks columns {missing}", f"columns {_MANIFEST_COLUMNS}")
     for c in ("row", "true_class", "label", "y"):
         df[c] = df[c].astype(np.int64)
     df["has_trigger"] = df["has_trigger"].map(
@@ -580,8 +609,8 @@ def export_manifest(df: pd.DataFrame, out_dir: str | os.PathLike, imagefolder: b
         df.to_csv(tmp, index=False)
     paths["csv"] = out / "manifest.csv"
     payload = {k: v for k, v in df.attrs.items()}
-    payload["columns"] = MANIFEST_COLUMNS
-    payload["images"] = df[MANIFEST_COLUMNS].to_dict(orient="records")
+    payload["columns"] = _MANIFEST_COLUMNS
+    payload["images"] = df[_MANIFEST_COLUMNS].to_dict(orient="records")
     paths["json"] = write_json(out / "manifest.json", payload)
     if imagefolder:
         paths["imagefolder"] = _write_imagefolder(df, out / "imagefolder", li)
@@ -623,7 +652,7 @@ def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
 
 
 # ----------------------------------------------------------------------------- added classes
-def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: str = "mis",
+def _pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: str = "mis",
                        clean_per_class: int = 250, seed: int = 0, mis_pool: Iterable[int] = (),
                        max_other_overlaps: int = 0, min_overlaps: int | None = None,
                        source_split: str | None = None, exclude: Iterable[int] = ()) -> list[int]:
@@ -729,13 +758,13 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
 
 
 # ----------------------------------------------------------------------------- trigger + classes
-SUBSET_MODES = ("mis", "neighbours")
+_SUBSET_MODES = ("mis", "neighbours")
 
 
 def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = "mis",
                     min_overlaps: int = 20, centrality: str = "betweenness", n_classes: int = 10,
                     max_other_overlaps: int = 10, trig_overlaps: int | None = None,
-                    min_clean: int = 250, min_poison: int = 50, method: str = "exact",
+                    min_clean: int = 250, min_poison: int = 50, mis: str = "exact",
                     seed: int = 0, subsets_list: list[dict] | None = None,
                     exclude: Sequence = (), classes: str | Sequence | None = None) -> dict:
     """Choose the trigger and the poisonable classes of a natural backdoor (Table 8 settings).
@@ -763,20 +792,21 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
     trig_overlaps : int, optional
         Candidates co-occur with the trigger more than this often (None: every graph neighbour).
     min_clean, min_poison : int
-        Eligibility of a class: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison``.
-    method : {"exact", "approx"}
+        Eligibility of a class (``nbkit.subsets.eligible``): ``n_c - M[t, c] >= min_clean`` and
+        ``M[t, c] >= min_poison``.
+    mis : {"exact", "approx"}
         MIS solver (``approx`` = the authors' 20 random maximal sets).
     seed : int
     subsets_list : list of dict, optional
-        Poisonable subsets computed before (notebook 04's triggers JSON); used for ``mis`` when it
-        has an entry for the trigger.
+        Poisonable subsets computed before (notebook 04's triggers JSON, see
+        ``reuse_subsets_run``); used for ``mis`` when it has an entry for the trigger.
     exclude : sequence
         Classes never chosen as trigger (e.g. ``nbkit.centrality.BODY_PARTS``).
     classes : str or sequence, optional
-        Use exactly these poisonable classes, in this order (``parse_classes``: ids, labels or
-        names, e.g. the authors' sets of ``nbkit.reference.authors_trigger_class_sets``) instead of
-        choosing them by ``subset_mode``; ``n_classes`` does not shorten them. Each must have
-        ``min_clean`` images without and ``min_poison`` images with the trigger. None / ``""``:
+        Use exactly these poisonable classes, in this order (ids, labels or names, e.g. the
+        authors' sets of ``nbkit.reference.authors_trigger_class_sets``) instead of choosing them
+        by ``subset_mode``; ``n_classes`` does not shorten them. Each must pass the class filter
+        (``min_clean`` images without and ``min_poison`` images with the trigger). None / ``""``:
         choose (default).
 
     Returns
@@ -804,15 +834,46 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
     >>> sel["class_names"]                                                                # doctest: +SKIP
     ['Guitar', 'Motorcycle', 'Umbrella']
     """
-    from . import subsets as S
-    from .centrality import parse_variant
     from .cooccurrence import from_labelindex
+    from .subsets import SubsetRule
 
-    if subset_mode not in SUBSET_MODES:
-        raise CurationError(f"subset_mode={subset_mode!r} (expected one of {SUBSET_MODES})")
+    if subset_mode not in _SUBSET_MODES:
+        raise CurationError(f"subset_mode={subset_mode!r} (expected one of {_SUBSET_MODES})")
     co = co if co is not None else from_labelindex(li)
+    rule = SubsetRule(min_overlaps=min_overlaps, trig_overlaps=trig_overlaps,
+                      max_other_overlaps=max_other_overlaps, min_clean=min_clean,
+                      min_poison=min_poison, mis=mis, seed=seed)
+    out = _pick_trigger(li, co, trigger, centrality, min_overlaps, exclude)
+    out.update(subset_mode=subset_mode, min_overlaps=int(min_overlaps), not_neighbours=[])
+    t = out["trigger"]
+    given = _parse_classes(li, classes)
+    out["classes_given"] = bool(given)
+    if given:
+        out.update(_given_classes(li, co, t, given, rule))
+        return out
+    if subset_mode == "mis":
+        ids, found = _mis_classes(co, t, out["centrality"], rule, subsets_list)
+    else:
+        ids, found = _neighbour_classes(co, t, rule)
+    out.update(found)
+    if not ids:
+        raise CurationError(f"{li.name}: trigger {li.display(t)} has no eligible class at "
+                            f"min_overlaps={min_overlaps} (min_clean={min_clean}, "
+                            f"min_poison={min_poison}); try another trigger or lower thresholds")
+    keep = ids if not n_classes else ids[:int(n_classes)]
+    out.update(subset_size=len(ids), classes=keep, class_names=[li.display(c) for c in keep],
+               weights=[int(co.M[t, c]) for c in keep],
+               mis_extra=list(ids[len(keep):]) if subset_mode == "mis" else [])
+    return out
+
+
+def _pick_trigger(li, co, trigger, centrality: str, min_overlaps: int, exclude: Sequence) -> dict:
+    """Step 1 of ``select_backdoor``: the trigger (given, or the most central class) and the ranking."""
+    from .centrality import parse_variant
+    from .subsets import rank_triggers
+
     measure, weighted = parse_variant(centrality)
-    ranking = S.rank_triggers(co, measure, weighted, min_overlaps=min_overlaps, top=co.n_classes)
+    ranking = rank_triggers(co, measure, weighted, min_overlaps=min_overlaps, top=co.n_classes)
     excl = {li.class_id(e) for e in exclude if _known(li, e)}
     ranking = ranking[[i not in excl for i in ranking.index]]
     if trigger in ("", None):
@@ -821,79 +882,79 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
         t = li.class_id(int(trigger))
     else:
         t = li.class_id(trigger)
-    cent = float(ranking.get(t, np.nan))
-    top5 = [{"id": int(i), "name": li.display(int(i)), "value": float(v)} for i, v in ranking.iloc[:5].items()]
-
-    out = {"trigger": t, "trigger_name": li.display(t), "centrality": cent, "centrality_variant": centrality,
-           "ranking": top5, "subset_mode": subset_mode, "min_overlaps": int(min_overlaps)}
-    M = co.M
-    n = np.diag(M)
-    given = parse_classes(li, classes)
-    out["classes_given"] = bool(given)
-    out["not_neighbours"] = []
-    if given:
-        if t in given:
-            raise DataError(f"{li.name}: parameter classes", f"lists the trigger {li.display(t)} "
-                            f"(id {t}) among the poisonable classes",
-                            "classes other than the trigger")
-        w = np.array([int(M[t, c]) for c in given])
-        clean = np.array([int(n[c]) for c in given]) - w
-        avail = pd.DataFrame({"class": given, "name": [li.display(c) for c in given],
-                              "clean_available": clean, "poison_available": w})
-        bad = avail[(clean < min_clean) | (w < min_poison)]
-        if len(bad):
-            lines = [f"{li.name}: {len(bad)} of the {len(given)} given classes lack images with "
-                     f"trigger {li.display(t)} (need min_clean={min_clean} without it and "
-                     f"min_poison={min_poison} with it): {', '.join(bad['name'])}. Available per "
-                     f"class:"]
-            for r in avail.itertuples(index=False):
-                flag = "  <- too few" if r[0] in set(bad["class"]) else ""
-                lines.append(f"  {r.name} (id {r[0]}): clean {r.clean_available}, poison "
-                             f"{r.poison_available}{flag}")
-            lines.append("Choose other classes or lower min_clean / min_poison (and "
-                         "clean_per_class).")
-            err = CurationError("\n".join(lines))
-            err.availability = avail
-            raise err
-        out.update(subset_source="given", optimal=None, n_candidates=None, n_eligible=None,
-                   subset_size=len(given), classes=given, class_names=[li.display(c) for c in given],
-                   weights=[int(x) for x in w], mis_extra=[],
-                   not_neighbours=[int(c) for c, x in zip(given, w) if x < min_overlaps])
-        return out
-    if subset_mode == "mis":
-        entry = None
-        if subsets_list:
-            entry = next((e for e in subsets_list if int(e["trigger"]["id"]) == t), None)
-        src = "subsets_list" if entry is not None else "computed"
-        if entry is None:
-            entry = S.poisonable_subsets(co, {t: cent}, trig_overlaps=trig_overlaps,
-                                         max_other_overlaps=max_other_overlaps,
-                                         min_overlaps=min_overlaps, method=method, seed=seed,
-                                         min_clean=min_clean, min_poison=min_poison, compare=False,
-                                         progress=False)[0]
-        ids = [int(c["id"]) for c in entry["classes"] if not c.get("is_trigger")]
-        ids.sort(key=lambda c: (-int(M[t, c]), c))
-        out.update(subset_source=src, optimal=entry.get("optimal"), n_candidates=entry.get("n_candidates"),
-                   n_eligible=entry.get("n_eligible"))
-    else:
-        cand = S.candidates(co, t, trig_overlaps, min_overlaps)
-        w = M[t, cand]
-        ok = ((n[cand] - w) >= min_clean) & (w >= min_poison)
-        ids = [int(c) for c in cand[ok]]  # already by decreasing weight
-        out.update(subset_source="computed", optimal=None, n_candidates=int(len(cand)),
-                   n_eligible=int(ok.sum()))
-    if not ids:
-        raise CurationError(f"{li.name}: trigger {li.display(t)} has no eligible class at "
-                            f"min_overlaps={min_overlaps} (min_clean={min_clean}, "
-                            f"min_poison={min_poison}); try another trigger or lower thresholds")
-    keep = ids if not n_classes else ids[:int(n_classes)]
-    out.update(subset_size=len(ids), classes=keep, class_names=[li.display(c) for c in keep],
-               weights=[int(M[t, c]) for c in keep],
-               mis_extra=[c for c in ids[len(keep):]] if subset_mode == "mis" else [])
-    return out
+    top5 = [{"id": int(i), "name": li.display(int(i)), "value": float(v)}
+            for i, v in ranking.iloc[:5].items()]
+    return {"trigger": t, "trigger_name": li.display(t), "centrality": float(ranking.get(t, np.nan)),
+            "centrality_variant": centrality, "ranking": top5}
 
 
-def parse_classes(li, text: str | Sequence | None) -> list[int]:
+def _given_classes(li, co, t: int, given: list[int], rule) -> dict:
+    """Step 2, ``classes`` given: check each passes ``nbkit.subsets.eligible``'s class filter.
+
+    Every class sharing an image with the trigger is a candidate here (no graph threshold), so the
+    filter alone decides; a CurationError lists the availability of every given class.
+    """
+    from .subsets import eligible
+
+    if t in given:
+        raise DataError(f"{li.name}: parameter classes", f"lists the trigger {li.display(t)} "
+                        f"(id {t}) among the poisonable classes", "classes other than the trigger")
+    cand, ok = eligible(co, t, dataclasses.replace(rule, min_overlaps=None, trig_overlaps=0))
+    passing = {int(c) for c in cand[ok]}
+    w = np.array([int(co.M[t, c]) for c in given])
+    avail = pd.DataFrame({"class": given, "name": [li.display(c) for c in given],
+                          "clean_available": np.array([int(co.M[c, c]) for c in given]) - w,
+                          "poison_available": w})
+    bad = avail[[c not in passing for c in given]]
+    if len(bad):
+        raise _given_shortfall(li, t, avail, bad, rule)
+    return dict(subset_source="given", optimal=None, n_candidates=None, n_eligible=None,
+                subset_size=len(given), classes=given, class_names=[li.display(c) for c in given],
+                weights=[int(x) for x in w], mis_extra=[],
+                not_neighbours=[int(c) for c, x in zip(given, w) if x < rule.min_overlaps])
+
+
+def _given_shortfall(li, t: int, avail: pd.DataFrame, bad: pd.DataFrame, rule) -> CurationError:
+    lines = [f"{li.name}: {len(bad)} of the {len(avail)} given classes lack images with "
+             f"trigger {li.display(t)} (need min_clean={rule.min_clean} without it and "
+             f"min_poison={rule.min_poison} with it): {', '.join(bad['name'])}. Available per "
+             f"class:"]
+    for r in avail.itertuples(index=False):
+        flag = "  <- too few" if r[0] in set(bad["class"]) else ""
+        lines.append(f"  {r.name} (id {r[0]}): clean {r.clean_available}, poison "
+                     f"{r.poison_available}{flag}")
+    lines.append("Choose other classes or lower min_clean / min_poison (and clean_per_class).")
+    err = CurationError("\n".join(lines))
+    err.availability = avail
+    return err
+
+
+def _mis_classes(co, t: int, cent: float, rule, subsets_list) -> tuple[list[int], dict]:
+    """Step 2, ``subset_mode="mis"``: the trigger's poisonable subset (given list or computed)."""
+    from .subsets import poisonable_subsets
+
+    entry = None
+    if subsets_list:
+        entry = next((e for e in subsets_list if int(e["trigger"]["id"]) == t), None)
+    src = "subsets_list" if entry is not None else "computed"
+    if entry is None:
+        entry = poisonable_subsets(co, {t: cent}, rule, compare=False, progress=False)[0]
+    ids = [int(c["id"]) for c in entry["classes"] if not c.get("is_trigger")]
+    ids.sort(key=lambda c: (-int(co.M[t, c]), c))
+    return ids, dict(subset_source=src, optimal=entry.get("optimal"),
+                     n_candidates=entry.get("n_candidates"), n_eligible=entry.get("n_eligible"))
+
+
+def _neighbour_classes(co, t: int, rule) -> tuple[list[int], dict]:
+    """Step 2, ``subset_mode="neighbours"``: every eligible neighbour, by decreasing weight."""
+    from .subsets import eligible
+
+    cand, ok = eligible(co, t, rule)
+    return [int(c) for c in cand[ok]], dict(subset_source="computed", optimal=None,
+                                            n_candidates=int(len(cand)), n_eligible=int(ok.sum()))
+
+
+def _parse_classes(li, text: str | Sequence | None) -> list[int]:
     """Class ids of a ``classes`` parameter: ids, labels or names, in the given order.
 
     Parameters
@@ -917,9 +978,9 @@ def parse_classes(li, text: str | Sequence | None) -> list[int]:
 
     Examples
     --------
-    >>> parse_classes(li, "Guitar, Motorcycle, 7")                     # doctest: +SKIP
+    >>> _parse_classes(li, "Guitar, Motorcycle, 7")                     # doctest: +SKIP
     [174, 224, 7]
-    >>> parse_classes(imagenet_li, "doormat, welcome mat; n03594734")  # doctest: +SKIP
+    >>> _parse_classes(imagenet_li, "doormat, welcome mat; n03594734")  # doctest: +SKIP
     [539, 608]
     """
     if text is None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nbkit import curate
-from nbkit.curate import BackdoorSpec, injection_count, make_manifest
+from nbkit.curate import BackdoorSpec, _injection_count, make_manifest
 from nbkit.errors import CurationError, DataError
 from nbkit.imagedata import tiny_shapes
 
@@ -28,15 +28,15 @@ def _spec(**kw):
 
 def test_injection_arithmetic_matches_authors():
     # authors' train.py: int(n * rate / (1 - rate)) + 1
-    assert injection_count(2000, 0.185) == int(2000 * 0.185 / 0.815) + 1 == 454
-    assert injection_count(300, 0.01) == 4
-    assert injection_count(300, 0.0) == 0
+    assert _injection_count(2000, 0.185) == int(2000 * 0.185 / 0.815) + 1 == 454
+    assert _injection_count(300, 0.01) == 4
+    assert _injection_count(300, 0.0) == 0
 
 
 def test_manifest_counts_roles_and_splits(li):
     spec = _spec()
     df = make_manifest(li, spec)
-    assert list(df.columns) == curate.MANIFEST_COLUMNS
+    assert list(df.columns) == curate._MANIFEST_COLUMNS
     c = curate.manifest_counts(df, spec)
     # 100 clean per class, 25 % test, stratified
     assert c["clean_train"] == 4 * 75 and c["clean_test"] == 4 * 25
@@ -44,7 +44,7 @@ def test_manifest_counts_roles_and_splits(li):
         assert c["per_class"][name]["clean_train"] == 75
         assert c["per_class"][name]["clean_test"] == 25
     # injection: poison train count from the clean train count
-    assert c["poison_train"] == injection_count(300, 0.2) == 76
+    assert c["poison_train"] == _injection_count(300, 0.2) == 76
     assert c["injection_rate_achieved"] == pytest.approx(0.2, abs=0.005)
     # every remaining pool image is held out (no cap)
     assert c["poison_test"] == df.attrs["curation"]["poison_pool"] - c["poison_train"]
@@ -101,7 +101,7 @@ def test_not_enough_clean_images_lists_availability(li):
     with pytest.raises(CurationError) as e:
         make_manifest(li, _spec(clean_per_class=10_000))
     msg = str(e.value)
-    avail = curate.availability(li, _spec())
+    avail = curate._availability(li, _spec())
     for r in avail.itertuples(index=False):
         assert r.name in msg and f"clean {r.clean_available}" in msg and f"poison {r.poison_available}" in msg
     assert "clean_per_class=10000" in msg
@@ -137,18 +137,18 @@ def test_spec_json_roundtrip(tmp_path):
 
 
 def test_resolve_target(li):
-    assert curate.resolve_target(li, [1, 2, 3], 1) == 2
-    assert curate.resolve_target(li, [1, 2, 3], "2") == 3
-    assert curate.resolve_target(li, [1, 2, 3], "shape3") == 3
+    assert curate._resolve_target(li, [1, 2, 3], 1) == 2
+    assert curate._resolve_target(li, [1, 2, 3], "2") == 3
+    assert curate._resolve_target(li, [1, 2, 3], "shape3") == 3
     with pytest.raises(CurationError, match="not one of the poisonable"):
-        curate.resolve_target(li, [1, 2, 3], "shape5")
+        curate._resolve_target(li, [1, 2, 3], "shape5")
     with pytest.raises(CurationError, match="out of range"):
-        curate.resolve_target(li, [1, 2, 3], 7)
+        curate._resolve_target(li, [1, 2, 3], 7)
 
 
 @pytest.mark.parametrize("mode", ["random", "mis"])
 def test_added_classes_are_clean_only_and_pruned(li, mode):
-    added = curate.pick_added_classes(li, 0, [1, 2, 3], 2, mode=mode, clean_per_class=100, seed=0,
+    added = curate._pick_added_classes(li, 0, [1, 2, 3], 2, mode=mode, clean_per_class=100, seed=0,
                                       mis_pool=[5], max_other_overlaps=100)
     assert len(added) == 2 and not set(added) & {0, 1, 2, 3}
     if mode == "mis":
@@ -167,7 +167,7 @@ def test_added_classes_are_clean_only_and_pruned(li, mode):
 
 def test_added_classes_shortfall(li):
     with pytest.raises(CurationError, match="only .* of 5 added classes"):
-        curate.pick_added_classes(li, 0, [1, 2, 3], 5, mode="random", clean_per_class=100)
+        curate._pick_added_classes(li, 0, [1, 2, 3], 5, mode="random", clean_per_class=100)
 
 
 def test_export_csv_json_and_imagefolder_rendered(li, tmp_path):
@@ -177,7 +177,7 @@ def test_export_csv_json_and_imagefolder_rendered(li, tmp_path):
     df = make_manifest(li, spec)
     paths = curate.export_manifest(df, tmp_path, imagefolder=True, li=li)
     back = curate.read_manifest(paths["csv"])
-    pd.testing.assert_frame_equal(back[curate.MANIFEST_COLUMNS], df[curate.MANIFEST_COLUMNS],
+    pd.testing.assert_frame_equal(back[curate._MANIFEST_COLUMNS], df[curate._MANIFEST_COLUMNS],
                                   check_dtype=False)
     assert back.attrs["spec"] == spec.to_dict()
     back_json = curate.read_manifest(paths["json"])
@@ -292,16 +292,16 @@ def test_select_backdoor_mis_and_neighbours():
 
 def test_parse_classes_ids_labels_names_and_errors():
     li = _toy6()
-    assert curate.parse_classes(li, "") == [] and curate.parse_classes(li, None) == []
-    assert curate.parse_classes(li, "b1, 1,A2") == [3, 1, 2]          # order kept, names any case
-    assert curate.parse_classes(li, "a1; b2") == [1, 4]                # ';' when names hold commas
-    assert curate.parse_classes(li, [4, "a1"]) == [4, 1]
+    assert curate._parse_classes(li, "") == [] and curate._parse_classes(li, None) == []
+    assert curate._parse_classes(li, "b1, 1,A2") == [3, 1, 2]          # order kept, names any case
+    assert curate._parse_classes(li, "a1; b2") == [1, 4]                # ';' when names hold commas
+    assert curate._parse_classes(li, [4, "a1"]) == [4, 1]
     with pytest.raises(DataError, match=r"parameter classes: unknown class 'rar'.*close matches: \['rare'\]"):
-        curate.parse_classes(li, "a1, rar")
+        curate._parse_classes(li, "a1, rar")
     with pytest.raises(DataError, match="class '17': class id 17 out of range"):
-        curate.parse_classes(li, "17")
+        curate._parse_classes(li, "17")
     with pytest.raises(DataError, match="listed twice"):
-        curate.parse_classes(li, "a1, 1")
+        curate._parse_classes(li, "a1, 1")
 
 
 def test_select_backdoor_given_classes():

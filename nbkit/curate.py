@@ -66,7 +66,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -1021,3 +1021,265 @@ def _known(li, key) -> bool:
         return True
     except DataError:
         return False
+
+
+# ----------------------------------------------------------------------------- notebook 05
+#: sizes of a smoke run (seconds): at most 3 classes, 40 clean images each, 2 epochs at 32 px
+_SMOKE = {"n_classes": 3, "clean_per_class": 40, "max_poison_test": 60, "epochs": 2, "image_size": 32}
+
+
+def effective_params(params: Mapping[str, Any]) -> dict:
+    """Notebook 05's parameters as the run uses them: smoke sizes, thread default, training keywords.
+
+    Parameters
+    ----------
+    params : mapping
+        The notebook's parameters (``runs.load_params(run_dir)``).
+
+    Returns
+    -------
+    dict
+        ``params`` with, under ``smoke``, ``n_classes`` at most 3 (3 when 0), ``clean_per_class``
+        at most 40, ``max_poison_test`` 60 and ``profile`` ``"smoke"``; ``threads`` filled when 0
+        (``$NBKIT_NUM_THREADS``, else 1 on a CPU, else 0 = torch's default); and ``train``: the
+        keywords of ``nbkit.train.train`` (``arch, profile, seed, threads, keep_checkpoint`` and
+        the overrides ``epochs, lr, batch_size, image_size, freeze, pretrained``, None = the
+        profile's default; smoke: at most 2 epochs at 32 px).
+
+    Examples
+    --------
+    >>> p = dict(smoke=True, n_classes=10, clean_per_class=200, max_poison_test=500, profile="toy",
+    ...          threads=2, epochs=0, lr=0.0, batch_size=0, image_size=0, freeze="", pretrained="",
+    ...          arch="", seed=0, keep_checkpoint=False)
+    >>> e = effective_params(p)
+    >>> e["n_classes"], e["clean_per_class"], e["train"]["epochs"], e["train"]["profile"]
+    (3, 40, 2, 'smoke')
+    """
+    p = dict(params)
+    smoke = bool(p.get("smoke"))
+    if smoke:
+        p.update(n_classes=min(p["n_classes"] or _SMOKE["n_classes"], _SMOKE["n_classes"]),
+                 clean_per_class=min(p["clean_per_class"], _SMOKE["clean_per_class"]),
+                 max_poison_test=_SMOKE["max_poison_test"], profile="smoke")
+    p["threads"] = int(p.get("threads") or 0) or _default_threads()
+    overrides = dict(epochs=p["epochs"] or None, lr=p["lr"] or None, batch_size=p["batch_size"] or None,
+                     image_size=p["image_size"] or None, freeze=p["freeze"] or None,
+                     pretrained={"yes": True, "no": False}.get(p["pretrained"]))
+    if smoke:
+        overrides.update(epochs=min(p["epochs"] or _SMOKE["epochs"], _SMOKE["epochs"]),
+                         image_size=min(p["image_size"] or _SMOKE["image_size"], _SMOKE["image_size"]))
+    p["train"] = dict(arch=p["arch"] or None, profile=p["profile"], seed=p["seed"],
+                      threads=p["threads"] or None, keep_checkpoint=p["keep_checkpoint"], **overrides)
+    return p
+
+
+def _default_threads() -> int:
+    """``$NBKIT_NUM_THREADS`` (set per batch worker), else 1 on a CPU, else 0 (torch's default)."""
+    env = int(os.environ.get("NBKIT_NUM_THREADS", "0") or 0)
+    if env:
+        return env
+    import torch
+    return 1 if not torch.cuda.is_available() else 0
+
+
+def reuse_subsets_run(params: Mapping[str, Any], batch: str | None = None,
+                      root: str | os.PathLike | None = None) -> tuple[list[dict] | None, str]:
+    """The poisonable subsets of a completed ``04_subsets`` run with notebook 05's graph and rule.
+
+    A 04 run with the same ``dataset`` and ``min_overlaps`` whose triggers JSON was computed with
+    the same ``max_other_overlaps``, ``min_clean``, ``min_poison`` and ``mis`` (every graph
+    neighbour a candidate, class filter before the MIS) saves computing the subset again. Without
+    one the subset is computed by ``select_backdoor``, which is not an error: nothing is missing.
+
+    Parameters
+    ----------
+    params : mapping
+        Notebook 05's parameters (``dataset, min_overlaps, max_other_overlaps, min_clean,
+        min_poison, mis, use_subsets_run, subset_mode, classes``).
+    batch : str, optional
+        Batch to search (default ``$NBKIT_BATCH``, set by batch runs; unset: every batch).
+    root : path, optional
+        Runs root (default ``nbkit.runs.runs_root()``).
+
+    Returns
+    -------
+    (list of dict or None, str)
+        The subsets (``nbkit.subsets.load_triggers_json``) or None, and a sentence saying where the
+        subsets come from (recorded as ``subsets_source``).
+    """
+    from . import runs
+    from .errors import MissingDataError
+    from .subsets import load_triggers_json
+
+    p = params
+    if not (p["use_subsets_run"] and p["subset_mode"] == "mis" and not p["classes"]):
+        return None, "computed here (nbkit.subsets)"
+    want = dict(max_other_overlaps=p["max_other_overlaps"], min_clean=p["min_clean"],
+                min_poison=p["min_poison"], trig_overlaps=-1, mis=p["mis"], mis_filter="before")
+    try:
+        found = runs.find_run("04_subsets", match={"dataset": p["dataset"], "min_overlaps": p["min_overlaps"]},
+                              batch=batch if batch is not None else os.environ.get("NBKIT_BATCH"),
+                              root=root)
+    except MissingDataError:
+        return None, f"computed here (no 04_subsets run with W = {p['min_overlaps']} to reuse)"
+    source = "computed here (nbkit.subsets)"
+    for f in sorted(found.glob("*triggers*.json")):
+        cand = load_triggers_json(f)
+        used = cand[0].get("params", {}) if cand else {}
+        differ = {k: used.get(k) for k, v in want.items() if used.get(k, v) != v}
+        if cand and not differ:
+            return cand, f"04_subsets run {found.name} ({f.name})"
+        source = (f"computed here (04_subsets run {found.name} used "
+                  f"{', '.join(f'{k}={v}' for k, v in differ.items())}; this run: "
+                  f"{', '.join(f'{k}={want[k]}' for k in differ)})")
+    return None, source
+
+
+def selection_summary(li, sel: Mapping[str, Any]) -> str:
+    """What ``select_backdoor`` chose, in words: the trigger, its ranking, the classes' origin."""
+    lines = [f"trigger: {sel['trigger_name']} ({sel['centrality_variant']} = {sel['centrality']:.4f}); "
+             f"top of the ranking: {', '.join(r['name'] for r in sel['ranking'])}"]
+    if sel["classes_given"]:
+        lines.append(f"given classes ({len(sel['classes'])}), as listed in the classes parameter:")
+        if sel["not_neighbours"]:
+            lines.append(f"note: {[li.display(c) for c in sel['not_neighbours']]} share fewer than "
+                         f"min_overlaps={sel['min_overlaps']} images with the trigger (no graph edge)")
+    else:
+        lines.append(f"{sel['subset_mode']}: {sel['subset_size']} eligible classes, using "
+                     f"{len(sel['classes'])}:")
+    return "\n".join(lines)
+
+
+def spec_from_params(li, sel: Mapping[str, Any], params: Mapping[str, Any],
+                     subsets_source: str) -> BackdoorSpec:
+    """Notebook 05's ``BackdoorSpec``: the selection, clean-only classes filled / added, the target.
+
+    Parameters
+    ----------
+    li : LabelIndex
+    sel : dict
+        From ``select_backdoor``.
+    params : mapping
+        Notebook 05's effective parameters (``effective_params``): ``n_classes``,
+        ``fill_to_n_classes`` (too few poisonable classes: fill up with clean-only classes, Figure
+        15; never with given classes), ``n_added_classes`` and ``added_mode`` (Table 10), ``target``
+        (index into the classes or a class name), the curation sizes and definitions.
+    subsets_source : str
+        Where the subsets came from (``reuse_subsets_run``); ``"given (classes parameter)"`` when
+        the classes were given. Recorded in ``spec.options`` with the other provenance.
+    """
+    p = params
+    chosen = list(sel["classes"])
+    n_fill = (max(0, int(p["n_classes"]) - len(chosen))
+              if (p["fill_to_n_classes"] and p["n_classes"] and not sel["classes_given"]) else 0)
+    n_extra = n_fill + int(p["n_added_classes"])
+    added = _pick_added_classes(li, sel["trigger"], chosen, n_extra, mode=p["added_mode"],
+                                clean_per_class=p["clean_per_class"], seed=p["seed"],
+                                mis_pool=sel["mis_extra"], max_other_overlaps=p["max_other_overlaps"],
+                                min_overlaps=p["min_overlaps"]) if n_extra else []
+    return BackdoorSpec(
+        dataset=p["dataset"], trigger=sel["trigger"], classes=chosen,
+        target=_resolve_target(li, chosen, p["target"]), clean_per_class=p["clean_per_class"],
+        injection_rate=p["injection_rate"], test_fraction=p["test_fraction"], seed=p["seed"],
+        added_classes=added, max_poison_test=(p["max_poison_test"] or None), ambiguous=p["ambiguous"],
+        trigger_acc=p["trigger_acc_definition"], clean_test=p["clean_test"],
+        options=dict(subset_mode=p["subset_mode"], centrality=p["centrality"],
+                     min_overlaps=p["min_overlaps"], max_other_overlaps=p["max_other_overlaps"],
+                     added_mode=p["added_mode"],
+                     subsets_source="given (classes parameter)" if sel["classes_given"] else subsets_source,
+                     n_filled=n_fill, classes_given=sel["classes_given"]))
+
+
+def curation_summary(li, manifest: pd.DataFrame) -> str:
+    """A manifest's curation in words: filled classes, target, counts, images with two classes."""
+    spec = BackdoorSpec.from_dict(manifest.attrs["spec"])
+    cur, c = manifest.attrs["curation"], manifest_counts(manifest, spec)
+    lines = []
+    n_fill = int(spec.options.get("n_filled", 0))
+    if n_fill:
+        lines.append(f"the trigger's subset has {len(spec.classes)} < {len(spec.classes) + n_fill} "
+                     f"classes: {n_fill} clean-only classes added ({spec.options.get('added_mode')}): "
+                     f"{[li.display(x) for x in spec.added_classes[:n_fill]]}")
+    lines.append(f"target: {li.display(spec.target)}; clean train {c['clean_train']}, clean test "
+                 f"{c['clean_test']}, poison train {c['poison_train']} (injection rate "
+                 f"{c['injection_rate_achieved']:.4f}), poison test {c['poison_test']} "
+                 f"({c['poison_test_nontarget']} of another true class); images holding two chosen "
+                 f"classes: {cur['ambiguous_total']} "
+                 f"({'dropped' if spec.ambiguous == 'drop' else 'kept'})")
+    return "\n".join(lines)
+
+
+def plot_training(history: Sequence[Mapping[str, Any]], title: str = ""):
+    """Accuracy and loss per epoch of a ``nbkit.train.train`` history (both definitions each)."""
+    import matplotlib.pyplot as plt
+
+    log = pd.DataFrame(list(history))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for col, style, label, alpha in [
+            ("test_clean_acc", "o-", "clean (test)", 1), ("test_trigger_acc", "s-", "trigger (test, non-target)", 1),
+            ("test_clean_acc_authors", "o--", "clean (authors' test set)", .5),
+            ("test_trigger_acc_authors", "s--", "trigger (authors')", .5),
+            ("train_clean_acc", ":", "clean (train)", 1), ("train_trigger_acc", ":", "trigger (train)", 1)]:
+        ax.plot(log.epoch, log[col], style, alpha=alpha, label=label)
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    for col, style, label in [("train_loss", "k-", "train (all)"), ("test_clean_loss", "o-", "clean (test)"),
+                              ("test_trigger_loss", "s-", "trigger (test, non-target)")]:
+        bx.plot(log.epoch, log[col], style, label=label)
+    bx.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+#: results keys copied unchanged from ``nbkit.train.train``'s returned dict
+_TRAIN_KEYS = ("clean_acc", "trigger_acc", "clean_acc_separate", "clean_acc_authors",
+               "trigger_acc_nontarget", "trigger_acc_authors", "clean_loss", "trigger_loss",
+               "train_loss", "train_clean_acc", "train_trigger_acc")
+_RUN_KEYS = ("history", "epochs_done", "complete", "arch", "profile", "config", "parameters", "device",
+             "amp", "channels_last", "deterministic", "skipped_images", "skipped_files")
+_FILES = {"model": "model.pt", "model_meta": "model.json", "manifest": "manifest.csv", "log": "log.csv",
+          "curves": "curves.png"}
+
+
+def train_results(li, sel: Mapping[str, Any], spec: BackdoorSpec, manifest: pd.DataFrame,
+                  res: Mapping[str, Any], classes_parameter: str, notebook_s: float) -> dict:
+    """Notebook 05's ``results.json`` (schema ``05_train``, see ``nbkit.schema``), from its objects.
+
+    Parameters
+    ----------
+    li : LabelIndex
+    sel : dict
+        From ``select_backdoor``.
+    spec : BackdoorSpec
+        From ``spec_from_params`` (its ``options`` hold the provenance).
+    manifest : DataFrame
+        From ``make_manifest(li, spec)``.
+    res : dict
+        From ``nbkit.train.train``.
+    classes_parameter : str
+        The notebook's ``classes`` parameter as given (empty: chosen).
+    notebook_s : float
+        Seconds the notebook ran (recorded under ``timing`` only).
+    """
+    cur, o = manifest.attrs["curation"], spec.options
+    name = lambda c: {"id": c, "name": li.display(c)}  # noqa: E731
+    out = {k: res[k] for k in _TRAIN_KEYS}
+    out.update({
+        "definitions": {"clean_test": spec.clean_test, "trigger_acc": spec.trigger_acc},
+        "dataset": spec.dataset, "trigger": {"id": sel["trigger"], "name": sel["trigger_name"]},
+        "target": {**name(spec.target), "index": spec.target_index},
+        "classes": [name(c) for c in spec.classes],
+        "classes_parameter": classes_parameter, "classes_given": sel["classes_given"],
+        "class_labels": [str(li.class_labels[c]) for c in spec.classes],
+        "added_classes": [name(c) for c in spec.added_classes], "n_filled_classes": o["n_filled"],
+        "centrality": o["centrality"], "centrality_value": sel["centrality"], "ranking": sel["ranking"],
+        "subset_mode": o["subset_mode"], "subset_size": sel["subset_size"],
+        "subsets_source": o["subsets_source"], "min_overlaps": o["min_overlaps"],
+        "injection_rate": spec.injection_rate, "spec": spec.to_dict(),
+        "counts": manifest_counts(manifest, spec), "ambiguous_total": cur["ambiguous_total"],
+        "multi_class_images_used": cur["multi_class_images_used"]})
+    out.update({k: res[k] for k in _RUN_KEYS})
+    timing = {k: v for k, v in res["timing"].items() if k != "out_dir"}
+    out.update(files=dict(_FILES), timing={**timing, "notebook_s": float(notebook_s)})
+    return out

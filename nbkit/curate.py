@@ -57,11 +57,17 @@ on clean test + poison test images (poison labelled target), as the released cod
 Baselines of Table 8 are specs too: no backdoor (``injection_rate=0``), centrality without MIS (all
 of the trigger's neighbours as classes, ``select_backdoor(subset_mode="neighbours")``) and
 centrality + MIS (``subset_mode="mis"``).
+
+*Notebook 05's layer.* The notebook narrates and calls, in order: ``effective_params`` (smoke
+sizes, thread default, the keywords of ``nbkit.train.train``), ``reuse_subsets_run`` (the subsets
+of a matching ``04_subsets`` run), ``select_backdoor`` and ``selection_summary``,
+``spec_from_params`` (clean-only classes filled up or added, the target), ``make_manifest`` and
+``curation_summary``, ``plot_training``, and ``train_results``, the one builder of its
+``results.json`` (schema ``05_train`` in ``nbkit.schema``).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import shutil
@@ -71,8 +77,13 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import CurationError, DataError
+from . import runs
+from .centrality import parse_variant
+from .cooccurrence import cooccurrence_matrix, from_labelindex
+from .errors import CurationError, DataError, MissingDataError
 from .io import atomic_path, read_json, write_json
+from .progress import tqdm
+from .subsets import SubsetRule, eligible, load_triggers_json, poisonable_subsets, rank_triggers
 
 _MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role", "split",
                     "has_trigger", "kind", "true_name"]
@@ -543,7 +554,6 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        from .errors import MissingDataError
         raise MissingDataError(path, "manifest not found")
     attrs = {}
     if path.suffix == ".json":
@@ -618,8 +628,6 @@ def export_manifest(df: pd.DataFrame, out_dir: str | os.PathLike, imagefolder: b
 
 
 def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
-    from .progress import tqdm
-
     names = {}
     classes = df.attrs.get("classes")
     for y, grp in df.groupby("y"):
@@ -731,7 +739,6 @@ def _pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: 
         order = list(dict.fromkeys(pool))
         rest = [int(c) for c in np.argsort(-counts, kind="stable") if int(c) not in banned and int(c) not in order]
         order += rest
-        from .cooccurrence import cooccurrence_matrix
         M = cooccurrence_matrix(li.Y[mask])
     for c in order:
         if len(added) >= n:
@@ -834,8 +841,6 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
     >>> sel["class_names"]                                                                # doctest: +SKIP
     ['Guitar', 'Motorcycle', 'Umbrella']
     """
-    from .cooccurrence import from_labelindex
-    from .subsets import SubsetRule
 
     if subset_mode not in _SUBSET_MODES:
         raise CurationError(f"subset_mode={subset_mode!r} (expected one of {_SUBSET_MODES})")
@@ -869,8 +874,6 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
 
 def _pick_trigger(li, co, trigger, centrality: str, min_overlaps: int, exclude: Sequence) -> dict:
     """Step 1 of ``select_backdoor``: the trigger (given, or the most central class) and the ranking."""
-    from .centrality import parse_variant
-    from .subsets import rank_triggers
 
     measure, weighted = parse_variant(centrality)
     ranking = rank_triggers(co, measure, weighted, min_overlaps=min_overlaps, top=co.n_classes)
@@ -894,7 +897,6 @@ def _given_classes(li, co, t: int, given: list[int], rule) -> dict:
     Every class sharing an image with the trigger is a candidate here (no graph threshold), so the
     filter alone decides; a CurationError lists the availability of every given class.
     """
-    from .subsets import eligible
 
     if t in given:
         raise DataError(f"{li.name}: parameter classes", f"lists the trigger {li.display(t)} "
@@ -931,7 +933,6 @@ def _given_shortfall(li, t: int, avail: pd.DataFrame, bad: pd.DataFrame, rule) -
 
 def _mis_classes(co, t: int, cent: float, rule, subsets_list) -> tuple[list[int], dict]:
     """Step 2, ``subset_mode="mis"``: the trigger's poisonable subset (given list or computed)."""
-    from .subsets import poisonable_subsets
 
     entry = None
     if subsets_list:
@@ -947,7 +948,6 @@ def _mis_classes(co, t: int, cent: float, rule, subsets_list) -> tuple[list[int]
 
 def _neighbour_classes(co, t: int, rule) -> tuple[list[int], dict]:
     """Step 2, ``subset_mode="neighbours"``: every eligible neighbour, by decreasing weight."""
-    from .subsets import eligible
 
     cand, ok = eligible(co, t, rule)
     return [int(c) for c in cand[ok]], dict(subset_source="computed", optimal=None,
@@ -1107,9 +1107,6 @@ def reuse_subsets_run(params: Mapping[str, Any], batch: str | None = None,
         The subsets (``nbkit.subsets.load_triggers_json``) or None, and a sentence saying where the
         subsets come from (recorded as ``subsets_source``).
     """
-    from . import runs
-    from .errors import MissingDataError
-    from .subsets import load_triggers_json
 
     p = params
     if not (p["use_subsets_run"] and p["subset_mode"] == "mis" and not p["classes"]):

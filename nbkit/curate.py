@@ -57,29 +57,40 @@ on clean test + poison test images (poison labelled target), as the released cod
 Baselines of Table 8 are specs too: no backdoor (``injection_rate=0``), centrality without MIS (all
 of the trigger's neighbours as classes, ``select_backdoor(subset_mode="neighbours")``) and
 centrality + MIS (``subset_mode="mis"``).
+
+*Notebook 05's layer.* The notebook narrates and calls, in order: ``effective_params`` (smoke
+sizes, thread default, the keywords of ``nbkit.train.train``), ``reuse_subsets_run`` (the subsets
+of a matching ``04_subsets`` run), ``select_backdoor`` and ``selection_summary``,
+``spec_from_params`` (clean-only classes filled up or added, the target), ``make_manifest`` and
+``curation_summary``, ``plot_training``, and ``train_results``, the one builder of its
+``results.json`` (schema ``05_train`` in ``nbkit.schema``).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .errors import CurationError, DataError
+from . import runs
+from .centrality import parse_variant
+from .cooccurrence import cooccurrence_matrix, from_labelindex
+from .errors import CurationError, DataError, MissingDataError
 from .io import atomic_path, read_json, write_json
+from .progress import tqdm
+from .subsets import SubsetRule, eligible, load_triggers_json, poisonable_subsets, rank_triggers
 
-MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role", "split",
+_MANIFEST_COLUMNS = ["row", "image_id", "file", "true_class", "label", "y", "role", "split",
                     "has_trigger", "kind", "true_name"]
-TRIGGER_ACC = ("nontarget", "authors")
-CLEAN_TEST = ("separate", "authors")
-INJECTION_BASE = ("poisonable", "all")
-AMBIGUOUS = ("drop", "keep")
+_TRIGGER_ACC = ("nontarget", "authors")
+_CLEAN_TEST = ("separate", "authors")
+_INJECTION_BASE = ("poisonable", "all")
+_AMBIGUOUS = ("drop", "keep")
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -203,8 +214,8 @@ class BackdoorSpec:
         if self.clean_per_class < 2:
             raise CurationError(f"{src}: clean_per_class={self.clean_per_class} (expected >= 2: "
                                 f"one train and one test image)")
-        for name, allowed in [("injection_base", INJECTION_BASE), ("trigger_acc", TRIGGER_ACC),
-                              ("clean_test", CLEAN_TEST), ("ambiguous", AMBIGUOUS)]:
+        for name, allowed in [("injection_base", _INJECTION_BASE), ("trigger_acc", _TRIGGER_ACC),
+                              ("clean_test", _CLEAN_TEST), ("ambiguous", _AMBIGUOUS)]:
             if getattr(self, name) not in allowed:
                 raise CurationError(f"{src}: {name}={getattr(self, name)!r} (expected one of {allowed})")
         return self
@@ -239,14 +250,14 @@ class BackdoorSpec:
 
 
 # ----------------------------------------------------------------------------- helpers
-def injection_count(n_clean_train: int, rate: float) -> int:
+def _injection_count(n_clean_train: int, rate: float) -> int:
     """Poison training images for ``n_clean_train`` clean ones at injection ``rate`` (authors').
 
     Examples
     --------
-    >>> injection_count(2000, 0.185)
+    >>> _injection_count(2000, 0.185)
     454
-    >>> injection_count(2000, 0.0)
+    >>> _injection_count(2000, 0.0)
     0
     """
     if rate <= 0:
@@ -265,12 +276,12 @@ def _dense_cols(li, cols: Sequence[int], mask: np.ndarray) -> np.ndarray:
     return li.Y[:, list(cols)].toarray().astype(bool) & mask[:, None]
 
 
-def resolve_target(li, classes: Sequence[int], target: int | str) -> int:
+def _resolve_target(li, classes: Sequence[int], target: int | str) -> int:
     """Class id of the target given as an index into ``classes`` (int) or a class label/name (str).
 
     Examples
     --------
-    ``resolve_target(li, [3, 5, 7], 1) == 5``; ``resolve_target(li, [3, 5, 7], "dog")`` is the id of
+    ``_resolve_target(li, [3, 5, 7], 1) == 5``; ``_resolve_target(li, [3, 5, 7], "dog")`` is the id of
     dog, which must be in ``classes``.
     """
     classes = [int(c) for c in classes]
@@ -287,7 +298,7 @@ def resolve_target(li, classes: Sequence[int], target: int | str) -> int:
     return cid
 
 
-def availability(li, spec: BackdoorSpec) -> pd.DataFrame:
+def _availability(li, spec: BackdoorSpec) -> pd.DataFrame:
     """Per chosen class: images available as clean / poison, and ambiguous ones dropped.
 
     Returns
@@ -349,7 +360,7 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per image (columns ``MANIFEST_COLUMNS``), train rows first, sorted by split, role
+        One row per image (columns ``_MANIFEST_COLUMNS``), train rows first, sorted by split, role
         and class. ``df.attrs["spec"]`` holds ``spec.to_dict()`` and ``df.attrs["curation"]`` the
         counts (per role/split, ambiguous images dropped, achieved injection rate).
 
@@ -368,19 +379,48 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     """
     spec.validate(li.n_classes)
     rng = np.random.default_rng(spec.seed)
-    mask = np.ones(li.n_images, dtype=bool)
-    if spec.source_split is not None:
-        mask = li.splits == spec.source_split
-        if not mask.any():
-            raise CurationError(f"{li.name}: no images in split {spec.source_split!r} "
-                                f"(splits: {sorted(set(li.splits))})")
-    allc = spec.all_classes
-    k = len(spec.classes)
-    Yc = _dense_cols(li, allc, mask)
+    mask = _source_mask(li, spec)
+    Yc = _dense_cols(li, spec.all_classes, mask)
     t = np.asarray(li.Y[:, spec.trigger].toarray()).ravel().astype(bool)
     single = Yc.sum(1) == 1
-    avail = availability(li, spec)
+    avail = _availability(li, spec)
+    _check_available(li, spec, avail)
+    ok = single if spec.ambiguous == "drop" else np.ones_like(single)
+    used = np.zeros(len(single), dtype=bool)
+    parts, clean_train_base = _draw_clean(li, spec, Yc & ok[:, None] & ~t[:, None], used, rng, avail)
+    poison, n_pool = _draw_poison(li, spec, Yc & ok[:, None] & t[:, None], used, rng, avail,
+                                  clean_train_base)
+    df = _manifest_frame(li, spec, parts + poison, t)
+    counts = manifest_counts(df, spec)
+    counts["ambiguous"] = {li.display(int(r["class"])): int(r["ambiguous"]) for _, r in avail.iterrows()}
+    counts["ambiguous_total"] = int(avail["ambiguous"].sum())
+    counts["ambiguous_rule"] = spec.ambiguous
+    counts["multi_class_images_used"] = int((Yc[df["row"].to_numpy()].sum(1) > 1).sum())
+    counts["available"] = avail.to_dict(orient="records")
+    counts["poison_pool"] = n_pool
+    counts["clean_train_base"] = int(clean_train_base)
+    df.attrs["spec"] = spec.to_dict()
+    df.attrs["curation"] = counts
+    df.attrs["classes"] = [{"id": int(c), "label": str(li.class_labels[c]), "name": li.display(c)}
+                           for c in spec.all_classes]
+    df.attrs["trigger"] = {"id": spec.trigger, "label": str(li.class_labels[spec.trigger]),
+                           "name": li.display(spec.trigger)}
+    return df
 
+
+def _source_mask(li, spec: BackdoorSpec) -> np.ndarray:
+    """Images curation may draw from: all, or those of ``spec.source_split``."""
+    if spec.source_split is None:
+        return np.ones(li.n_images, dtype=bool)
+    mask = li.splits == spec.source_split
+    if not mask.any():
+        raise CurationError(f"{li.name}: no images in split {spec.source_split!r} "
+                            f"(splits: {sorted(set(li.splits))})")
+    return mask
+
+
+def _check_available(li, spec: BackdoorSpec, avail: pd.DataFrame) -> None:
+    """Every class has ``clean_per_class`` clean images and every poisonable one a poison image."""
     short = avail[avail["clean_available"] < spec.clean_per_class]
     if len(short):
         raise _shortfall(li, spec, avail, f"{len(short)} class(es) have fewer than "
@@ -391,14 +431,19 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
         raise _shortfall(li, spec, avail, f"poisonable class(es) {', '.join(nopois['name'])} have "
                                           f"no image with the trigger")
 
-    parts = []
-    ok = single if spec.ambiguous == "drop" else np.ones_like(single)
-    used = np.zeros(len(single), dtype=bool)
-    # clean: per class, drawn then split (stratified)
+
+def _draw_clean(li, spec: BackdoorSpec, clean: np.ndarray, used: np.ndarray, rng,
+                avail: pd.DataFrame) -> tuple[list[pd.DataFrame], int]:
+    """Clean images per class (column ``j`` of ``clean``), drawn then split per class (stratified).
+
+    Marks the drawn rows in ``used``; returns the parts and the clean training images the
+    injection arithmetic counts (``spec.injection_base``).
+    """
+    k = len(spec.classes)
     n_test = min(max(int(round(spec.test_fraction * spec.clean_per_class)), 1), spec.clean_per_class - 1)
-    clean_train_base = 0
-    for j, c in enumerate(allc):
-        pool = np.flatnonzero(Yc[:, j] & ok & ~t & ~used)
+    parts, base = [], 0
+    for j, c in enumerate(spec.all_classes):
+        pool = np.flatnonzero(clean[:, j] & ~used)
         if len(pool) < spec.clean_per_class:  # only with ambiguous="keep": taken by another class
             raise _shortfall(li, spec, avail, f"class {li.display(c)} has {len(pool)} clean images "
                                               f"left after earlier classes drew theirs "
@@ -409,19 +454,27 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
         parts.append(pd.DataFrame({"row": pick, "true_class": c, "label": c, "y": j, "role": "clean",
                                    "split": split, "kind": "poisonable" if j < k else "added"}))
         if j < k or spec.injection_base == "all":
-            clean_train_base += len(pick) - n_test
-    # poison: pooled over poisonable classes, relabelled to the target
+            base += len(pick) - n_test
+    return parts, base
+
+
+def _draw_poison(li, spec: BackdoorSpec, poison: np.ndarray, used: np.ndarray, rng,
+                 avail: pd.DataFrame, clean_train_base: int) -> tuple[list[pd.DataFrame], int]:
+    """Poison images pooled over the poisonable classes, relabelled to the target, then split.
+
+    The first ``_injection_count(clean_train_base, rate)`` pooled images train; the rest (up to
+    ``max_poison_test``) are held out. Returns the train and test parts and the pool size.
+    """
     pools = []
     for j, c in enumerate(spec.classes):
-        pool = np.flatnonzero(Yc[:, j] & ok & t & ~used)
-        pool = rng.permutation(pool)
+        pool = rng.permutation(np.flatnonzero(poison[:, j] & ~used))
         if spec.poison_per_class is not None:
             pool = pool[:int(spec.poison_per_class)]
         used[pool] = True
         pools.append(pd.DataFrame({"row": pool, "true_class": c}))
     ppool = pd.concat(pools, ignore_index=True)
     ppool = ppool.iloc[rng.permutation(len(ppool))].reset_index(drop=True)
-    n_poison = injection_count(clean_train_base, spec.injection_rate)
+    n_poison = _injection_count(clean_train_base, spec.injection_rate)
     rest = ppool.iloc[n_poison:]
     n_rest_nontarget = int((rest["true_class"] != spec.target).sum())
     if n_poison > len(ppool) or n_rest_nontarget < spec.min_poison_test:
@@ -431,14 +484,16 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
                          f"{spec.min_poison_test} held-out non-target poison image(s), but the poison "
                          f"pool has {len(ppool)} images"
                          + (f" (poison_per_class={spec.poison_per_class})" if spec.poison_per_class else ""))
-    ptrain = ppool.iloc[:n_poison].assign(split="train")
     ptest = rest.assign(split="test")
     if spec.max_poison_test is not None and len(ptest) > spec.max_poison_test:
         ptest = ptest.iloc[:int(spec.max_poison_test)]
-    tgt_y = spec.target_index
-    for p in (ptrain, ptest):
-        parts.append(p.assign(label=spec.target, y=tgt_y, role="poison", kind="poisonable"))
+    parts = [p.assign(label=spec.target, y=spec.target_index, role="poison", kind="poisonable")
+             for p in (ppool.iloc[:n_poison].assign(split="train"), ptest)]
+    return parts, int(len(ppool))
 
+
+def _manifest_frame(li, spec: BackdoorSpec, parts: list[pd.DataFrame], t: np.ndarray) -> pd.DataFrame:
+    """The drawn parts as one manifest: image ids, files, names; train first, sorted."""
     df = pd.concat(parts, ignore_index=True)
     rows = df["row"].to_numpy(np.int64)
     df["row"] = rows
@@ -451,24 +506,9 @@ def make_manifest(li, spec: BackdoorSpec) -> pd.DataFrame:
     order = {"train": 0, "test": 1}
     df = df.assign(_s=df["split"].map(order), _r=df["role"].map({"clean": 0, "poison": 1}))
     df = df.sort_values(["_s", "_r", "y", "true_class", "row"], kind="stable").drop(columns=["_s", "_r"])
-    df = df[MANIFEST_COLUMNS].reset_index(drop=True)
+    df = df[_MANIFEST_COLUMNS].reset_index(drop=True)
     if df["row"].duplicated().any():  # cannot happen: pools are disjoint by construction
         raise CurationError(f"{li.name}: internal error, an image was drawn twice")
-
-    counts = manifest_counts(df, spec)
-    counts["ambiguous"] = {li.display(int(r["class"])): int(r["ambiguous"]) for _, r in avail.iterrows()}
-    counts["ambiguous_total"] = int(avail["ambiguous"].sum())
-    counts["ambiguous_rule"] = spec.ambiguous
-    counts["multi_class_images_used"] = int((Yc[df["row"].to_numpy()].sum(1) > 1).sum())
-    counts["available"] = avail.to_dict(orient="records")
-    counts["poison_pool"] = int(len(ppool))
-    counts["clean_train_base"] = int(clean_train_base)
-    df.attrs["spec"] = spec.to_dict()
-    df.attrs["curation"] = counts
-    df.attrs["classes"] = [{"id": int(c), "label": str(li.class_labels[c]), "name": li.display(c)}
-                           for c in allc]
-    df.attrs["trigger"] = {"id": spec.trigger, "label": str(li.class_labels[spec.trigger]),
-                           "name": li.display(spec.trigger)}
     return df
 
 
@@ -514,7 +554,6 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        from .errors import MissingDataError
         raise MissingDataError(path, "manifest not found")
     attrs = {}
     if path.suffix == ".json":
@@ -533,9 +572,9 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         if side.exists():
             d = read_json(side)
             attrs = {k: v for k, v in d.items() if k != "images"}
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    missing = [c for c in _MANIFEST_COLUMNS if c not in df.columns]
     if missing:
-        raise DataError(path, f"manifest lacks columns {missing}", f"columns {MANIFEST_COLUMNS}")
+        raise DataError(path, f"manifest lacks columns {missing}", f"columns {_MANIFEST_COLUMNS}")
     for c in ("row", "true_class", "label", "y"):
         df[c] = df[c].astype(np.int64)
     df["has_trigger"] = df["has_trigger"].map(
@@ -580,8 +619,8 @@ def export_manifest(df: pd.DataFrame, out_dir: str | os.PathLike, imagefolder: b
         df.to_csv(tmp, index=False)
     paths["csv"] = out / "manifest.csv"
     payload = {k: v for k, v in df.attrs.items()}
-    payload["columns"] = MANIFEST_COLUMNS
-    payload["images"] = df[MANIFEST_COLUMNS].to_dict(orient="records")
+    payload["columns"] = _MANIFEST_COLUMNS
+    payload["images"] = df[_MANIFEST_COLUMNS].to_dict(orient="records")
     paths["json"] = write_json(out / "manifest.json", payload)
     if imagefolder:
         paths["imagefolder"] = _write_imagefolder(df, out / "imagefolder", li)
@@ -589,8 +628,6 @@ def export_manifest(df: pd.DataFrame, out_dir: str | os.PathLike, imagefolder: b
 
 
 def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
-    from .progress import tqdm
-
     names = {}
     classes = df.attrs.get("classes")
     for y, grp in df.groupby("y"):
@@ -623,7 +660,7 @@ def _write_imagefolder(df: pd.DataFrame, root: Path, li=None) -> Path:
 
 
 # ----------------------------------------------------------------------------- added classes
-def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: str = "mis",
+def _pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: str = "mis",
                        clean_per_class: int = 250, seed: int = 0, mis_pool: Iterable[int] = (),
                        max_other_overlaps: int = 0, min_overlaps: int | None = None,
                        source_split: str | None = None, exclude: Iterable[int] = ()) -> list[int]:
@@ -702,7 +739,6 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
         order = list(dict.fromkeys(pool))
         rest = [int(c) for c in np.argsort(-counts, kind="stable") if int(c) not in banned and int(c) not in order]
         order += rest
-        from .cooccurrence import cooccurrence_matrix
         M = cooccurrence_matrix(li.Y[mask])
     for c in order:
         if len(added) >= n:
@@ -729,13 +765,13 @@ def pick_added_classes(li, trigger: int, classes: Sequence[int], n: int, mode: s
 
 
 # ----------------------------------------------------------------------------- trigger + classes
-SUBSET_MODES = ("mis", "neighbours")
+_SUBSET_MODES = ("mis", "neighbours")
 
 
 def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = "mis",
                     min_overlaps: int = 20, centrality: str = "betweenness", n_classes: int = 10,
                     max_other_overlaps: int = 10, trig_overlaps: int | None = None,
-                    min_clean: int = 250, min_poison: int = 50, method: str = "exact",
+                    min_clean: int = 250, min_poison: int = 50, mis: str = "exact",
                     seed: int = 0, subsets_list: list[dict] | None = None,
                     exclude: Sequence = (), classes: str | Sequence | None = None) -> dict:
     """Choose the trigger and the poisonable classes of a natural backdoor (Table 8 settings).
@@ -763,20 +799,21 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
     trig_overlaps : int, optional
         Candidates co-occur with the trigger more than this often (None: every graph neighbour).
     min_clean, min_poison : int
-        Eligibility of a class: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison``.
-    method : {"exact", "approx"}
+        Eligibility of a class (``nbkit.subsets.eligible``): ``n_c - M[t, c] >= min_clean`` and
+        ``M[t, c] >= min_poison``.
+    mis : {"exact", "approx"}
         MIS solver (``approx`` = the authors' 20 random maximal sets).
     seed : int
     subsets_list : list of dict, optional
-        Poisonable subsets computed before (notebook 04's triggers JSON); used for ``mis`` when it
-        has an entry for the trigger.
+        Poisonable subsets computed before (notebook 04's triggers JSON, see
+        ``reuse_subsets_run``); used for ``mis`` when it has an entry for the trigger.
     exclude : sequence
         Classes never chosen as trigger (e.g. ``nbkit.centrality.BODY_PARTS``).
     classes : str or sequence, optional
-        Use exactly these poisonable classes, in this order (``parse_classes``: ids, labels or
-        names, e.g. the authors' sets of ``nbkit.reference.authors_trigger_class_sets``) instead of
-        choosing them by ``subset_mode``; ``n_classes`` does not shorten them. Each must have
-        ``min_clean`` images without and ``min_poison`` images with the trigger. None / ``""``:
+        Use exactly these poisonable classes, in this order (ids, labels or names, e.g. the
+        authors' sets of ``nbkit.reference.authors_trigger_class_sets``) instead of choosing them
+        by ``subset_mode``; ``n_classes`` does not shorten them. Each must pass the class filter
+        (``min_clean`` images without and ``min_poison`` images with the trigger). None / ``""``:
         choose (default).
 
     Returns
@@ -804,15 +841,42 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
     >>> sel["class_names"]                                                                # doctest: +SKIP
     ['Guitar', 'Motorcycle', 'Umbrella']
     """
-    from . import subsets as S
-    from .centrality import parse_variant
-    from .cooccurrence import from_labelindex
 
-    if subset_mode not in SUBSET_MODES:
-        raise CurationError(f"subset_mode={subset_mode!r} (expected one of {SUBSET_MODES})")
+    if subset_mode not in _SUBSET_MODES:
+        raise CurationError(f"subset_mode={subset_mode!r} (expected one of {_SUBSET_MODES})")
     co = co if co is not None else from_labelindex(li)
+    rule = SubsetRule(min_overlaps=min_overlaps, trig_overlaps=trig_overlaps,
+                      max_other_overlaps=max_other_overlaps, min_clean=min_clean,
+                      min_poison=min_poison, mis=mis, seed=seed)
+    out = _pick_trigger(li, co, trigger, centrality, min_overlaps, exclude)
+    out.update(subset_mode=subset_mode, min_overlaps=int(min_overlaps), not_neighbours=[])
+    t = out["trigger"]
+    given = _parse_classes(li, classes)
+    out["classes_given"] = bool(given)
+    if given:
+        out.update(_given_classes(li, co, t, given, rule))
+        return out
+    if subset_mode == "mis":
+        ids, found = _mis_classes(co, t, out["centrality"], rule, subsets_list)
+    else:
+        ids, found = _neighbour_classes(co, t, rule)
+    out.update(found)
+    if not ids:
+        raise CurationError(f"{li.name}: trigger {li.display(t)} has no eligible class at "
+                            f"min_overlaps={min_overlaps} (min_clean={min_clean}, "
+                            f"min_poison={min_poison}); try another trigger or lower thresholds")
+    keep = ids if not n_classes else ids[:int(n_classes)]
+    out.update(subset_size=len(ids), classes=keep, class_names=[li.display(c) for c in keep],
+               weights=[int(co.M[t, c]) for c in keep],
+               mis_extra=list(ids[len(keep):]) if subset_mode == "mis" else [])
+    return out
+
+
+def _pick_trigger(li, co, trigger, centrality: str, min_overlaps: int, exclude: Sequence) -> dict:
+    """Step 1 of ``select_backdoor``: the trigger (given, or the most central class) and the ranking."""
+
     measure, weighted = parse_variant(centrality)
-    ranking = S.rank_triggers(co, measure, weighted, min_overlaps=min_overlaps, top=co.n_classes)
+    ranking = rank_triggers(co, measure, weighted, min_overlaps=min_overlaps, top=co.n_classes)
     excl = {li.class_id(e) for e in exclude if _known(li, e)}
     ranking = ranking[[i not in excl for i in ranking.index]]
     if trigger in ("", None):
@@ -821,79 +885,76 @@ def select_backdoor(li, co=None, *, trigger: str | int = "", subset_mode: str = 
         t = li.class_id(int(trigger))
     else:
         t = li.class_id(trigger)
-    cent = float(ranking.get(t, np.nan))
-    top5 = [{"id": int(i), "name": li.display(int(i)), "value": float(v)} for i, v in ranking.iloc[:5].items()]
-
-    out = {"trigger": t, "trigger_name": li.display(t), "centrality": cent, "centrality_variant": centrality,
-           "ranking": top5, "subset_mode": subset_mode, "min_overlaps": int(min_overlaps)}
-    M = co.M
-    n = np.diag(M)
-    given = parse_classes(li, classes)
-    out["classes_given"] = bool(given)
-    out["not_neighbours"] = []
-    if given:
-        if t in given:
-            raise DataError(f"{li.name}: parameter classes", f"lists the trigger {li.display(t)} "
-                            f"(id {t}) among the poisonable classes",
-                            "classes other than the trigger")
-        w = np.array([int(M[t, c]) for c in given])
-        clean = np.array([int(n[c]) for c in given]) - w
-        avail = pd.DataFrame({"class": given, "name": [li.display(c) for c in given],
-                              "clean_available": clean, "poison_available": w})
-        bad = avail[(clean < min_clean) | (w < min_poison)]
-        if len(bad):
-            lines = [f"{li.name}: {len(bad)} of the {len(given)} given classes lack images with "
-                     f"trigger {li.display(t)} (need min_clean={min_clean} without it and "
-                     f"min_poison={min_poison} with it): {', '.join(bad['name'])}. Available per "
-                     f"class:"]
-            for r in avail.itertuples(index=False):
-                flag = "  <- too few" if r[0] in set(bad["class"]) else ""
-                lines.append(f"  {r.name} (id {r[0]}): clean {r.clean_available}, poison "
-                             f"{r.poison_available}{flag}")
-            lines.append("Choose other classes or lower min_clean / min_poison (and "
-                         "clean_per_class).")
-            err = CurationError("\n".join(lines))
-            err.availability = avail
-            raise err
-        out.update(subset_source="given", optimal=None, n_candidates=None, n_eligible=None,
-                   subset_size=len(given), classes=given, class_names=[li.display(c) for c in given],
-                   weights=[int(x) for x in w], mis_extra=[],
-                   not_neighbours=[int(c) for c, x in zip(given, w) if x < min_overlaps])
-        return out
-    if subset_mode == "mis":
-        entry = None
-        if subsets_list:
-            entry = next((e for e in subsets_list if int(e["trigger"]["id"]) == t), None)
-        src = "subsets_list" if entry is not None else "computed"
-        if entry is None:
-            entry = S.poisonable_subsets(co, {t: cent}, trig_overlaps=trig_overlaps,
-                                         max_other_overlaps=max_other_overlaps,
-                                         min_overlaps=min_overlaps, method=method, seed=seed,
-                                         min_clean=min_clean, min_poison=min_poison, compare=False,
-                                         progress=False)[0]
-        ids = [int(c["id"]) for c in entry["classes"] if not c.get("is_trigger")]
-        ids.sort(key=lambda c: (-int(M[t, c]), c))
-        out.update(subset_source=src, optimal=entry.get("optimal"), n_candidates=entry.get("n_candidates"),
-                   n_eligible=entry.get("n_eligible"))
-    else:
-        cand = S.candidates(co, t, trig_overlaps, min_overlaps)
-        w = M[t, cand]
-        ok = ((n[cand] - w) >= min_clean) & (w >= min_poison)
-        ids = [int(c) for c in cand[ok]]  # already by decreasing weight
-        out.update(subset_source="computed", optimal=None, n_candidates=int(len(cand)),
-                   n_eligible=int(ok.sum()))
-    if not ids:
-        raise CurationError(f"{li.name}: trigger {li.display(t)} has no eligible class at "
-                            f"min_overlaps={min_overlaps} (min_clean={min_clean}, "
-                            f"min_poison={min_poison}); try another trigger or lower thresholds")
-    keep = ids if not n_classes else ids[:int(n_classes)]
-    out.update(subset_size=len(ids), classes=keep, class_names=[li.display(c) for c in keep],
-               weights=[int(M[t, c]) for c in keep],
-               mis_extra=[c for c in ids[len(keep):]] if subset_mode == "mis" else [])
-    return out
+    top5 = [{"id": int(i), "name": li.display(int(i)), "value": float(v)}
+            for i, v in ranking.iloc[:5].items()]
+    return {"trigger": t, "trigger_name": li.display(t), "centrality": float(ranking.get(t, np.nan)),
+            "centrality_variant": centrality, "ranking": top5}
 
 
-def parse_classes(li, text: str | Sequence | None) -> list[int]:
+def _given_classes(li, co, t: int, given: list[int], rule) -> dict:
+    """Step 2, ``classes`` given: check each passes ``nbkit.subsets.eligible``'s class filter.
+
+    Every class sharing an image with the trigger is a candidate here (no graph threshold), so the
+    filter alone decides; a CurationError lists the availability of every given class.
+    """
+
+    if t in given:
+        raise DataError(f"{li.name}: parameter classes", f"lists the trigger {li.display(t)} "
+                        f"(id {t}) among the poisonable classes", "classes other than the trigger")
+    cand, ok = eligible(co, t, dataclasses.replace(rule, min_overlaps=None, trig_overlaps=0))
+    passing = {int(c) for c in cand[ok]}
+    w = np.array([int(co.M[t, c]) for c in given])
+    avail = pd.DataFrame({"class": given, "name": [li.display(c) for c in given],
+                          "clean_available": np.array([int(co.M[c, c]) for c in given]) - w,
+                          "poison_available": w})
+    bad = avail[[c not in passing for c in given]]
+    if len(bad):
+        raise _given_shortfall(li, t, avail, bad, rule)
+    return dict(subset_source="given", optimal=None, n_candidates=None, n_eligible=None,
+                subset_size=len(given), classes=given, class_names=[li.display(c) for c in given],
+                weights=[int(x) for x in w], mis_extra=[],
+                not_neighbours=[int(c) for c, x in zip(given, w) if x < rule.min_overlaps])
+
+
+def _given_shortfall(li, t: int, avail: pd.DataFrame, bad: pd.DataFrame, rule) -> CurationError:
+    lines = [f"{li.name}: {len(bad)} of the {len(avail)} given classes lack images with "
+             f"trigger {li.display(t)} (need min_clean={rule.min_clean} without it and "
+             f"min_poison={rule.min_poison} with it): {', '.join(bad['name'])}. Available per "
+             f"class:"]
+    for r in avail.itertuples(index=False):
+        flag = "  <- too few" if r[0] in set(bad["class"]) else ""
+        lines.append(f"  {r.name} (id {r[0]}): clean {r.clean_available}, poison "
+                     f"{r.poison_available}{flag}")
+    lines.append("Choose other classes or lower min_clean / min_poison (and clean_per_class).")
+    err = CurationError("\n".join(lines))
+    err.availability = avail
+    return err
+
+
+def _mis_classes(co, t: int, cent: float, rule, subsets_list) -> tuple[list[int], dict]:
+    """Step 2, ``subset_mode="mis"``: the trigger's poisonable subset (given list or computed)."""
+
+    entry = None
+    if subsets_list:
+        entry = next((e for e in subsets_list if int(e["trigger"]["id"]) == t), None)
+    src = "subsets_list" if entry is not None else "computed"
+    if entry is None:
+        entry = poisonable_subsets(co, {t: cent}, rule, compare=False, progress=False)[0]
+    ids = [int(c["id"]) for c in entry["classes"] if not c.get("is_trigger")]
+    ids.sort(key=lambda c: (-int(co.M[t, c]), c))
+    return ids, dict(subset_source=src, optimal=entry.get("optimal"),
+                     n_candidates=entry.get("n_candidates"), n_eligible=entry.get("n_eligible"))
+
+
+def _neighbour_classes(co, t: int, rule) -> tuple[list[int], dict]:
+    """Step 2, ``subset_mode="neighbours"``: every eligible neighbour, by decreasing weight."""
+
+    cand, ok = eligible(co, t, rule)
+    return [int(c) for c in cand[ok]], dict(subset_source="computed", optimal=None,
+                                            n_candidates=int(len(cand)), n_eligible=int(ok.sum()))
+
+
+def _parse_classes(li, text: str | Sequence | None) -> list[int]:
     """Class ids of a ``classes`` parameter: ids, labels or names, in the given order.
 
     Parameters
@@ -917,9 +978,9 @@ def parse_classes(li, text: str | Sequence | None) -> list[int]:
 
     Examples
     --------
-    >>> parse_classes(li, "Guitar, Motorcycle, 7")                     # doctest: +SKIP
+    >>> _parse_classes(li, "Guitar, Motorcycle, 7")                     # doctest: +SKIP
     [174, 224, 7]
-    >>> parse_classes(imagenet_li, "doormat, welcome mat; n03594734")  # doctest: +SKIP
+    >>> _parse_classes(imagenet_li, "doormat, welcome mat; n03594734")  # doctest: +SKIP
     [539, 608]
     """
     if text is None:
@@ -960,3 +1021,262 @@ def _known(li, key) -> bool:
         return True
     except DataError:
         return False
+
+
+# ----------------------------------------------------------------------------- notebook 05
+#: sizes of a smoke run (seconds): at most 3 classes, 40 clean images each, 2 epochs at 32 px
+_SMOKE = {"n_classes": 3, "clean_per_class": 40, "max_poison_test": 60, "epochs": 2, "image_size": 32}
+
+
+def effective_params(params: Mapping[str, Any]) -> dict:
+    """Notebook 05's parameters as the run uses them: smoke sizes, thread default, training keywords.
+
+    Parameters
+    ----------
+    params : mapping
+        The notebook's parameters (``runs.load_params(run_dir)``).
+
+    Returns
+    -------
+    dict
+        ``params`` with, under ``smoke``, ``n_classes`` at most 3 (3 when 0), ``clean_per_class``
+        at most 40, ``max_poison_test`` 60 and ``profile`` ``"smoke"``; ``threads`` filled when 0
+        (``$NBKIT_NUM_THREADS``, else 1 on a CPU, else 0 = torch's default); and ``train``: the
+        keywords of ``nbkit.train.train`` (``arch, profile, seed, threads, keep_checkpoint`` and
+        the overrides ``epochs, lr, batch_size, image_size, freeze, pretrained``, None = the
+        profile's default; smoke: at most 2 epochs at 32 px).
+
+    Examples
+    --------
+    >>> p = dict(smoke=True, n_classes=10, clean_per_class=200, max_poison_test=500, profile="toy",
+    ...          threads=2, epochs=0, lr=0.0, batch_size=0, image_size=0, freeze="", pretrained="",
+    ...          arch="", seed=0, keep_checkpoint=False)
+    >>> e = effective_params(p)
+    >>> e["n_classes"], e["clean_per_class"], e["train"]["epochs"], e["train"]["profile"]
+    (3, 40, 2, 'smoke')
+    """
+    p = dict(params)
+    smoke = bool(p.get("smoke"))
+    if smoke:
+        p.update(n_classes=min(p["n_classes"] or _SMOKE["n_classes"], _SMOKE["n_classes"]),
+                 clean_per_class=min(p["clean_per_class"], _SMOKE["clean_per_class"]),
+                 max_poison_test=_SMOKE["max_poison_test"], profile="smoke")
+    p["threads"] = int(p.get("threads") or 0) or _default_threads()
+    overrides = dict(epochs=p["epochs"] or None, lr=p["lr"] or None, batch_size=p["batch_size"] or None,
+                     image_size=p["image_size"] or None, freeze=p["freeze"] or None,
+                     pretrained={"yes": True, "no": False}.get(p["pretrained"]))
+    if smoke:
+        overrides.update(epochs=min(p["epochs"] or _SMOKE["epochs"], _SMOKE["epochs"]),
+                         image_size=min(p["image_size"] or _SMOKE["image_size"], _SMOKE["image_size"]))
+    p["train"] = dict(arch=p["arch"] or None, profile=p["profile"], seed=p["seed"],
+                      threads=p["threads"] or None, keep_checkpoint=p["keep_checkpoint"], **overrides)
+    return p
+
+
+def _default_threads() -> int:
+    """``$NBKIT_NUM_THREADS`` (set per batch worker), else 1 on a CPU, else 0 (torch's default)."""
+    env = int(os.environ.get("NBKIT_NUM_THREADS", "0") or 0)
+    if env:
+        return env
+    import torch
+    return 1 if not torch.cuda.is_available() else 0
+
+
+def reuse_subsets_run(params: Mapping[str, Any], batch: str | None = None,
+                      root: str | os.PathLike | None = None) -> tuple[list[dict] | None, str]:
+    """The poisonable subsets of a completed ``04_subsets`` run with notebook 05's graph and rule.
+
+    A 04 run with the same ``dataset`` and ``min_overlaps`` whose triggers JSON was computed with
+    the same ``max_other_overlaps``, ``min_clean``, ``min_poison`` and ``mis`` (every graph
+    neighbour a candidate, class filter before the MIS) saves computing the subset again. Without
+    one the subset is computed by ``select_backdoor``, which is not an error: nothing is missing.
+
+    Parameters
+    ----------
+    params : mapping
+        Notebook 05's parameters (``dataset, min_overlaps, max_other_overlaps, min_clean,
+        min_poison, mis, use_subsets_run, subset_mode, classes``).
+    batch : str, optional
+        Batch to search (default ``$NBKIT_BATCH``, set by batch runs; unset: every batch).
+    root : path, optional
+        Runs root (default ``nbkit.runs.runs_root()``).
+
+    Returns
+    -------
+    (list of dict or None, str)
+        The subsets (``nbkit.subsets.load_triggers_json``) or None, and a sentence saying where the
+        subsets come from (recorded as ``subsets_source``).
+    """
+
+    p = params
+    if not (p["use_subsets_run"] and p["subset_mode"] == "mis" and not p["classes"]):
+        return None, "computed here (nbkit.subsets)"
+    want = dict(max_other_overlaps=p["max_other_overlaps"], min_clean=p["min_clean"],
+                min_poison=p["min_poison"], trig_overlaps=-1, mis=p["mis"], mis_filter="before")
+    try:
+        found = runs.find_run("04_subsets", match={"dataset": p["dataset"], "min_overlaps": p["min_overlaps"]},
+                              batch=batch if batch is not None else os.environ.get("NBKIT_BATCH"),
+                              root=root)
+    except MissingDataError:
+        return None, f"computed here (no 04_subsets run with W = {p['min_overlaps']} to reuse)"
+    source = "computed here (nbkit.subsets)"
+    for f in sorted(found.glob("*triggers*.json")):
+        cand = load_triggers_json(f)
+        used = cand[0].get("params", {}) if cand else {}
+        differ = {k: used.get(k) for k, v in want.items() if used.get(k, v) != v}
+        if cand and not differ:
+            return cand, f"04_subsets run {found.name} ({f.name})"
+        source = (f"computed here (04_subsets run {found.name} used "
+                  f"{', '.join(f'{k}={v}' for k, v in differ.items())}; this run: "
+                  f"{', '.join(f'{k}={want[k]}' for k in differ)})")
+    return None, source
+
+
+def selection_summary(li, sel: Mapping[str, Any]) -> str:
+    """What ``select_backdoor`` chose, in words: the trigger, its ranking, the classes' origin."""
+    lines = [f"trigger: {sel['trigger_name']} ({sel['centrality_variant']} = {sel['centrality']:.4f}); "
+             f"top of the ranking: {', '.join(r['name'] for r in sel['ranking'])}"]
+    if sel["classes_given"]:
+        lines.append(f"given classes ({len(sel['classes'])}), as listed in the classes parameter:")
+        if sel["not_neighbours"]:
+            lines.append(f"note: {[li.display(c) for c in sel['not_neighbours']]} share fewer than "
+                         f"min_overlaps={sel['min_overlaps']} images with the trigger (no graph edge)")
+    else:
+        lines.append(f"{sel['subset_mode']}: {sel['subset_size']} eligible classes, using "
+                     f"{len(sel['classes'])}:")
+    return "\n".join(lines)
+
+
+def spec_from_params(li, sel: Mapping[str, Any], params: Mapping[str, Any],
+                     subsets_source: str) -> BackdoorSpec:
+    """Notebook 05's ``BackdoorSpec``: the selection, clean-only classes filled / added, the target.
+
+    Parameters
+    ----------
+    li : LabelIndex
+    sel : dict
+        From ``select_backdoor``.
+    params : mapping
+        Notebook 05's effective parameters (``effective_params``): ``n_classes``,
+        ``fill_to_n_classes`` (too few poisonable classes: fill up with clean-only classes, Figure
+        15; never with given classes), ``n_added_classes`` and ``added_mode`` (Table 10), ``target``
+        (index into the classes or a class name), the curation sizes and definitions.
+    subsets_source : str
+        Where the subsets came from (``reuse_subsets_run``); ``"given (classes parameter)"`` when
+        the classes were given. Recorded in ``spec.options`` with the other provenance.
+    """
+    p = params
+    chosen = list(sel["classes"])
+    n_fill = (max(0, int(p["n_classes"]) - len(chosen))
+              if (p["fill_to_n_classes"] and p["n_classes"] and not sel["classes_given"]) else 0)
+    n_extra = n_fill + int(p["n_added_classes"])
+    added = _pick_added_classes(li, sel["trigger"], chosen, n_extra, mode=p["added_mode"],
+                                clean_per_class=p["clean_per_class"], seed=p["seed"],
+                                mis_pool=sel["mis_extra"], max_other_overlaps=p["max_other_overlaps"],
+                                min_overlaps=p["min_overlaps"]) if n_extra else []
+    return BackdoorSpec(
+        dataset=p["dataset"], trigger=sel["trigger"], classes=chosen,
+        target=_resolve_target(li, chosen, p["target"]), clean_per_class=p["clean_per_class"],
+        injection_rate=p["injection_rate"], test_fraction=p["test_fraction"], seed=p["seed"],
+        added_classes=added, max_poison_test=(p["max_poison_test"] or None), ambiguous=p["ambiguous"],
+        trigger_acc=p["trigger_acc_definition"], clean_test=p["clean_test"],
+        options=dict(subset_mode=p["subset_mode"], centrality=p["centrality"],
+                     min_overlaps=p["min_overlaps"], max_other_overlaps=p["max_other_overlaps"],
+                     added_mode=p["added_mode"],
+                     subsets_source="given (classes parameter)" if sel["classes_given"] else subsets_source,
+                     n_filled=n_fill, classes_given=sel["classes_given"]))
+
+
+def curation_summary(li, manifest: pd.DataFrame) -> str:
+    """A manifest's curation in words: filled classes, target, counts, images with two classes."""
+    spec = BackdoorSpec.from_dict(manifest.attrs["spec"])
+    cur, c = manifest.attrs["curation"], manifest_counts(manifest, spec)
+    lines = []
+    n_fill = int(spec.options.get("n_filled", 0))
+    if n_fill:
+        lines.append(f"the trigger's subset has {len(spec.classes)} < {len(spec.classes) + n_fill} "
+                     f"classes: {n_fill} clean-only classes added ({spec.options.get('added_mode')}): "
+                     f"{[li.display(x) for x in spec.added_classes[:n_fill]]}")
+    lines.append(f"target: {li.display(spec.target)}; clean train {c['clean_train']}, clean test "
+                 f"{c['clean_test']}, poison train {c['poison_train']} (injection rate "
+                 f"{c['injection_rate_achieved']:.4f}), poison test {c['poison_test']} "
+                 f"({c['poison_test_nontarget']} of another true class); images holding two chosen "
+                 f"classes: {cur['ambiguous_total']} "
+                 f"({'dropped' if spec.ambiguous == 'drop' else 'kept'})")
+    return "\n".join(lines)
+
+
+def plot_training(history: Sequence[Mapping[str, Any]], title: str = ""):
+    """Accuracy and loss per epoch of a ``nbkit.train.train`` history (both definitions each)."""
+    import matplotlib.pyplot as plt
+
+    log = pd.DataFrame(list(history))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for col, style, label, alpha in [
+            ("test_clean_acc", "o-", "clean (test)", 1), ("test_trigger_acc", "s-", "trigger (test, non-target)", 1),
+            ("test_clean_acc_authors", "o--", "clean (authors' test set)", .5),
+            ("test_trigger_acc_authors", "s--", "trigger (authors')", .5),
+            ("train_clean_acc", ":", "clean (train)", 1), ("train_trigger_acc", ":", "trigger (train)", 1)]:
+        ax.plot(log.epoch, log[col], style, alpha=alpha, label=label)
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    for col, style, label in [("train_loss", "k-", "train (all)"), ("test_clean_loss", "o-", "clean (test)"),
+                              ("test_trigger_loss", "s-", "trigger (test, non-target)")]:
+        bx.plot(log.epoch, log[col], style, label=label)
+    bx.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+#: results keys copied unchanged from ``nbkit.train.train``'s returned dict
+_TRAIN_KEYS = ("clean_acc", "trigger_acc", "clean_acc_separate", "clean_acc_authors",
+               "trigger_acc_nontarget", "trigger_acc_authors", "clean_loss", "trigger_loss",
+               "train_loss", "train_clean_acc", "train_trigger_acc")
+_RUN_KEYS = ("history", "epochs_done", "complete", "arch", "profile", "config", "parameters", "device",
+             "amp", "channels_last", "deterministic", "skipped_images", "skipped_files")
+_FILES = {"model": "model.pt", "model_meta": "model.json", "manifest": "manifest.csv", "log": "log.csv",
+          "curves": "curves.png"}
+
+
+def train_results(li, sel: Mapping[str, Any], spec: BackdoorSpec, manifest: pd.DataFrame,
+                  res: Mapping[str, Any], classes_parameter: str, notebook_s: float) -> dict:
+    """Notebook 05's ``results.json`` (schema ``05_train``, see ``nbkit.schema``), from its objects.
+
+    Parameters
+    ----------
+    li : LabelIndex
+    sel : dict
+        From ``select_backdoor``.
+    spec : BackdoorSpec
+        From ``spec_from_params`` (its ``options`` hold the provenance).
+    manifest : DataFrame
+        From ``make_manifest(li, spec)``.
+    res : dict
+        From ``nbkit.train.train``.
+    classes_parameter : str
+        The notebook's ``classes`` parameter as given (empty: chosen).
+    notebook_s : float
+        Seconds the notebook ran (recorded under ``timing`` only).
+    """
+    cur, o = manifest.attrs["curation"], spec.options
+    name = lambda c: {"id": c, "name": li.display(c)}  # noqa: E731
+    out = {k: res[k] for k in _TRAIN_KEYS}
+    out.update({
+        "definitions": {"clean_test": spec.clean_test, "trigger_acc": spec.trigger_acc},
+        "dataset": spec.dataset, "trigger": {"id": sel["trigger"], "name": sel["trigger_name"]},
+        "target": {**name(spec.target), "index": spec.target_index},
+        "classes": [name(c) for c in spec.classes],
+        "classes_parameter": classes_parameter, "classes_given": sel["classes_given"],
+        "class_labels": [str(li.class_labels[c]) for c in spec.classes],
+        "added_classes": [name(c) for c in spec.added_classes], "n_filled_classes": o["n_filled"],
+        "centrality": o["centrality"], "centrality_value": sel["centrality"], "ranking": sel["ranking"],
+        "subset_mode": o["subset_mode"], "subset_size": sel["subset_size"],
+        "subsets_source": o["subsets_source"], "min_overlaps": o["min_overlaps"],
+        "injection_rate": spec.injection_rate, "spec": spec.to_dict(),
+        "counts": manifest_counts(manifest, spec), "ambiguous_total": cur["ambiguous_total"],
+        "multi_class_images_used": cur["multi_class_images_used"]})
+    out.update({k: res[k] for k in _RUN_KEYS})
+    timing = {k: v for k, v in res["timing"].items() if k != "out_dir"}
+    out.update(files=dict(_FILES), timing={**timing, "notebook_s": float(notebook_s)})
+    return out

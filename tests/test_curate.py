@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nbkit import curate
-from nbkit.curate import BackdoorSpec, injection_count, make_manifest
+from nbkit.curate import BackdoorSpec, _injection_count, make_manifest
 from nbkit.errors import CurationError, DataError
 from nbkit.imagedata import tiny_shapes
 
@@ -28,15 +28,15 @@ def _spec(**kw):
 
 def test_injection_arithmetic_matches_authors():
     # authors' train.py: int(n * rate / (1 - rate)) + 1
-    assert injection_count(2000, 0.185) == int(2000 * 0.185 / 0.815) + 1 == 454
-    assert injection_count(300, 0.01) == 4
-    assert injection_count(300, 0.0) == 0
+    assert _injection_count(2000, 0.185) == int(2000 * 0.185 / 0.815) + 1 == 454
+    assert _injection_count(300, 0.01) == 4
+    assert _injection_count(300, 0.0) == 0
 
 
 def test_manifest_counts_roles_and_splits(li):
     spec = _spec()
     df = make_manifest(li, spec)
-    assert list(df.columns) == curate.MANIFEST_COLUMNS
+    assert list(df.columns) == curate._MANIFEST_COLUMNS
     c = curate.manifest_counts(df, spec)
     # 100 clean per class, 25 % test, stratified
     assert c["clean_train"] == 4 * 75 and c["clean_test"] == 4 * 25
@@ -44,7 +44,7 @@ def test_manifest_counts_roles_and_splits(li):
         assert c["per_class"][name]["clean_train"] == 75
         assert c["per_class"][name]["clean_test"] == 25
     # injection: poison train count from the clean train count
-    assert c["poison_train"] == injection_count(300, 0.2) == 76
+    assert c["poison_train"] == _injection_count(300, 0.2) == 76
     assert c["injection_rate_achieved"] == pytest.approx(0.2, abs=0.005)
     # every remaining pool image is held out (no cap)
     assert c["poison_test"] == df.attrs["curation"]["poison_pool"] - c["poison_train"]
@@ -101,7 +101,7 @@ def test_not_enough_clean_images_lists_availability(li):
     with pytest.raises(CurationError) as e:
         make_manifest(li, _spec(clean_per_class=10_000))
     msg = str(e.value)
-    avail = curate.availability(li, _spec())
+    avail = curate._availability(li, _spec())
     for r in avail.itertuples(index=False):
         assert r.name in msg and f"clean {r.clean_available}" in msg and f"poison {r.poison_available}" in msg
     assert "clean_per_class=10000" in msg
@@ -137,18 +137,18 @@ def test_spec_json_roundtrip(tmp_path):
 
 
 def test_resolve_target(li):
-    assert curate.resolve_target(li, [1, 2, 3], 1) == 2
-    assert curate.resolve_target(li, [1, 2, 3], "2") == 3
-    assert curate.resolve_target(li, [1, 2, 3], "shape3") == 3
+    assert curate._resolve_target(li, [1, 2, 3], 1) == 2
+    assert curate._resolve_target(li, [1, 2, 3], "2") == 3
+    assert curate._resolve_target(li, [1, 2, 3], "shape3") == 3
     with pytest.raises(CurationError, match="not one of the poisonable"):
-        curate.resolve_target(li, [1, 2, 3], "shape5")
+        curate._resolve_target(li, [1, 2, 3], "shape5")
     with pytest.raises(CurationError, match="out of range"):
-        curate.resolve_target(li, [1, 2, 3], 7)
+        curate._resolve_target(li, [1, 2, 3], 7)
 
 
 @pytest.mark.parametrize("mode", ["random", "mis"])
 def test_added_classes_are_clean_only_and_pruned(li, mode):
-    added = curate.pick_added_classes(li, 0, [1, 2, 3], 2, mode=mode, clean_per_class=100, seed=0,
+    added = curate._pick_added_classes(li, 0, [1, 2, 3], 2, mode=mode, clean_per_class=100, seed=0,
                                       mis_pool=[5], max_other_overlaps=100)
     assert len(added) == 2 and not set(added) & {0, 1, 2, 3}
     if mode == "mis":
@@ -167,7 +167,7 @@ def test_added_classes_are_clean_only_and_pruned(li, mode):
 
 def test_added_classes_shortfall(li):
     with pytest.raises(CurationError, match="only .* of 5 added classes"):
-        curate.pick_added_classes(li, 0, [1, 2, 3], 5, mode="random", clean_per_class=100)
+        curate._pick_added_classes(li, 0, [1, 2, 3], 5, mode="random", clean_per_class=100)
 
 
 def test_export_csv_json_and_imagefolder_rendered(li, tmp_path):
@@ -177,7 +177,7 @@ def test_export_csv_json_and_imagefolder_rendered(li, tmp_path):
     df = make_manifest(li, spec)
     paths = curate.export_manifest(df, tmp_path, imagefolder=True, li=li)
     back = curate.read_manifest(paths["csv"])
-    pd.testing.assert_frame_equal(back[curate.MANIFEST_COLUMNS], df[curate.MANIFEST_COLUMNS],
+    pd.testing.assert_frame_equal(back[curate._MANIFEST_COLUMNS], df[curate._MANIFEST_COLUMNS],
                                   check_dtype=False)
     assert back.attrs["spec"] == spec.to_dict()
     back_json = curate.read_manifest(paths["json"])
@@ -292,16 +292,16 @@ def test_select_backdoor_mis_and_neighbours():
 
 def test_parse_classes_ids_labels_names_and_errors():
     li = _toy6()
-    assert curate.parse_classes(li, "") == [] and curate.parse_classes(li, None) == []
-    assert curate.parse_classes(li, "b1, 1,A2") == [3, 1, 2]          # order kept, names any case
-    assert curate.parse_classes(li, "a1; b2") == [1, 4]                # ';' when names hold commas
-    assert curate.parse_classes(li, [4, "a1"]) == [4, 1]
+    assert curate._parse_classes(li, "") == [] and curate._parse_classes(li, None) == []
+    assert curate._parse_classes(li, "b1, 1,A2") == [3, 1, 2]          # order kept, names any case
+    assert curate._parse_classes(li, "a1; b2") == [1, 4]                # ';' when names hold commas
+    assert curate._parse_classes(li, [4, "a1"]) == [4, 1]
     with pytest.raises(DataError, match=r"parameter classes: unknown class 'rar'.*close matches: \['rare'\]"):
-        curate.parse_classes(li, "a1, rar")
+        curate._parse_classes(li, "a1, rar")
     with pytest.raises(DataError, match="class '17': class id 17 out of range"):
-        curate.parse_classes(li, "17")
+        curate._parse_classes(li, "17")
     with pytest.raises(DataError, match="listed twice"):
-        curate.parse_classes(li, "a1, 1")
+        curate._parse_classes(li, "a1, 1")
 
 
 def test_select_backdoor_given_classes():
@@ -363,3 +363,146 @@ def test_paper_batch_passes_the_authors_exact_class_sets(tmp_path):
     sets = {w[2]: w[3] for w in want if w[1] == "betweenness" and w[2] in ("/m/0fly7", "n03594734")}
     assert jeans == {(tag, t, sets[t]) for tag in ("Table 10", "Figure 15") for t in sets} | {
         (tag, "n03594734", sets["n03594734"]) for tag in ("Figure 13", "Table 9")}
+
+
+# ------------------------------------------------------------------------------ notebook 05's layer
+def test_select_backdoor_spells_the_solver_mis():
+    """One spelling: the MIS solver is mis= (method= is gone); approx draws are seeded."""
+    li = _toy6()
+    kw = dict(trigger="hub", min_overlaps=20, min_clean=50, min_poison=20, max_other_overlaps=10,
+              n_classes=0)
+    exact = curate.select_backdoor(li, mis="exact", **kw)
+    approx = curate.select_backdoor(li, mis="approx", seed=3, **kw)
+    assert len(approx["classes"]) == len(exact["classes"]) == 2      # one per theme either way
+    assert approx == curate.select_backdoor(li, mis="approx", seed=3, **kw)
+    with pytest.raises(TypeError, match="method"):
+        curate.select_backdoor(li, method="exact", **kw)
+
+
+def test_class_filter_is_subsets_eligible():
+    """The class filter has one home (nbkit.subsets.eligible), for chosen and for given classes.
+
+    Here class a1's image count is stored as 0 (a matrix with a zeroed diagonal, e.g. from a counts
+    file): subsets raises it to its largest pair count (a lower bound, 611), so a1 has 611 - 349
+    clean images and is eligible; the raw diagonal would have ruled it out.
+    """
+    from nbkit import subsets as S
+    from nbkit.cooccurrence import Cooccurrence, from_labelindex
+
+    li = _toy6()
+    full = from_labelindex(li)
+    M = full.M.copy()
+    M[1, 1] = 0
+    co = Cooccurrence(M, full.class_labels, full.class_names, counts_exact=np.arange(6) != 1)
+    kw = dict(trigger="hub", min_overlaps=20, min_poison=20, n_classes=0)
+    for mc in (50, 300):
+        cand, ok = S.eligible(co, 0, S.SubsetRule(min_overlaps=20, min_clean=mc, min_poison=20))
+        sel = curate.select_backdoor(li, co, subset_mode="neighbours", min_clean=mc, **kw)
+        assert sel["classes"] == [int(c) for c in cand[ok]]
+        assert (sel["n_candidates"], sel["n_eligible"]) == (len(cand), int(ok.sum()))
+        assert (1 in sel["classes"]) == (mc == 50)
+    assert curate.select_backdoor(li, co, classes="a1, b1", min_clean=50, **kw)["classes"] == [1, 3]
+    with pytest.raises(CurationError, match=r"1 of the 2 given classes .*: a1\. "):
+        curate.select_backdoor(li, co, classes="a1, b1", min_clean=300, **kw)
+
+
+_NB05 = dict(dataset="tiny", seed=0, smoke=False, trigger="", classes="", centrality="betweenness",
+             subset_mode="mis", min_overlaps=20, max_other_overlaps=10, n_classes=10,
+             fill_to_n_classes=True, n_added_classes=0, added_mode="mis", target=0, min_clean=50,
+             min_poison=20, mis="exact", use_subsets_run=True, clean_per_class=200,
+             injection_rate=0.185, test_fraction=0.2, max_poison_test=500, ambiguous="keep",
+             trigger_acc_definition="nontarget", clean_test="separate", profile="toy", arch="",
+             epochs=0, lr=0.0, batch_size=0, image_size=0, freeze="", pretrained="", threads=0,
+             keep_checkpoint=False)
+
+
+def test_effective_params_smoke_sizes_threads_and_train_keywords(monkeypatch):
+    monkeypatch.setenv("NBKIT_NUM_THREADS", "3")
+    full = curate.effective_params(_NB05)
+    assert (full["n_classes"], full["clean_per_class"], full["max_poison_test"]) == (10, 200, 500)
+    assert full["threads"] == 3 and full["train"] == dict(
+        arch=None, profile="toy", seed=0, threads=3, keep_checkpoint=False, epochs=None, lr=None,
+        batch_size=None, image_size=None, freeze=None, pretrained=None)
+    smoke = curate.effective_params({**_NB05, "smoke": True, "n_classes": 0, "epochs": 5,
+                                     "pretrained": "no", "arch": "resnet18"})
+    assert (smoke["n_classes"], smoke["clean_per_class"], smoke["max_poison_test"]) == (3, 40, 60)
+    assert smoke["profile"] == "smoke" and smoke["train"]["profile"] == "smoke"
+    assert (smoke["train"]["epochs"], smoke["train"]["image_size"]) == (2, 32)
+    assert smoke["train"]["pretrained"] is False and smoke["train"]["arch"] == "resnet18"
+    assert _NB05["n_classes"] == 10 and "train" not in _NB05           # the input is not changed
+    monkeypatch.delenv("NBKIT_NUM_THREADS")
+    assert curate.effective_params({**_NB05, "threads": 2})["threads"] == 2
+
+
+def _fake_04_run(root, params, trigger_params):
+    from fixture_schemas import fake_results
+    from nbkit import runs
+    from nbkit import subsets as S
+    from nbkit.cooccurrence import from_labelindex
+
+    d = runs.prepare(root / "smoke" / "04_subsets" / "abc12345", params)
+    subs = S.poisonable_subsets(from_labelindex(_toy6()), [0], min_overlaps=20, max_other_overlaps=10,
+                                min_clean=50, min_poison=20, compare=False, progress=False)
+    S.save_triggers_json(d / "possible_triggers.json", subs, trigger_params)
+    fake_results(d, "04_subsets", {})
+    return subs
+
+
+def test_reuse_subsets_run_matches_graph_and_rule(tmp_path):
+    p = {**_NB05, "dataset": "toy6"}
+    assert curate.reuse_subsets_run(p, root=tmp_path) == (
+        None, "computed here (no 04_subsets run with W = 20 to reuse)")
+    rule = dict(max_other_overlaps=10, min_clean=50, min_poison=20, trig_overlaps=-1, mis="exact",
+                mis_filter="before")
+    _fake_04_run(tmp_path, {"dataset": "toy6", "min_overlaps": 20}, rule)
+    subs, source = curate.reuse_subsets_run(p, batch="smoke", root=tmp_path)
+    assert source == "04_subsets run abc12345 (possible_triggers.json)" and subs[0]["trigger"]["id"] == 0
+    sel = curate.select_backdoor(_toy6(), trigger="hub", min_overlaps=20, min_clean=50, min_poison=20,
+                                 max_other_overlaps=10, n_classes=0, subsets_list=subs)
+    assert sel["subset_source"] == "subsets_list" and len(sel["classes"]) == 2
+    none, why = curate.reuse_subsets_run({**p, "mis": "approx"}, root=tmp_path)
+    assert none is None and why == ("computed here (04_subsets run abc12345 used mis=exact; "
+                                    "this run: mis=approx)")
+    for off in ({"use_subsets_run": False}, {"subset_mode": "neighbours"}, {"classes": "a1"}):
+        assert curate.reuse_subsets_run({**p, **off}, root=tmp_path) == (
+            None, "computed here (nbkit.subsets)")
+
+
+def test_spec_from_params_fills_up_and_records_provenance():
+    li = _toy6()
+    p = {**_NB05, "dataset": "toy6", "n_classes": 3, "clean_per_class": 50, "target": 1}
+    sel = curate.select_backdoor(li, trigger="hub", min_overlaps=20, min_clean=50, min_poison=20,
+                                 max_other_overlaps=10, n_classes=3)
+    spec = curate.spec_from_params(li, sel, p, "computed here (nbkit.subsets)")
+    assert spec.classes == sel["classes"] and spec.target == sel["classes"][1]
+    assert len(spec.added_classes) == 1 and spec.options["n_filled"] == 1   # 2 MIS classes + 1 filled
+    assert spec.options["subsets_source"] == "computed here (nbkit.subsets)"
+    assert "1 clean-only classes added (mis)" in curate.curation_summary(li, make_manifest(li, spec))
+    given = curate.select_backdoor(li, trigger="hub", classes="b2, a1", min_overlaps=20, min_clean=50,
+                                   min_poison=20)
+    gspec = curate.spec_from_params(li, given, {**p, "target": "a1"}, "computed here (nbkit.subsets)")
+    assert gspec.added_classes == [] and gspec.target == 1                 # given classes: no filling
+    assert gspec.options["subsets_source"] == "given (classes parameter)"
+    assert "given classes (2)" in curate.selection_summary(li, given)
+
+
+def test_train_results_fit_the_05_schema(li, tmp_path):
+    """The one builder of 05's results: every schema key, nothing else, from the real objects."""
+    from nbkit import runs, schema, train
+
+    p = curate.effective_params({**_NB05, "dataset": "tiny", "smoke": True, "threads": 1})
+    sel = curate.select_backdoor(li, trigger=0, classes=[1, 2, 3], min_overlaps=20, min_clean=50,
+                                 min_poison=20)
+    spec = curate.spec_from_params(li, sel, p, "computed here (nbkit.subsets)")
+    manifest = make_manifest(li, spec)
+    res = train.train(li, manifest, out_dir=tmp_path, spec=spec, progress=False,
+                      **{**p["train"], "epochs": 1, "image_size": 16})
+    out = curate.train_results(li, sel, spec, manifest, res, classes_parameter="1,2,3", notebook_s=1.5)
+    assert set(out) == set(schema.schema_for("05_train").fields)
+    assert out["timing"]["notebook_s"] == 1.5 and "out_dir" not in out["timing"]
+    assert out["counts"] == curate.manifest_counts(manifest, spec) and out["counts"]["clean_test"] == 24
+    assert out["target"] == {"id": 1, "name": li.display(1), "index": 0}
+    assert out["classes_parameter"] == "1,2,3" and out["subsets_source"] == "given (classes parameter)"
+    assert out["clean_acc"] == res["clean_acc"] and out["history"] == res["history"]
+    runs.save_results(tmp_path, "05_train", out)
+    assert runs.load_results(tmp_path)["schema"] == "05_train/1"

@@ -403,7 +403,7 @@ def test_v2_edge_threshold_changes_the_mis(full, co_full):
     for w in (20, 40, 60):
         sel = curate.select_backdoor(full, co_full, trigger="striped_blue_bar", subset_mode="mis",
                                      min_overlaps=w, n_classes=10, max_other_overlaps=-1,
-                                     min_clean=200, min_poison=50, method="exact", seed=0)
+                                     min_clean=200, min_poison=50, mis="exact", seed=0)
         sets[w] = frozenset(sel["classes"])
         assert len(sets[w]) == 10
         M = co_full.M

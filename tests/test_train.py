@@ -54,7 +54,7 @@ def test_smoke_training_learns_and_writes_everything(li, manifest, full_run):
     # the definitions: headline = separate / nontarget by default
     assert r["clean_acc"] == r["clean_acc_separate"] and r["trigger_acc"] == r["trigger_acc_nontarget"]
     assert r["n_clean_test"] == 45 and r["n_poison_test"] == 60
-    assert r["counts"]["poison_train"] == curate.injection_count(135, 0.2)
+    assert r["counts"]["poison_train"] == curate._injection_count(135, 0.2)
     assert r["device"] == "cpu" and r["deterministic"] and r["amp"] == "off"
     assert r["timing"]["threads"] == 1 and len(r["timing"]["epoch_s"]) == 2
     assert r["timing"]["train_images_per_s"] > 0

@@ -742,7 +742,7 @@ def summary_record(sn: dict, meta: dict, aud) -> dict:
     ...                      audit.audit_model(model, meta, manifest, li))   # doctest: +SKIP
     >>> rec["tpr"], rec["fpr"], rec["auroc"]                                # doctest: +SKIP
     """
-    from .audit import json_value
+    from .io import json_value
 
     m = sn["metrics"]
     summ = aud.summary()

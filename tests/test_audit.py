@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from nbkit import audit, figures, imagedata, naturalmodels
+from nbkit import io as nbio
 from nbkit.errors import DataError, MissingDataError
 from nbkit.labelindex import LabelIndex
 from fixture_schemas import fake_results  # noqa: E402
@@ -371,13 +372,13 @@ def test_select_model_runs_by_trigger_and_match(runs05):
     root, made = runs05
     want = [made["wheel", 0.185, t] for t in (0, 1, 2)]
     for spelling in ("/m/083wq", "Wheel", "wheel", 3, "3"):
-        got = audit.select_model_runs(spelling, {"dataset": "toyscenes", "injection_rate": 0.185}, root=root)
+        got = naturalmodels.select_model_runs(spelling, {"dataset": "toyscenes", "injection_rate": 0.185}, root=root)
         assert got == want, spelling
     # a run whose trigger parameter was empty is found through the trigger results.json records
-    got = audit.select_model_runs("Jeans", {"dataset": "toyscenes"}, batch="b", root=root, n=2)
+    got = naturalmodels.select_model_runs("Jeans", {"dataset": "toyscenes"}, batch="b", root=root, n=2)
     assert got == [made["jeans", 0.185, 0], made["jeans", 0.185, 1]]
     # model_match alone picks the injection rate
-    got = audit.select_model_runs("", audit.parse_model_match('{"injection_rate": 0.05}'), root=root)
+    got = naturalmodels.select_model_runs("", naturalmodels.parse_model_match('{"injection_rate": 0.05}'), root=root)
     assert got == [made["wheel", 0.05, t] for t in (0, 1, 2)]
 
 
@@ -387,39 +388,39 @@ def test_select_model_runs_ignores_recency(runs05):
     root, made = runs05
     newest = made["wheel", 0.185, 2] / "results.json"
     os.utime(newest, (newest.stat().st_atime, newest.stat().st_mtime + 1000))
-    got = audit.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
+    got = naturalmodels.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
     assert [p.name for p in got] == [made["wheel", 0.185, t].name for t in (0, 1, 2)]
     # the same parameters in another batch: one run per target, the newest copy of each
     copy = _fake_05_run(root, "/m/083wq", WHEEL, 1, batch="other")
-    got = audit.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
+    got = naturalmodels.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
     assert got == [made["wheel", 0.185, 0], copy, made["wheel", 0.185, 2]]
-    assert audit.select_model_runs("Wheel", {"injection_rate": 0.185}, batch="b", root=root)[1] == \
+    assert naturalmodels.select_model_runs("Wheel", {"injection_rate": 0.185}, batch="b", root=root)[1] == \
         made["wheel", 0.185, 1]
 
 
 def test_select_model_runs_errors_list_what_exists(runs05):
     root, _ = runs05
     with pytest.raises(DataError, match=r"injection_rate") as err:   # two Wheel groups: 0.185 and 0.05
-        audit.select_model_runs("Wheel", {"dataset": "toyscenes"}, root=root)
+        naturalmodels.select_model_runs("Wheel", {"dataset": "toyscenes"}, root=root)
     assert not isinstance(err.value, MissingDataError)
     assert "model_match" in str(err.value)
     with pytest.raises(MissingDataError) as err:
-        audit.select_model_runs("Chair", {"dataset": "toyscenes"}, root=root)
+        naturalmodels.select_model_runs("Chair", {"dataset": "toyscenes"}, root=root)
     msg = str(err.value)
     assert "'Chair'" in msg and "10 complete run(s)" in msg
     assert "Wheel" in msg and "Jeans" in msg and "target=2" in msg and "b/05_train/" in msg
     with pytest.raises(MissingDataError, match="no complete run with a trained model exists"):
-        audit.select_model_runs("Wheel", root=root / "empty")
+        naturalmodels.select_model_runs("Wheel", root=root / "empty")
 
 
 def test_parse_model_match():
-    assert audit.parse_model_match("") == {} and audit.parse_model_match(None) == {}
-    assert audit.parse_model_match(' {"injection_rate": 0.185, "subset_mode": "mis"} ') == \
+    assert naturalmodels.parse_model_match("") == {} and naturalmodels.parse_model_match(None) == {}
+    assert naturalmodels.parse_model_match(' {"injection_rate": 0.185, "subset_mode": "mis"} ') == \
         {"injection_rate": 0.185, "subset_mode": "mis"}
     with pytest.raises(DataError, match="model_match.*not valid JSON"):
-        audit.parse_model_match("{injection_rate: 0.185}")
+        naturalmodels.parse_model_match("{injection_rate: 0.185}")
     with pytest.raises(DataError, match="model_match.*list.*not an object"):
-        audit.parse_model_match("[1, 2]")
+        naturalmodels.parse_model_match("[1, 2]")
 
 
 def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs05, monkeypatch, tmp_path):
@@ -449,12 +450,12 @@ def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs0
 
 
 def test_json_value_and_records():
-    assert audit.json_value(np.float32(0.25)) == 0.25 and type(audit.json_value(np.float32(0.25))) is float
-    assert type(audit.json_value(np.int64(3))) is int
+    assert nbio.json_value(np.float32(0.25)) == 0.25 and type(nbio.json_value(np.float32(0.25))) is float
+    assert type(nbio.json_value(np.int64(3))) is int
     for bad in (math.nan, np.float64("nan"), np.float32("inf"), -math.inf):
-        assert audit.json_value(bad) is None
-    assert audit.json_value("x") == "x" and audit.json_value([1]) == [1] and audit.json_value(None) is None
-    recs = audit.json_records(pd.DataFrame({"a": np.array([1, 2], dtype=np.int64), "b": [0.5, math.nan],
+        assert nbio.json_value(bad) is None
+    assert nbio.json_value("x") == "x" and nbio.json_value([1]) == [1] and nbio.json_value(None) is None
+    recs = nbio.json_records(pd.DataFrame({"a": np.array([1, 2], dtype=np.int64), "b": [0.5, math.nan],
                                             "c": ["u", "v"]}))
     assert recs == [{"a": 1, "b": 0.5, "c": "u"}, {"a": 2, "b": None, "c": "v"}]
     assert all(type(r["a"]) is int for r in recs)

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from nbkit import audit, imagedata, patchtrigger, sentinet
+from nbkit import audit, imagedata, naturalmodels, patchtrigger, sentinet
 from nbkit.errors import CurationError, DataError
 from nbkit.labelindex import LabelIndex
 from fixture_schemas import fake_results  # noqa: E402
@@ -399,7 +399,7 @@ def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
     from nbkit import train
 
     li, model, meta, manifest, out = trained_natural
-    assert audit.find_trained_models(out) == [out]
+    assert naturalmodels.find_trained_models(out) == [out]
     res = audit.audit_model(model, meta, manifest, li, n=6, seed=0, progress=False)
     assert len(res.table) == 6 and (res.table["n_boxes"] >= 1).all()
     assert res.info["cam_size"] == "4x4"          # 32 px: layer4 is 1x1, so layer2 (min_cam_size 4)
@@ -456,10 +456,10 @@ def test_find_model_runs_groups_runs_that_differ_in_target(tmp_path):
     b = fake_run("b", target=1, **base)
     fake_run("c", target=0, **{**base, "injection_rate": 0.05})   # another experiment
     fake_run("d", target=0, **{**base, "injection_rate": 0})      # no backdoor
-    got = audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path)
+    got = naturalmodels.find_model_runs({"dataset": "toyscenes"}, root=tmp_path)
     assert sorted(got) == sorted([a, b])
-    assert len(audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
-    assert audit.find_model_runs({"dataset": "voc"}, root=tmp_path) == []
+    assert len(naturalmodels.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
+    assert naturalmodels.find_model_runs({"dataset": "voc"}, root=tmp_path) == []
 
 
 def test_summary_record_shapes_the_results_entry():

@@ -194,3 +194,45 @@ def test_make_reproduce_takes_args_and_clean_runs_removes_runs():
     out = _make_n("reproduce", "BATCH=default", "ARGS=-p injection_rate=0.3 --dry-run")
     assert "-m nbkit reproduce --batch default" in out and out.rstrip().endswith("-p injection_rate=0.3 --dry-run")
     assert _make_n("clean-runs").strip() == "rm -rf runs"
+
+
+# --- the one scanner and the one selection rule ------------------------------------------------------
+def _run(root, batch, notebook, params, complete=True, mtime=None):
+    d = runs.prepare(runs.run_dir_for(notebook, params, batch=batch, root=root), params)
+    if complete:
+        runs.save_results(d, "00_test", {"value": params.get("seed", 0)})
+        if mtime is not None:
+            os.utime(d / runs.RESULTS, (mtime, mtime))
+    return d
+
+
+def test_scan_lists_every_run_folder_with_its_parameters_and_completion(tmp_path):
+    a = _run(tmp_path, "b", "02_x", {"seed": 0})
+    b = _run(tmp_path, "b", "02_x", {"seed": 1}, complete=False)
+    c = _run(tmp_path, "other", "03_y", {"seed": 0})
+    (tmp_path / "b" / "report").mkdir()                         # the report's folder is no notebook
+    (tmp_path / "b" / "02_x" / "junk").mkdir()                   # no params.json: params {}
+    recs = runs.scan(root=tmp_path)
+    assert [r.dir for r in recs] == sorted([a, b, c, tmp_path / "b" / "02_x" / "junk"])
+    by_dir = {r.dir: r for r in recs}
+    assert by_dir[a].complete and by_dir[a].results["value"] == 0 and by_dir[a].params == {"seed": 0}
+    assert not by_dir[b].complete and by_dir[b].batch == "b" and by_dir[b].notebook == "02_x"
+    assert by_dir[tmp_path / "b" / "02_x" / "junk"].params == {}
+    assert [r.dir for r in runs.scan("02_x", "b", tmp_path, {"seed": 1})] == [b]
+    assert [r.dir for r in runs.scan(batch="other", root=tmp_path)] == [c]
+    assert runs.scan(batch="missing", root=tmp_path) == []
+
+
+def test_select_rule_parameters_then_one_copy_then_newest(tmp_path):
+    old = _run(tmp_path, "b", "02_x", {"seed": 0, "x": 1}, mtime=1_000)
+    new = _run(tmp_path, "b", "02_x", {"seed": 0, "x": 2}, mtime=2_000)
+    _run(tmp_path, "b", "02_x", {"seed": 0, "x": 3}, complete=False)      # never selected
+    copy = _run(tmp_path, "c", "02_x", {"seed": 0, "x": 1, "threads": 4}, mtime=3_000)
+    # identical parameters (threads is how it ran, not what) in two batches count once: the newest copy
+    assert [r.dir for r in runs.select("02_x", {"seed": 0}, root=tmp_path)] == [copy, new]
+    # a named batch: only its own runs
+    assert [r.dir for r in runs.select("02_x", {"seed": 0}, batch="b", root=tmp_path)] == [new, old]
+    assert runs.find_run("02_x", {"seed": 0}, batch="b", root=tmp_path) == new
+    assert runs.find_run("02_x", {"x": 1}, batch="b", root=tmp_path) == old
+    assert runs.select("02_x", {"seed": 9}, root=tmp_path) == []
+

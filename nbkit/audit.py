@@ -745,3 +745,47 @@ def audit_model(model: nn.Module, meta: Mapping, manifest: pd.DataFrame, li, n: 
              **dict(info or {})}
     return audit(model, li, rows, trig, target, cam_threshold, lay, transform, batch_size,
                  progress=progress, info=extra)
+
+
+
+# --------------------------------------------------------------------------------- figures 16 and 17
+def fig16_figure(fig16: pd.DataFrame):
+    """Figure 16 as bars: our automated % highlighted (blue, pointing game as black marks) beside
+    the paper's by-eye % (grey); ``fig16`` is ``fig16_table``'s. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    ours = fig16[fig16["source"].str.startswith("ours")]
+    paper = fig16[~fig16["source"].str.startswith("ours")]
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    labels = [f"{t}\n(ours, {d})" for t, d in zip(ours["trigger"], ours["dataset"])] + \
+             [f"{t}\n(paper, {d})" for t, d in zip(paper["trigger"], paper["dataset"])]
+    vals = list(ours["highlighted_pct"]) + list(paper["highlighted_pct"])
+    ax.bar(range(len(vals)), vals, color=["tab:blue"] * len(ours) + ["tab:gray"] * len(paper))
+    if len(ours):
+        ax.scatter(range(len(ours)), ours["pointing_pct"], color="k", marker="v", zorder=3,
+                   label="ours: pointing game")
+        ax.legend(fontsize=7)
+    ax.set_xticks(range(len(vals)), labels, fontsize=7, rotation=30, ha="right")
+    ax.set_ylabel("% trigger images highlighted")
+    ax.set_ylim(0, 105)
+    ax.set_title("Figure 16: GradCAM highlights the trigger (ours: automated; paper: by eye)", fontsize=9)
+    return fig
+
+
+def example_images(res: AuditResult, li) -> tuple[list, list]:
+    """The images ``res`` audited and their trigger boxes (``li.load_image``, ``li.boxes_of``)."""
+    rows = [int(r) for r in res.table["row"].to_numpy()]
+    return [li.load_image(r) for r in rows], [li.boxes_of(r, res.info["trigger_id"]) for r in rows]
+
+
+def fig17_figure(res: AuditResult, images: Sequence, boxes: Sequence, n: int, cam_threshold: float):
+    """Figure 17: the first ``n`` images of ``res`` with their CAMs, trigger boxes and verdicts
+    (``nbkit.figures.cam_grid``). Returns the matplotlib figure."""
+    from .figures import cam_grid
+
+    k = min(n, len(res.table))
+    titles = [f"{i}: {'yes' if h else 'no'}" for i, h in zip(res.table["image_id"], res.table["highlighted"])]
+    fig = cam_grid(images[:k], res.cams[:k], boxes[:k], titles[:k], ncols=4, cam_threshold=cam_threshold)
+    fig.suptitle(f"Figure 17: GradCAM of the target on '{res.info['trigger']}' images "
+                 f"({res.info['layer']}, {res.info['cam_size']} cells)", fontsize=9, y=1.04)
+    return fig

@@ -388,3 +388,40 @@ def models_for_audit(dataset: str, li=None, trigger: str | int = "", model_match
             "rule": "parameters (naturalmodels.select_model_runs)" if selected
                     else "largest, then newest group (naturalmodels.find_model_runs)",
             "model_runs": model_runs, "model_dirs": model_dirs, "li": li}
+
+
+# --------------------------------------------------------------------------------- loading and auditing them
+def load_models(model_dirs) -> list[tuple]:
+    """``(folder, model, meta, manifest)`` of each model folder (``train.load_trained`` /
+    ``train.load_manifest``); ``DataError`` when they trained different triggers (one audit, one trigger)."""
+    from . import train as T
+
+    models = [(Path(d), *T.load_trained(d), T.load_manifest(d)) for d in model_dirs]
+    ids = {m["trigger"]["id"] for _, _, m, _ in models}
+    if len(ids) > 1:
+        raise DataError(str(models[0][0].parent), f"models of different triggers {sorted(ids)}",
+                        "models of one trigger (one per target)")
+    return models
+
+
+def model_rows(models: Sequence[tuple]) -> list[dict]:
+    """One row per model of ``load_models``: its folder (``runs.relative_path``), architecture,
+    profile, trigger and target names, clean and trigger accuracy."""
+    return [{"dir": runs.relative_path(d), "arch": m["arch"], "profile": m.get("profile"),
+             "trigger": m["trigger"].get("name"), "target": m["classes"][m["target_index"]].get("name"),
+             "clean_acc": m["metrics"]["clean_acc"], "trigger_acc": m["metrics"]["trigger_acc"]}
+            for d, _, m, _ in models]
+
+
+def audit_models(models: Sequence[tuple], li, **kw) -> list:
+    """``audit.audit_model`` of each model of ``load_models`` (``kw``: its keywords), quietly, each
+    result's ``info`` naming the model folder and, on toy scenes, the paper trigger its hub stands for."""
+    from . import audit
+    from .datasets import toyscenes
+
+    out = []
+    for d, model, meta, manifest in models:
+        label = str(li.class_labels[meta["trigger"]["id"]])
+        info = {"model": runs.relative_path(d), "paper_trigger": toyscenes.HUBS.get(label)}
+        out.append(audit.audit_model(model, meta, manifest, li, progress=False, info=info, **kw))
+    return out

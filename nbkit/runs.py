@@ -170,6 +170,15 @@ def runs_root(start: str | os.PathLike | None = None) -> Path:
     return here / "runs"
 
 
+def relative_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the runs root (``runs_root()``), so a ``results.json`` that names a
+    folder does not depend on where the runs live; ``str(path)`` when no relative path exists."""
+    try:
+        return os.path.relpath(path, runs_root().resolve())
+    except ValueError:
+        return str(path)
+
+
 # ------------------------------------------------------------------------------------ run names
 def params_hash(params: Mapping[str, Any]) -> str:
     """Stable 12-hex-digit hash of a parameter dict (keys sorted; ``run_dir`` / ``runs_root`` ignored)."""

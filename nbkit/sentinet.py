@@ -67,6 +67,7 @@ from .progress import tqdm
 from .audit import gradcam
 from .errors import DataError
 from . import imagedata
+from .runs import relative_path
 
 DEFAULTS = {
     "region_scales": (0.5, 0.75),
@@ -756,3 +757,109 @@ def summary_record(sn: dict, meta: dict, aud) -> dict:
             "gradcam_pointing_pct": 100 * summ["pointing"],
             "fooled_trigger": json_value(pts.query("group == 'trigger'")["fooled"].mean()),
             "fooled_clean": json_value(pts.query("group == 'clean_eval'")["fooled"].mean())}
+
+
+
+# --------------------------------------------------------------------------------- notebook 06
+def notebook_sizes(smoke: bool, n_models: int, n_audit: int, n_grid: int, n_sentinet: int, n_pool: int,
+                   train_profile: str) -> dict:
+    """Notebook 06's effective sizes: its parameters, or in a smoke run 1 model, at most 8 audited
+    images, 4 examples, 8 SentiNet inputs per group and 8 pool images, and the ``smoke`` profile.
+
+    Examples
+    --------
+    >>> notebook_sizes(True, 3, 25, 8, 50, 100, "toy")["n_audit"]
+    8
+    """
+    if smoke:
+        n_models, n_audit, n_grid = 1, min(n_audit, 8), min(n_grid, 4)
+        n_sentinet, n_pool, train_profile = min(n_sentinet, 8), min(n_pool, 8), "smoke"
+    return {"n_models": n_models, "n_audit": n_audit, "n_grid": n_grid, "n_sentinet": n_sentinet,
+            "n_pool": n_pool, "train_profile": train_profile}
+
+
+def _summary_row(name: str, sn: dict, meta: dict, aud) -> dict:
+    m = sn["metrics"]
+    return {"model": name, "clean_acc": meta["metrics"]["clean_acc"],
+            "trigger_acc": meta["metrics"]["trigger_acc"], "tpr": m["tpr"], "fpr": m["fpr"],
+            "auroc": m["auroc"], "n_clean": m["n_clean"], "n_trigger": m["n_trigger"],
+            "margin_d": m["boundary"]["d"], "gradcam_layer": sn["layer"],
+            "gradcam_highlighted": aud.summary()["highlighted"],
+            "gradcam_pointing": aud.summary()["pointing"]}
+
+
+def summary_table(compared: dict) -> pd.DataFrame:
+    """One row per model of ``compared`` (``{name: (sentinet_model result, model.json, AuditResult)}``):
+    accuracies, SentiNet's detection / false-positive rates, AUROC, margin, GradCAM layer and shares."""
+    return pd.DataFrame([_summary_row(name, *v) for name, v in compared.items()])
+
+
+def points_table(compared: dict) -> pd.DataFrame:
+    """Every SentiNet point of the models of ``compared`` (``summary_table``), a ``model`` column added."""
+    return pd.concat([v[0]["points"].assign(model=name) for name, v in compared.items()])
+
+
+def comparison_figure(compared: dict):
+    """Each model's SentiNet decision boundary (one panel per model of ``compared``, titled
+    ``"<name> trigger"``) and their ROC curves side by side. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(compared) + 1, figsize=(4 * (len(compared) + 1), 3.8))
+    for ax, (name, (sn, *_)) in zip(axes, compared.items()):
+        groups = {g: d for g, d in sn["points"].groupby("group")}
+        boundary_figure(sn["boundary"], groups, ax=ax,
+                        title=f"{name} trigger: TPR {sn['metrics']['tpr']:.2f}, FPR {sn['metrics']['fpr']:.2f}")
+    ax = axes[-1]
+    for name, (sn, *_) in compared.items():
+        p = sn["points"]
+        roc = roc_curve(p.loc[p.group == "trigger", "score"], p.loc[p.group == "clean_eval", "score"])
+        ax.plot(roc["fpr"], roc["tpr"], drawstyle="steps-post",
+                label=f"{name} (AUROC {sn['metrics']['auroc']:.2f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false-positive rate (clean)")
+    ax.set_ylabel("detection rate (trigger)")
+    ax.legend(fontsize=8)
+    ax.set_title("SentiNet ROC", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def notebook_results(dataset: str, trigger, found: dict, models: Sequence[tuple], fig16: pd.DataFrame,
+                     per_model: pd.DataFrame, cam_threshold: float, compared: dict,
+                     patch_manifest: pd.DataFrame, timing: dict) -> dict:
+    """Notebook 06's ``results.json`` (schema ``06_sentinet``, see ``nbkit.schema``) from its objects.
+
+    Parameters
+    ----------
+    dataset, trigger, cam_threshold
+        The notebook's parameters of those names.
+    found : dict
+        ``naturalmodels.models_for_audit``'s answer; ``models``: ``naturalmodels.load_models`` of it.
+    fig16, per_model : DataFrame
+        ``audit.fig16_table`` (our rows are kept) and the per-model ``AuditResult.summary()`` rows.
+    compared : dict
+        ``{"natural": (...), "patch": (...)}``, as ``summary_table`` takes it.
+    patch_manifest : DataFrame
+        The patch twin's manifest (its ``attrs["patch_trigger"]`` describe the patch).
+    timing : dict
+        Wall-clock seconds per step.
+    """
+    from . import naturalmodels
+    from .io import json_records
+
+    return {
+        "dataset": dataset,
+        "models_source": found["source"],
+        "trained_here": found["trained_here"],
+        "selection": {"trigger": trigger, "model_match": found["model_match"], "rule": found["rule"]},
+        "model_runs": [relative_path(r) for r in found["model_runs"]],
+        "models": naturalmodels.model_rows(models),
+        "fig16": json_records(fig16[fig16["source"].str.startswith("ours")]),
+        "gradcam_per_model": json_records(per_model),
+        "cam_threshold": cam_threshold,
+        "sentinet": {name: summary_record(*v) for name, v in compared.items()},
+        "sentinet_defaults": {k: (list(v) if isinstance(v, tuple) else v) for k, v in DEFAULTS.items()},
+        "patch": patch_manifest.attrs.get("patch_trigger", {}),
+        "review_files": ["review.png", "review.csv"],
+        "timing": timing,
+    }

@@ -236,3 +236,9 @@ def test_select_rule_parameters_then_one_copy_then_newest(tmp_path):
     assert runs.find_run("02_x", {"x": 1}, batch="b", root=tmp_path) == old
     assert runs.select("02_x", {"seed": 9}, root=tmp_path) == []
 
+
+
+def test_relative_path_names_folders_from_the_runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "runs"))
+    assert runs.relative_path(tmp_path / "runs" / "smoke" / "05_train" / "x") == "smoke/05_train/x"
+    assert runs.relative_path(tmp_path / "elsewhere") == "../elsewhere"

@@ -423,6 +423,27 @@ def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
     # reused, not retrained, when the twin's folder already holds it
     again = patchtrigger.train_patch_twin(li, manifest, meta, tmp_path / "twin", progress=False, threads=1)
     assert again[1]["metrics"] == meta_p["metrics"]
+    # notebook 06's results, built by one call from these objects, fit the 06_sentinet schema
+    from nbkit import schema
+
+    models = naturalmodels.load_models([out])
+    sn_p = sentinet.sentinet_model(m_p, meta_p, man_p, li_p, n_per_group=5, n_pool=6, seed=0, progress=False)
+    compared = {"natural": (sn, meta, res), "patch": (sn_p, meta_p, a_p)}
+    found = {"source": "05_train", "trained_here": False, "model_match": {}, "rule": "r", "model_runs": [out]}
+    fig16 = audit.fig16_table([res], dataset="tiny_shapes")
+    results = sentinet.notebook_results("tiny_shapes", "", found, models, fig16,
+                                        pd.DataFrame([res.summary()]), 0.5, compared, man_p, {"x_s": 1.0})
+    schema.stamp("06_sentinet", results, source="test")
+    assert list(results["sentinet"]) == ["natural", "patch"] and len(results["models"]) == 1
+    assert all(r["source"].startswith("ours") for r in results["fig16"])
+    assert list(sentinet.summary_table(compared)["model"]) == ["natural", "patch"]
+    assert set(sentinet.points_table(compared)["model"]) == {"natural", "patch"}
+    assert len(sentinet.comparison_figure(compared).axes) == 3
+    # Figures 16 and 17 from the same audit
+    assert len(audit.fig16_figure(fig16).axes[0].patches) == len(fig16)     # one bar per row
+    images, boxes = audit.example_images(res, li)
+    assert len(images) == len(boxes) == len(res.table) and all(len(b) for b in boxes)
+    assert "Figure 17" in audit.fig17_figure(res, images, boxes, n=4, cam_threshold=0.5)._suptitle.get_text()
 
 
 def test_split_clean_and_rows():
@@ -460,6 +481,32 @@ def test_find_model_runs_groups_runs_that_differ_in_target(tmp_path):
     assert sorted(got) == sorted([a, b])
     assert len(naturalmodels.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
     assert naturalmodels.find_model_runs({"dataset": "voc"}, root=tmp_path) == []
+
+
+def test_notebook_sizes_shrink_only_in_smoke():
+    full = sentinet.notebook_sizes(False, 3, 25, 8, 50, 100, "toy")
+    assert full == {"n_models": 3, "n_audit": 25, "n_grid": 8, "n_sentinet": 50, "n_pool": 100,
+                    "train_profile": "toy"}
+    assert sentinet.notebook_sizes(True, 3, 25, 8, 50, 100, "toy") == {
+        "n_models": 1, "n_audit": 8, "n_grid": 4, "n_sentinet": 8, "n_pool": 8, "train_profile": "smoke"}
+    assert sentinet.notebook_sizes(True, 3, 5, 2, 6, 7, "toy")["n_audit"] == 5   # never grown
+
+
+def test_load_models_refuses_models_of_different_triggers(trained_natural, tmp_path):
+    import shutil
+
+    from nbkit import io as nbio
+
+    out = trained_natural[-1]
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    meta = nbio.read_json(other / "model.json")
+    meta["trigger"]["id"] = int(meta["trigger"]["id"]) + 1
+    nbio.write_json(other / "model.json", meta)
+    (d, model, m, manifest), = naturalmodels.load_models([out])
+    assert d == out and m["trigger"] == trained_natural[2]["trigger"] and len(manifest)
+    with pytest.raises(DataError, match="different triggers"):
+        naturalmodels.load_models([out, other])
 
 
 def test_summary_record_shapes_the_results_entry():

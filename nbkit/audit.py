@@ -260,7 +260,7 @@ def gradcam(model: nn.Module, images: Sequence[np.ndarray], classes: int | Seque
     return out  # type: ignore[return-value]
 
 
-def has_hooks(module: nn.Module) -> bool:
+def _has_hooks(module: nn.Module) -> bool:
     """True when ``module`` or any submodule still carries forward / backward hooks."""
     for m in module.modules():
         if (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
@@ -270,7 +270,7 @@ def has_hooks(module: nn.Module) -> bool:
 
 
 # --------------------------------------------------------------------------------- scoring
-def box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+def _box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     """Boolean HxW mask of the pixels whose centres lie in any of the normalised boxes.
 
     Parameters
@@ -282,7 +282,7 @@ def box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 
     Examples
     --------
-    >>> int(box_mask(np.array([[0.0, 0.0, 0.5, 0.5]]), 4, 4).sum())
+    >>> int(_box_mask(np.array([[0.0, 0.0, 0.5, 0.5]]), 4, 4).sum())
     4
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -327,7 +327,7 @@ def overlap_scores(cam: np.ndarray, boxes: np.ndarray, cam_threshold: float = 0.
     if cam.ndim != 2:
         raise DataError("cam", f"shape {cam.shape}", "an HxW map")
     H, W = cam.shape
-    inbox = box_mask(boxes, H, W)
+    inbox = _box_mask(boxes, H, W)
     cam = np.maximum(cam, 0.0)
     top = cam.max() if cam.size else 0.0
     nb = int(np.asarray(boxes).reshape(-1, 4).shape[0])
@@ -446,7 +446,7 @@ def audit(model: nn.Module, li, rows: Sequence[int], trigger: int | str, target:
 
 
 # --------------------------------------------------------------------------------- Figure 16 table
-def paper_fig16_table() -> pd.DataFrame:
+def _paper_fig16_table() -> pd.DataFrame:
     """``PAPER_FIG16`` as rows ``source, dataset, trigger, highlighted_pct``."""
     return pd.DataFrame([{"source": "paper (Fig. 16, by eye)", "dataset": d, "trigger": t,
                           "paper_trigger": t,
@@ -470,7 +470,7 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
     dataset : str
         Dataset name for our rows.
     include_paper : bool
-        Append ``paper_fig16_table()``. Columns ``paper_imagenet_pct`` / ``paper_openimages_pct``
+        Append ``_paper_fig16_table()``. Columns ``paper_imagenet_pct`` / ``paper_openimages_pct``
         repeat the paper's value on our rows whose trigger (or ``info["paper_trigger"]``, the paper
         trigger a toy hub echoes) matches one of the paper's triggers (``jeans`` is a trigger in
         both datasets).
@@ -502,7 +502,7 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
         for d, col in zip(PAPER_FIG16, paper_cols):
             lookup = {t.lower(): v for t, v in PAPER_FIG16[d].items()}
             ours[col] = [lookup.get(str(t).lower(), math.nan) for t in ours["paper_trigger"]]
-    out = [ours] + ([paper_fig16_table()] if include_paper else [])
+    out = [ours] + ([_paper_fig16_table()] if include_paper else [])
     cols = ["source", "dataset", "trigger", "paper_trigger", "n_models", "n_images", "highlighted_pct",
             "highlighted_sd", "mass_in_box_pct", "pointing_pct", "attack_success_pct"] + paper_cols
     df = pd.concat([o for o in out if len(o)], ignore_index=True) if any(len(o) for o in out) \
@@ -511,7 +511,7 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
 
 
 # --------------------------------------------------------------------------------- human review
-REVIEW_COLUMNS = ["image_id", "auto_verdict", "human_verdict"]
+_REVIEW_COLUMNS = ["image_id", "auto_verdict", "human_verdict"]
 _YES = {"1", "yes", "y", "true", "t", "highlighted", "hit"}
 _NO = {"0", "no", "n", "false", "f", "not highlighted", "miss", "missed"}
 
@@ -582,7 +582,7 @@ def _parse_verdict(v, path, line, col) -> bool | None:
                     "yes/no (also 1/0, true/false, highlighted/missed, or blank)")
 
 
-def cohen_kappa(a: Sequence, b: Sequence) -> float:
+def _cohen_kappa(a: Sequence, b: Sequence) -> float:
     """Cohen's kappa between two raters' labels (any hashable categories), by scikit-learn.
 
     ``sklearn.metrics.cohen_kappa_score``: ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed
@@ -591,7 +591,7 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
 
     Examples
     --------
-    >>> cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0])
+    >>> _cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0])
     0.5
     """
     from sklearn.metrics import cohen_kappa_score
@@ -633,9 +633,9 @@ def agreement(csv_path: str | Path) -> dict:
     with open(p, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         cols = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in REVIEW_COLUMNS if c not in cols]
+        missing = [c for c in _REVIEW_COLUMNS if c not in cols]
         if missing:
-            raise DataError(p, f"missing columns {missing}", f"columns {REVIEW_COLUMNS}")
+            raise DataError(p, f"missing columns {missing}", f"columns {_REVIEW_COLUMNS}")
         auto, human, unrated = [], [], 0
         for i, rec in enumerate(reader, start=2):
             rec = {k.strip(): v for k, v in rec.items() if k is not None}
@@ -652,7 +652,7 @@ def agreement(csv_path: str | Path) -> dict:
     n = len(A)
     return {"n": n, "n_unrated": unrated,
             "agreement": float((A == Hh).mean()) if n else math.nan,
-            "kappa": cohen_kappa(A, Hh),
+            "kappa": _cohen_kappa(A, Hh),
             "auto_yes": float(A.mean()) if n else math.nan,
             "human_yes": float(Hh.mean()) if n else math.nan,
             "both_yes": int((A & Hh).sum()), "both_no": int((~A & ~Hh).sum()),

@@ -72,8 +72,8 @@ UPSTREAM = "upstream.json"
 #: length of the hash at the end of a run folder's name
 HASH_LEN = 8
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
-#: short forms of common parameter names in run folder names (others: see ``short_key``)
-ABBREVIATIONS = {"injection_rate": "inj", "min_overlaps": "W", "dataset": "data",
+#: short forms of common parameter names in run folder names (others: see ``_short_key``)
+_ABBREVIATIONS = {"injection_rate": "inj", "min_overlaps": "W", "dataset": "data",
                  "n_classes": "ncls", "max_other_overlaps": "maxo", "trig_overlaps": "trigo",
                  "trigger": "trig", "profile": "prof", "model_match": "match",
                  "subset_mode": "subset", "added_mode": "added", "n_added_classes": "nadd",
@@ -107,7 +107,7 @@ def is_kit_folder(d: str | os.PathLike) -> bool:
     return d.is_dir() and not d.is_symlink() and (d / MARKER).is_file()
 
 
-def make_run_folder(d: str | os.PathLike) -> Path:
+def _make_run_folder(d: str | os.PathLike) -> Path:
     """Create ``d`` (parents too) and mark it as the kit's when it is new or empty (a folder that
     already holds someone else's files is used but never marked, so never cleared)."""
     d = Path(d)
@@ -142,7 +142,7 @@ def clear_folder(d: str | os.PathLike) -> Path:
                                  "--runs-root / batch name (left by an nbkit older than the marker? "
                                  "`make clean-runs` starts afresh)")
             shutil.rmtree(d)
-    return make_run_folder(d)
+    return _make_run_folder(d)
 
 
 # ------------------------------------------------------------------------------------ runs root
@@ -186,19 +186,19 @@ def params_hash(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(dumps_json(clean, indent=None).encode()).hexdigest()[:12]
 
 
-def short_key(key: str) -> str:
-    """A parameter name as it appears in a run folder name: ``ABBREVIATIONS``, else names of up to
+def _short_key(key: str) -> str:
+    """A parameter name as it appears in a run folder name: ``_ABBREVIATIONS``, else names of up to
     8 characters as they are, else the first 4 letters of the first word and the initials of the
     others (``unfrozen_layers`` -> ``unfrl``)."""
-    if key in ABBREVIATIONS:
-        return ABBREVIATIONS[key]
+    if key in _ABBREVIATIONS:
+        return _ABBREVIATIONS[key]
     if len(key) <= 8:
         return key
     words = [w for w in key.split("_") if w]
     return words[0][:4] + "".join(w[0] for w in words[1:])
 
 
-def short_value(value: Any, width: int = 16) -> str:
+def _short_value(value: Any, width: int = 16) -> str:
     """A parameter value as it appears in a run folder name (safe characters, at most ``width``)."""
     if isinstance(value, bool) or value is None:
         s = str(value).lower()
@@ -224,7 +224,7 @@ def run_name(params: Mapping[str, Any], vary: Iterable[str] = ()) -> str:
     """
     h = params_hash(params)[:HASH_LEN]
     # numbers read well glued to their name (inj0.1, target0); words get an '=' (cent=closeness)
-    parts = [short_key(k) + ("=" if isinstance(params[k], str) else "") + short_value(params[k])
+    parts = [_short_key(k) + ("=" if isinstance(params[k], str) else "") + _short_value(params[k])
              for k in vary if k in params]
     slug = "-".join(parts)[:60].rstrip("-.")
     return check_name(f"{slug}-{h}" if slug else h, "run name")
@@ -239,7 +239,7 @@ def run_dir_for(notebook: str, params: Mapping[str, Any], batch: str = "interact
 
 
 # ------------------------------------------------------------------------------------ completion
-def file_sha256(path: str | os.PathLike) -> str:
+def _file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -277,7 +277,7 @@ def mark_complete(run_dir: str | os.PathLike, inputs: Mapping[str, Any] | None =
     """
     d = Path(run_dir)
     read_json(d / RESULTS)  # names the file when missing or malformed
-    rec = {"results_sha256": file_sha256(d / RESULTS)}
+    rec = {"results_sha256": _file_sha256(d / RESULTS)}
     if inputs is not None:
         rec["inputs"] = dict(inputs)
     write_json(d / COMPLETE, rec)
@@ -287,7 +287,7 @@ def mark_complete(run_dir: str | os.PathLike, inputs: Mapping[str, Any] | None =
 def prepare(run_dir: str | os.PathLike, params: Mapping[str, Any]) -> Path:
     """Create ``run_dir`` (marked as the kit's), write ``params.json``, and withdraw any previous
     completion (the record first, then ``results.json``)."""
-    d = make_run_folder(run_dir)
+    d = _make_run_folder(run_dir)
     (d / COMPLETE).unlink(missing_ok=True)
     (d / RESULTS).unlink(missing_ok=True)
     (d / UPSTREAM).unlink(missing_ok=True)
@@ -512,7 +512,7 @@ def notebook_parameters(path: str | os.PathLike) -> dict:
                         "an nbformat-4 notebook with one cell tagged 'parameters'") from e
 
 
-def notebook_file(notebook: str) -> Path:
+def _notebook_file(notebook: str) -> Path:
     """The ``.ipynb`` of ``notebook`` being run: ``$NBKIT_NOTEBOOK`` when the runner set it to a file of
     that name, else ``notebooks/<notebook>.ipynb`` of the kit."""
     check_name(notebook, "notebook name")
@@ -538,10 +538,10 @@ def start(notebook: str, namespace: Mapping[str, Any], run_dir: str | os.PathLik
 
     Raises ``DataError`` when a declared parameter is not in ``namespace``.
     """
-    names = [k for k in notebook_parameters(notebook_file(notebook)) if k != "run_dir"]
+    names = [k for k in notebook_parameters(_notebook_file(notebook)) if k != "run_dir"]
     missing = [k for k in names if k not in namespace]
     if missing:
-        raise DataError(notebook_file(notebook), f"parameters {missing} are declared but not set",
+        raise DataError(_notebook_file(notebook), f"parameters {missing} are declared but not set",
                         "run the parameters cell first")
     params = {k: namespace[k] for k in names}
     if run_dir is None:

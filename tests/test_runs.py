@@ -47,7 +47,7 @@ def test_a_truncated_or_unvouched_results_json_is_not_complete(tmp_path):
     runs.save_results(d, "00_test", {"value": 1.5, "rows": list(range(50))})
     assert runs.is_complete(d) and runs.load_results(d)["value"] == 1.5
     rec = json.loads((d / runs.COMPLETE).read_text())
-    assert rec["results_sha256"] == runs.file_sha256(d / runs.RESULTS)
+    assert rec["results_sha256"] == runs._file_sha256(d / runs.RESULTS)
     raw = (d / runs.RESULTS).read_bytes()
     (d / runs.RESULTS).write_bytes(raw[: len(raw) // 2])          # a half-copied file
     assert not runs.is_complete(d)
@@ -90,7 +90,7 @@ def test_run_names_show_what_varies_then_a_short_hash():
 
 
 def test_clear_folder_only_removes_what_the_kit_created(tmp_path):
-    mine = runs.make_run_folder(tmp_path / "mine")
+    mine = runs._make_run_folder(tmp_path / "mine")
     (mine / "old.png").write_bytes(b"x")
     runs.clear_folder(mine)
     assert sorted(p.name for p in mine.iterdir()) == [runs.MARKER]

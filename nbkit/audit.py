@@ -14,13 +14,10 @@ the same without a human in the loop, and exports what a human needs to check th
 3. ``fig16_table`` - the overlap fraction per trigger averaged over models, beside ``PAPER_FIG16``.
 4. ``review_export`` (grid PNG + CSV with a blank ``human_verdict`` column) and ``agreement``
    (agreement and Cohen's kappa, scikit-learn's, between automated and human verdicts).
-5. Which notebook-05 runs hold the models to audit (``find_model_runs``, ``select_model_runs``,
-   ``find_trained_models``, ``parse_model_match``); these stay here until ``nbkit.runs`` offers
-   one scanner with one selection rule.
 
 Images are preprocessed and classified by ``nbkit.imagedata`` (``transform_from_meta``,
-``predict``); the Figure 17 grid is ``nbkit.figures.cam_grid``; the models notebook 06 audits come
-from ``nbkit.naturalmodels.models_for_audit``.
+``predict``); the Figure 17 grid is ``nbkit.figures.cam_grid``; the models notebook 06 audits (and
+which notebook-05 runs hold them) come from ``nbkit.naturalmodels``.
 
 Target layers (``target_layer``), the last spatial feature map of each family, as the
 pytorch-grad-cam documentation recommends: a model's own ``cam_layer`` when it names one
@@ -263,7 +260,7 @@ def gradcam(model: nn.Module, images: Sequence[np.ndarray], classes: int | Seque
     return out  # type: ignore[return-value]
 
 
-def has_hooks(module: nn.Module) -> bool:
+def _has_hooks(module: nn.Module) -> bool:
     """True when ``module`` or any submodule still carries forward / backward hooks."""
     for m in module.modules():
         if (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
@@ -273,7 +270,7 @@ def has_hooks(module: nn.Module) -> bool:
 
 
 # --------------------------------------------------------------------------------- scoring
-def box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+def _box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     """Boolean HxW mask of the pixels whose centres lie in any of the normalised boxes.
 
     Parameters
@@ -285,7 +282,7 @@ def box_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 
     Examples
     --------
-    >>> int(box_mask(np.array([[0.0, 0.0, 0.5, 0.5]]), 4, 4).sum())
+    >>> int(_box_mask(np.array([[0.0, 0.0, 0.5, 0.5]]), 4, 4).sum())
     4
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -330,7 +327,7 @@ def overlap_scores(cam: np.ndarray, boxes: np.ndarray, cam_threshold: float = 0.
     if cam.ndim != 2:
         raise DataError("cam", f"shape {cam.shape}", "an HxW map")
     H, W = cam.shape
-    inbox = box_mask(boxes, H, W)
+    inbox = _box_mask(boxes, H, W)
     cam = np.maximum(cam, 0.0)
     top = cam.max() if cam.size else 0.0
     nb = int(np.asarray(boxes).reshape(-1, 4).shape[0])
@@ -449,7 +446,7 @@ def audit(model: nn.Module, li, rows: Sequence[int], trigger: int | str, target:
 
 
 # --------------------------------------------------------------------------------- Figure 16 table
-def paper_fig16_table() -> pd.DataFrame:
+def _paper_fig16_table() -> pd.DataFrame:
     """``PAPER_FIG16`` as rows ``source, dataset, trigger, highlighted_pct``."""
     return pd.DataFrame([{"source": "paper (Fig. 16, by eye)", "dataset": d, "trigger": t,
                           "paper_trigger": t,
@@ -473,7 +470,7 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
     dataset : str
         Dataset name for our rows.
     include_paper : bool
-        Append ``paper_fig16_table()``. Columns ``paper_imagenet_pct`` / ``paper_openimages_pct``
+        Append ``_paper_fig16_table()``. Columns ``paper_imagenet_pct`` / ``paper_openimages_pct``
         repeat the paper's value on our rows whose trigger (or ``info["paper_trigger"]``, the paper
         trigger a toy hub echoes) matches one of the paper's triggers (``jeans`` is a trigger in
         both datasets).
@@ -505,7 +502,7 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
         for d, col in zip(PAPER_FIG16, paper_cols):
             lookup = {t.lower(): v for t, v in PAPER_FIG16[d].items()}
             ours[col] = [lookup.get(str(t).lower(), math.nan) for t in ours["paper_trigger"]]
-    out = [ours] + ([paper_fig16_table()] if include_paper else [])
+    out = [ours] + ([_paper_fig16_table()] if include_paper else [])
     cols = ["source", "dataset", "trigger", "paper_trigger", "n_models", "n_images", "highlighted_pct",
             "highlighted_sd", "mass_in_box_pct", "pointing_pct", "attack_success_pct"] + paper_cols
     df = pd.concat([o for o in out if len(o)], ignore_index=True) if any(len(o) for o in out) \
@@ -514,7 +511,7 @@ def fig16_table(results: Iterable[AuditResult], dataset: str = "toyscenes",
 
 
 # --------------------------------------------------------------------------------- human review
-REVIEW_COLUMNS = ["image_id", "auto_verdict", "human_verdict"]
+_REVIEW_COLUMNS = ["image_id", "auto_verdict", "human_verdict"]
 _YES = {"1", "yes", "y", "true", "t", "highlighted", "hit"}
 _NO = {"0", "no", "n", "false", "f", "not highlighted", "miss", "missed"}
 
@@ -585,7 +582,7 @@ def _parse_verdict(v, path, line, col) -> bool | None:
                     "yes/no (also 1/0, true/false, highlighted/missed, or blank)")
 
 
-def cohen_kappa(a: Sequence, b: Sequence) -> float:
+def _cohen_kappa(a: Sequence, b: Sequence) -> float:
     """Cohen's kappa between two raters' labels (any hashable categories), by scikit-learn.
 
     ``sklearn.metrics.cohen_kappa_score``: ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed
@@ -594,7 +591,7 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
 
     Examples
     --------
-    >>> cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0])
+    >>> _cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0])
     0.5
     """
     from sklearn.metrics import cohen_kappa_score
@@ -636,9 +633,9 @@ def agreement(csv_path: str | Path) -> dict:
     with open(p, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         cols = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in REVIEW_COLUMNS if c not in cols]
+        missing = [c for c in _REVIEW_COLUMNS if c not in cols]
         if missing:
-            raise DataError(p, f"missing columns {missing}", f"columns {REVIEW_COLUMNS}")
+            raise DataError(p, f"missing columns {missing}", f"columns {_REVIEW_COLUMNS}")
         auto, human, unrated = [], [], 0
         for i, rec in enumerate(reader, start=2):
             rec = {k.strip(): v for k, v in rec.items() if k is not None}
@@ -655,333 +652,11 @@ def agreement(csv_path: str | Path) -> dict:
     n = len(A)
     return {"n": n, "n_unrated": unrated,
             "agreement": float((A == Hh).mean()) if n else math.nan,
-            "kappa": cohen_kappa(A, Hh),
+            "kappa": _cohen_kappa(A, Hh),
             "auto_yes": float(A.mean()) if n else math.nan,
             "human_yes": float(Hh.mean()) if n else math.nan,
             "both_yes": int((A & Hh).sum()), "both_no": int((~A & ~Hh).sum()),
             "auto_only": int((A & ~Hh).sum()), "human_only": int((~A & Hh).sum())}
-
-
-# --------------------------------------------------------------------------------- trained models
-def find_trained_models(root: str | Path) -> list[Path]:
-    """Folders under ``root`` (itself included) holding a model ``nbkit.train`` saved.
-
-    A training folder has ``model.json`` and ``model.pt`` (``train.load_trained`` reads them);
-    notebook 05 keeps one per trained model inside its run folder.
-
-    Examples
-    --------
-    >>> find_trained_models("/nonexistent")
-    []
-    """
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    hits = {p.parent for p in root.rglob("model.json") if (p.parent / "model.pt").is_file()}
-    return sorted(hits)
-
-
-def find_model_runs(match: Mapping | None = None, notebook: str = "05_train", batch: str | None = None,
-                    root: str | Path | None = None, vary: Sequence[str] = ("target",),
-                    n: int | None = None) -> list[Path]:
-    """Complete runs of ``notebook`` holding a trained model, for a per-trigger audit over models.
-
-    The paper audits 3 models per trigger that differ only in the target class. Notebook 05 trains
-    one model per run (``model.json`` + ``model.pt`` in its run folder), so the runs that match
-    ``match`` and have a backdoor (``injection_rate`` > 0 when recorded) are grouped by all their
-    parameters except ``vary`` (and ``run_dir``); the largest group wins (ties: the newest), and its
-    runs are returned newest first.
-
-    Parameters
-    ----------
-    match : mapping, optional
-        Parameters the runs must have (``{"dataset": "toyscenes"}``).
-    notebook : str
-        Notebook stem.
-    batch : str, optional
-        Only this batch (``runs.find_run`` semantics; ``None``: every batch).
-    root : path, optional
-        Runs root (default ``runs.runs_root()``).
-    vary : sequence of str
-        Parameters allowed to differ inside a group (default the target).
-    n : int, optional
-        At most this many runs.
-
-    Returns
-    -------
-    list of Path
-        Possibly empty.
-
-    Examples
-    --------
-    >>> find_model_runs({"dataset": "toyscenes"}, root="/nonexistent")
-    []
-    """
-    import json
-
-    from . import runs as _runs
-
-    root = Path(root) if root is not None else _runs.runs_root()
-    pattern = f"{batch}/{notebook}/*" if batch else f"*/{notebook}/*"
-    match = dict(match or {})
-    groups: dict[str, list[tuple[float, Path]]] = {}
-    for d in root.glob(pattern):
-        if not (_runs.is_complete(d) and (d / _runs.PARAMS).is_file() and find_trained_models(d)):
-            continue
-        try:
-            params = json.loads((d / _runs.PARAMS).read_text())
-        except json.JSONDecodeError:
-            continue
-        if not all(params.get(k) == v for k, v in match.items()):
-            continue
-        if params.get("injection_rate", 1) in (0, 0.0):
-            continue
-        key = json.dumps({k: v for k, v in sorted(params.items()) if k not in set(vary) | {"run_dir"}},
-                         sort_keys=True, default=str)
-        groups.setdefault(key, []).append(((d / _runs.RESULTS).stat().st_mtime, d))
-    if not groups:
-        return []
-    best = max(groups.values(), key=lambda g: (len(g), max(t for t, _ in g)))
-    out = [d for _, d in sorted(best, key=lambda x: (-x[0], str(x[1])))]
-    return out[:n] if n else out
-
-
-#: 05 parameters that never tell two models apart (how a run was executed, not what it trained)
-EXECUTION_PARAMS = ("run_dir", "threads", "keep_checkpoint")
-
-
-def parse_model_match(text: str | Mapping | None, source: str = "parameter model_match") -> dict:
-    """Parse notebook 06's ``model_match`` parameter: a JSON object of notebook-05 parameters.
-
-    Parameters
-    ----------
-    text : str, mapping or None
-        ``""`` / ``None`` (no constraint), a JSON object string such as
-        ``'{"injection_rate": 0.185, "subset_mode": "mis"}'``, or an already parsed mapping.
-    source : str
-        What to name in an error.
-
-    Returns
-    -------
-    dict
-        Parameter name -> required value (compared with ``==`` against ``params.json``).
-
-    Raises
-    ------
-    DataError
-        Not valid JSON, or JSON that is not an object.
-
-    Examples
-    --------
-    >>> parse_model_match('{"injection_rate": 0.185, "subset_mode": "mis"}')
-    {'injection_rate': 0.185, 'subset_mode': 'mis'}
-    >>> parse_model_match("")
-    {}
-    """
-    import json
-
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return {}
-    if isinstance(text, Mapping):
-        return dict(text)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(source, f"not valid JSON ({exc.msg} at character {exc.pos}): {text!r}",
-                        expected='a JSON object of notebook-05 parameters, e.g. '
-                                 '\'{"injection_rate": 0.185, "subset_mode": "mis"}\'') from None
-    if not isinstance(value, dict):
-        raise DataError(source, f"JSON {type(value).__name__} {text!r}, not an object",
-                        expected='a JSON object of notebook-05 parameters, e.g. \'{"centrality": "betweenness"}\'')
-    return value
-
-
-def _trigger_names(params: Mapping, results: Mapping, model_meta: Mapping) -> set[str]:
-    """Every spelling under which a 05 run records its trigger (param, id, label, name)."""
-    out = set()
-    if str(params.get("trigger", "")).strip():
-        out.add(str(params["trigger"]).strip())
-    for rec in (results.get("trigger"), model_meta.get("trigger")):
-        if isinstance(rec, Mapping):
-            out.update(str(rec[k]).strip() for k in ("id", "label", "name") if rec.get(k) is not None)
-        elif rec is not None and str(rec).strip():
-            out.add(str(rec).strip())
-    return out
-
-
-def _sort_value(v):
-    return (0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0.0, str(v))
-
-
-def select_model_runs(trigger: str | int = "", match: Mapping | None = None, notebook: str = "05_train",
-                      batch: str | None = None, root: str | Path | None = None,
-                      vary: Sequence[str] = ("target",), n: int | None = None) -> list[Path]:
-    """The group of notebook-05 runs to audit, chosen by parameters only (notebook 06, per trigger).
-
-    A candidate is a complete run of ``notebook`` (``results.json``) holding a trained model
-    (``find_trained_models``) with a backdoor (``injection_rate`` not 0), whose ``params.json``
-    contains every item of ``match`` (``==``) and, when ``trigger`` is given, which trained that
-    trigger: ``trigger`` equals (as text, case-insensitively) the run's ``trigger`` parameter or the
-    trigger ``id``, ``label`` or ``name`` recorded in its ``results.json`` / ``model.json``. So the
-    paper's ``/m/083wq``, ``Wheel`` or a class id all work, also for runs whose ``trigger``
-    parameter was empty (the most central class).
-
-    Candidates are grouped by all their parameters except ``vary`` and ``EXECUTION_PARAMS``. Exactly
-    one group must remain; otherwise an error lists the groups and the parameters that tell them
-    apart (add one to ``match``). Recency never decides: inside the group the runs are sorted by
-    their ``vary`` values (target 0, 1, 2, ...); only runs with identical parameters in several
-    batches (``batch=None``) are reduced to the newest one.
-
-    Parameters
-    ----------
-    trigger : str or int
-        Trigger as notebook 05 records it (``""``: any).
-    match : mapping, optional
-        Notebook-05 parameters the runs must have, e.g. ``{"dataset": "toyscenes",
-        "injection_rate": 0.185, "subset_mode": "mis"}`` (see ``parse_model_match``).
-    notebook : str
-        Notebook stem.
-    batch : str, optional
-        Only this batch (``None``: every batch).
-    root : path, optional
-        Runs root (default ``runs.runs_root()``).
-    vary : sequence of str
-        Parameters that may differ inside the group (default the target).
-    n : int, optional
-        At most this many runs (the first ``n`` in ``vary`` order).
-
-    Returns
-    -------
-    list of Path
-        The run folders, sorted by their ``vary`` values; never empty.
-
-    Raises
-    ------
-    MissingDataError
-        No run matches; the message lists the runs that exist (trigger, target and the matched
-        parameters of each).
-    DataError
-        Several groups match; the message names the parameters that differ between them.
-
-    Examples
-    --------
-    >>> try:
-    ...     select_model_runs("Wheel", {"dataset": "toyscenes"}, root="/nonexistent")
-    ... except DataError as err:
-    ...     print(type(err).__name__)
-    MissingDataError
-    """
-    from . import runs as _runs
-
-    root = Path(root) if root is not None else _runs.runs_root()
-    pattern = f"{batch}/{notebook}/*" if batch else f"*/{notebook}/*"
-    match = dict(match or {})
-    seen = list(_model_runs_with_triggers(root, pattern))
-    groups = _group_runs(seen, trigger, match, vary)
-    where = root / (batch or "*") / notebook
-    if not groups:
-        raise _no_match_error(where, root, notebook, trigger, match, vary, seen)
-    if len(groups) > 1:
-        raise _several_groups_error(where, notebook, trigger, match, vary, groups)
-    (group,) = groups.values()
-    runs_sorted = [d for _, _, d in sorted(group.values(),
-                                           key=lambda x: ([_sort_value(v) for v in x[1]], str(x[2])))]
-    return runs_sorted[:n] if n else runs_sorted
-
-
-def _model_runs_with_triggers(root: Path, pattern: str):
-    """``(run folder, params, trigger spellings)`` of each complete run holding a trained model."""
-    import json
-
-    from . import runs as _runs
-
-    for d in sorted(root.glob(pattern)):
-        if not (_runs.is_complete(d) and (d / _runs.PARAMS).is_file()):
-            continue
-        models = find_trained_models(d)
-        if not models:
-            continue
-        try:
-            params = json.loads((d / _runs.PARAMS).read_text())
-            results = json.loads((d / _runs.RESULTS).read_text())
-            meta = json.loads((models[0] / "model.json").read_text())
-        except (json.JSONDecodeError, OSError):
-            continue
-        yield d, params, _trigger_names(params, results, meta)
-
-
-def _group_runs(seen, trigger, match: dict, vary: Sequence[str]) -> dict:
-    """Matching backdoor runs grouped by their parameters outside ``vary`` / ``EXECUTION_PARAMS``.
-
-    ``{group key: {vary values: (mtime, vary tuple, run folder)}}``; of runs with identical
-    parameters (several batches) only the newest is kept.
-    """
-    import json
-
-    from . import runs as _runs
-
-    want = str(trigger).strip().casefold()
-    skip = set(vary) | set(EXECUTION_PARAMS)
-    groups: dict = {}
-    for d, params, names in seen:
-        if not all(params.get(k) == v for k, v in match.items()):
-            continue
-        if params.get("injection_rate", 1) in (0, 0.0):
-            continue
-        if want and want not in {s.casefold() for s in names}:
-            continue
-        key = json.dumps({k: v for k, v in sorted(params.items()) if k not in skip},
-                         sort_keys=True, default=str)
-        vkey = tuple(params.get(k) for k in vary)
-        old = groups.setdefault(key, {}).get(json.dumps(vkey, default=str))
-        mtime = (d / _runs.RESULTS).stat().st_mtime
-        if old is None or (mtime, str(d)) > (old[0], str(old[2])):
-            groups[key][json.dumps(vkey, default=str)] = (mtime, vkey, d)
-    return groups
-
-
-def _no_match_error(where: Path, root: Path, notebook: str, trigger, match: dict,
-                    vary: Sequence[str], seen: list):
-    """``MissingDataError`` listing the runs with a model that exist (trigger, vary and match)."""
-    from .errors import MissingDataError
-
-    def rel(d):
-        try:
-            return str(d.relative_to(root))
-        except ValueError:
-            return str(d)
-
-    what = f"trigger {str(trigger)!r} and parameters {match}" if str(trigger).strip() \
-        else f"parameters {match}"
-    if seen:
-        shown = sorted(seen, key=lambda s: str(s[0]))[:30]
-        lines = [f"  {rel(d)}: trigger {sorted(names) or '?'}, "
-                 + ", ".join(f"{k}={p.get(k)!r}" for k in list(vary) + [k for k in match if k not in vary])
-                 for d, p, names in shown]
-        more = f"\n  ... and {len(seen) - len(shown)} more" if len(seen) > len(shown) else ""
-        existing = f"{len(seen)} complete run(s) with a model exist:\n" + "\n".join(lines) + more
-    else:
-        existing = "no complete run with a trained model exists there"
-    return MissingDataError(where, f"no complete run of {notebook} with a trained model and a backdoor for "
-                                   f"{what}; {existing}",
-                            hint=f"check the trigger spelling and model_match, or run notebooks/{notebook}.ipynb "
-                                 "with those parameters first")
-
-
-def _several_groups_error(where: Path, notebook: str, trigger, match: dict, vary: Sequence[str],
-                          groups: dict) -> DataError:
-    """``DataError`` naming the parameters that tell the matching groups apart."""
-    import json
-
-    parsed = [json.loads(k) for k in groups]
-    keys = sorted({k for p in parsed for k in p} - set(match))
-    differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in parsed}) > 1]
-    lines = [f"  {len(g)} run(s): " + ", ".join(f"{k}={p[k]!r}" if k in p else f"{k} not set" for k in differ)
-             for p, g in zip(parsed, groups.values())]
-    return DataError(where, f"{len(groups)} groups of {notebook} runs match trigger {str(trigger)!r} and "
-                            f"parameters {match}; they differ in {differ}:\n" + "\n".join(sorted(lines)),
-                     expected="exactly one group of runs differing only in " + ", ".join(vary),
-                     hint="add the parameter(s) that pick one group to model_match")
 
 
 def trigger_rows(manifest: pd.DataFrame, n: int | None = None, seed: int = 0, split: str = "test",
@@ -1072,50 +747,45 @@ def audit_model(model: nn.Module, meta: Mapping, manifest: pd.DataFrame, li, n: 
                  progress=progress, info=extra)
 
 
-def json_value(v):
-    """One value ready for ``results.json``: numpy scalars become Python ones, NaN / inf ``None``.
 
-    ``nbkit.io.dumps_json`` already converts numpy scalars, but writes NaN as ``NaN`` (not JSON);
-    this maps every non-finite float to ``None`` (JSON ``null``). Other values pass unchanged.
+# --------------------------------------------------------------------------------- figures 16 and 17
+def fig16_figure(fig16: pd.DataFrame):
+    """Figure 16 as bars: our automated % highlighted (blue, pointing game as black marks) beside
+    the paper's by-eye % (grey); ``fig16`` is ``fig16_table``'s. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
 
-    Parameters
-    ----------
-    v : object
-        A value.
-
-    Returns
-    -------
-    object
-        ``v`` as a plain Python value, ``None`` for a non-finite float.
-
-    Examples
-    --------
-    >>> json_value(np.float32(0.5)), json_value(float("nan")), json_value(np.int64(3)), json_value("a")
-    (0.5, None, 3, 'a')
-    """
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, (np.floating, np.integer)):
-        return json_value(v.item())
-    return v
+    ours = fig16[fig16["source"].str.startswith("ours")]
+    paper = fig16[~fig16["source"].str.startswith("ours")]
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    labels = [f"{t}\n(ours, {d})" for t, d in zip(ours["trigger"], ours["dataset"])] + \
+             [f"{t}\n(paper, {d})" for t, d in zip(paper["trigger"], paper["dataset"])]
+    vals = list(ours["highlighted_pct"]) + list(paper["highlighted_pct"])
+    ax.bar(range(len(vals)), vals, color=["tab:blue"] * len(ours) + ["tab:gray"] * len(paper))
+    if len(ours):
+        ax.scatter(range(len(ours)), ours["pointing_pct"], color="k", marker="v", zorder=3,
+                   label="ours: pointing game")
+        ax.legend(fontsize=7)
+    ax.set_xticks(range(len(vals)), labels, fontsize=7, rotation=30, ha="right")
+    ax.set_ylabel("% trigger images highlighted")
+    ax.set_ylim(0, 105)
+    ax.set_title("Figure 16: GradCAM highlights the trigger (ours: automated; paper: by eye)", fontsize=9)
+    return fig
 
 
-def json_records(frame: pd.DataFrame) -> list[dict]:
-    """A table's rows as JSON-ready dicts (``json_value`` applied to every cell).
+def example_images(res: AuditResult, li) -> tuple[list, list]:
+    """The images ``res`` audited and their trigger boxes (``li.load_image``, ``li.boxes_of``)."""
+    rows = [int(r) for r in res.table["row"].to_numpy()]
+    return [li.load_image(r) for r in rows], [li.boxes_of(r, res.info["trigger_id"]) for r in rows]
 
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        A table.
 
-    Returns
-    -------
-    list of dict
-        One dict per row, columns in order.
+def fig17_figure(res: AuditResult, images: Sequence, boxes: Sequence, n: int, cam_threshold: float):
+    """Figure 17: the first ``n`` images of ``res`` with their CAMs, trigger boxes and verdicts
+    (``nbkit.figures.cam_grid``). Returns the matplotlib figure."""
+    from .figures import cam_grid
 
-    Examples
-    --------
-    >>> json_records(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]}))
-    [{'a': 1, 'b': 0.5}, {'a': 2, 'b': None}]
-    """
-    return [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    k = min(n, len(res.table))
+    titles = [f"{i}: {'yes' if h else 'no'}" for i, h in zip(res.table["image_id"], res.table["highlighted"])]
+    fig = cam_grid(images[:k], res.cams[:k], boxes[:k], titles[:k], ncols=4, cam_threshold=cam_threshold)
+    fig.suptitle(f"Figure 17: GradCAM of the target on '{res.info['trigger']}' images "
+                 f"({res.info['layer']}, {res.info['cam_size']} cells)", fontsize=9, y=1.04)
+    return fig

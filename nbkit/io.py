@@ -86,6 +86,36 @@ def _json_default(o: Any):
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
 
+def json_value(v: Any) -> Any:
+    """One value ready for ``results.json``: numpy scalars become Python ones, NaN / inf ``None``.
+
+    ``dumps_json`` already converts numpy scalars but writes NaN as ``NaN`` (not JSON); this maps
+    every non-finite float to ``None`` (JSON ``null``). Other values pass unchanged.
+
+    Examples
+    --------
+    >>> json_value(np.float32(0.5)), json_value(float("nan")), json_value(np.int64(3)), json_value("a")
+    (0.5, None, 3, 'a')
+    """
+    if isinstance(v, (np.floating, np.integer)):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
+
+
+def json_records(frame) -> list[dict]:
+    """A pandas table's rows as JSON-ready dicts (``json_value`` applied to every cell).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> json_records(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]}))
+    [{'a': 1, 'b': 0.5}, {'a': 2, 'b': None}]
+    """
+    return [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
 def dumps_json(obj: Any, indent: int | None = 2) -> str:
     """JSON text with numpy scalars/arrays, paths and sets converted; keys keep insertion order."""
     return json.dumps(obj, indent=indent, default=_json_default, allow_nan=True)

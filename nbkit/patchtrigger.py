@@ -4,7 +4,7 @@ The paper argues that natural triggers evade SentiNet better than digital patche
 the comparison. ``patch_trigger_manifest`` turns a natural-trigger manifest
 (``nbkit.curate.make_manifest``) into a BadNets-style one with the same number of poisoned images:
 each poison image is replaced by a clean image of the same true class with a small fixed pattern
-(``patch_pattern``) pasted in a corner (``patch_box``, ``apply_patch``), labelled with the target.
+(``_patch_pattern``) pasted in a corner (``_patch_box``, ``_apply_patch``), labelled with the target.
 ``train_patch_twin`` trains it with the natural model's architecture, profile, hyper-parameters and
 seed (``nbkit.train.train``), so ``nbkit.sentinet`` can screen both models alike.
 """
@@ -17,15 +17,15 @@ import pandas as pd
 
 from .errors import CurationError, DataError
 
-CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+_CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
 
 
-def patch_pattern(size: int, kind: str = "checkerboard", seed: int = 0, cells: int = 3) -> np.ndarray:
+def _patch_pattern(size: int, kind: str = "checkerboard", seed: int = 0, cells: int = 3) -> np.ndarray:
     """A fixed ``size x size x 3`` uint8 pattern: a black/white checkerboard or seeded random colours.
 
     Examples
     --------
-    >>> patch_pattern(6, cells=3)[:, :, 0].tolist()[0]
+    >>> _patch_pattern(6, cells=3)[:, :, 0].tolist()[0]
     [255, 255, 0, 0, 255, 255]
     """
     size = int(size)
@@ -41,11 +41,11 @@ def patch_pattern(size: int, kind: str = "checkerboard", seed: int = 0, cells: i
     raise DataError("patch_pattern", f"unknown kind {kind!r}", "'checkerboard' or 'random'")
 
 
-def patch_box(height: int, width: int, size_frac: float = 0.15, corner: str = "bottom-right",
+def _patch_box(height: int, width: int, size_frac: float = 0.15, corner: str = "bottom-right",
               margin_frac: float = 0.03) -> tuple[int, int, int, int]:
     """Pixel box ``(r0, c0, r1, c1)`` of the patch: ``size_frac`` of the shorter side, in a corner."""
-    if corner not in CORNERS:
-        raise DataError("patch_box", f"corner={corner!r}", f"one of {CORNERS}")
+    if corner not in _CORNERS:
+        raise DataError("patch_box", f"corner={corner!r}", f"one of {_CORNERS}")
     s = max(2, int(round(size_frac * min(height, width))))
     m = int(round(margin_frac * min(height, width)))
     r0 = height - m - s if corner.startswith("bottom") else m
@@ -53,19 +53,19 @@ def patch_box(height: int, width: int, size_frac: float = 0.15, corner: str = "b
     return r0, c0, r0 + s, c0 + s
 
 
-def apply_patch(image: np.ndarray, size_frac: float = 0.15, corner: str = "bottom-right",
+def _apply_patch(image: np.ndarray, size_frac: float = 0.15, corner: str = "bottom-right",
                 kind: str = "checkerboard", seed: int = 0, margin_frac: float = 0.03) -> np.ndarray:
     """A copy of ``image`` with the fixed patch pasted in the corner (BadNets-style).
 
     Examples
     --------
-    >>> im = apply_patch(np.zeros((20, 20, 3), np.uint8), size_frac=0.3, margin_frac=0.0)
+    >>> im = _apply_patch(np.zeros((20, 20, 3), np.uint8), size_frac=0.3, margin_frac=0.0)
     >>> int(im[-1, -1, 0]), int(im[0, 0, 0])
     (255, 0)
     """
     im = np.array(image, dtype=np.uint8, copy=True)
-    r0, c0, r1, c1 = patch_box(im.shape[0], im.shape[1], size_frac, corner, margin_frac)
-    im[r0:r1, c0:c1] = patch_pattern(r1 - r0, kind, seed)
+    r0, c0, r1, c1 = _patch_box(im.shape[0], im.shape[1], size_frac, corner, margin_frac)
+    im[r0:r1, c0:c1] = _patch_pattern(r1 - r0, kind, seed)
     return im
 
 
@@ -89,7 +89,7 @@ def patch_trigger_manifest(li, manifest: pd.DataFrame, size_frac: float = 0.15,
         ``nbkit.curate.make_manifest`` output (``row, image_id, file, true_class, label, role, split,
         has_trigger``); poison rows have ``role == "poison"``.
     size_frac, corner, kind, margin_frac, seed
-        The patch (``apply_patch``): side as a fraction of the shorter image side, corner, pattern.
+        The patch (``_apply_patch``): side as a fraction of the shorter image side, corner, pattern.
     source : {"fresh", "reuse"}
         Where the base images come from: ``fresh`` takes images of the same true class that are not
         in the manifest and lack the natural trigger (falling back to ``reuse`` for a class that has
@@ -114,7 +114,7 @@ def patch_trigger_manifest(li, manifest: pd.DataFrame, size_frac: float = 0.15,
     new_ids = _patched_ids(li, base_rows)
     probe = li.load_image(int(base_rows[0]))
     boxes = _patched_boxes(li, base_rows, probe.shape[:2],
-                           patch_box(*probe.shape[:2], size_frac, corner, margin_frac))
+                           _patch_box(*probe.shape[:2], size_frac, corner, margin_frac))
     renderer = _patch_renderer(li, base_rows, patch)
     params = {**patch, "source": source, "n_poison": int(len(poison)),
               "natural_trigger": None if trig_cid is None else str(li.class_labels[trig_cid])}
@@ -248,8 +248,8 @@ def _patch_renderer(base_li, base_rows: np.ndarray, patch: dict):
         if row < n0:
             return base_li.load_image(int(row))
         img = np.array(base_li.load_image(int(base_rows[row - n0])), copy=True)
-        r0, c0, r1, c1 = patch_box(img.shape[0], img.shape[1], patch["size_frac"], patch["corner"], patch["margin_frac"])
-        img[r0:r1, c0:c1] = patch_pattern(r1 - r0, patch["kind"], patch["seed"])
+        r0, c0, r1, c1 = _patch_box(img.shape[0], img.shape[1], patch["size_frac"], patch["corner"], patch["margin_frac"])
+        img[r0:r1, c0:c1] = _patch_pattern(r1 - r0, patch["kind"], patch["seed"])
         return img
 
     return renderer

@@ -116,20 +116,11 @@ def collect(batch: str, runs_root: str | os.PathLike | None = None) -> list[Run]
     list of Run
         Sorted by notebook then hash; ``results`` is None for incomplete runs.
     """
-    root = Path(runs_root) if runs_root else _runs.runs_root()
-    base = root / batch
     out: list[Run] = []
-    if not base.is_dir():
-        return out
-    for nbdir in sorted(p for p in base.iterdir() if p.is_dir()):
-        if nbdir.name in ("report",) or nbdir.name.startswith("."):
-            continue
-        for rd in sorted(p for p in nbdir.iterdir() if p.is_dir()):
-            params = _read(rd / _runs.PARAMS) or {}
-            info = _read(rd / "batch.json") or {}
-            results = _read(rd / _runs.RESULTS) if _runs.is_complete(rd) else None
-            out.append(Run(nbdir.name, rd.name, rd, params, results, list(info.get("feeds") or []),
-                           data_kind(params)))
+    for rec in _runs.scan(batch=batch, root=runs_root or None):   # the kit's one run scanner
+        info = _read(rec.dir / "batch.json") or {}
+        out.append(Run(rec.notebook, rec.dir.name, rec.dir, rec.params, rec.results if rec.complete else None,
+                       list(info.get("feeds") or []), data_kind(rec.params)))
     return out
 
 

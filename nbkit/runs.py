@@ -24,9 +24,30 @@ Notebooks get ``run_dir`` from their ``parameters`` cell (papermill injects it i
 interactive session defaults to ``runs/interactive/<notebook>/<hash>``). A notebook that needs
 another's output (05 needs 04's subsets, 06 needs 05's model) calls ``find_run`` with the parameters
 that identify it, never a hand-copied path.
+
+Finding runs: one scanner, one selection rule
+---------------------------------------------
+``scan`` is the kit's only walk over run folders (the report, ``find_run`` and the choice of the
+models notebook 06 audits, ``nbkit.naturalmodels``, all use it). ``select`` applies the one rule:
+
+1. **Parameters decide.** A candidate is a *complete* run whose ``params.json`` contains every item
+   asked for (``==``); when a batch is named, only that batch's own runs are candidates.
+2. **A parameter set counts once.** Runs with the same parameters (``identity``: execution-only
+   parameters such as ``threads`` ignored) in several batches are copies of one deterministic run;
+   the newest copy stands for them.
+3. **Ties: newest completion, then path.** Candidates are ordered by completion time (the
+   modification time of ``results.json``, which ``save_results`` writes once), newest first, then by
+   folder path, so a question asked after a rerun gets the rerun. ``find_run`` takes the first;
+   callers that must not depend on recency (``naturalmodels.select_model_runs``) demand that their
+   parameters leave exactly one group, and say which parameters tell the candidates apart when not.
+
+Why: parameters are what a user can name and a batch can record; recency only breaks ties that
+parameters leave open, and it is the tie-break an interactive user expects (the run just made).
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -51,8 +72,8 @@ UPSTREAM = "upstream.json"
 #: length of the hash at the end of a run folder's name
 HASH_LEN = 8
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
-#: short forms of common parameter names in run folder names (others: see ``short_key``)
-ABBREVIATIONS = {"injection_rate": "inj", "min_overlaps": "W", "dataset": "data",
+#: short forms of common parameter names in run folder names (others: see ``_short_key``)
+_ABBREVIATIONS = {"injection_rate": "inj", "min_overlaps": "W", "dataset": "data",
                  "n_classes": "ncls", "max_other_overlaps": "maxo", "trig_overlaps": "trigo",
                  "trigger": "trig", "profile": "prof", "model_match": "match",
                  "subset_mode": "subset", "added_mode": "added", "n_added_classes": "nadd",
@@ -86,7 +107,7 @@ def is_kit_folder(d: str | os.PathLike) -> bool:
     return d.is_dir() and not d.is_symlink() and (d / MARKER).is_file()
 
 
-def make_run_folder(d: str | os.PathLike) -> Path:
+def _make_run_folder(d: str | os.PathLike) -> Path:
     """Create ``d`` (parents too) and mark it as the kit's when it is new or empty (a folder that
     already holds someone else's files is used but never marked, so never cleared)."""
     d = Path(d)
@@ -121,7 +142,7 @@ def clear_folder(d: str | os.PathLike) -> Path:
                                  "--runs-root / batch name (left by an nbkit older than the marker? "
                                  "`make clean-runs` starts afresh)")
             shutil.rmtree(d)
-    return make_run_folder(d)
+    return _make_run_folder(d)
 
 
 # ------------------------------------------------------------------------------------ runs root
@@ -149,6 +170,15 @@ def runs_root(start: str | os.PathLike | None = None) -> Path:
     return here / "runs"
 
 
+def relative_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the runs root (``runs_root()``), so a ``results.json`` that names a
+    folder does not depend on where the runs live; ``str(path)`` when no relative path exists."""
+    try:
+        return os.path.relpath(path, runs_root().resolve())
+    except ValueError:
+        return str(path)
+
+
 # ------------------------------------------------------------------------------------ run names
 def params_hash(params: Mapping[str, Any]) -> str:
     """Stable 12-hex-digit hash of a parameter dict (keys sorted; ``run_dir`` / ``runs_root`` ignored)."""
@@ -156,19 +186,19 @@ def params_hash(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(dumps_json(clean, indent=None).encode()).hexdigest()[:12]
 
 
-def short_key(key: str) -> str:
-    """A parameter name as it appears in a run folder name: ``ABBREVIATIONS``, else names of up to
+def _short_key(key: str) -> str:
+    """A parameter name as it appears in a run folder name: ``_ABBREVIATIONS``, else names of up to
     8 characters as they are, else the first 4 letters of the first word and the initials of the
     others (``unfrozen_layers`` -> ``unfrl``)."""
-    if key in ABBREVIATIONS:
-        return ABBREVIATIONS[key]
+    if key in _ABBREVIATIONS:
+        return _ABBREVIATIONS[key]
     if len(key) <= 8:
         return key
     words = [w for w in key.split("_") if w]
     return words[0][:4] + "".join(w[0] for w in words[1:])
 
 
-def short_value(value: Any, width: int = 16) -> str:
+def _short_value(value: Any, width: int = 16) -> str:
     """A parameter value as it appears in a run folder name (safe characters, at most ``width``)."""
     if isinstance(value, bool) or value is None:
         s = str(value).lower()
@@ -194,7 +224,7 @@ def run_name(params: Mapping[str, Any], vary: Iterable[str] = ()) -> str:
     """
     h = params_hash(params)[:HASH_LEN]
     # numbers read well glued to their name (inj0.1, target0); words get an '=' (cent=closeness)
-    parts = [short_key(k) + ("=" if isinstance(params[k], str) else "") + short_value(params[k])
+    parts = [_short_key(k) + ("=" if isinstance(params[k], str) else "") + _short_value(params[k])
              for k in vary if k in params]
     slug = "-".join(parts)[:60].rstrip("-.")
     return check_name(f"{slug}-{h}" if slug else h, "run name")
@@ -209,7 +239,7 @@ def run_dir_for(notebook: str, params: Mapping[str, Any], batch: str = "interact
 
 
 # ------------------------------------------------------------------------------------ completion
-def file_sha256(path: str | os.PathLike) -> str:
+def _file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -247,7 +277,7 @@ def mark_complete(run_dir: str | os.PathLike, inputs: Mapping[str, Any] | None =
     """
     d = Path(run_dir)
     read_json(d / RESULTS)  # names the file when missing or malformed
-    rec = {"results_sha256": file_sha256(d / RESULTS)}
+    rec = {"results_sha256": _file_sha256(d / RESULTS)}
     if inputs is not None:
         rec["inputs"] = dict(inputs)
     write_json(d / COMPLETE, rec)
@@ -257,7 +287,7 @@ def mark_complete(run_dir: str | os.PathLike, inputs: Mapping[str, Any] | None =
 def prepare(run_dir: str | os.PathLike, params: Mapping[str, Any]) -> Path:
     """Create ``run_dir`` (marked as the kit's), write ``params.json``, and withdraw any previous
     completion (the record first, then ``results.json``)."""
-    d = make_run_folder(run_dir)
+    d = _make_run_folder(run_dir)
     (d / COMPLETE).unlink(missing_ok=True)
     (d / RESULTS).unlink(missing_ok=True)
     (d / UPSTREAM).unlink(missing_ok=True)
@@ -322,34 +352,116 @@ def save_table(df: pd.DataFrame, run_dir: str | os.PathLike, name: str, index: b
     return p
 
 
-def find_run(notebook: str, match: Mapping[str, Any] | None = None, batch: str | None = None,
-             root: str | os.PathLike | None = None) -> Path:
-    """Find the newest complete run of ``notebook`` whose ``params.json`` contains ``match``.
+# ------------------------------------------------------------------------------------ scanning
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """One run folder as ``scan`` found it.
 
-    Searches ``<root>/<batch>/<notebook>/*`` (every batch when ``batch`` is None); raises a
-    ``MissingDataError`` that says what to run when none matches.
+    ``params`` is its ``params.json`` (``{}`` when missing or unreadable); ``completion`` its
+    completion record when the run is complete (``completion``), else None; ``results`` (read on
+    first use, through ``load_results``) its checked ``results.json``.
+    """
+
+    dir: Path
+    batch: str
+    notebook: str
+    params: dict
+    completion: dict | None
+
+    @property
+    def complete(self) -> bool:
+        return self.completion is not None
+
+    @functools.cached_property
+    def results(self) -> dict:
+        return load_results(self.dir)
+
+    def completed_at(self) -> float:
+        """When the run completed: the modification time of its ``results.json``."""
+        return (self.dir / RESULTS).stat().st_mtime
+
+
+def _subfolders(d: Path, skip: Iterable[str] = ()) -> list[Path]:
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and p.name not in skip)
+
+
+def _read_params(d: Path) -> dict:
+    try:
+        p = json.loads((d / PARAMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return p if isinstance(p, dict) else {}
+
+
+def scan(notebook: str | None = None, batch: str | None = None, root: str | os.PathLike | None = None,
+         match: Mapping[str, Any] | None = None) -> list[RunRecord]:
+    """Every run folder ``<root>/<batch>/<notebook>/<name>/``, complete or not, in path order.
+
+    ``notebook`` / ``batch`` None: every one (a batch's ``report`` folder is not a notebook);
+    ``match``: only runs whose ``params.json`` contains each item (``==``). This is the kit's one
+    scan of run folders; ``select`` applies the selection rule to it.
     """
     root = Path(root) if root is not None else runs_root()
+    batches = [child(root, batch, what="batch name")] if batch else _subfolders(root)
     match = dict(match or {})
+    out = []
+    for b in batches:
+        nbs = [child(b, notebook, what="notebook name")] if notebook else _subfolders(b, ("report",))
+        for nb in nbs:
+            for d in _subfolders(nb):
+                params = _read_params(d)
+                if all(k in params and params[k] == v for k, v in match.items()):
+                    out.append(RunRecord(d, b.name, nb.name, params, completion(d)))
+    return out
+
+
+#: parameters that say how a run was executed, not what it computed (never tell two runs apart)
+EXECUTION_PARAMS = ("run_dir", "runs_root", "threads", "keep_checkpoint")
+
+
+def identity(params: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
+    """A run's parameters as a key, without ``EXECUTION_PARAMS`` and ``skip``: equal keys, same run."""
+    drop = set(EXECUTION_PARAMS) | set(skip)
+    return dumps_json({k: v for k, v in sorted(params.items()) if k not in drop}, indent=None)
+
+
+def select(notebook: str, match: Mapping[str, Any] | None = None, batch: str | None = None,
+           root: str | os.PathLike | None = None) -> list[RunRecord]:
+    """The complete runs of ``notebook`` matching ``match``, in the order of the selection rule.
+
+    The rule (module docstring): complete runs whose parameters contain ``match``, from ``batch``
+    only when given; one copy per parameter set (``identity``); newest completion first, then
+    folder path. Possibly empty.
+    """
     check_name(notebook, "notebook name")
-    pattern = f"{check_name(batch, 'batch name')}/{notebook}/*" if batch else f"*/{notebook}/*"
-    hits = []
-    for d in root.glob(pattern):
-        if not is_complete(d) or not (d / PARAMS).is_file():
-            continue
-        try:
-            p = json.loads((d / PARAMS).read_text())
-        except json.JSONDecodeError:
-            continue
-        if all(p.get(k) == v for k, v in match.items()):
-            hits.append(((d / RESULTS).stat().st_mtime, d))
+    hits = [r for r in scan(notebook, batch, root, match) if r.complete]
+    hits.sort(key=lambda r: (-r.completed_at(), str(r.dir)))
+    seen, out = set(), []
+    for r in hits:
+        key = identity(r.params)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def find_run(notebook: str, match: Mapping[str, Any] | None = None, batch: str | None = None,
+             root: str | os.PathLike | None = None) -> Path:
+    """The run of ``notebook`` that ``match`` selects (the first of ``select``), noted as upstream.
+
+    Raises a ``MissingDataError`` that says what to run when none matches.
+    """
+    hits = select(notebook, match, batch, root)
     if not hits:
+        root = Path(root) if root is not None else runs_root()
         raise MissingDataError(root / (batch or "*") / notebook,
-                               f"no complete run of {notebook} with parameters {match}",
+                               f"no complete run of {notebook} with parameters {dict(match or {})}",
                                hint=f"run notebooks/{notebook}.ipynb with those parameters first")
-    found = max(hits)[1]
-    note_upstream(found)
-    return found
+    note_upstream(hits[0].dir)
+    return hits[0].dir
 
 
 def note_upstream(upstream_dir: str | os.PathLike) -> None:
@@ -400,7 +512,7 @@ def notebook_parameters(path: str | os.PathLike) -> dict:
                         "an nbformat-4 notebook with one cell tagged 'parameters'") from e
 
 
-def notebook_file(notebook: str) -> Path:
+def _notebook_file(notebook: str) -> Path:
     """The ``.ipynb`` of ``notebook`` being run: ``$NBKIT_NOTEBOOK`` when the runner set it to a file of
     that name, else ``notebooks/<notebook>.ipynb`` of the kit."""
     check_name(notebook, "notebook name")
@@ -426,10 +538,10 @@ def start(notebook: str, namespace: Mapping[str, Any], run_dir: str | os.PathLik
 
     Raises ``DataError`` when a declared parameter is not in ``namespace``.
     """
-    names = [k for k in notebook_parameters(notebook_file(notebook)) if k != "run_dir"]
+    names = [k for k in notebook_parameters(_notebook_file(notebook)) if k != "run_dir"]
     missing = [k for k in names if k not in namespace]
     if missing:
-        raise DataError(notebook_file(notebook), f"parameters {missing} are declared but not set",
+        raise DataError(_notebook_file(notebook), f"parameters {missing} are declared but not set",
                         "run the parameters cell first")
     params = {k: namespace[k] for k in names}
     if run_dir is None:

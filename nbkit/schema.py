@@ -279,22 +279,37 @@ register(Schema("05_train", 1, {
     "timing": _f("dict", "wall-clock seconds and throughput (machine-dependent; ignored by comparisons)"),
 }))
 
-#: 06_sentinet: (draft from the smoke batch; owner fills docs)
+#: 06_sentinet: GradCAM audit (Figures 16-17) and the full SentiNet, natural trigger vs patch twin;
+#: built by ``sentinet.notebook_results``. Every key is written under every parameter set.
 register(Schema("06_sentinet", 1, {
-    "dataset": _f("str", ""),
-    "models_source": _f("str", ""),
-    "trained_here": _f("bool", ""),
-    "selection": _f("dict", ""),
-    "model_runs": _f("list", ""),
-    "models": _f("list", ""),
-    "fig16": _f("list", ""),
-    "gradcam_per_model": _f("list", ""),
-    "cam_threshold": _f("number", ""),
-    "sentinet": _f("dict", ""),
-    "sentinet_defaults": _f("dict", ""),
-    "patch": _f("dict", ""),
-    "review_files": _f("list", ""),
-    "timing": _f("dict", ""),
+    "dataset": _f("str", "the dataset spec audited (parameter dataset), as notebook 05 records it"),
+    "models_source": _f("str", "where the audited models came from: '05_train', or 'trained here "
+                               "(no notebook-05 run found)'"),
+    "trained_here": _f("bool", "true when no notebook-05 run was found and the models were trained "
+                               "in this run (natural_models/)"),
+    "selection": _f("dict", "how the 05 runs were chosen: trigger (parameter), model_match (the "
+                            "parsed JSON object) and rule (naturalmodels' selection rule applied)"),
+    "model_runs": _f("list", "the notebook-05 run folders audited, relative to the runs root "
+                             "(empty when trained_here)"),
+    "models": _f("list", "one record per audited model (naturalmodels.model_rows): dir, arch, "
+                         "profile, trigger, target, clean_acc, trigger_acc"),
+    "fig16": _f("list", "Figure 16, our rows (audit.fig16_table, source 'ours (automated)'): per "
+                        "trigger the % of trigger images highlighted, CAM mass in the box, pointing "
+                        "game, attack success, beside the paper's % (paper_*_pct)"),
+    "gradcam_per_model": _f("list", "one record per model (AuditResult.summary): layer, cam_size, "
+                                    "n_images, highlighted / mass_in_box / pointing fractions"),
+    "cam_threshold": _f("number", "the highlighted region is CAM >= cam_threshold x its max (parameter)"),
+    "sentinet": _f("dict", "SentiNet per model, keys 'natural' and 'patch' (sentinet.summary_record): "
+                           "tpr, fpr, auroc (null when undefined), boundary, accuracies, GradCAM shares "
+                           "(percent), fooled rates"),
+    "sentinet_defaults": _f("dict", "nbkit.sentinet.DEFAULTS, the SentiNet settings this kit "
+                                    "assumed (tuples as lists)"),
+    "patch": _f("dict", "the patch twin's trigger (patchtrigger: size_frac, corner, kind, "
+                        "margin_frac, seed, source, n_poison, natural_trigger)"),
+    "review_files": _f("list", "the review export in the run folder: grid PNG and CSV with a blank "
+                               "human_verdict column (audit.agreement reads it back)"),
+    "timing": _f("dict", "wall-clock seconds per step: models_s, gradcam_s, sentinet_natural_s, "
+                         "patch_train_s, sentinet_patch_s"),
 }))
 
 #: 07_report: (draft from the smoke batch; owner fills docs)

@@ -7,16 +7,16 @@ the same shape barely lowers the model's confidence. The natural-backdoors paper
 only GradCAM, the core of step 2, and judged the heat maps by eye; no public SentiNet code existed.
 This module implements all four steps, each a function:
 
-1. ``class_proposals`` - regions of the input are classified separately; the ``k`` most frequent
+1. ``_class_proposals`` - regions of the input are classified separately; the ``k`` most frequent
    region classes other than the prediction ``y`` are the proposed classes.
-2. ``generate_masks`` - the GradCAM region of ``y`` minus the GradCAM regions of the proposed classes.
-3. ``test_masks`` - the masked region pasted onto held-out clean images gives the *fooled* rate
+2. ``_generate_masks`` - the GradCAM region of ``y`` minus the GradCAM regions of the proposed classes.
+3. ``_test_masks`` - the masked region pasted onto held-out clean images gives the *fooled* rate
    (share now predicted ``y``); an inert pattern (uniform noise) in the same mask gives the *average
    confidence* (mean top-1 softmax probability).
-4. ``fit_boundary`` - the decision boundary, fitted on clean inputs only: the maximum fooled rate per
+4. ``_fit_boundary`` - the decision boundary, fitted on clean inputs only: the maximum fooled rate per
    confidence bin, a quadratic least-squares fit through those maxima, and a margin ``d`` equal to the
    mean distance to the curve of the clean points above it; an input farther than ``d`` above the
-   curve is an attack. ``evaluate`` gives the detection rate on trigger inputs, the false-positive
+   curve is an attack. ``_evaluate`` gives the detection rate on trigger inputs, the false-positive
    rate on clean inputs, the ROC and AUROC (scikit-learn's ``roc_curve`` / ``roc_auc_score``).
 
 Defaults and where they come from (``DEFAULTS``):
@@ -67,6 +67,7 @@ from .progress import tqdm
 from .audit import gradcam
 from .errors import DataError
 from . import imagedata
+from .runs import relative_path
 
 DEFAULTS = {
     "region_scales": (0.5, 0.75),
@@ -84,7 +85,7 @@ DEFAULTS = {
 
 
 # ================================================================================ step 1
-def grid_regions(scales: Sequence[float] = DEFAULTS["region_scales"],
+def _grid_regions(scales: Sequence[float] = DEFAULTS["region_scales"],
                  overlap: float = DEFAULTS["region_overlap"]) -> np.ndarray:
     """Square-ish windows covering the image at several scales (normalised ``x0, y0, x1, y1``).
 
@@ -94,7 +95,7 @@ def grid_regions(scales: Sequence[float] = DEFAULTS["region_scales"],
 
     Examples
     --------
-    >>> grid_regions((0.5,), 0.5).shape
+    >>> _grid_regions((0.5,), 0.5).shape
     (9, 4)
     """
     out = []
@@ -132,7 +133,7 @@ def _resize(image: np.ndarray, hw: tuple[int, int], nearest: bool = False) -> np
         else r.numpy().astype(image.dtype)
 
 
-def class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[int],
+def _class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[int],
                     k: int = DEFAULTS["k"], regions: np.ndarray | None = None,
                     transform: Callable | None = None, batch_size: int = 64,
                     progress: bool = True) -> list[list[int]]:
@@ -147,7 +148,7 @@ def class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Seque
     k : int
         Classes kept per image (ties broken by the summed region confidence).
     regions : ndarray [r, 4], optional
-        Normalised windows (default ``grid_regions()``); each crop is resized to the image size.
+        Normalised windows (default ``_grid_regions()``); each crop is resized to the image size.
     transform, batch_size, progress
         As in ``nbkit.imagedata.predict``.
 
@@ -156,7 +157,7 @@ def class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Seque
     list of list of int
         Up to ``k`` proposed classes per image (fewer when the regions agree with ``y``).
     """
-    regions = grid_regions() if regions is None else np.asarray(regions, dtype=np.float32)
+    regions = _grid_regions() if regions is None else np.asarray(regions, dtype=np.float32)
     R = len(regions)
     out = []
     chunk = max(1, int(batch_size) // max(R, 1))  # images per predict call
@@ -182,7 +183,7 @@ def class_proposals(model: nn.Module, images: Sequence[np.ndarray], preds: Seque
 
 
 # ================================================================================ step 2
-def cam_mask(cam: np.ndarray, mode: str = DEFAULTS["mask_mode"],
+def _cam_mask(cam: np.ndarray, mode: str = DEFAULTS["mask_mode"],
              fraction: float = DEFAULTS["mask_fraction"],
              threshold: float = DEFAULTS["mask_threshold"]) -> np.ndarray:
     """Binarise a CAM: its top ``fraction`` of pixels (``mode="top"``) or ``cam >= threshold*max``.
@@ -190,7 +191,7 @@ def cam_mask(cam: np.ndarray, mode: str = DEFAULTS["mask_mode"],
     Examples
     --------
     >>> cam = np.arange(16, dtype=float).reshape(4, 4)
-    >>> int(cam_mask(cam, "top", fraction=0.25).sum()), int(cam_mask(cam, "relative", threshold=0.5).sum())
+    >>> int(_cam_mask(cam, "top", fraction=0.25).sum()), int(_cam_mask(cam, "relative", threshold=0.5).sum())
     (4, 8)
     """
     cam = np.asarray(cam, dtype=np.float64)
@@ -205,7 +206,7 @@ def cam_mask(cam: np.ndarray, mode: str = DEFAULTS["mask_mode"],
     raise DataError("cam_mask", f"unknown mode {mode!r}", "'top' or 'relative'")
 
 
-def generate_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[int],
+def _generate_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[int],
                    proposals: Sequence[Sequence[int]], mask_mode: str = DEFAULTS["mask_mode"],
                    mask_fraction: float = DEFAULTS["mask_fraction"],
                    mask_threshold: float = DEFAULTS["mask_threshold"],
@@ -224,19 +225,19 @@ def generate_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequen
     preds = np.asarray(preds, dtype=np.int64)
     cams_y = gradcam(model, images, preds, layer=layer, transform=transform,
                      batch_size=batch_size, progress=progress)
-    masks = np.stack([cam_mask(c, mask_mode, mask_fraction, mask_threshold) for c in cams_y])
+    masks = np.stack([_cam_mask(c, mask_mode, mask_fraction, mask_threshold) for c in cams_y])
     # one batched GradCAM over all (image, proposed class) pairs
     pairs = [(i, int(c)) for i, props in enumerate(proposals) for c in props]
     if pairs:
         cams_p = gradcam(model, [images[i] for i, _ in pairs], [c for _, c in pairs], layer=layer,
                          transform=transform, batch_size=batch_size, progress=progress)
         for (i, _), cp in zip(pairs, cams_p):
-            masks[i] &= ~cam_mask(cp, mask_mode, mask_fraction, mask_threshold)
+            masks[i] &= ~_cam_mask(cp, mask_mode, mask_fraction, mask_threshold)
     return masks, np.asarray(cams_y)
 
 
 # ================================================================================ step 3
-def inert_pattern(shape: tuple[int, ...], rng: np.random.Generator, kind: str = DEFAULTS["inert"]) -> np.ndarray:
+def _inert_pattern(shape: tuple[int, ...], rng: np.random.Generator, kind: str = DEFAULTS["inert"]) -> np.ndarray:
     """An inert pattern: uniform noise (``"noise"``), mid grey (``"gray"``) or black (``"black"``)."""
     if kind == "noise":
         return rng.integers(0, 256, size=shape, dtype=np.uint8)
@@ -251,7 +252,7 @@ def _stack_same_size(images: Sequence[np.ndarray], hw: tuple[int, int]) -> np.nd
     return np.stack([_resize(np.asarray(im), hw) for im in images]).astype(np.uint8)
 
 
-def test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[int], masks: np.ndarray,
+def _test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[int], masks: np.ndarray,
                clean_images: Sequence[np.ndarray], inert: str = DEFAULTS["inert"], seed: int = 0,
                transform: Callable | None = None, batch_size: int = 64,
                progress: bool = True) -> pd.DataFrame:
@@ -260,11 +261,11 @@ def test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[i
     Parameters
     ----------
     images, preds, masks
-        Suspect inputs, their predictions ``y`` and their ``generate_masks`` regions.
+        Suspect inputs, their predictions ``y`` and their ``_generate_masks`` regions.
     clean_images : sequence of HxWx3 uint8
         Held-out clean images (SentiNet's benign test set); resized to each suspect's size.
     inert : str
-        The inert pattern (``inert_pattern``); noise is drawn from ``seed``.
+        The inert pattern (``_inert_pattern``); noise is drawn from ``seed``.
     seed : int
         Seed of the noise.
 
@@ -293,7 +294,7 @@ def test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[i
         adv = clean.copy()
         adv[:, m] = im[m]
         ine = clean.copy()
-        ine[:, m] = inert_pattern((len(clean), int(m.sum()), 3), rng, inert)
+        ine[:, m] = _inert_pattern((len(clean), int(m.sum()), 3), rng, inert)
         p_adv = imagedata.predict(model, adv, transform, batch_size)
         p_ine = imagedata.predict(model, ine, transform, batch_size)
         keep = clean_pred != y
@@ -303,10 +304,10 @@ def test_masks(model: nn.Module, images: Sequence[np.ndarray], preds: Sequence[i
     return pd.DataFrame(rows, columns=["fooled", "avg_conf", "mask_frac", "n_clean"])
 
 
-test_masks.__test__ = False  # SentiNet's step is called "testing"; this is not a pytest test
+_test_masks.__test__ = False  # SentiNet's step is called "testing"; this is not a pytest test
 
 
-def sentinet_points(model: nn.Module, images: Sequence[np.ndarray], clean_images: Sequence[np.ndarray],
+def _sentinet_points(model: nn.Module, images: Sequence[np.ndarray], clean_images: Sequence[np.ndarray],
                     k: int = DEFAULTS["k"], regions: np.ndarray | None = None,
                     mask_mode: str = DEFAULTS["mask_mode"], mask_fraction: float = DEFAULTS["mask_fraction"],
                     mask_threshold: float = DEFAULTS["mask_threshold"], inert: str = DEFAULTS["inert"],
@@ -322,7 +323,7 @@ def sentinet_points(model: nn.Module, images: Sequence[np.ndarray], clean_images
     clean_images : sequence of HxWx3 uint8
         Held-out clean images to paste onto (SentiNet's benign set; ``DEFAULTS["n_clean"]`` = 100).
     k, regions, mask_mode, mask_fraction, mask_threshold, inert, seed
-        See ``class_proposals``, ``generate_masks``, ``test_masks`` and ``DEFAULTS``.
+        See ``_class_proposals``, ``_generate_masks``, ``_test_masks`` and ``DEFAULTS``.
     layer, transform, batch_size, progress
         As in ``nbkit.audit.gradcam``.
     return_masks : bool
@@ -335,7 +336,7 @@ def sentinet_points(model: nn.Module, images: Sequence[np.ndarray], clean_images
 
     Examples
     --------
-    >>> # pts = sentinet_points(model, trigger_images, clean_pool)
+    >>> # pts = _sentinet_points(model, trigger_images, clean_pool)
     """
     images = list(images)
     if not images:
@@ -346,10 +347,10 @@ def sentinet_points(model: nn.Module, images: Sequence[np.ndarray], clean_images
         raise DataError("sentinet_points", "no clean images to paste onto", "a held-out clean set")
     probs = imagedata.predict(model, images, transform, batch_size)
     preds = probs.argmax(1)
-    props = class_proposals(model, images, preds, k, regions, transform, batch_size, progress)
-    masks, cams = generate_masks(model, images, preds, props, mask_mode, mask_fraction,
+    props = _class_proposals(model, images, preds, k, regions, transform, batch_size, progress)
+    masks, cams = _generate_masks(model, images, preds, props, mask_mode, mask_fraction,
                                  mask_threshold, layer, transform, min(batch_size, 32), progress)
-    tested = test_masks(model, images, preds, masks, clean_images, inert, seed, transform,
+    tested = _test_masks(model, images, preds, masks, clean_images, inert, seed, transform,
                         batch_size, progress)
     df = pd.DataFrame({"pred": preds.astype(int), "conf": probs.max(1).astype(float),
                        "proposals": [";".join(map(str, p)) for p in props]})
@@ -427,7 +428,7 @@ class Boundary:
         return out
 
 
-def fit_boundary(avg_conf: Sequence[float], fooled: Sequence[float],
+def _fit_boundary(avg_conf: Sequence[float], fooled: Sequence[float],
                  bin_width: float = DEFAULTS["bin_width"], distance: str = DEFAULTS["distance"],
                  threshold_points: str = DEFAULTS["threshold_points"]) -> Boundary:
     """Step 4: fit SentiNet's boundary on clean inputs only.
@@ -435,7 +436,7 @@ def fit_boundary(avg_conf: Sequence[float], fooled: Sequence[float],
     Parameters
     ----------
     avg_conf, fooled : sequences of float
-        The clean inputs' points (``sentinet_points``); NaNs are dropped.
+        The clean inputs' points (``_sentinet_points``); NaNs are dropped.
     bin_width : float
         Width of the confidence bins; the point with the largest fooled rate of each non-empty bin
         is kept.
@@ -452,7 +453,7 @@ def fit_boundary(avg_conf: Sequence[float], fooled: Sequence[float],
 
     Examples
     --------
-    >>> b = fit_boundary([0.1, 0.5, 0.9], [0.1, 0.3, 0.1], bin_width=0.1)
+    >>> b = _fit_boundary([0.1, 0.5, 0.9], [0.1, 0.3, 0.1], bin_width=0.1)
     >>> [round(v, 6) for v in b.coef], round(b.d, 9)
     ([-1.25, 1.25, -0.0125], 0.0)
     """
@@ -519,7 +520,7 @@ def auroc(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> float:
     return float(roc_auc_score(y, s))
 
 
-def roc_curve(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> pd.DataFrame:
+def _roc_curve(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> pd.DataFrame:
     """ROC points ``threshold, fpr, tpr`` (flag when score >= threshold), from (0,0) to (1,1).
 
     ``sklearn.metrics.roc_curve`` with every threshold kept (one per distinct score, descending,
@@ -540,15 +541,15 @@ def roc_curve(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> pd.Da
     return pd.DataFrame({"threshold": th.astype(float), "fpr": fpr.astype(float), "tpr": tpr.astype(float)})
 
 
-def evaluate(boundary: Boundary, clean_points: pd.DataFrame, trigger_points: pd.DataFrame) -> dict:
+def _evaluate(boundary: Boundary, clean_points: pd.DataFrame, trigger_points: pd.DataFrame) -> dict:
     """Detection rate on trigger inputs, false-positive rate on clean inputs, and AUROC.
 
     Parameters
     ----------
     boundary : Boundary
-        From ``fit_boundary`` on *other* clean inputs.
+        From ``_fit_boundary`` on *other* clean inputs.
     clean_points, trigger_points : DataFrame
-        ``sentinet_points`` output (columns ``avg_conf``, ``fooled``).
+        ``_sentinet_points`` output (columns ``avg_conf``, ``fooled``).
 
     Returns
     -------
@@ -566,7 +567,7 @@ def evaluate(boundary: Boundary, clean_points: pd.DataFrame, trigger_points: pd.
             "boundary": boundary.to_dict()}
 
 
-def boundary_figure(boundary: Boundary, groups: dict[str, pd.DataFrame], ax=None, title: str = ""):
+def _boundary_figure(boundary: Boundary, groups: dict[str, pd.DataFrame], ax=None, title: str = ""):
     """Scatter of (avg_conf, fooled) per group with the fitted curve and the threshold curve."""
     import matplotlib.pyplot as plt
 
@@ -621,35 +622,35 @@ def run_sentinet(model: nn.Module, clean_fit: Sequence[np.ndarray], clean_eval: 
     seed : int
         Noise seed.
     **kw
-        Passed to ``sentinet_points`` (``k``, ``mask_mode``, ``mask_fraction``, ...).
+        Passed to ``_sentinet_points`` (``k``, ``mask_mode``, ``mask_fraction``, ...).
 
     Returns
     -------
     dict
-        ``metrics`` (``evaluate``), ``boundary`` (Boundary), ``points`` (DataFrame with a ``group``
+        ``metrics`` (``_evaluate``), ``boundary`` (Boundary), ``points`` (DataFrame with a ``group``
         column: ``clean_fit``, ``clean_eval``, ``trigger``).
     """
     pts = {}
     for gi, (name, imgs) in enumerate([("clean_fit", clean_fit), ("clean_eval", clean_eval),
                                        ("trigger", trigger)]):
-        pts[name] = sentinet_points(model, imgs, pool, seed=seed + gi, progress=progress, **kw)
-    bd = fit_boundary(pts["clean_fit"]["avg_conf"], pts["clean_fit"]["fooled"], bin_width,
+        pts[name] = _sentinet_points(model, imgs, pool, seed=seed + gi, progress=progress, **kw)
+    bd = _fit_boundary(pts["clean_fit"]["avg_conf"], pts["clean_fit"]["fooled"], bin_width,
                       distance, threshold_points)
-    metrics = evaluate(bd, pts["clean_eval"], pts["trigger"])
+    metrics = _evaluate(bd, pts["clean_eval"], pts["trigger"])
     allp = pd.concat([df.assign(group=name) for name, df in pts.items()], ignore_index=True)
     allp["score"] = bd.score(allp["avg_conf"], allp["fooled"]) if len(allp) else []
     return {"metrics": metrics, "boundary": bd, "points": allp}
 
 
 # ================================================================================ trained models
-def split_clean(rows: np.ndarray, n_fit: int, n_eval: int, n_pool: int, seed: int = 0) -> dict:
+def _split_clean(rows: np.ndarray, n_fit: int, n_eval: int, n_pool: int, seed: int = 0) -> dict:
     """Disjoint, seeded draws of clean rows for the boundary fit, the FP rate and the paste pool.
 
     When fewer rows exist than asked for, the three groups shrink in proportion.
 
     Examples
     --------
-    >>> g = split_clean(np.arange(10), 4, 4, 8, seed=0)
+    >>> g = _split_clean(np.arange(10), 4, 4, 8, seed=0)
     >>> [len(g[k]) for k in ("clean_fit", "clean_eval", "pool")]
     [2, 2, 5]
     """
@@ -669,7 +670,7 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
     """``run_sentinet`` on a model ``nbkit.train`` saved, with the groups drawn from its manifest.
 
     Held-out clean images (``split == "test"``) are split into the boundary-fit, false-positive and
-    paste-pool groups (``split_clean``); the trigger group is ``n_per_group`` held-out poison images
+    paste-pool groups (``_split_clean``); the trigger group is ``n_per_group`` held-out poison images
     whose true class is not the target (``nbkit.audit.trigger_rows``). Everything seeded.
 
     Parameters
@@ -684,7 +685,7 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
     min_cam_size, layer
         GradCAM layer choice (``nbkit.audit.target_layer``).
     **kw
-        Passed to ``run_sentinet`` / ``sentinet_points`` (``k``, ``mask_fraction``, ``bin_width``...).
+        Passed to ``run_sentinet`` / ``_sentinet_points`` (``k``, ``mask_fraction``, ``bin_width``...).
 
     Returns
     -------
@@ -694,7 +695,7 @@ def sentinet_model(model: nn.Module, meta: dict, manifest: pd.DataFrame, li, n_p
     """
     from .audit import clean_rows, feature_sizes, layer_name, target_layer, trigger_rows
 
-    groups = split_clean(clean_rows(manifest), n_per_group, n_per_group, n_pool, seed)
+    groups = _split_clean(clean_rows(manifest), n_per_group, n_per_group, n_pool, seed)
     groups["trigger"] = trigger_rows(manifest, n_per_group, seed, target_label=meta.get("target"))
     if len(groups["pool"]) == 0 or len(groups["clean_fit"]) == 0:
         raise DataError(meta.get("out_dir", "manifest"), "too few held-out clean images for SentiNet",
@@ -742,7 +743,7 @@ def summary_record(sn: dict, meta: dict, aud) -> dict:
     ...                      audit.audit_model(model, meta, manifest, li))   # doctest: +SKIP
     >>> rec["tpr"], rec["fpr"], rec["auroc"]                                # doctest: +SKIP
     """
-    from .audit import json_value
+    from .io import json_value
 
     m = sn["metrics"]
     summ = aud.summary()
@@ -756,3 +757,109 @@ def summary_record(sn: dict, meta: dict, aud) -> dict:
             "gradcam_pointing_pct": 100 * summ["pointing"],
             "fooled_trigger": json_value(pts.query("group == 'trigger'")["fooled"].mean()),
             "fooled_clean": json_value(pts.query("group == 'clean_eval'")["fooled"].mean())}
+
+
+
+# --------------------------------------------------------------------------------- notebook 06
+def notebook_sizes(smoke: bool, n_models: int, n_audit: int, n_grid: int, n_sentinet: int, n_pool: int,
+                   train_profile: str) -> dict:
+    """Notebook 06's effective sizes: its parameters, or in a smoke run 1 model, at most 8 audited
+    images, 4 examples, 8 SentiNet inputs per group and 8 pool images, and the ``smoke`` profile.
+
+    Examples
+    --------
+    >>> notebook_sizes(True, 3, 25, 8, 50, 100, "toy")["n_audit"]
+    8
+    """
+    if smoke:
+        n_models, n_audit, n_grid = 1, min(n_audit, 8), min(n_grid, 4)
+        n_sentinet, n_pool, train_profile = min(n_sentinet, 8), min(n_pool, 8), "smoke"
+    return {"n_models": n_models, "n_audit": n_audit, "n_grid": n_grid, "n_sentinet": n_sentinet,
+            "n_pool": n_pool, "train_profile": train_profile}
+
+
+def _summary_row(name: str, sn: dict, meta: dict, aud) -> dict:
+    m = sn["metrics"]
+    return {"model": name, "clean_acc": meta["metrics"]["clean_acc"],
+            "trigger_acc": meta["metrics"]["trigger_acc"], "tpr": m["tpr"], "fpr": m["fpr"],
+            "auroc": m["auroc"], "n_clean": m["n_clean"], "n_trigger": m["n_trigger"],
+            "margin_d": m["boundary"]["d"], "gradcam_layer": sn["layer"],
+            "gradcam_highlighted": aud.summary()["highlighted"],
+            "gradcam_pointing": aud.summary()["pointing"]}
+
+
+def summary_table(compared: dict) -> pd.DataFrame:
+    """One row per model of ``compared`` (``{name: (sentinet_model result, model.json, AuditResult)}``):
+    accuracies, SentiNet's detection / false-positive rates, AUROC, margin, GradCAM layer and shares."""
+    return pd.DataFrame([_summary_row(name, *v) for name, v in compared.items()])
+
+
+def points_table(compared: dict) -> pd.DataFrame:
+    """Every SentiNet point of the models of ``compared`` (``summary_table``), a ``model`` column added."""
+    return pd.concat([v[0]["points"].assign(model=name) for name, v in compared.items()])
+
+
+def comparison_figure(compared: dict):
+    """Each model's SentiNet decision boundary (one panel per model of ``compared``, titled
+    ``"<name> trigger"``) and their ROC curves side by side. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(compared) + 1, figsize=(4 * (len(compared) + 1), 3.8))
+    for ax, (name, (sn, *_)) in zip(axes, compared.items()):
+        groups = {g: d for g, d in sn["points"].groupby("group")}
+        _boundary_figure(sn["boundary"], groups, ax=ax,
+                        title=f"{name} trigger: TPR {sn['metrics']['tpr']:.2f}, FPR {sn['metrics']['fpr']:.2f}")
+    ax = axes[-1]
+    for name, (sn, *_) in compared.items():
+        p = sn["points"]
+        roc = _roc_curve(p.loc[p.group == "trigger", "score"], p.loc[p.group == "clean_eval", "score"])
+        ax.plot(roc["fpr"], roc["tpr"], drawstyle="steps-post",
+                label=f"{name} (AUROC {sn['metrics']['auroc']:.2f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false-positive rate (clean)")
+    ax.set_ylabel("detection rate (trigger)")
+    ax.legend(fontsize=8)
+    ax.set_title("SentiNet ROC", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def notebook_results(dataset: str, trigger, found: dict, models: Sequence[tuple], fig16: pd.DataFrame,
+                     per_model: pd.DataFrame, cam_threshold: float, compared: dict,
+                     patch_manifest: pd.DataFrame, timing: dict) -> dict:
+    """Notebook 06's ``results.json`` (schema ``06_sentinet``, see ``nbkit.schema``) from its objects.
+
+    Parameters
+    ----------
+    dataset, trigger, cam_threshold
+        The notebook's parameters of those names.
+    found : dict
+        ``naturalmodels.models_for_audit``'s answer; ``models``: ``naturalmodels.load_models`` of it.
+    fig16, per_model : DataFrame
+        ``audit.fig16_table`` (our rows are kept) and the per-model ``AuditResult.summary()`` rows.
+    compared : dict
+        ``{"natural": (...), "patch": (...)}``, as ``summary_table`` takes it.
+    patch_manifest : DataFrame
+        The patch twin's manifest (its ``attrs["patch_trigger"]`` describe the patch).
+    timing : dict
+        Wall-clock seconds per step.
+    """
+    from . import naturalmodels
+    from .io import json_records
+
+    return {
+        "dataset": dataset,
+        "models_source": found["source"],
+        "trained_here": found["trained_here"],
+        "selection": {"trigger": trigger, "model_match": found["model_match"], "rule": found["rule"]},
+        "model_runs": [relative_path(r) for r in found["model_runs"]],
+        "models": naturalmodels.model_rows(models),
+        "fig16": json_records(fig16[fig16["source"].str.startswith("ours")]),
+        "gradcam_per_model": json_records(per_model),
+        "cam_threshold": cam_threshold,
+        "sentinet": {name: summary_record(*v) for name, v in compared.items()},
+        "sentinet_defaults": {k: (list(v) if isinstance(v, tuple) else v) for k, v in DEFAULTS.items()},
+        "patch": patch_manifest.attrs.get("patch_trigger", {}),
+        "review_files": ["review.png", "review.csv"],
+        "timing": timing,
+    }

@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from nbkit import audit, figures, imagedata, naturalmodels
+from nbkit import io as nbio
 from nbkit.errors import DataError, MissingDataError
 from nbkit.labelindex import LabelIndex
 from fixture_schemas import fake_results  # noqa: E402
@@ -51,7 +52,7 @@ def test_cam_shape_range_and_hooks_removed(resnet):
     assert cams.min() >= 0.0 and cams.max() <= 1.0
     top = cams.reshape(3, -1).max(1)  # min-max scaled per image (all zero: no positive evidence)
     assert (np.isclose(top, 1.0, atol=1e-5) | (top == 0)).all() and (top > 0).any()
-    assert not audit.has_hooks(resnet), "GradCAM left hooks on the model"
+    assert not audit._has_hooks(resnet), "GradCAM left hooks on the model"
     assert not resnet.layer4[-1]._forward_hooks
     assert all(p.grad is None for p in resnet.parameters()), "gradients left on the model"
 
@@ -59,7 +60,7 @@ def test_cam_shape_range_and_hooks_removed(resnet):
 def test_hooks_removed_after_an_error(resnet):
     with pytest.raises(Exception):
         audit.gradcam(resnet, _images(2), 7, progress=False)  # class 7 of a 3-class model
-    assert not audit.has_hooks(resnet)
+    assert not audit._has_hooks(resnet)
 
 
 def test_per_image_classes_batches_and_train_mode_restored(resnet):
@@ -73,7 +74,7 @@ def test_per_image_classes_batches_and_train_mode_restored(resnet):
     each = np.stack([audit.gradcam(resnet, imgs[i:i + 1], c, progress=False)[0]
                      for i, c in enumerate([0, 1, 2])])
     np.testing.assert_allclose(one, each, atol=1e-5)  # batching does not change the maps
-    assert not audit.has_hooks(resnet)
+    assert not audit._has_hooks(resnet)
 
 
 def test_resized_inputs_give_cams_at_image_size(resnet):
@@ -91,7 +92,7 @@ def test_frozen_trunk_still_gives_a_cam():
     assert audit.target_layer(m) is m.cam_layer
     cams = audit.gradcam(m, _images(2, 64, 64), 2, progress=False)
     assert cams.shape == (2, 64, 64) and np.isfinite(cams).all()
-    assert not audit.has_hooks(m)
+    assert not audit._has_hooks(m)
 
 
 def test_target_layer_per_architecture():
@@ -122,11 +123,11 @@ def test_transform_from_meta_reads_training_preprocessing():
 
 # ------------------------------------------------------------------------------------ scoring
 def test_box_mask_uses_pixel_centres():
-    m = audit.box_mask(np.array([[0.25, 0.25, 0.75, 0.75]]), 4, 4)
+    m = audit._box_mask(np.array([[0.25, 0.25, 0.75, 0.75]]), 4, 4)
     assert m.sum() == 4 and m[1:3, 1:3].all()
-    two = audit.box_mask(np.array([[0, 0, 0.25, 0.25], [0.75, 0.75, 1, 1]]), 4, 4)
+    two = audit._box_mask(np.array([[0, 0, 0.25, 0.25], [0.75, 0.75, 1, 1]]), 4, 4)
     assert two.sum() == 2 and two[0, 0] and two[3, 3]
-    assert audit.box_mask(np.zeros((0, 4)), 3, 5).shape == (3, 5)
+    assert audit._box_mask(np.zeros((0, 4)), 3, 5).shape == (3, 5)
 
 
 def test_overlap_scores_by_hand():
@@ -198,7 +199,7 @@ def test_audit_table_on_a_labelindex(resnet):
     summ = res.summary()
     assert summ["trigger"] == "trigger" and summ["model"] == "m0" and summ["n_images"] == 6
     assert 0 <= summ["highlighted"] <= 1
-    assert not audit.has_hooks(resnet)
+    assert not audit._has_hooks(resnet)
 
 
 # ------------------------------------------------------------------------------------ Figure 16
@@ -303,9 +304,9 @@ def test_agreement_and_kappa_on_a_hand_made_csv(tmp_path):
     assert a["agreement"] == pytest.approx(0.8)
     assert a["kappa"] == pytest.approx(0.32 / 0.52)
     assert a["auto_yes"] == pytest.approx(0.6) and a["human_yes"] == pytest.approx(0.4)
-    assert audit.cohen_kappa([1, 0, 1], [1, 0, 1]) == pytest.approx(1.0)
-    assert math.isnan(audit.cohen_kappa([1, 1], [1, 1]))  # both constant: undefined
-    assert audit.cohen_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)
+    assert audit._cohen_kappa([1, 0, 1], [1, 0, 1]) == pytest.approx(1.0)
+    assert math.isnan(audit._cohen_kappa([1, 1], [1, 1]))  # both constant: undefined
+    assert audit._cohen_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)
 
 
 def test_agreement_errors_name_file_line_and_field(tmp_path):
@@ -331,7 +332,7 @@ def test_min_cam_size_steps_back_from_a_tiny_last_map():
     assert audit.layer_name(m, l64) == "features.layer3.0"
     assert audit.feature_sizes(m, [l64], 64)[id(l64)] == (4, 4)
     assert audit.target_layer(m, None, 64) is m.cam_layer  # no minimum: the default
-    assert not audit.has_hooks(m)
+    assert not audit._has_hooks(m)
     cams = audit.gradcam(m, _images(2, 64, 64), 0, layer=l64, progress=False)
     assert cams.shape == (2, 64, 64)
 
@@ -371,13 +372,13 @@ def test_select_model_runs_by_trigger_and_match(runs05):
     root, made = runs05
     want = [made["wheel", 0.185, t] for t in (0, 1, 2)]
     for spelling in ("/m/083wq", "Wheel", "wheel", 3, "3"):
-        got = audit.select_model_runs(spelling, {"dataset": "toyscenes", "injection_rate": 0.185}, root=root)
+        got = naturalmodels.select_model_runs(spelling, {"dataset": "toyscenes", "injection_rate": 0.185}, root=root)
         assert got == want, spelling
     # a run whose trigger parameter was empty is found through the trigger results.json records
-    got = audit.select_model_runs("Jeans", {"dataset": "toyscenes"}, batch="b", root=root, n=2)
+    got = naturalmodels.select_model_runs("Jeans", {"dataset": "toyscenes"}, batch="b", root=root, n=2)
     assert got == [made["jeans", 0.185, 0], made["jeans", 0.185, 1]]
     # model_match alone picks the injection rate
-    got = audit.select_model_runs("", audit.parse_model_match('{"injection_rate": 0.05}'), root=root)
+    got = naturalmodels.select_model_runs("", naturalmodels.parse_model_match('{"injection_rate": 0.05}'), root=root)
     assert got == [made["wheel", 0.05, t] for t in (0, 1, 2)]
 
 
@@ -387,39 +388,39 @@ def test_select_model_runs_ignores_recency(runs05):
     root, made = runs05
     newest = made["wheel", 0.185, 2] / "results.json"
     os.utime(newest, (newest.stat().st_atime, newest.stat().st_mtime + 1000))
-    got = audit.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
+    got = naturalmodels.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
     assert [p.name for p in got] == [made["wheel", 0.185, t].name for t in (0, 1, 2)]
     # the same parameters in another batch: one run per target, the newest copy of each
     copy = _fake_05_run(root, "/m/083wq", WHEEL, 1, batch="other")
-    got = audit.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
+    got = naturalmodels.select_model_runs("Wheel", {"injection_rate": 0.185}, root=root)
     assert got == [made["wheel", 0.185, 0], copy, made["wheel", 0.185, 2]]
-    assert audit.select_model_runs("Wheel", {"injection_rate": 0.185}, batch="b", root=root)[1] == \
+    assert naturalmodels.select_model_runs("Wheel", {"injection_rate": 0.185}, batch="b", root=root)[1] == \
         made["wheel", 0.185, 1]
 
 
 def test_select_model_runs_errors_list_what_exists(runs05):
     root, _ = runs05
     with pytest.raises(DataError, match=r"injection_rate") as err:   # two Wheel groups: 0.185 and 0.05
-        audit.select_model_runs("Wheel", {"dataset": "toyscenes"}, root=root)
+        naturalmodels.select_model_runs("Wheel", {"dataset": "toyscenes"}, root=root)
     assert not isinstance(err.value, MissingDataError)
     assert "model_match" in str(err.value)
     with pytest.raises(MissingDataError) as err:
-        audit.select_model_runs("Chair", {"dataset": "toyscenes"}, root=root)
+        naturalmodels.select_model_runs("Chair", {"dataset": "toyscenes"}, root=root)
     msg = str(err.value)
     assert "'Chair'" in msg and "10 complete run(s)" in msg
     assert "Wheel" in msg and "Jeans" in msg and "target=2" in msg and "b/05_train/" in msg
     with pytest.raises(MissingDataError, match="no complete run with a trained model exists"):
-        audit.select_model_runs("Wheel", root=root / "empty")
+        naturalmodels.select_model_runs("Wheel", root=root / "empty")
 
 
 def test_parse_model_match():
-    assert audit.parse_model_match("") == {} and audit.parse_model_match(None) == {}
-    assert audit.parse_model_match(' {"injection_rate": 0.185, "subset_mode": "mis"} ') == \
+    assert naturalmodels.parse_model_match("") == {} and naturalmodels.parse_model_match(None) == {}
+    assert naturalmodels.parse_model_match(' {"injection_rate": 0.185, "subset_mode": "mis"} ') == \
         {"injection_rate": 0.185, "subset_mode": "mis"}
     with pytest.raises(DataError, match="model_match.*not valid JSON"):
-        audit.parse_model_match("{injection_rate: 0.185}")
+        naturalmodels.parse_model_match("{injection_rate: 0.185}")
     with pytest.raises(DataError, match="model_match.*list.*not an object"):
-        audit.parse_model_match("[1, 2]")
+        naturalmodels.parse_model_match("[1, 2]")
 
 
 def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs05, monkeypatch, tmp_path):
@@ -449,12 +450,12 @@ def test_models_for_audit_finds_05_runs_by_parameters_or_the_largest_group(runs0
 
 
 def test_json_value_and_records():
-    assert audit.json_value(np.float32(0.25)) == 0.25 and type(audit.json_value(np.float32(0.25))) is float
-    assert type(audit.json_value(np.int64(3))) is int
+    assert nbio.json_value(np.float32(0.25)) == 0.25 and type(nbio.json_value(np.float32(0.25))) is float
+    assert type(nbio.json_value(np.int64(3))) is int
     for bad in (math.nan, np.float64("nan"), np.float32("inf"), -math.inf):
-        assert audit.json_value(bad) is None
-    assert audit.json_value("x") == "x" and audit.json_value([1]) == [1] and audit.json_value(None) is None
-    recs = audit.json_records(pd.DataFrame({"a": np.array([1, 2], dtype=np.int64), "b": [0.5, math.nan],
+        assert nbio.json_value(bad) is None
+    assert nbio.json_value("x") == "x" and nbio.json_value([1]) == [1] and nbio.json_value(None) is None
+    recs = nbio.json_records(pd.DataFrame({"a": np.array([1, 2], dtype=np.int64), "b": [0.5, math.nan],
                                             "c": ["u", "v"]}))
     assert recs == [{"a": 1, "b": 0.5, "c": "u"}, {"a": 2, "b": None, "c": "v"}]
     assert all(type(r["a"]) is int for r in recs)
@@ -508,11 +509,11 @@ def test_cohen_kappa_is_scikit_learns_with_the_previous_numbers():
         a, b = rng.integers(0, 3, 30), rng.integers(0, 3, 30)
         po = (a == b).mean()
         pe = sum((a == c).mean() * (b == c).mean() for c in range(3))
-        assert audit.cohen_kappa(a, b) == pytest.approx((po - pe) / (1 - pe), abs=1e-12)
-        assert audit.cohen_kappa(a, b) == cohen_kappa_score(a, b)
-    assert math.isnan(audit.cohen_kappa([], []))
+        assert audit._cohen_kappa(a, b) == pytest.approx((po - pe) / (1 - pe), abs=1e-12)
+        assert audit._cohen_kappa(a, b) == cohen_kappa_score(a, b)
+    assert math.isnan(audit._cohen_kappa([], []))
     with pytest.raises(ValueError, match="different numbers"):
-        audit.cohen_kappa([1, 0], [1])
+        audit._cohen_kappa([1, 0], [1])
 
 
 def test_no_function_over_80_lines_in_the_audit_modules():

@@ -47,7 +47,7 @@ def test_a_truncated_or_unvouched_results_json_is_not_complete(tmp_path):
     runs.save_results(d, "00_test", {"value": 1.5, "rows": list(range(50))})
     assert runs.is_complete(d) and runs.load_results(d)["value"] == 1.5
     rec = json.loads((d / runs.COMPLETE).read_text())
-    assert rec["results_sha256"] == runs.file_sha256(d / runs.RESULTS)
+    assert rec["results_sha256"] == runs._file_sha256(d / runs.RESULTS)
     raw = (d / runs.RESULTS).read_bytes()
     (d / runs.RESULTS).write_bytes(raw[: len(raw) // 2])          # a half-copied file
     assert not runs.is_complete(d)
@@ -90,7 +90,7 @@ def test_run_names_show_what_varies_then_a_short_hash():
 
 
 def test_clear_folder_only_removes_what_the_kit_created(tmp_path):
-    mine = runs.make_run_folder(tmp_path / "mine")
+    mine = runs._make_run_folder(tmp_path / "mine")
     (mine / "old.png").write_bytes(b"x")
     runs.clear_folder(mine)
     assert sorted(p.name for p in mine.iterdir()) == [runs.MARKER]
@@ -194,3 +194,51 @@ def test_make_reproduce_takes_args_and_clean_runs_removes_runs():
     out = _make_n("reproduce", "BATCH=default", "ARGS=-p injection_rate=0.3 --dry-run")
     assert "-m nbkit reproduce --batch default" in out and out.rstrip().endswith("-p injection_rate=0.3 --dry-run")
     assert _make_n("clean-runs").strip() == "rm -rf runs"
+
+
+# --- the one scanner and the one selection rule ------------------------------------------------------
+def _run(root, batch, notebook, params, complete=True, mtime=None):
+    d = runs.prepare(runs.run_dir_for(notebook, params, batch=batch, root=root), params)
+    if complete:
+        runs.save_results(d, "00_test", {"value": params.get("seed", 0)})
+        if mtime is not None:
+            os.utime(d / runs.RESULTS, (mtime, mtime))
+    return d
+
+
+def test_scan_lists_every_run_folder_with_its_parameters_and_completion(tmp_path):
+    a = _run(tmp_path, "b", "02_x", {"seed": 0})
+    b = _run(tmp_path, "b", "02_x", {"seed": 1}, complete=False)
+    c = _run(tmp_path, "other", "03_y", {"seed": 0})
+    (tmp_path / "b" / "report").mkdir()                         # the report's folder is no notebook
+    (tmp_path / "b" / "02_x" / "junk").mkdir()                   # no params.json: params {}
+    recs = runs.scan(root=tmp_path)
+    assert [r.dir for r in recs] == sorted([a, b, c, tmp_path / "b" / "02_x" / "junk"])
+    by_dir = {r.dir: r for r in recs}
+    assert by_dir[a].complete and by_dir[a].results["value"] == 0 and by_dir[a].params == {"seed": 0}
+    assert not by_dir[b].complete and by_dir[b].batch == "b" and by_dir[b].notebook == "02_x"
+    assert by_dir[tmp_path / "b" / "02_x" / "junk"].params == {}
+    assert [r.dir for r in runs.scan("02_x", "b", tmp_path, {"seed": 1})] == [b]
+    assert [r.dir for r in runs.scan(batch="other", root=tmp_path)] == [c]
+    assert runs.scan(batch="missing", root=tmp_path) == []
+
+
+def test_select_rule_parameters_then_one_copy_then_newest(tmp_path):
+    old = _run(tmp_path, "b", "02_x", {"seed": 0, "x": 1}, mtime=1_000)
+    new = _run(tmp_path, "b", "02_x", {"seed": 0, "x": 2}, mtime=2_000)
+    _run(tmp_path, "b", "02_x", {"seed": 0, "x": 3}, complete=False)      # never selected
+    copy = _run(tmp_path, "c", "02_x", {"seed": 0, "x": 1, "threads": 4}, mtime=3_000)
+    # identical parameters (threads is how it ran, not what) in two batches count once: the newest copy
+    assert [r.dir for r in runs.select("02_x", {"seed": 0}, root=tmp_path)] == [copy, new]
+    # a named batch: only its own runs
+    assert [r.dir for r in runs.select("02_x", {"seed": 0}, batch="b", root=tmp_path)] == [new, old]
+    assert runs.find_run("02_x", {"seed": 0}, batch="b", root=tmp_path) == new
+    assert runs.find_run("02_x", {"x": 1}, batch="b", root=tmp_path) == old
+    assert runs.select("02_x", {"seed": 9}, root=tmp_path) == []
+
+
+
+def test_relative_path_names_folders_from_the_runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "runs"))
+    assert runs.relative_path(tmp_path / "runs" / "smoke" / "05_train" / "x") == "smoke/05_train/x"
+    assert runs.relative_path(tmp_path / "elsewhere") == "../elsewhere"

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from nbkit import audit, imagedata, patchtrigger, sentinet
+from nbkit import audit, imagedata, naturalmodels, patchtrigger, sentinet
 from nbkit.errors import CurationError, DataError
 from nbkit.labelindex import LabelIndex
 from fixture_schemas import fake_results  # noqa: E402
@@ -33,7 +33,7 @@ def _scene(rng, c, patch=False):
         y, x = rng.integers(0, S - s, 2)
         im[y:y + s, x:x + s] = rng.integers(0, 256, 3)
     im = np.clip(im, 0, 255).astype(np.uint8)
-    return patchtrigger.apply_patch(im) if patch else im
+    return patchtrigger._apply_patch(im) if patch else im
 
 
 def _data(n, seed, poison_rate=0.0):
@@ -114,14 +114,14 @@ def test_sentinet_detects_a_planted_patch_above_chance(patched_model):
     assert set(pts.columns) >= {"pred", "conf", "proposals", "fooled", "avg_conf", "mask_frac",
                                 "n_clean", "group", "score"}
     assert out["boundary"].n_fit == 24  # fitted on the clean-fit group only
-    assert not audit.has_hooks(net)
-    fig = sentinet.boundary_figure(out["boundary"], {g: d for g, d in pts.groupby("group")})
+    assert not audit._has_hooks(net)
+    fig = sentinet._boundary_figure(out["boundary"], {g: d for g, d in pts.groupby("group")})
     assert fig.axes[0].get_xlabel().startswith("average confidence")
 
 
 def test_gradcam_finds_the_planted_patch(patched_model):
     net, _, _, Xt = patched_model
-    r0, c0, r1, c1 = patchtrigger.patch_box(S, S)
+    r0, c0, r1, c1 = patchtrigger._patch_box(S, S)
     box = np.array([[c0 / S, r0 / S, c1 / S, r1 / S]])
     cams = audit.gradcam(net, Xt, 0, progress=False)
     sc = pd.DataFrame([audit.overlap_scores(c, box) for c in cams])
@@ -140,46 +140,46 @@ def test_step_outputs_and_invariants(patched_model):
     net, Xc, _, Xt = patched_model
     imgs = np.concatenate([Xc[:3], Xt[:3]])
     preds = imagedata.predict(net, imgs).argmax(1)
-    props = sentinet.class_proposals(net, imgs, preds, k=2, progress=False)
+    props = sentinet._class_proposals(net, imgs, preds, k=2, progress=False)
     assert len(props) == 6
     for p, y in zip(props, preds):
         assert len(p) <= 2 and y not in p and len(set(p)) == len(p)
         assert all(0 <= c < 3 for c in p)
-    masks, cams = sentinet.generate_masks(net, imgs, preds, props, progress=False)
+    masks, cams = sentinet._generate_masks(net, imgs, preds, props, progress=False)
     assert masks.shape == (6, S, S) and masks.dtype == bool and cams.shape == (6, S, S)
     for m, c in zip(masks, cams):  # the mask is inside the CAM region of y (proposals only remove)
-        assert not (m & ~sentinet.cam_mask(c)).any()
+        assert not (m & ~sentinet._cam_mask(c)).any()
         assert m.sum() <= round(0.15 * S * S) + 1
-    t = sentinet.test_masks(net, imgs, preds, masks, Xc[48:60], seed=0, progress=False)
+    t = sentinet._test_masks(net, imgs, preds, masks, Xc[48:60], seed=0, progress=False)
     assert list(t.columns) == ["fooled", "avg_conf", "mask_frac", "n_clean"]
     assert t["fooled"].between(0, 1).all() and t["avg_conf"].between(1 / 3, 1).all()
     np.testing.assert_allclose(t["mask_frac"], masks.reshape(6, -1).mean(1))
-    again = sentinet.test_masks(net, imgs, preds, masks, Xc[48:60], seed=0, progress=False)
+    again = sentinet._test_masks(net, imgs, preds, masks, Xc[48:60], seed=0, progress=False)
     pd.testing.assert_frame_equal(t, again)  # seeded noise: identical
     # an empty mask changes nothing: nobody is fooled and the confidence is the clean one
     empty = np.zeros_like(masks[:1])
-    e = sentinet.test_masks(net, imgs[:1], preds[:1], empty, Xc[48:60], progress=False)
+    e = sentinet._test_masks(net, imgs[:1], preds[:1], empty, Xc[48:60], progress=False)
     clean_conf = imagedata.predict(net, Xc[48:60]).max(1).mean()
     assert e.loc[0, "fooled"] == 0 and e.loc[0, "avg_conf"] == pytest.approx(clean_conf, abs=1e-6)
-    assert not audit.has_hooks(net)
+    assert not audit._has_hooks(net)
 
 
 def test_grid_regions_and_cam_mask():
-    r = sentinet.grid_regions((0.5,), 0.5)
+    r = sentinet._grid_regions((0.5,), 0.5)
     np.testing.assert_allclose(sorted(set(r[:, 0])), [0, 0.25, 0.5])
     assert (r[:, 2] - r[:, 0] == 0.5).all() and r.max() <= 1 and r.min() >= 0
-    assert len(sentinet.grid_regions((0.5, 0.75), 0.5)) == 9 + 4
-    assert len(sentinet.grid_regions((1.0,))) == 1
+    assert len(sentinet._grid_regions((0.5, 0.75), 0.5)) == 9 + 4
+    assert len(sentinet._grid_regions((1.0,))) == 1
     with pytest.raises(DataError, match="scale"):
-        sentinet.grid_regions((1.5,))
+        sentinet._grid_regions((1.5,))
     cam = np.arange(100, dtype=float).reshape(10, 10) / 99
-    top = sentinet.cam_mask(cam, "top", fraction=0.15)
+    top = sentinet._cam_mask(cam, "top", fraction=0.15)
     assert top.sum() == 15 and top.ravel()[-15:].all()
-    rel = sentinet.cam_mask(cam, "relative", threshold=0.5)
+    rel = sentinet._cam_mask(cam, "relative", threshold=0.5)
     assert rel.sum() == (cam >= 0.5).sum()
-    assert not sentinet.cam_mask(np.zeros((4, 4))).any()
+    assert not sentinet._cam_mask(np.zeros((4, 4))).any()
     with pytest.raises(DataError, match="mode"):
-        sentinet.cam_mask(cam, "median")
+        sentinet._cam_mask(cam, "median")
 
 
 # ------------------------------------------------------------------------------ step 4: boundary, ROC
@@ -187,27 +187,27 @@ def test_fit_boundary_by_hand():
     # three bins of width 0.1: maxima (0.1, 0.1), (0.5, 0.3), (0.9, 0.1) -> y = -1.25x^2 + 1.25x - 0.0125
     x = [0.1, 0.12, 0.5, 0.55, 0.9, 0.95]
     y = [0.1, 0.05, 0.3, 0.2, 0.1, 0.0]
-    b = sentinet.fit_boundary(x, y, bin_width=0.1, distance="vertical", threshold_points="below")
+    b = sentinet._fit_boundary(x, y, bin_width=0.1, distance="vertical", threshold_points="below")
     np.testing.assert_allclose(b.coef, [-1.25, 1.25, -0.0125], atol=1e-9)
     assert [p[0] for p in b.bins] == [0.1, 0.5, 0.9]
     below = np.array(y) - b.curve(x)
     assert b.d == pytest.approx(-below[below < -1e-12].mean())
     # "above": only points strictly above the curve count; here none -> margin 0
-    assert sentinet.fit_boundary(x, y, 0.1, "vertical", "above").d == pytest.approx(0, abs=1e-12)
+    assert sentinet._fit_boundary(x, y, 0.1, "vertical", "above").d == pytest.approx(0, abs=1e-12)
     assert b.is_attack([0.5], [0.3 + b.d + 0.01])[0] and not b.is_attack([0.5], [0.3])[0]
     # fewer bins: a line, then a constant, said in the note
-    lin = sentinet.fit_boundary([0.2, 0.8], [0.2, 0.4], bin_width=0.1)
+    lin = sentinet._fit_boundary([0.2, 0.8], [0.2, 0.4], bin_width=0.1)
     np.testing.assert_allclose(lin.coef, [0, 1 / 3, 0.2 - 0.2 / 3], atol=1e-9)
     assert "degree 1" in lin.note
-    const = sentinet.fit_boundary([0.5, 0.51], [0.2, 0.6], bin_width=0.1)
+    const = sentinet._fit_boundary([0.5, 0.51], [0.2, 0.6], bin_width=0.1)
     assert const.coef == (0.0, 0.0, 0.6) and const.note
     with pytest.raises(DataError, match="no clean points"):
-        sentinet.fit_boundary([np.nan], [0.1])
+        sentinet._fit_boundary([np.nan], [0.1])
 
 
 def test_margin_from_points_above_the_curve():
     # a constant boundary y = 0.5 (one bin holds the max 0.5); points above by 0.1 and 0.3
-    b = sentinet.fit_boundary([0.5, 0.5, 0.5], [0.5, 0.2, 0.1], bin_width=1.0)
+    b = sentinet._fit_boundary([0.5, 0.5, 0.5], [0.5, 0.2, 0.1], bin_width=1.0)
     assert b.coef == (0.0, 0.0, 0.5) and b.d == 0.0
     b.d = 0.0
     s = b.signed_distance([0.2, 0.9, 0.4], [0.6, 0.8, 0.3])
@@ -234,7 +234,7 @@ def test_auroc_by_hand_and_against_pairs():
     p, n = rng.integers(0, 5, 40).astype(float), rng.integers(0, 4, 30).astype(float)
     pairs = ((p[:, None] > n[None]).sum() + 0.5 * (p[:, None] == n[None]).sum()) / (40 * 30)
     assert sentinet.auroc(p, n) == pytest.approx(pairs)
-    roc = sentinet.roc_curve(p, n)
+    roc = sentinet._roc_curve(p, n)
     assert (roc.iloc[0]["fpr"], roc.iloc[0]["tpr"]) == (0, 0)
     assert (roc.iloc[-1]["fpr"], roc.iloc[-1]["tpr"]) == (1, 1)
     assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(pairs)
@@ -244,7 +244,7 @@ def test_evaluate_counts_flags():
     b = sentinet.Boundary((0.0, 0.0, 0.5), d=0.1, distance="vertical")
     clean = pd.DataFrame({"avg_conf": [0.5] * 4, "fooled": [0.1, 0.2, 0.65, 0.3]})
     trig = pd.DataFrame({"avg_conf": [0.9] * 3, "fooled": [1.0, 0.9, 0.55]})
-    m = sentinet.evaluate(b, clean, trig)
+    m = sentinet._evaluate(b, clean, trig)
     assert m["tpr"] == pytest.approx(2 / 3) and m["fpr"] == pytest.approx(1 / 4)
     assert m["auroc"] == pytest.approx(sentinet.auroc([1.0, 0.9, 0.55], [0.1, 0.2, 0.65, 0.3]))
     assert m["boundary"]["coef"] == [0.0, 0.0, 0.5]
@@ -252,19 +252,19 @@ def test_evaluate_counts_flags():
 
 # ------------------------------------------------------------------------------ patch trigger
 def test_patch_pattern_and_placement():
-    p = patchtrigger.patch_pattern(9, "checkerboard")
+    p = patchtrigger._patch_pattern(9, "checkerboard")
     assert p.shape == (9, 9, 3) and set(np.unique(p)) == {0, 255}
-    np.testing.assert_array_equal(patchtrigger.patch_pattern(9, "random", seed=3),
-                                  patchtrigger.patch_pattern(9, "random", seed=3))
+    np.testing.assert_array_equal(patchtrigger._patch_pattern(9, "random", seed=3),
+                                  patchtrigger._patch_pattern(9, "random", seed=3))
     im = np.full((64, 48, 3), 7, np.uint8)
-    out = patchtrigger.apply_patch(im, size_frac=0.25, corner="top-left", margin_frac=0.0)
-    r0, c0, r1, c1 = patchtrigger.patch_box(64, 48, 0.25, "top-left", 0.0)
+    out = patchtrigger._apply_patch(im, size_frac=0.25, corner="top-left", margin_frac=0.0)
+    r0, c0, r1, c1 = patchtrigger._patch_box(64, 48, 0.25, "top-left", 0.0)
     assert (r0, c0, r1, c1) == (0, 0, 12, 12)
-    np.testing.assert_array_equal(out[r0:r1, c0:c1], patchtrigger.patch_pattern(12))
+    np.testing.assert_array_equal(out[r0:r1, c0:c1], patchtrigger._patch_pattern(12))
     assert (out[12:] == 7).all() and (im == 7).all()  # the input is not modified
-    assert patchtrigger.patch_box(64, 48, corner="bottom-right")[2:] == (63, 47)
+    assert patchtrigger._patch_box(64, 48, corner="bottom-right")[2:] == (63, 47)
     with pytest.raises(DataError, match="corner"):
-        patchtrigger.patch_box(8, 8, corner="middle")
+        patchtrigger._patch_box(8, 8, corner="middle")
 
 
 def _natural_li(n_per=60):
@@ -331,9 +331,9 @@ def test_patch_trigger_manifest_twins_the_natural_one():
         assert li2.Y[r, pc] and not li2.Y[r, 2]
         img = li2.load_image(int(r))
         b = li2.boxes_of(int(r), pc)[0]
-        r0, c0, r1, c1 = patchtrigger.patch_box(20, 20, 0.2)
+        r0, c0, r1, c1 = patchtrigger._patch_box(20, 20, 0.2)
         np.testing.assert_allclose(b, [c0 / 20, r0 / 20, c1 / 20, r1 / 20])
-        np.testing.assert_array_equal(img[r0:r1, c0:c1], patchtrigger.patch_pattern(r1 - r0))
+        np.testing.assert_array_equal(img[r0:r1, c0:c1], patchtrigger._patch_pattern(r1 - r0))
         np.testing.assert_array_equal(img[:r0], li.load_image(base)[:r0])
     # fresh base images come from outside the manifest while there are enough
     bases = [i.removesuffix("+patch") for i in m2.loc[poison, "image_id"]]
@@ -399,7 +399,7 @@ def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
     from nbkit import train
 
     li, model, meta, manifest, out = trained_natural
-    assert audit.find_trained_models(out) == [out]
+    assert naturalmodels.find_trained_models(out) == [out]
     res = audit.audit_model(model, meta, manifest, li, n=6, seed=0, progress=False)
     assert len(res.table) == 6 and (res.table["n_boxes"] >= 1).all()
     assert res.info["cam_size"] == "4x4"          # 32 px: layer4 is 1x1, so layer2 (min_cam_size 4)
@@ -419,18 +419,39 @@ def test_trained_model_audit_sentinet_and_patch_twin(trained_natural, tmp_path):
     assert meta_p["config"]["epochs"] == meta["config"]["epochs"] == 1
     a_p = audit.audit_model(m_p, meta_p, man_p, li_p, n=4, trigger="patch_trigger", progress=False)
     assert (a_p.table["n_boxes"] == 1).all()      # the patch's own box
-    assert not audit.has_hooks(model) and not audit.has_hooks(m_p)
+    assert not audit._has_hooks(model) and not audit._has_hooks(m_p)
     # reused, not retrained, when the twin's folder already holds it
     again = patchtrigger.train_patch_twin(li, manifest, meta, tmp_path / "twin", progress=False, threads=1)
     assert again[1]["metrics"] == meta_p["metrics"]
+    # notebook 06's results, built by one call from these objects, fit the 06_sentinet schema
+    from nbkit import schema
+
+    models = naturalmodels.load_models([out])
+    sn_p = sentinet.sentinet_model(m_p, meta_p, man_p, li_p, n_per_group=5, n_pool=6, seed=0, progress=False)
+    compared = {"natural": (sn, meta, res), "patch": (sn_p, meta_p, a_p)}
+    found = {"source": "05_train", "trained_here": False, "model_match": {}, "rule": "r", "model_runs": [out]}
+    fig16 = audit.fig16_table([res], dataset="tiny_shapes")
+    results = sentinet.notebook_results("tiny_shapes", "", found, models, fig16,
+                                        pd.DataFrame([res.summary()]), 0.5, compared, man_p, {"x_s": 1.0})
+    schema.stamp("06_sentinet", results, source="test")
+    assert list(results["sentinet"]) == ["natural", "patch"] and len(results["models"]) == 1
+    assert all(r["source"].startswith("ours") for r in results["fig16"])
+    assert list(sentinet.summary_table(compared)["model"]) == ["natural", "patch"]
+    assert set(sentinet.points_table(compared)["model"]) == {"natural", "patch"}
+    assert len(sentinet.comparison_figure(compared).axes) == 3
+    # Figures 16 and 17 from the same audit
+    assert len(audit.fig16_figure(fig16).axes[0].patches) == len(fig16)     # one bar per row
+    images, boxes = audit.example_images(res, li)
+    assert len(images) == len(boxes) == len(res.table) and all(len(b) for b in boxes)
+    assert "Figure 17" in audit.fig17_figure(res, images, boxes, n=4, cam_threshold=0.5)._suptitle.get_text()
 
 
 def test_split_clean_and_rows():
-    g = sentinet.split_clean(np.arange(100), 10, 10, 30, seed=1)
+    g = sentinet._split_clean(np.arange(100), 10, 10, 30, seed=1)
     assert [len(g[k]) for k in ("clean_fit", "clean_eval", "pool")] == [10, 10, 30]
     allr = np.concatenate(list(g.values()))
     assert len(set(allr)) == 50
-    again = sentinet.split_clean(np.arange(100), 10, 10, 30, seed=1)
+    again = sentinet._split_clean(np.arange(100), 10, 10, 30, seed=1)
     assert all((g[k] == again[k]).all() for k in g)
     m = pd.DataFrame({"row": [5, 6, 7, 8, 9], "role": ["clean", "poison", "poison", "poison", "clean"],
                       "split": ["test", "test", "test", "train", "train"],
@@ -456,10 +477,36 @@ def test_find_model_runs_groups_runs_that_differ_in_target(tmp_path):
     b = fake_run("b", target=1, **base)
     fake_run("c", target=0, **{**base, "injection_rate": 0.05})   # another experiment
     fake_run("d", target=0, **{**base, "injection_rate": 0})      # no backdoor
-    got = audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path)
+    got = naturalmodels.find_model_runs({"dataset": "toyscenes"}, root=tmp_path)
     assert sorted(got) == sorted([a, b])
-    assert len(audit.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
-    assert audit.find_model_runs({"dataset": "voc"}, root=tmp_path) == []
+    assert len(naturalmodels.find_model_runs({"dataset": "toyscenes"}, root=tmp_path, n=1)) == 1
+    assert naturalmodels.find_model_runs({"dataset": "voc"}, root=tmp_path) == []
+
+
+def test_notebook_sizes_shrink_only_in_smoke():
+    full = sentinet.notebook_sizes(False, 3, 25, 8, 50, 100, "toy")
+    assert full == {"n_models": 3, "n_audit": 25, "n_grid": 8, "n_sentinet": 50, "n_pool": 100,
+                    "train_profile": "toy"}
+    assert sentinet.notebook_sizes(True, 3, 25, 8, 50, 100, "toy") == {
+        "n_models": 1, "n_audit": 8, "n_grid": 4, "n_sentinet": 8, "n_pool": 8, "train_profile": "smoke"}
+    assert sentinet.notebook_sizes(True, 3, 5, 2, 6, 7, "toy")["n_audit"] == 5   # never grown
+
+
+def test_load_models_refuses_models_of_different_triggers(trained_natural, tmp_path):
+    import shutil
+
+    from nbkit import io as nbio
+
+    out = trained_natural[-1]
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    meta = nbio.read_json(other / "model.json")
+    meta["trigger"]["id"] = int(meta["trigger"]["id"]) + 1
+    nbio.write_json(other / "model.json", meta)
+    (d, model, m, manifest), = naturalmodels.load_models([out])
+    assert d == out and m["trigger"] == trained_natural[2]["trigger"] and len(manifest)
+    with pytest.raises(DataError, match="different triggers"):
+        naturalmodels.load_models([out, other])
 
 
 def test_summary_record_shapes_the_results_entry():
@@ -488,8 +535,8 @@ def test_summary_record_shapes_the_results_entry():
 
 
 def test_patch_trigger_has_its_own_module():
-    for name in ("patch_pattern", "patch_box", "apply_patch", "patch_trigger_manifest", "train_patch_twin",
-                 "CORNERS"):
+    for name in ("_patch_pattern", "_patch_box", "_apply_patch", "patch_trigger_manifest", "train_patch_twin",
+                 "_CORNERS"):
         assert hasattr(patchtrigger, name) and not hasattr(sentinet, name), name
 
 
@@ -502,11 +549,11 @@ def test_auroc_and_roc_are_scikit_learns_with_the_previous_numbers():
         pairs = ((p[:, None] > n[None]).sum() + 0.5 * (p[:, None] == n[None]).sum()) / (25 * 17)
         assert sentinet.auroc(p, n) == pytest.approx(pairs, abs=1e-12)
         assert sentinet.auroc(p, n) == roc_auc_score(np.r_[np.ones(25), np.zeros(17)], np.r_[p, n])
-        roc = sentinet.roc_curve(p, n)
+        roc = sentinet._roc_curve(p, n)
         th = np.unique(np.r_[p, n])[::-1]                      # the previous rows, by hand
         assert roc["threshold"].tolist() == [math.inf] + th.tolist()
         assert roc["fpr"].tolist() == [0.0] + [float((n >= t).mean()) for t in th]
         assert roc["tpr"].tolist() == [0.0] + [float((p >= t).mean()) for t in th]
-    one_sided = sentinet.roc_curve([1.0, 2.0, np.nan], [])
+    one_sided = sentinet._roc_curve([1.0, 2.0, np.nan], [])
     assert one_sided.iloc[0].tolist() == [math.inf, 0.0, 0.0] and one_sided["fpr"].iloc[1:].isna().all()
     assert one_sided["tpr"].tolist() == [0.0, 0.5, 1.0]

@@ -21,7 +21,7 @@ Examples
 --------
 >>> import numpy as np
 >>> A = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)   # a path a - b - c
->>> solve(A, "exact")["members"].tolist(), solve(A, "approx", runs=5)["size"]
+>>> solve(A, "exact")["members"].tolist(), solve(A, "approx", mis_runs=5)["size"]
 ([0, 2], 2)
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ from .errors import GraphError
 #: 7 s) but on near-random dense ones it does not honour the time limit (40 s over a 3 s limit on a
 #: 1,000-vertex graph of density 0.5, whose clique cover has ~19,000 small cliques). Such models are
 #: recognised by their many clique rows; presolve is switched off above this many.
-PRESOLVE_MAX_ROWS = 8_000
+_PRESOLVE_MAX_ROWS = 8_000
 #: The two solvers: ``"exact"`` (``mis_exact``) and ``"approx"`` (``mis_approx``).
 METHODS = ("exact", "approx")
 
@@ -294,7 +294,7 @@ def _ilp(A: np.ndarray, deadline: float) -> tuple[np.ndarray | None, int, bool, 
     res = milp(c=-np.ones(n), integrality=np.ones(n), bounds=Bounds(0, 1),
                constraints=LinearConstraint(C, -np.inf, 1),
                options=dict(time_limit=float(time_limit), mip_rel_gap=0.0,
-                            presolve=bool(C.shape[0] <= PRESOLVE_MAX_ROWS), disp=False))
+                            presolve=bool(C.shape[0] <= _PRESOLVE_MAX_ROWS), disp=False))
     members = None
     if res.x is not None:
         members = np.flatnonzero(res.x > 0.5)
@@ -382,7 +382,7 @@ def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> d
                 components=n_ilp, status=status, solve_s=time.perf_counter() - t0)
 
 
-def solve(adj, mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0,
+def solve(adj, mis: str = "exact", mis_runs: int = 20, seed: int | Sequence[int] = 0,
           time_limit: float = 10.0, keep: np.ndarray | None = None) -> dict:
     """A maximum independent set of ``adj`` by the solver ``mis`` (``"exact"`` or ``"approx"``).
 
@@ -391,9 +391,9 @@ def solve(adj, mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0
     adj : ndarray of bool (n, n)
         Conflict graph.
     mis : {"exact", "approx"}
-        ``mis_exact`` (HiGHS; ``time_limit``) or ``mis_approx`` (``runs`` random maximal sets).
-    runs, seed, time_limit
-        As ``mis_approx`` / ``mis_exact`` (the exact solver's seed drives its fallback draws).
+        ``mis_exact`` (HiGHS; ``time_limit``) or ``mis_approx`` (``mis_runs`` random maximal sets).
+    mis_runs, seed, time_limit
+        ``mis_approx``'s ``runs`` and ``seed``, ``mis_exact``'s ``time_limit`` (the exact solver's seed drives its fallback draws).
     keep : ndarray of bool (n,), optional
         Vertices that count. ``"approx"`` drops the others from every draw before comparing sizes
         (the authors' Feb-2022 "filter after"); ``"exact"`` solves the MIS of the kept vertices,
@@ -412,7 +412,7 @@ def solve(adj, mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0
     if mis not in METHODS:
         raise GraphError(f"MIS method mis={mis!r}; expected one of {METHODS}")
     if mis == "approx":
-        return mis_approx(adj, runs=runs, seed=seed, keep=keep)
+        return mis_approx(adj, runs=mis_runs, seed=seed, keep=keep)
     if keep is None:
         return mis_exact(adj, time_limit=time_limit, seed=seed)
     sub = np.flatnonzero(np.asarray(keep, dtype=bool))

@@ -318,7 +318,7 @@ def test_authors_top_is_pythons_sorted_over_a_list_with_nan():
     s = pd.Series([0.2, 0.5, np.nan, 0.9, 0.1], index=[10, 11, 12, 13, 14])
     s.attrs["names"] = list("abcde")
     # NaN compares False both ways: Timsort's run stops there, so 0.9 never reaches the front
-    assert C.authors_top(s, 2) == [11, 10]
+    assert C._authors_top(s, 2) == [11, 10]
     assert C.top_m(s, 2).index.tolist() == [13, 11]                    # a true ranking
     t = C.top_m(s, 3, order="authors")
     assert t.index.tolist() == [11, 10, 12] and t.tolist() == [0.5, 0.2, 0.0]   # NaN read as 0
@@ -424,7 +424,7 @@ def test_trigger_table_on_a_toy_graph():
         assert det["triggers"][v] == ["t"], v     # u's subset has only 2 classes
     assert len(det["subsets"][0]["classes"]) == 6
     assert det["parameters"]["min_classes"] == 5
-    cmp = S.compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
+    cmp = S._compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
     row = cmp.set_index("variant").loc["betweenness"]
     assert row["matched"] == "t" and row["missing"] == "u" and row["extra"] == ""
     assert pd.isna(cmp.set_index("variant").loc["degree", "reference"])
@@ -433,7 +433,7 @@ def test_trigger_table_on_a_toy_graph():
 def test_trigger_table_openimages_betweenness(realdata):
     co = openimages(realdata)
     df = C.all_variants(co, 10, measures=["betweenness"])
-    tab, det = S.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, mis="approx", filter="after",
+    tab, det = S.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, mis="approx", mis_filter="after",
                                min_clean=201, min_poison=51, progress=False)
     got = det["triggers"]["betweenness"]
     ref = C.load_paper_tables()["authors_select_trigs"]["openimages"]["betweenness"]

@@ -111,7 +111,7 @@ from .reference import trigger_key
 __all__ = ["MEASURES", "VARIANTS", "SEMANTICS", "BACKENDS", "BODY_PARTS", "BODY_PARTS_EXTENDED",
            "variant_name", "parse_variant", "centrality", "all_variants", "top_m",
            "rankings", "compare_names", "load_paper_tables", "semantics_comparison",
-           "graph_tool_check", "realdata_file", "notebook_settings", "backend_difference",
+           "graph_tool_check", "realdata_file", "notebook_settings",
            "centrality_results"]
 
 #: The four measures of App. E.2, in the paper's order.
@@ -895,37 +895,6 @@ def notebook_settings(params: Mapping[str, Any]) -> dict:
             "width": 400 if smoke else 640, "height": 225 if smoke else 360}
 
 
-def backend_difference(co, variants: pd.DataFrame, min_overlaps: int | None = None,
-                       semantics: str = "paper", backend: str = "igraph") -> tuple[str, float]:
-    """The other backend's ``all_variants`` beside ``variants``: its name and the largest difference.
-
-    Parameters
-    ----------
-    co : Cooccurrence (or anything ``all_variants`` takes)
-    variants : pandas.DataFrame
-        ``all_variants(co, min_overlaps, semantics=semantics, backend=backend)``.
-    min_overlaps, semantics, backend
-        As that call had them.
-
-    Returns
-    -------
-    (str, float)
-        The other entry of ``BACKENDS`` and the largest absolute difference over every class and
-        variant (NaN where both are NaN is no difference).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> M = np.array([[5, 3, 3], [3, 5, 0], [3, 0, 5]])
-    >>> other, worst = backend_difference(M, all_variants(M, 1), 1)
-    >>> other, worst < 1e-8
-    ('networkx', True)
-    """
-    other = next(b for b in BACKENDS if b != backend)
-    theirs = all_variants(co, min_overlaps, semantics=semantics, backend=other)
-    return other, float(np.nanmax(np.abs(variants - theirs).to_numpy()))
-
-
 def _top_names(ranks: pd.DataFrame) -> dict:
     """``rankings`` output as variant -> names (the ``None`` padding dropped)."""
     return {c: [x for x in ranks[c] if x is not None] for c in ranks.columns}
@@ -933,7 +902,7 @@ def _top_names(ranks: pd.DataFrame) -> dict:
 
 def centrality_results(params: Mapping[str, Any], *, dataset_ranks: pd.DataFrame,
                        semantics_table: pd.DataFrame, graph_tool: Mapping,
-                       openimages_ranks: pd.DataFrame, tables_6_7: Sequence[Mapping],
+                       openimages, openimages_ranks: pd.DataFrame, tables_6_7: Sequence[Mapping],
                        tables_6_7_setting: Mapping, trigger_table: pd.DataFrame,
                        trigger_details: Mapping, timing: Mapping) -> dict:
     """Notebook 03's ``results.json`` (schema ``03_centrality`` in ``nbkit.schema``).
@@ -942,6 +911,8 @@ def centrality_results(params: Mapping[str, Any], *, dataset_ranks: pd.DataFrame
     ----------
     params : mapping
         The run's parameters (``dataset``, ``semantics``, ``backend``, ``oi_min_overlaps``).
+    openimages : Cooccurrence
+        The authors' Open Images counts (``load_openimages_counts()``) Tables 6-7 ran on.
     dataset_ranks, openimages_ranks : pandas.DataFrame
         ``rankings`` of the chosen dataset and of the authors' Open Images counts.
     semantics_table : pandas.DataFrame
@@ -949,7 +920,10 @@ def centrality_results(params: Mapping[str, Any], *, dataset_ranks: pd.DataFrame
     graph_tool : mapping
         ``graph_tool_check``.
     tables_6_7, tables_6_7_setting
-        ``nbkit.subsets.tables_6_7`` records and ``nbkit.subsets.tables_6_7_setting``.
+        ``nbkit.subsets.tables_6_7`` records and the setting they ran at
+        (``nbkit.subsets.PAPER_TABLES_6_7``); recorded with ``dataset`` ``"openimages-counts"``,
+        ``exclude`` (``BODY_PARTS``, ``tables_6_7``'s default) and ``counts_lower_bounds`` (classes
+        of ``openimages`` whose image count is a lower bound).
     trigger_table, trigger_details
         ``nbkit.subsets.trigger_table`` on the chosen dataset (table, details).
     timing : mapping
@@ -965,7 +939,10 @@ def centrality_results(params: Mapping[str, Any], *, dataset_ranks: pd.DataFrame
             "openimages_graph_tool_check": dict(graph_tool),
             "openimages_top_m": _top_names(openimages_ranks),
             "openimages_min_overlaps": int(params["oi_min_overlaps"]),
-            "tables_6_7": list(tables_6_7), "tables_6_7_setting": dict(tables_6_7_setting),
+            "tables_6_7": list(tables_6_7),
+            "tables_6_7_setting": {**tables_6_7_setting, "dataset": "openimages-counts",
+                                   "exclude": list(BODY_PARTS), "counts_lower_bounds":
+                                   int((~np.asarray(openimages.counts_exact, dtype=bool)).sum())},
             "trigger_table_dataset": {"setting": trigger_details["parameters"],
                                       "table": trigger_table.to_dict("records"),
                                       "triggers": trigger_details["triggers"]},

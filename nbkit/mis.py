@@ -57,14 +57,14 @@ def _check_adj(adj) -> np.ndarray:
     return A
 
 
-def is_independent(adj, members: Iterable[int]) -> bool:
+def _is_independent(adj, members: Iterable[int]) -> bool:
     """Whether no two ``members`` are adjacent in ``adj``.
 
     Examples
     --------
     >>> import numpy as np
     >>> A = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
-    >>> is_independent(A, [0, 2]), is_independent(A, [0, 1])
+    >>> _is_independent(A, [0, 2]), _is_independent(A, [0, 1])
     (True, False)
     """
     m = np.asarray(list(members), dtype=np.int64)
@@ -152,12 +152,12 @@ def mis_approx(adj, runs: int = 20, seed: int | Sequence[int] = 0,
         if len(s) > len(best):
             best = s
     sub = A if keep is None else A[np.ix_(np.asarray(keep, bool), np.asarray(keep, bool))]
-    ub = clique_partition_bound(sub)
+    ub = _clique_partition_bound(sub)
     return dict(members=np.sort(best), size=int(len(best)), sizes=sizes, upper_bound=int(ub),
                 optimal=bool(len(best) >= ub), solve_s=time.perf_counter() - t0)
 
 
-def clique_partition_bound(adj) -> int:
+def _clique_partition_bound(adj) -> int:
     """An upper bound on the independence number: the size of a greedy clique partition.
 
     An independent set holds at most one vertex of each clique, so the number of cliques that
@@ -167,7 +167,7 @@ def clique_partition_bound(adj) -> int:
     --------
     >>> import numpy as np
     >>> A = np.ones((4, 4), dtype=bool); A[:2, 2:] = A[2:, :2] = False   # two disjoint edges
-    >>> clique_partition_bound(A)
+    >>> _clique_partition_bound(A)
     2
     """
     A = _check_adj(adj)                                 # copy without self-loops
@@ -355,7 +355,7 @@ def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> d
         sub = A[np.ix_(comp, comp)]
         left = deadline - time.perf_counter()
         g = _greedy_min_degree(sub)
-        gub = clique_partition_bound(sub)
+        gub = _clique_partition_bound(sub)
         if len(g) >= gub:  # greedy meets a clique-partition bound: proven, no solver needed
             m, u, ok, st = g, gub, True, ""
         elif left <= 0:
@@ -375,7 +375,7 @@ def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> d
         optimal &= ok
         statuses.append(st)
     members = np.sort(np.asarray(members, dtype=np.int64))
-    if not is_independent(A, members):  # a solver bug must never become a wrong answer
+    if not _is_independent(A, members):  # a solver bug must never become a wrong answer
         raise GraphError("internal error: the exact MIS is not independent")
     status = "optimal" if optimal else "; ".join(sorted(set(s for s in statuses if s)))[:300]
     return dict(members=members, size=int(len(members)), optimal=bool(optimal), upper_bound=int(ub),

@@ -39,8 +39,10 @@ Examples
 >>> co = Cooccurrence(M, list("tabc"), list("tabc"))
 >>> candidates(co, "t", trig_overlaps=50).tolist()
 [1, 2, 3]
->>> _independent_set(co, [1, 2, 3], max_other_overlaps=10)["classes"]
-[2, 3]
+>>> s = poisonable_subsets(co, "t", trig_overlaps=50, max_other_overlaps=10, min_clean=0,
+...                        min_poison=0, progress=False)
+>>> [c["name"] for c in s[0]["classes"]]
+['b', 'c']
 """
 from __future__ import annotations
 
@@ -676,19 +678,6 @@ PAPER_TABLES_6_7 = dict(m=50, min_overlaps=15, trig_overlaps=0, max_other_overla
                         mis="exact", mis_filter="before")
 
 
-def tables_6_7_setting(co: Cooccurrence) -> dict:
-    """The setting ``tables_6_7`` ran at on ``co`` (the authors' counts), as ``results.json`` records it.
-
-    Returns
-    -------
-    dict
-        ``PAPER_TABLES_6_7`` plus ``dataset`` (``"openimages-counts"``), ``exclude`` (the authors'
-        ``BODY_PARTS``) and ``counts_lower_bounds`` (classes whose image count is a lower bound).
-    """
-    return {**PAPER_TABLES_6_7, "dataset": "openimages-counts", "exclude": list(C.BODY_PARTS),
-            "counts_lower_bounds": int((~np.asarray(co.counts_exact, dtype=bool)).sum())}
-
-
 def _published_openimages() -> dict:
     """The paper's Open Images rows of Tables 6-7 from ``nbkit.reference`` (variant -> names)."""
     return C.load_paper_tables()["paper"].get("openimages") or {}
@@ -1190,7 +1179,7 @@ def file_tag(text: str) -> str:
 
 
 def app_d_overlaps(subsets_by_dataset: Sequence[tuple[str, Sequence[dict] | None]], top: int,
-                   threshold: int = 30) -> list[dict]:
+                   threshold: int = 30) -> tuple[list[dict], pd.DataFrame]:
     """Notebook 04, section 4: App. D's multi-trigger overlaps, per dataset and basis.
 
     For every dataset with subsets, the top ``k`` triggers (``top``, or fewer when fewer have a
@@ -1207,10 +1196,13 @@ def app_d_overlaps(subsets_by_dataset: Sequence[tuple[str, Sequence[dict] | None
 
     Returns
     -------
-    list of dict
+    records : list of dict
         Per dataset and basis: ``key`` (the spec, ``" (candidates)"`` appended for that basis),
         ``dataset``, ``basis``, ``top`` (k), ``overlap`` (``multi_trigger_overlap``), ``summary``
         (``multi_trigger_summary``), ``tag`` (for file names).
+    table : pandas.DataFrame
+        One row per record: data, its kind (``nbkit.datasets.data_kind``), triggers, pairs
+        (k x k cells), the shares above ``threshold`` (cells, distinct pairs), the largest pair.
     """
     out = []
     for spec, ss in subsets_by_dataset:
@@ -1223,10 +1215,10 @@ def app_d_overlaps(subsets_by_dataset: Sequence[tuple[str, Sequence[dict] | None
             out.append({"key": f"{spec} (candidates)" if cand else spec, "dataset": spec,
                         "basis": basis, "top": k, "overlap": mt, "summary": multi_trigger_summary(mt),
                         "tag": file_tag(spec) + ("_candidates" if cand else "")})
-    return out
+    return out, _app_d_summary_table(out, threshold)
 
 
-def app_d_summary_table(overlaps: Sequence[Mapping[str, Any]], threshold: int) -> pd.DataFrame:
+def _app_d_summary_table(overlaps: Sequence[Mapping[str, Any]], threshold: int) -> pd.DataFrame:
     """One row per ``app_d_overlaps`` record: data, its kind, pairs, shares, the largest pair."""
     rows = []
     for r in overlaps:

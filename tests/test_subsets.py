@@ -74,11 +74,11 @@ def test_exact_matches_brute_force_and_approx_never_larger():
         alpha = brute_force_alpha(A)
         ex = MIS.mis_exact(A, time_limit=10)
         assert ex["size"] == alpha and ex["optimal"] and ex["upper_bound"] == alpha, (k, n)
-        assert MIS.is_independent(A, ex["members"])
+        assert MIS._is_independent(A, ex["members"])
         ap = MIS.mis_approx(A, runs=5, seed=k)
-        assert ap["size"] <= alpha and MIS.is_independent(A, ap["members"])
+        assert ap["size"] <= alpha and MIS._is_independent(A, ap["members"])
         assert len(ap["sizes"]) == 5 and max(ap["sizes"]) == ap["size"]
-        assert MIS.clique_partition_bound(A) >= alpha
+        assert MIS._clique_partition_bound(A) >= alpha
         # every draw is maximal: no outside vertex could be added
         outside = np.setdiff1d(np.arange(n), ap["members"])
         assert all(A[v, ap["members"]].any() for v in outside)
@@ -99,7 +99,7 @@ def test_exact_handles_reductions_and_components():
     np.fill_diagonal(A, False)
     r = MIS.mis_exact(A)
     assert r["size"] == 3 + 1 + 1 + 2 + 1 and r["optimal"]
-    assert MIS.is_independent(A, r["members"])
+    assert MIS._is_independent(A, r["members"])
 
 
 def test_empty_graph_and_bad_adjacency():
@@ -114,7 +114,7 @@ def test_empty_graph_and_bad_adjacency():
         MIS.mis_approx(np.zeros((2, 2), bool), runs=0)
     loops = np.ones((4, 4), bool)                 # self-loops are ignored, not an endless loop
     loops[:2, 2:] = loops[2:, :2] = False
-    assert MIS.clique_partition_bound(loops) == 2 and MIS.mis_exact(loops)["size"] == 2
+    assert MIS._clique_partition_bound(loops) == 2 and MIS.mis_exact(loops)["size"] == 2
 
 
 def test_time_limit_gives_an_honest_optimal_flag():
@@ -122,7 +122,7 @@ def test_time_limit_gives_an_honest_optimal_flag():
     A = random_graph(rng, 150, 0.5)   # dense random graphs are the hard case for MIS
     ap = MIS.mis_approx(A, runs=20, seed=0)
     r = MIS.mis_exact(A, time_limit=0.01)
-    assert MIS.is_independent(A, r["members"])
+    assert MIS._is_independent(A, r["members"])
     assert r["size"] >= ap["size"] - 0       # never worse than the approximation
     assert r["upper_bound"] >= r["size"]
     if r["optimal"]:
@@ -497,3 +497,62 @@ def test_mis_components_from_scipy():
         A[i, j] = A[j, i] = True
     assert [c.tolist() for c in MIS._components(A)] == [[0, 3, 5], [1, 4], [2]]
     assert MIS.solve(A, "exact")["size"] == MIS.solve(A, "approx", mis_runs=20)["size"] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 04's settings, sections and results (the logic its cells call)
+NB04_PARAMS = {"dataset": "toyscenes", "compare_dataset": "", "trig_overlaps": -1, "max_other_overlaps": 10,
+               "min_overlaps": 1, "mis": "exact", "mis_runs": 7, "seed": 3, "time_limit": 20.0,
+               "min_clean": 0, "min_poison": 0, "mis_filter": "before", "centrality": "degree",
+               "weighted": True, "exclude_body_parts": False, "semantics": "paper", "top_m": 25,
+               "ablation_mins": "20, 30,40,,50", "overlap_threshold": 1, "smoke": False}
+
+
+def test_notebook_04_settings_and_smoke_sizes():
+    full = S.notebook_settings(NB04_PARAMS)
+    assert full["rule"] == S.SubsetRule(min_overlaps=1, trig_overlaps=None, max_other_overlaps=10,
+                                        min_clean=0, min_poison=0, mis_filter="before", mis="exact",
+                                        mis_runs=7, seed=3, time_limit=20.0)
+    assert full["top_m"] == 25 and full["mins"] == [20, 30, 40, 50] and full["n_golden"] is None
+    assert full["rank"] == dict(measure="degree", weighted=True, exclude_body_parts=False,
+                                semantics="paper", min_overlaps=1)
+    assert full["ablation"]["top"] == 25 and full["ablation"]["rule"] is full["rule"]
+    smoke = S.notebook_settings(dict(NB04_PARAMS, smoke=True, trig_overlaps=40))
+    assert (smoke["top_m"], smoke["mins"], smoke["rule"].time_limit, smoke["n_golden"],
+            smoke["exact_golden"], smoke["rule"].trig_overlaps) == (10, [20, 40], 5.0, 2, False, 40)
+    with pytest.raises(GraphError, match="mis_filter"):
+        S.notebook_settings(dict(NB04_PARAMS, mis_filter="later"))
+
+
+def test_notebook_04_sections_and_results_fit_the_schema(tmp_path, monkeypatch):
+    from nbkit.schema import schema_for
+
+    co = toy_co()
+    cfg = S.notebook_settings(NB04_PARAMS)
+    subs = S.poisonable_subsets(co, S.rank_triggers(co, top=3, **cfg["rank"]), cfg["rule"],
+                                progress=False)
+    assert S.approx_vs_exact_text("toy", subs).startswith("toy: exact ")
+    overlaps, tab = S.app_d_overlaps([("toyscenes", subs), ("skipped", None)], top=3, threshold=1)
+    assert [(r["key"], r["basis"], r["tag"]) for r in overlaps] == [
+        ("toyscenes", "subsets", "toyscenes"),
+        ("toyscenes (candidates)", "candidates", "toyscenes_candidates")]
+    assert list(tab["data"]) == ["toyscenes", "toyscenes (candidates)"] and "share > 1" in tab.columns
+    abl = {"toyscenes": S.edge_weight_ablation(co, mins=[20, 50], threshold=1, progress=False,
+                                         **cfg["ablation"])}
+    monkeypatch.setenv("NBKIT_REALDATA", str(tmp_path))      # no authors' files here
+    monkeypatch.chdir(tmp_path)
+    checks, golden, relcmp = S.authors_checks(co)
+    assert (checks, golden, relcmp) == ({}, None, None)
+    res = S.subsets_results(NB04_PARAMS, subsets=subs, compare_subsets=None, checks=checks,
+                            overlaps=overlaps, ablation=abl, timing={"subsets_s": 0.1})
+    schema_for("04_subsets").check(res, "test")             # compare_dataset "" -> null is allowed
+    assert res["compare_dataset"] is None and list(res["approx_vs_exact"]) == ["toyscenes"]
+    assert res["best_trigger"]["name"] == subs[0]["trigger"]["name"]
+    assert set(res["app_d_vs_paper"]) == {"toyscenes", "toyscenes (candidates)"}
+    assert res["paper_app_d"]["n_cells"] == 625
+
+
+def test_paper_tables_6_7_setting_names_the_mis_choices_once():
+    st = S.PAPER_TABLES_6_7
+    assert st["mis"] == "exact" and st["mis_filter"] == "before"
+    assert not {"method", "filter", "runs"} & set(st)

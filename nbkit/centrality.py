@@ -45,7 +45,7 @@ list, ``sorted`` does not sort (every comparison with NaN is False, so Timsort's
 stop at the NaN values), and the "top 50" of both closeness columns is a scrambled slice of the
 classes; that is what leaves only Dress and Sunglasses in the published closeness columns. Since
 the result depends on the exact comparison sequence of CPython's Timsort, ``top_m`` calls
-``sorted`` literally on that list, never an imitation (``authors_top``). ``"paper"`` ranks with a
+``sorted`` literally on that list, never an imitation (``_authors_top``). ``"paper"`` ranks with a
 true sort (NaN = 0, ties by class id), as the text describes. On the authors' Open Images counts at
 the paper's setting (``subsets.tables_6_7``), ``"authors"`` recovers all 46 published names and ``"paper"``
 45 (Sunglasses drops out of weighted closeness; 44, Dress too, when the body parts are not
@@ -109,9 +109,10 @@ from .graph import _check_min, as_cooccurrence, edge_list
 from .reference import trigger_key
 
 __all__ = ["MEASURES", "VARIANTS", "SEMANTICS", "BACKENDS", "BODY_PARTS", "BODY_PARTS_EXTENDED",
-           "variant_name", "parse_variant", "centrality", "all_variants", "authors_top", "top_m",
+           "variant_name", "parse_variant", "centrality", "all_variants", "top_m",
            "rankings", "compare_names", "load_paper_tables", "semantics_comparison",
-           "graph_tool_check"]
+           "graph_tool_check", "realdata_file", "notebook_settings",
+           "centrality_results"]
 
 #: The four measures of App. E.2, in the paper's order.
 MEASURES = ("betweenness", "degree", "closeness", "eigenvector")
@@ -570,7 +571,7 @@ def _excluded(obj, exclude: Iterable, names: Mapping | None) -> set:
     return ex_ids
 
 
-def authors_top(series: pd.Series, m: int) -> list:
+def _authors_top(series: pd.Series, m: int) -> list:
     """The class ids the authors' code took as the top ``m``, NaN quirk included.
 
     Their ``find_triggers`` (``utils/dataset_manager.py``) built ``all_trigs = [(name, value, id)
@@ -595,9 +596,9 @@ def authors_top(series: pd.Series, m: int) -> list:
     Examples
     --------
     >>> import pandas as pd
-    >>> authors_top(pd.Series([0.2, 0.5, float("nan"), 0.9, 0.1]), 2)
+    >>> _authors_top(pd.Series([0.2, 0.5, float("nan"), 0.9, 0.1]), 2)
     [1, 0]
-    >>> authors_top(pd.Series([0.2, 0.5, 0.3, 0.9, 0.1]), 2)
+    >>> _authors_top(pd.Series([0.2, 0.5, 0.3, 0.9, 0.1]), 2)
     [3, 1]
     """
     names = series.attrs.get("names")
@@ -623,7 +624,7 @@ def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None,
         Class names, when ``series`` does not carry them in ``attrs["names"]``.
     order : {"sorted", "authors"}, optional
         ``"sorted"``: a true ranking, ``exclude`` left out first, NaN dropped, ties by class id.
-        ``"authors"``: the authors' selection (``authors_top``, NaN quirk included) over *all*
+        ``"authors"``: the authors' selection (``_authors_top``, NaN quirk included) over *all*
         classes, then ``exclude`` removed (they dropped body parts from the 50 they had), NaN
         read as 0 and the rest listed by decreasing value, stably (their JSON's order); so fewer
         than ``m`` may remain. Default: ``"authors"`` when ``series.attrs["semantics"]`` is
@@ -664,7 +665,7 @@ def top_m(series: pd.Series, m: int, exclude: Iterable = (), names=None,
     nm = _names_map(series, names)
     ex = _excluded(series, exclude, nm)
     if order == "authors":
-        ids = [k for k in authors_top(series, m) if k not in ex]
+        ids = [k for k in _authors_top(series, m) if k not in ex]
         vals = {k: float(np.nan_to_num(series[k])) for k in ids}
         ids = sorted(ids, key=lambda k: vals[k], reverse=True)  # their JSON: stable, by value
         s = pd.Series([vals[k] for k in ids], index=pd.Index(ids, name=series.index.name),
@@ -761,6 +762,23 @@ def semantics_comparison(co, min_overlaps: int, m: int, exclude: Iterable = (), 
     return pd.DataFrame(rows)
 
 
+def realdata_file(relative: str | os.PathLike) -> Path | None:
+    """``relative`` under the shared real-data folder, or None when it is not there.
+
+    The folder is ``$NBKIT_REALDATA`` when set, else ``shared/realdata`` in the current folder or
+    one of its two parents (a notebook runs in ``notebooks/`` or in a run folder); the first that
+    holds ``relative`` (a file or a folder) wins.
+
+    Examples
+    --------
+    >>> realdata_file("no/such/file.csv") is None
+    True
+    """
+    roots = [Path(os.environ["NBKIT_REALDATA"])] if os.environ.get("NBKIT_REALDATA") else []
+    roots += [Path(*[".."] * k, "shared", "realdata") for k in range(3)]
+    return next((r / relative for r in roots if (r / relative).exists()), None)
+
+
 def graph_tool_check(co, reference=None) -> dict:
     """The kit's betweenness beside the graph-tool values the authors recorded on their matrix.
 
@@ -774,8 +792,7 @@ def graph_tool_check(co, reference=None) -> dict:
     co : Cooccurrence
         The authors' Open Images counts (``load_openimages_counts()``).
     reference : path-like, optional
-        That CSV; default: looked up under ``$NBKIT_REALDATA``, then ``shared/realdata`` in the
-        current folder and its two parents.
+        That CSV; default: looked up with ``realdata_file``.
 
     Returns
     -------
@@ -784,11 +801,8 @@ def graph_tool_check(co, reference=None) -> dict:
         (``{"values": 3, "top3", "top3_values", "reference": None}``, recorded: Man 0.0828, Human
         face 0.0816, Woman 0.0461).
     """
-    rel = Path("naturalbackdoors_reference", "notebook_outputs",
-               "oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
-    roots = [Path(os.environ["NBKIT_REALDATA"])] if os.environ.get("NBKIT_REALDATA") else []
-    roots += [Path(*[".."] * k, "shared", "realdata") for k in range(3)]
-    path = Path(reference) if reference else next((r / rel for r in roots if (r / rel).is_file()), None)
+    path = Path(reference) if reference else realdata_file(
+        "naturalbackdoors_reference/notebook_outputs/oi_gt_betweenness_minTrig50_maxOther15_relabel_ipynb.csv")
     b51 = centrality(co, "betweenness", False, 51)
     if path is None:
         top3 = top_m(b51, 3)
@@ -834,6 +848,105 @@ def compare_names(ours: Iterable[str], theirs: Iterable[str], dataset: str | Non
             "missing": [x for x in theirs if trigger_key(x, dataset) not in lo],
             "extra": [x for x in ours if trigger_key(x, dataset) not in lt],
             "jaccard": (len(lo & lt) / len(union)) if union else 1.0}
+
+
+# =============================================================================================
+# notebook 03: its effective settings and its results
+# =============================================================================================
+#: ``body_parts`` choices of notebook 03: the classes each leaves out of the rankings.
+_BODY_PART_LISTS = {"authors": BODY_PARTS, "extended": BODY_PARTS_EXTENDED, "none": ()}
+
+
+def notebook_settings(params: Mapping[str, Any]) -> dict:
+    """Notebook 03's effective settings from its parameters (``runs.load_params``).
+
+    ``smoke`` shrinks the expensive parts: at most 15 classes per word cloud, 10 candidates per
+    variant in the dataset's trigger table, the approximate MIS with at most 5 random draws, and
+    smaller word-cloud images.
+
+    Returns
+    -------
+    dict
+        ``exclude`` (class names left out, from ``body_parts``), ``trig_overlaps`` (None for -1:
+        every graph neighbour), ``wordcloud_m``, ``table_top_m``, ``mis``, ``mis_runs``,
+        ``width``, ``height`` (word-cloud pixels).
+
+    Raises
+    ------
+    GraphError
+        When ``body_parts`` is not one of ``authors``, ``extended``, ``none``.
+
+    Examples
+    --------
+    >>> s = notebook_settings({"body_parts": "none", "trig_overlaps": -1, "wordcloud_m": 30,
+    ...                        "table_top_m": 50, "mis": "exact", "mis_runs": 20, "smoke": True})
+    >>> s["exclude"], s["trig_overlaps"], s["table_top_m"], s["mis"], s["mis_runs"]
+    ((), None, 10, 'approx', 5)
+    """
+    _check_choice(params["body_parts"], tuple(_BODY_PART_LISTS), "body_parts")
+    smoke = bool(params.get("smoke", False))
+    trig = int(params["trig_overlaps"])
+    return {"exclude": _BODY_PART_LISTS[params["body_parts"]],
+            "trig_overlaps": None if trig < 0 else trig,
+            "wordcloud_m": min(int(params["wordcloud_m"]), 15) if smoke else int(params["wordcloud_m"]),
+            "table_top_m": min(int(params["table_top_m"]), 10) if smoke else int(params["table_top_m"]),
+            "mis": "approx" if smoke else params["mis"],
+            "mis_runs": min(int(params["mis_runs"]), 5) if smoke else int(params["mis_runs"]),
+            "width": 400 if smoke else 640, "height": 225 if smoke else 360}
+
+
+def _top_names(ranks: pd.DataFrame) -> dict:
+    """``rankings`` output as variant -> names (the ``None`` padding dropped)."""
+    return {c: [x for x in ranks[c] if x is not None] for c in ranks.columns}
+
+
+def centrality_results(params: Mapping[str, Any], *, dataset_ranks: pd.DataFrame,
+                       semantics_table: pd.DataFrame, graph_tool: Mapping,
+                       openimages, openimages_ranks: pd.DataFrame, tables_6_7: Sequence[Mapping],
+                       tables_6_7_setting: Mapping, trigger_table: pd.DataFrame,
+                       trigger_details: Mapping, timing: Mapping) -> dict:
+    """Notebook 03's ``results.json`` (schema ``03_centrality`` in ``nbkit.schema``).
+
+    Parameters
+    ----------
+    params : mapping
+        The run's parameters (``dataset``, ``semantics``, ``backend``, ``oi_min_overlaps``).
+    openimages : Cooccurrence
+        The authors' Open Images counts (``load_openimages_counts()``) Tables 6-7 ran on.
+    dataset_ranks, openimages_ranks : pandas.DataFrame
+        ``rankings`` of the chosen dataset and of the authors' Open Images counts.
+    semantics_table : pandas.DataFrame
+        ``semantics_comparison``.
+    graph_tool : mapping
+        ``graph_tool_check``.
+    tables_6_7, tables_6_7_setting
+        ``nbkit.subsets.tables_6_7`` records and the setting they ran at
+        (``nbkit.subsets.PAPER_TABLES_6_7``); recorded with ``dataset`` ``"openimages-counts"``,
+        ``exclude`` (``BODY_PARTS``, ``tables_6_7``'s default) and ``counts_lower_bounds`` (classes
+        of ``openimages`` whose image count is a lower bound).
+    trigger_table, trigger_details
+        ``nbkit.subsets.trigger_table`` on the chosen dataset (table, details).
+    timing : mapping
+        Wall-clock seconds (the only key that differs between identical runs).
+
+    Returns
+    -------
+    dict
+    """
+    return {"dataset": params["dataset"], "semantics": params["semantics"],
+            "backend": params["backend"], "dataset_top_m": _top_names(dataset_ranks),
+            "semantics_comparison": semantics_table.to_dict("records"),
+            "openimages_graph_tool_check": dict(graph_tool),
+            "openimages_top_m": _top_names(openimages_ranks),
+            "openimages_min_overlaps": int(params["oi_min_overlaps"]),
+            "tables_6_7": list(tables_6_7),
+            "tables_6_7_setting": {**tables_6_7_setting, "dataset": "openimages-counts",
+                                   "exclude": list(BODY_PARTS), "counts_lower_bounds":
+                                   int((~np.asarray(openimages.counts_exact, dtype=bool)).sum())},
+            "trigger_table_dataset": {"setting": trigger_details["parameters"],
+                                      "table": trigger_table.to_dict("records"),
+                                      "triggers": trigger_details["triggers"]},
+            "timing": dict(timing)}
 
 
 # =============================================================================================

@@ -21,7 +21,7 @@ Examples
 --------
 >>> import numpy as np
 >>> A = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)   # a path a - b - c
->>> solve(A, "exact")["members"].tolist(), solve(A, "approx", runs=5)["size"]
+>>> solve(A, "exact")["members"].tolist(), solve(A, "approx", mis_runs=5)["size"]
 ([0, 2], 2)
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ from .errors import GraphError
 #: 7 s) but on near-random dense ones it does not honour the time limit (40 s over a 3 s limit on a
 #: 1,000-vertex graph of density 0.5, whose clique cover has ~19,000 small cliques). Such models are
 #: recognised by their many clique rows; presolve is switched off above this many.
-PRESOLVE_MAX_ROWS = 8_000
+_PRESOLVE_MAX_ROWS = 8_000
 #: The two solvers: ``"exact"`` (``mis_exact``) and ``"approx"`` (``mis_approx``).
 METHODS = ("exact", "approx")
 
@@ -57,14 +57,14 @@ def _check_adj(adj) -> np.ndarray:
     return A
 
 
-def is_independent(adj, members: Iterable[int]) -> bool:
+def _is_independent(adj, members: Iterable[int]) -> bool:
     """Whether no two ``members`` are adjacent in ``adj``.
 
     Examples
     --------
     >>> import numpy as np
     >>> A = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
-    >>> is_independent(A, [0, 2]), is_independent(A, [0, 1])
+    >>> _is_independent(A, [0, 2]), _is_independent(A, [0, 1])
     (True, False)
     """
     m = np.asarray(list(members), dtype=np.int64)
@@ -152,12 +152,12 @@ def mis_approx(adj, runs: int = 20, seed: int | Sequence[int] = 0,
         if len(s) > len(best):
             best = s
     sub = A if keep is None else A[np.ix_(np.asarray(keep, bool), np.asarray(keep, bool))]
-    ub = clique_partition_bound(sub)
+    ub = _clique_partition_bound(sub)
     return dict(members=np.sort(best), size=int(len(best)), sizes=sizes, upper_bound=int(ub),
                 optimal=bool(len(best) >= ub), solve_s=time.perf_counter() - t0)
 
 
-def clique_partition_bound(adj) -> int:
+def _clique_partition_bound(adj) -> int:
     """An upper bound on the independence number: the size of a greedy clique partition.
 
     An independent set holds at most one vertex of each clique, so the number of cliques that
@@ -167,7 +167,7 @@ def clique_partition_bound(adj) -> int:
     --------
     >>> import numpy as np
     >>> A = np.ones((4, 4), dtype=bool); A[:2, 2:] = A[2:, :2] = False   # two disjoint edges
-    >>> clique_partition_bound(A)
+    >>> _clique_partition_bound(A)
     2
     """
     A = _check_adj(adj)                                 # copy without self-loops
@@ -294,7 +294,7 @@ def _ilp(A: np.ndarray, deadline: float) -> tuple[np.ndarray | None, int, bool, 
     res = milp(c=-np.ones(n), integrality=np.ones(n), bounds=Bounds(0, 1),
                constraints=LinearConstraint(C, -np.inf, 1),
                options=dict(time_limit=float(time_limit), mip_rel_gap=0.0,
-                            presolve=bool(C.shape[0] <= PRESOLVE_MAX_ROWS), disp=False))
+                            presolve=bool(C.shape[0] <= _PRESOLVE_MAX_ROWS), disp=False))
     members = None
     if res.x is not None:
         members = np.flatnonzero(res.x > 0.5)
@@ -355,7 +355,7 @@ def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> d
         sub = A[np.ix_(comp, comp)]
         left = deadline - time.perf_counter()
         g = _greedy_min_degree(sub)
-        gub = clique_partition_bound(sub)
+        gub = _clique_partition_bound(sub)
         if len(g) >= gub:  # greedy meets a clique-partition bound: proven, no solver needed
             m, u, ok, st = g, gub, True, ""
         elif left <= 0:
@@ -375,14 +375,14 @@ def mis_exact(adj, time_limit: float = 10.0, seed: int | Sequence[int] = 0) -> d
         optimal &= ok
         statuses.append(st)
     members = np.sort(np.asarray(members, dtype=np.int64))
-    if not is_independent(A, members):  # a solver bug must never become a wrong answer
+    if not _is_independent(A, members):  # a solver bug must never become a wrong answer
         raise GraphError("internal error: the exact MIS is not independent")
     status = "optimal" if optimal else "; ".join(sorted(set(s for s in statuses if s)))[:300]
     return dict(members=members, size=int(len(members)), optimal=bool(optimal), upper_bound=int(ub),
                 components=n_ilp, status=status, solve_s=time.perf_counter() - t0)
 
 
-def solve(adj, mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0,
+def solve(adj, mis: str = "exact", mis_runs: int = 20, seed: int | Sequence[int] = 0,
           time_limit: float = 10.0, keep: np.ndarray | None = None) -> dict:
     """A maximum independent set of ``adj`` by the solver ``mis`` (``"exact"`` or ``"approx"``).
 
@@ -391,9 +391,9 @@ def solve(adj, mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0
     adj : ndarray of bool (n, n)
         Conflict graph.
     mis : {"exact", "approx"}
-        ``mis_exact`` (HiGHS; ``time_limit``) or ``mis_approx`` (``runs`` random maximal sets).
-    runs, seed, time_limit
-        As ``mis_approx`` / ``mis_exact`` (the exact solver's seed drives its fallback draws).
+        ``mis_exact`` (HiGHS; ``time_limit``) or ``mis_approx`` (``mis_runs`` random maximal sets).
+    mis_runs, seed, time_limit
+        ``mis_approx``'s ``runs`` and ``seed``, ``mis_exact``'s ``time_limit`` (the exact solver's seed drives its fallback draws).
     keep : ndarray of bool (n,), optional
         Vertices that count. ``"approx"`` drops the others from every draw before comparing sizes
         (the authors' Feb-2022 "filter after"); ``"exact"`` solves the MIS of the kept vertices,
@@ -412,7 +412,7 @@ def solve(adj, mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0
     if mis not in METHODS:
         raise GraphError(f"MIS method mis={mis!r}; expected one of {METHODS}")
     if mis == "approx":
-        return mis_approx(adj, runs=runs, seed=seed, keep=keep)
+        return mis_approx(adj, runs=mis_runs, seed=seed, keep=keep)
     if keep is None:
         return mis_exact(adj, time_limit=time_limit, seed=seed)
     sub = np.flatnonzero(np.asarray(keep, dtype=bool))

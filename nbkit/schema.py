@@ -195,35 +195,81 @@ register(Schema("02_cooccurrence", 1, {
                          "empty for class-level counts"),
 }))
 
-#: 03_centrality: (draft from the smoke batch; owner fills docs)
-register(Schema("03_centrality", 1, {
-    "dataset": _f("str", ""),
-    "semantics": _f("str", ""),
-    "backend": _f("str", ""),
-    "dataset_top_m": _f("dict", ""),
-    "semantics_comparison": _f("list", ""),
-    "openimages_graph_tool_check": _f("dict", ""),
-    "openimages_top_m": _f("dict", ""),
-    "openimages_min_overlaps": _f("int", ""),
-    "tables_6_7": _f("list", ""),
-    "tables_6_7_setting": _f("dict", ""),
-    "trigger_table_dataset": _f("dict", ""),
-    "timing": _f("dict", ""),
+#: 03_centrality: centrality rankings, word clouds and Tables 6-7 (built by
+#: ``nbkit.centrality.centrality_results``). Version 2: the settings records name the MIS choices
+#: ``mis`` / ``mis_filter`` / ``mis_runs`` (version 1: ``method`` / ``filter`` / ``runs``).
+register(Schema("03_centrality", 2, {
+    "dataset": _f("str", "the chosen dataset's spec (parameter dataset; sections 1, 3 and 5)"),
+    "semantics": _f("str", "centrality semantics of sections 1-3 and 5: paper, networkx or authors"),
+    "backend": _f("str", "library that computed the centralities: igraph or networkx"),
+    "dataset_top_m": _f("dict", "variant (betweenness, betweenness_WT, ...) -> the chosen dataset's "
+                                "top_m class names, body parts left out (section 1)"),
+    "semantics_comparison": _f("list", "per variant: the top_m names only the run's semantics ranks "
+                                       "there (only_<base>_not_<s>), only another semantics does "
+                                       "(only_<s>), and their Jaccard index (jaccard_<s>)"),
+    "openimages_graph_tool_check": _f("dict", "the kit's betweenness on the authors' Open Images "
+                                              "counts beside graph-tool's recorded values: values, "
+                                              "max_abs_diff, reference (CSV name); without "
+                                              "../shared/realdata: values 3, top3, top3_values, "
+                                              "reference null"),
+    "openimages_top_m": _f("dict", "variant -> top_m class names on the authors' Open Images "
+                                   "counts at oi_min_overlaps (section 2)"),
+    "openimages_min_overlaps": _f("int", "graph edge threshold W of the Open Images sections "
+                                         "(parameter oi_min_overlaps)"),
+    "tables_6_7": _f("list", "Tables 6-7, Open Images rows, one record per variant: table, variant, "
+                             "weighted, dataset, published (names or null) and per semantics "
+                             "(authors, paper) {names, matched, missing, extra}"),
+    "tables_6_7_setting": _f("dict", "the setting of tables_6_7: nbkit.subsets.PAPER_TABLES_6_7 (m, "
+                                     "min_overlaps, trig_overlaps, max_other_overlaps, min_clean, "
+                                     "min_poison, poison_above, min_classes, mis, mis_filter) plus "
+                                     "dataset, exclude, counts_lower_bounds"),
+    "trigger_table_dataset": _f("dict", "section 5, the chosen dataset at the run's thresholds: "
+                                        "setting (m, min_classes, min_overlaps, trig_overlaps, "
+                                        "max_other_overlaps, min_clean, min_poison, exclude, mis, "
+                                        "mis_filter, mis_runs, seed, poison_above, semantics, "
+                                        "counts_exact, n_classes), table (rows variant, n_triggers, "
+                                        "triggers, sizes), triggers (variant -> names)"),
+    "timing": _f("dict", "wall-clock seconds per section (the only values that differ between "
+                         "identical runs)"),
 }))
 
-#: 04_subsets: (draft from the smoke batch; owner fills docs)
+#: 04_subsets: poisonable subsets, the authors' checks, App. D and Figure 14's graph side (built
+#: by ``nbkit.subsets.subsets_results``).
 register(Schema("04_subsets", 1, {
-    "dataset": _f("str", ""),
-    "compare_dataset": _f("str", ""),
-    "triggers_file": _f("str", ""),
-    "best_trigger": _f("dict", ""),
-    "approx_vs_exact": _f("dict", ""),
-    "authors_checks": _f("dict", ""),
-    "multi_trigger": _f("dict", ""),
-    "edge_weight_ablation": _f("dict", ""),
-    "paper_app_d": _f("dict", ""),
-    "app_d_vs_paper": _f("dict", ""),
-    "timing": _f("dict", ""),
+    "dataset": _f("str", "the chosen dataset's spec (parameter dataset)"),
+    "compare_dataset": _f("str?", "the second dataset of sections 3-5 (parameter compare_dataset); "
+                                  "null when it is empty (skipped)"),
+    "triggers_file": _f("str", "name of the triggers file in the run folder (possible_triggers.json, "
+                               "the authors' format, read by notebook 05)"),
+    "best_trigger": _f("dict", "the trigger with the largest poisonable subset: name, id, classes "
+                               "(names), optimal (proven maximum)"),
+    "approx_vs_exact": _f("dict", "dataset spec -> triggers, exact_total, approx_total, "
+                                  "triggers_with_gap, max_gap, all_optimal, subset_sizes (trigger "
+                                  "-> classes), lower_bound_clean_counts; compare_dataset's entry "
+                                  "only when it ran"),
+    "authors_checks": _f("dict", "against the authors' own outputs: feb2022_files, "
+                                 "feb2022_same_triggers, feb2022_theirs_valid, relabel_sets, "
+                                 "relabel_exact_at_least_authors, relabel_exact_larger; empty "
+                                 "without ../shared/realdata"),
+    "multi_trigger": _f("dict", "App. D per dataset and basis ('<spec>' subsets, '<spec> "
+                                "(candidates)'): basis, top, threshold, n_pairs (top x top cells), "
+                                "share_above, distinct_pairs, share_distinct_pairs_above, "
+                                "largest_shared, largest_pair, mean_shared, share_distinct_pairs_any, "
+                                "top_pairs, triggers"),
+    "edge_weight_ablation": _f("dict", "Figure 14, graph side: dataset spec -> one row per W "
+                                       "(min_overlaps, n_triggers, n_nonempty, mean_size, "
+                                       "median_size, max_size, total_classes, all_optimal, "
+                                       "frac_cells_above, frac_pairs_above, largest_pair, "
+                                       "largest_shared)"),
+    "paper_app_d": _f("dict", "the paper's App. D values and printed setting (nbkit.reference): "
+                              "dataset_named, top, min_overlaps, trig_overlaps, centrality, "
+                              "overlap_threshold, n_cells, share_above_pct, largest_shared, "
+                              "largest_pair, basis, note, source"),
+    "app_d_vs_paper": _f("dict", "multi_trigger key -> rows quantity, ours, paper, comparable, "
+                                 "note, dataset, data, paper_dataset, paper_source "
+                                 "(nbkit.subsets.app_d_comparison)"),
+    "timing": _f("dict", "wall-clock seconds per section (the only values that differ between "
+                         "identical runs)"),
 }))
 
 #: 05_train: one trained natural backdoor (paper §5, Tables 8-10, Figures 12-15), written by

@@ -17,19 +17,19 @@ Definitions used throughout (``M`` is the ``Cooccurrence`` matrix, diagonal = im
   ``M[t, c]`` (``c`` with the trigger). Where ``counts_exact`` is False, ``n_c`` and so the clean
   count are lower bounds, reported per class as ``num_clean_is_lower_bound``.
 
-The rule is one frozen ``SubsetRule`` (graph W, trig, tolerance, class filter, MIS solver, runs,
-seed, time limit) with one set of defaults. The solvers live in ``nbkit.mis`` (``mis="exact"``:
+The rule is one frozen ``SubsetRule`` (graph W, trig, tolerance, class filter ``mis_filter``, MIS
+solver ``mis``, its random draws ``mis_runs``, seed, time limit) with one set of defaults. The solvers live in ``nbkit.mis`` (``mis="exact"``:
 HiGHS over clique constraints, with an honest ``optimal`` flag and upper bound; ``"approx"``: the
-authors' largest of ``runs`` random maximal sets). Triggers come from ``nbkit.centrality``
+authors' largest of ``mis_runs`` random maximal sets). Triggers come from ``nbkit.centrality``
 rankings (``rank_triggers``, ``trigger_table``, ``tables_6_7`` combine the two).
 
 Class filter (``min_clean`` / ``min_poison``; paper Tables 6-7 list classes with >= 200 clean and
->= 50 poison images). ``filter="before"`` (default, what the tables mean: the subset is an
-independent set of *eligible* classes) restricts the candidates first; ``filter="after"`` is the
+>= 50 poison images). ``mis_filter="before"`` (default, what the tables mean: the subset is an
+independent set of *eligible* classes) restricts the candidates first; ``mis_filter="after"`` is the
 authors' Feb-2022 code, which drew each random maximal set over all candidates and then dropped the
 ineligible classes from it (smaller sets). For the exact solver both give the same size, because the
 best independent set counted on eligible classes only is the MIS of the eligible classes.
-``filter="none"`` keeps every candidate.
+``mis_filter="none"`` keeps every candidate.
 
 Examples
 --------
@@ -39,8 +39,10 @@ Examples
 >>> co = Cooccurrence(M, list("tabc"), list("tabc"))
 >>> candidates(co, "t", trig_overlaps=50).tolist()
 [1, 2, 3]
->>> independent_set(co, [1, 2, 3], max_other_overlaps=10)["classes"]
-[2, 3]
+>>> s = poisonable_subsets(co, "t", trig_overlaps=50, max_other_overlaps=10, min_clean=0,
+...                        min_poison=0, progress=False)
+>>> [c["name"] for c in s[0]["classes"]]
+['b', 'c']
 """
 from __future__ import annotations
 
@@ -86,11 +88,11 @@ class SubsetRule:
         conflict (-1: any shared image is a conflict).
     min_clean, min_poison : int
         Class filter: ``n_c - M[t, c] >= min_clean`` and ``M[t, c] >= min_poison``.
-    filter : {"before", "after", "none"}
+    mis_filter : {"before", "after", "none"}
         Where the class filter applies (module docstring).
     mis : {"exact", "approx"}
         The solver (``nbkit.mis.solve``).
-    runs, seed : int
+    mis_runs, seed : int
         Random maximal sets of the approximation and their seed.
     time_limit : float
         Seconds for the exact solver per trigger.
@@ -98,14 +100,12 @@ class SubsetRule:
     Raises
     ------
     GraphError
-        When ``mis`` or ``filter`` is not one of its choices.
+        When ``mis`` or ``mis_filter`` is not one of its choices.
 
     Examples
     --------
-    >>> SubsetRule().mis, SubsetRule(mis="approx", runs=5).runs
+    >>> SubsetRule().mis, SubsetRule(mis="approx", mis_runs=5).mis_runs
     ('exact', 5)
-    >>> SubsetRule.of(method="approx").mis          # the old keyword, for callers not yet renamed
-    'approx'
     """
 
     min_overlaps: int | None = 10
@@ -113,29 +113,22 @@ class SubsetRule:
     max_other_overlaps: int = 40
     min_clean: int = 200
     min_poison: int = 50
-    filter: str = "before"
+    mis_filter: str = "before"
     mis: str = "exact"
-    runs: int = 20
+    mis_runs: int = 20
     seed: int = 0
     time_limit: float = 10.0
 
     def __post_init__(self):
         if self.mis not in METHODS:
             raise GraphError(f"MIS method mis={self.mis!r}; expected one of {METHODS}")
-        if self.filter not in FILTERS:
-            raise GraphError(f"filter={self.filter!r}; expected one of {FILTERS}")
+        if self.mis_filter not in FILTERS:
+            raise GraphError(f"mis_filter={self.mis_filter!r}; expected one of {FILTERS}")
 
     @classmethod
     def of(cls, rule: "SubsetRule | None" = None, **changes) -> "SubsetRule":
-        """``rule`` (default ``SubsetRule()``) with ``changes``; ``method=`` is read as ``mis=``.
-
-        ``method`` is the spelling of callers outside this module's owners (curate, notebooks 03-05,
-        ``PAPER_TABLES_6_7``) until they are renamed; an unknown key is a GraphError naming it.
-        """
-        if "method" in changes:
-            if "mis" in changes:
-                raise GraphError("give the MIS solver once: mis= (method= is its old name)")
-            changes["mis"] = changes.pop("method")
+        """``rule`` (default ``SubsetRule()``) with ``changes`` (field names); an unknown key is a
+        GraphError naming it and the fields."""
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(changes) - fields)
         if unknown:
@@ -245,8 +238,8 @@ def candidates(co: Cooccurrence, trigger, trig_overlaps: int | None,
 
 # ---------------------------------------------------------------------------------------------
 # on a Cooccurrence
-def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int,
-                    mis: str = "exact", runs: int = 20, seed: int | Sequence[int] = 0,
+def _independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int,
+                    mis: str = "exact", mis_runs: int = 20, seed: int | Sequence[int] = 0,
                     time_limit: float = 10.0, min_overlaps: int | None = None,
                     keep: np.ndarray | None = None) -> dict:
     """The largest set of ``classes`` no two of which conflict.
@@ -260,8 +253,8 @@ def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int
         Tolerance: pairs co-occurring in at most this many images do not conflict.
     mis : {"exact", "approx"}
         ``"exact"``: HiGHS integer program (``optimal`` says whether it was proven);
-        ``"approx"``: the authors' largest of ``runs`` random maximal independent sets.
-    runs : int
+        ``"approx"``: the authors' largest of ``mis_runs`` random maximal independent sets.
+    mis_runs : int
         Random maximal sets drawn by ``"approx"`` (authors: 20).
     seed : int or sequence of int
         Seed of the random draws (recorded by callers).
@@ -291,14 +284,14 @@ def independent_set(co: Cooccurrence, classes: Sequence, max_other_overlaps: int
     >>> from nbkit.cooccurrence import Cooccurrence
     >>> M = np.array([[300, 40, 0], [40, 300, 5], [0, 5, 300]])
     >>> co = Cooccurrence(M, list("abc"), list("abc"))
-    >>> independent_set(co, ["a", "b", "c"], max_other_overlaps=10)["classes"]
+    >>> _independent_set(co, ["a", "b", "c"], max_other_overlaps=10)["classes"]
     [0, 2]
     """
     ids = np.asarray([_resolve(co, c) for c in classes], dtype=np.int64)
     if len(set(ids.tolist())) != len(ids):
-        raise DataError(co.name, "independent_set: classes are repeated", "distinct classes")
+        raise DataError(co.name, "_independent_set: classes are repeated", "distinct classes")
     A = conflict_matrix(co, ids, max_other_overlaps, min_overlaps)
-    out = solve(A, mis, runs=runs, seed=seed, time_limit=time_limit, keep=keep)
+    out = solve(A, mis, mis_runs=mis_runs, seed=seed, time_limit=time_limit, keep=keep)
     out["classes"] = sorted(int(c) for c in ids[out.pop("members")])
     out["method"] = mis
     return out
@@ -348,8 +341,8 @@ def poisonable_subsets(co: Cooccurrence, triggers, rule: SubsetRule | None = Non
     progress : bool
         Show a tqdm bar over triggers.
     **settings
-        Changes to ``rule`` by field name (``SubsetRule.of``; ``method=`` is read as ``mis=``), for
-        callers that pass the rule's settings one by one.
+        Changes to ``rule`` by field name (``SubsetRule.of``), for callers that pass the rule's
+        settings one by one.
 
     Returns
     -------
@@ -393,7 +386,7 @@ def eligible(co: Cooccurrence, trigger, rule: SubsetRule | None = None, **settin
     (ndarray of int, ndarray of bool)
         ``candidates(co, trigger, rule.trig_overlaps, rule.min_overlaps)`` and, per candidate,
         ``n_c - M[t, c] >= min_clean and M[t, c] >= min_poison`` (all True under
-        ``filter="none"``). ``n_c`` is ``co``'s count, raised to a row's largest pair count where
+        ``mis_filter="none"``). ``n_c`` is ``co``'s count, raised to a row's largest pair count where
         it cannot be an image count (flagged as a lower bound).
 
     Examples
@@ -412,7 +405,7 @@ def _eligible(co: Cooccurrence, t: int, rule: SubsetRule, n: np.ndarray):
     cand = candidates(co, t, rule.trig_overlaps, rule.min_overlaps)
     w = co.M[t, cand]
     ok = ((n[cand] - w) >= rule.min_clean) & (w >= rule.min_poison)
-    if rule.filter == "none":
+    if rule.mis_filter == "none":
         ok[:] = True
     return cand, ok
 
@@ -421,9 +414,9 @@ def _subset_entry(co: Cooccurrence, t: int, cent, rule: SubsetRule, n: np.ndarra
                   exact: np.ndarray, include_trigger: bool, compare: bool) -> dict:
     """One trigger's ``poisonable_subsets`` record."""
     cand, ok = _eligible(co, t, rule, n)
-    pool = cand[ok] if rule.filter == "before" else cand
-    keep = ok if rule.filter == "after" else None
-    res = {m: independent_set(co, pool, rule.max_other_overlaps, mis=m, runs=rule.runs,
+    pool = cand[ok] if rule.mis_filter == "before" else cand
+    keep = ok if rule.mis_filter == "after" else None
+    res = {m: _independent_set(co, pool, rule.max_other_overlaps, mis=m, mis_runs=rule.mis_runs,
                               seed=(int(rule.seed), int(t)), time_limit=rule.time_limit,
                               min_overlaps=rule.min_overlaps, keep=keep)
            for m in (METHODS if compare else (rule.mis,))}
@@ -492,7 +485,7 @@ def rank_triggers(co: Cooccurrence, measure: str = "betweenness", weighted: bool
     return top_s
 
 
-def authors_feb2022_triggers(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
+def _authors_feb2022_triggers(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
                              betweenness: pd.Series | None = None,
                              threshold: float = 1e-4) -> pd.Series:
     """Triggers of the authors' Feb-2022 rule: betweenness ``> 1e-4`` on the thresholded view.
@@ -523,8 +516,8 @@ def authors_feb2022_triggers(co: Cooccurrence, min_trig_overlap: int, max_other_
     return b.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
 
 
-def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
-                         runs: int = 20, seed: int = 0, min_clean: int = 250,
+def _authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_overlap: int,
+                         mis_runs: int = 20, seed: int = 0, min_clean: int = 250,
                          min_poison: int = 49, mis: str = "approx",
                          betweenness: pd.Series | None = None, progress: bool = False) -> list[dict]:
     """The rule behind the authors' Feb-2022 ``possible_triggers_minTrigOverlap*_maxOtherOverlap*``.
@@ -533,9 +526,9 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
     * triggers: classes with (graph-tool normalised) betweenness ``> 1e-4`` on the view of that
       graph with edges ``M > min_trig_overlap``;
     * candidates: the trigger's neighbours in that view;
-    * subset: largest of ``runs`` random maximal independent sets of the candidates in the graph
+    * subset: largest of ``mis_runs`` random maximal independent sets of the candidates in the graph
       (every graph edge is a conflict), each filtered by ``n_c - M[t, c] >= min_clean`` and
-      ``M[t, c] >= min_poison`` (``filter="after"``). ``mis="exact"`` gives the true maximum.
+      ``M[t, c] >= min_poison`` (``mis_filter="after"``). ``mis="exact"`` gives the true maximum.
 
     The authors' subgraph also held the trigger vertex itself, which never passed the clean
     filter (its clean count is 0); it only made some of their draws empty, so it is left out here.
@@ -545,7 +538,7 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
     co : Cooccurrence
     min_trig_overlap, max_other_overlap : int
         The file name's ``minTrigOverlap`` and ``maxOtherOverlap``.
-    runs, seed : int
+    mis_runs, seed : int
     min_clean, min_poison : int
         250 and 49 in the Feb-2022 files.
     mis : {"approx", "exact"}
@@ -559,10 +552,11 @@ def authors_feb2022_rule(co: Cooccurrence, min_trig_overlap: int, max_other_over
         As ``poisonable_subsets``; every trigger above the threshold is listed, also those whose
         subset is empty (the authors' files list them too).
     """
-    trig = authors_feb2022_triggers(co, min_trig_overlap, max_other_overlap, betweenness)
+    trig = _authors_feb2022_triggers(co, min_trig_overlap, max_other_overlap, betweenness)
     rule = SubsetRule(min_overlaps=max_other_overlap, trig_overlaps=min_trig_overlap,
                       max_other_overlaps=max_other_overlap - 1, min_clean=min_clean,
-                      min_poison=min_poison, filter="after", mis=mis, runs=runs, seed=seed)
+                      min_poison=min_poison, mis_filter="after", mis=mis, mis_runs=mis_runs,
+                      seed=seed)
     return poisonable_subsets(co, trig, rule, compare=False, progress=progress)
 
 
@@ -610,7 +604,7 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
         paper's "> 50" on top of a ``min_poison`` filter before the MIS); ``None``: every class.
     progress : bool
     **settings
-        Changes to ``rule`` (``SubsetRule.of``; ``method=`` is read as ``mis=``).
+        Changes to ``rule`` (``SubsetRule.of``).
 
     Returns
     -------
@@ -636,8 +630,8 @@ def trigger_table(co: Cooccurrence, variants: pd.DataFrame | None = None, m: int
     params = dict(m=m, min_classes=min_classes, min_overlaps=rule.min_overlaps,
                   trig_overlaps=rule.trig_overlaps, max_other_overlaps=rule.max_other_overlaps,
                   min_clean=rule.min_clean, min_poison=rule.min_poison,
-                  exclude=list(map(str, exclude)), method=rule.mis, filter=rule.filter,
-                  runs=rule.runs, seed=rule.seed, poison_above=poison_above,
+                  exclude=list(map(str, exclude)), mis=rule.mis, mis_filter=rule.mis_filter,
+                  mis_runs=rule.mis_runs, seed=rule.seed, poison_above=poison_above,
                   semantics=variants.attrs.get("semantics", semantics),
                   counts_exact=int(np.sum(co.counts_exact)), n_classes=co.n_classes)
     return pd.DataFrame(rows), {"triggers": trig, "subsets": by_id, "parameters": params}
@@ -666,7 +660,7 @@ def _table_rows(co: Cooccurrence, cand: Mapping[str, pd.Series], by_id: Mapping[
 #: >= 5 classes, exact MIS, people and body parts (``BODY_PARTS``) excluded.
 PAPER_TABLES_6_7 = dict(m=50, min_overlaps=15, trig_overlaps=0, max_other_overlaps=-1,
                         min_clean=200, min_poison=50, poison_above=50, min_classes=5,
-                        method="exact", filter="before")
+                        mis="exact", mis_filter="before")
 
 
 def _published_openimages() -> dict:
@@ -706,7 +700,7 @@ def tables_6_7(co: Cooccurrence | None = None, published: Mapping[str, Sequence[
         ``co.name``.
     progress : bool
     **setting
-        Overrides of ``PAPER_TABLES_6_7`` (e.g. ``method="approx"``).
+        Overrides of ``PAPER_TABLES_6_7`` (e.g. ``mis="approx"``).
 
     Returns
     -------
@@ -747,7 +741,7 @@ def tables_6_7(co: Cooccurrence | None = None, published: Mapping[str, Sequence[
     return out
 
 
-def compare_trigger_tables(ours: Mapping[str, Sequence[str]],
+def _compare_trigger_tables(ours: Mapping[str, Sequence[str]],
                            reference: Mapping[str, Sequence[str] | None]) -> pd.DataFrame:
     """Matched / missing / extra trigger names per variant (``compare_names`` for each column).
 
@@ -1042,7 +1036,7 @@ def load_triggers_json(path) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------
 # checks against the authors' files, summaries and figures (notebook 04)
-def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int = 0,
+def _compare_with_authors_json(co: Cooccurrence, path, mis_runs: int = 20, seed: int = 0,
                               exact: bool = True) -> dict:
     """Rerun the authors' Feb-2022 rule for one of their ``possible_triggers_minTrigOverlap{a}_
     maxOtherOverlap{b}.json`` files and compare.
@@ -1057,7 +1051,7 @@ def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int 
         The authors' Open Images matrix (``openimages-counts``).
     path : path-like
         One of the 24 files (the thresholds are read from its name).
-    runs, seed : int
+    mis_runs, seed : int
         Of our approximation.
     exact : bool
         Also compute the exact maximum under the same rule.
@@ -1075,7 +1069,7 @@ def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int 
                         "possible_triggers_minTrigOverlap{a}_maxOtherOverlap{b}.json")
     mt, mo = map(int, nums[0])
     theirs = load_triggers_json(path)
-    ours = authors_feb2022_rule(co, mt, mo, runs=runs, seed=seed)
+    ours = _authors_feb2022_rule(co, mt, mo, mis_runs=mis_runs, seed=seed)
     valid = True
     for e in theirs:
         t = int(e["trigger"]["id"])
@@ -1093,10 +1087,259 @@ def compare_with_authors_json(co: Cooccurrence, path, runs: int = 20, seed: int 
            "classes_theirs": int(sum(len(e["classes"]) for e in theirs)),
            "classes_ours_approx": int(sum(len(e["classes"]) for e in ours))}
     if exact:
-        ex = authors_feb2022_rule(co, mt, mo, mis="exact")
+        ex = _authors_feb2022_rule(co, mt, mo, mis="exact")
         out["classes_ours_exact"] = int(sum(len(e["classes"]) for e in ex))
         out["all_optimal"] = bool(all(e["optimal"] for e in ex))
     return out
+
+
+#: The authors' outputs notebook 04 checks against, under the shared real-data folder.
+_AUTHORS_REFERENCE = "naturalbackdoors_reference"
+_RELABEL_MIS_SETS = "notebook_outputs/oi_gt_mis_sets_minTrig50_maxOther15_relabel_ipynb.csv"
+
+
+def authors_checks(co: Cooccurrence, seed: int = 0, n_golden: int | None = None,
+                   exact: bool = True) -> tuple[dict, pd.DataFrame | None, pd.DataFrame | None]:
+    """Notebook 04, section 3: the kit against the authors' Feb-2022 files and relabel MIS sizes.
+
+    Both need ``naturalbackdoors_reference`` in the shared real-data folder
+    (``nbkit.centrality.realdata_file``); without it nothing is checked.
+
+    * ``_compare_with_authors_json`` for their ``possible_triggers_minTrig*.json`` files (all 24,
+      or the first ``n_golden`` at ``minTrigOverlap50``): same trigger sets, their classes valid.
+    * Their ``relabel.ipynb`` MIS sizes (graph >= 15, candidates > 50, every graph edge a conflict,
+      no filter, trigger counted): the exact MIS must be at least as large as every set they
+      printed.
+
+    Parameters
+    ----------
+    co : Cooccurrence
+        The authors' Open Images matrix (``openimages-counts``).
+    seed : int
+        Of our random draws.
+    n_golden : int, optional
+        How many Feb-2022 files (None: all).
+    exact : bool
+        Also solve the Feb-2022 rule exactly (``_compare_with_authors_json``).
+
+    Returns
+    -------
+    (dict, DataFrame or None, DataFrame or None)
+        ``checks`` (``feb2022_files``, ``feb2022_same_triggers``, ``feb2022_theirs_valid``,
+        ``relabel_sets``, ``relabel_exact_at_least_authors``, ``relabel_exact_larger``; empty
+        without the data), the Feb-2022 table and the relabel table (None without the data).
+    """
+    ref = C.realdata_file(_AUTHORS_REFERENCE)
+    if ref is None:
+        return {}, None, None
+    files = sorted((ref / "possible_triggers" / "openimages").glob("possible_triggers_minTrig*.json"))
+    pick = files if n_golden is None else [f for f in files if "minTrigOverlap50_" in f.name][:n_golden]
+    golden = pd.DataFrame([_compare_with_authors_json(co, f, seed=seed, exact=exact) for f in pick])
+    rel = pd.read_csv(ref / _RELABEL_MIS_SETS)
+    rs = poisonable_subsets(co, rel["trigger_index"].tolist(), trig_overlaps=50, max_other_overlaps=14,
+                            min_overlaps=15, mis_filter="none", include_trigger=True, seed=seed,
+                            progress=False)
+    by = {e["trigger"]["id"]: e for e in rs}
+    ids = rel["trigger_index"]
+    relcmp = pd.DataFrame({"trigger": rel["trigger_name"], "authors_incl_trigger": rel["set_size_incl_trigger"],
+                           "exact_incl_trigger": [len(by[i]["classes"]) for i in ids],
+                           "approx_incl_trigger": [by[i]["approx_size"] + 1 for i in ids],
+                           "optimal": [by[i]["optimal"] for i in ids]})
+    checks = {"feb2022_files": int(len(golden)),
+              "feb2022_same_triggers": bool(golden["same_triggers"].all()),
+              "feb2022_theirs_valid": bool(golden["theirs_valid"].all()),
+              "relabel_sets": int(len(relcmp)),
+              "relabel_exact_at_least_authors": bool((relcmp.exact_incl_trigger >= relcmp.authors_incl_trigger).all()),
+              "relabel_exact_larger": int((relcmp.exact_incl_trigger > relcmp.authors_incl_trigger).sum())}
+    return checks, golden, relcmp
+
+
+def file_tag(text: str) -> str:
+    """``text`` with every character that is not a letter or digit replaced by ``_`` (file names).
+
+    >>> file_tag("openimages-counts (candidates)")
+    'openimages_counts__candidates_'
+    """
+    return "".join(ch if ch.isalnum() else "_" for ch in str(text))
+
+
+def app_d_overlaps(subsets_by_dataset: Sequence[tuple[str, Sequence[dict] | None]], top: int,
+                   threshold: int = 30) -> tuple[list[dict], pd.DataFrame]:
+    """Notebook 04, section 4: App. D's multi-trigger overlaps, per dataset and basis.
+
+    For every dataset with subsets, the top ``k`` triggers (``top``, or fewer when fewer have a
+    positive centrality) are compared on both bases of ``multi_trigger_overlap``: ``"subsets"``
+    (the classes of each poisonable subset) and ``"candidates"`` (every eligible candidate).
+
+    Parameters
+    ----------
+    subsets_by_dataset : sequence of (dataset spec, ``poisonable_subsets`` output or None)
+        None (a dataset not run) is skipped.
+    top : int
+    threshold : int
+        Pairs sharing more than this many classes (paper: 30).
+
+    Returns
+    -------
+    records : list of dict
+        Per dataset and basis: ``key`` (the spec, ``" (candidates)"`` appended for that basis),
+        ``dataset``, ``basis``, ``top`` (k), ``overlap`` (``multi_trigger_overlap``), ``summary``
+        (``multi_trigger_summary``), ``tag`` (for file names).
+    table : pandas.DataFrame
+        One row per record: data, its kind (``nbkit.datasets.data_kind``), triggers, pairs
+        (k x k cells), the shares above ``threshold`` (cells, distinct pairs), the largest pair.
+    """
+    out = []
+    for spec, ss in subsets_by_dataset:
+        if ss is None:
+            continue
+        k = min(top, sum(1 for e in ss if (e["centrality"] or 0) > 0)) or min(top, len(ss))
+        for basis in ("subsets", "candidates"):
+            mt = multi_trigger_overlap(ss, top=k, threshold=threshold, basis=basis)
+            cand = basis == "candidates"
+            out.append({"key": f"{spec} (candidates)" if cand else spec, "dataset": spec,
+                        "basis": basis, "top": k, "overlap": mt, "summary": multi_trigger_summary(mt),
+                        "tag": file_tag(spec) + ("_candidates" if cand else "")})
+    return out, _app_d_summary_table(out, threshold)
+
+
+def _app_d_summary_table(overlaps: Sequence[Mapping[str, Any]], threshold: int) -> pd.DataFrame:
+    """One row per ``app_d_overlaps`` record: data, its kind, pairs, shares, the largest pair."""
+    rows = []
+    for r in overlaps:
+        summ = r["summary"]
+        rows.append({"data": r["key"], "kind": data_kind(r["dataset"]), "triggers": r["top"],
+                     "pairs (k x k)": summ["n_pairs"],
+                     f"share > {threshold}": round(summ["share_above"], 3),
+                     "distinct pairs": summ["distinct_pairs"],
+                     f"share distinct > {threshold}": round(summ["share_distinct_pairs_above"], 3),
+                     "largest shared": summ["largest_shared"],
+                     "largest pair": " + ".join(summ["largest_pair"])})
+    return pd.DataFrame(rows)
+
+
+def _approx_vs_exact_summary(subsets: Sequence[dict]) -> dict:
+    """Totals of ``poisonable_subsets(..., compare=True)``: exact against the approximation.
+
+    Returns
+    -------
+    dict
+        ``triggers``, ``exact_total``, ``approx_total`` (classes over all triggers),
+        ``triggers_with_gap`` (where the approximation misses the maximum), ``max_gap``,
+        ``all_optimal``, ``subset_sizes`` (trigger name -> classes), ``lower_bound_clean_counts``
+        (classes whose clean count is a lower bound).
+
+    Examples
+    --------
+    >>> e = {"trigger": {"name": "t"}, "size": 2, "exact_size": 2, "approx_size": 1, "gap": 1,
+    ...      "optimal": True, "classes": [{"num_clean_is_lower_bound": False}] * 2}
+    >>> _approx_vs_exact_summary([e])["triggers_with_gap"]
+    1
+    """
+    ss = list(subsets)
+    return {"triggers": len(ss), "exact_total": int(sum(e["exact_size"] for e in ss)),
+            "approx_total": int(sum(e["approx_size"] for e in ss)),
+            "triggers_with_gap": int(sum(e["gap"] > 0 for e in ss)),
+            "max_gap": int(max([e["gap"] for e in ss] or [0])),
+            "all_optimal": bool(all(e["optimal"] for e in ss)),
+            "subset_sizes": {e["trigger"]["name"]: e["size"] for e in ss},
+            "lower_bound_clean_counts": int(sum(c["num_clean_is_lower_bound"] for e in ss
+                                                for c in e["classes"]))}
+
+
+def approx_vs_exact_text(name: str, subsets: Sequence[dict]) -> str:
+    """One line: classes found exactly and approximately, the triggers the approximation misses."""
+    s = _approx_vs_exact_summary(subsets)
+    n_opt = sum(bool(e["optimal"]) for e in subsets)
+    return (f"{name}: exact {s['exact_total']} classes vs approx {s['approx_total']}; "
+            f"{s['triggers_with_gap']} of {s['triggers']} triggers where the approximation misses "
+            f"the maximum; {n_opt} proven optimal")
+
+
+def notebook_settings(params: Mapping[str, Any]) -> dict:
+    """Notebook 04's effective settings from its parameters (``runs.load_params``).
+
+    ``smoke`` shrinks the expensive parts: at most 10 triggers, every other ablation threshold,
+    at most 5 s per exact solve, 2 of the authors' Feb-2022 files, solved approximately only.
+
+    Returns
+    -------
+    dict
+        ``rule`` (``SubsetRule``: ``trig_overlaps`` -1 read as None, every graph neighbour),
+        ``rank`` (``rank_triggers``'s settings but ``top``), ``ablation`` (``edge_weight_ablation``'s
+        but ``mins`` and ``threshold``), ``top_m``, ``mins`` (the ablation's W, from
+        ``ablation_mins``), ``n_golden`` (None: all of the authors' files), ``exact_golden``.
+
+    Examples
+    --------
+    >>> p = {"trig_overlaps": -1, "max_other_overlaps": 40, "min_overlaps": 15, "mis": "exact",
+    ...      "mis_runs": 20, "seed": 0, "time_limit": 10.0, "min_clean": 200, "min_poison": 50,
+    ...      "mis_filter": "before", "centrality": "betweenness", "weighted": False,
+    ...      "exclude_body_parts": False, "semantics": "paper", "top_m": 25,
+    ...      "ablation_mins": "20,30,40,50,60", "smoke": True}
+    >>> s = notebook_settings(p)
+    >>> s["top_m"], s["mins"], s["rule"].time_limit, s["rule"].trig_overlaps, s["n_golden"]
+    (10, [20, 40, 60], 5.0, None, 2)
+    """
+    smoke = bool(params.get("smoke", False))
+    trig = int(params["trig_overlaps"])
+    mins = [int(x) for x in str(params["ablation_mins"]).split(",") if x.strip()]
+    time_limit = float(params["time_limit"])
+    rule = SubsetRule(min_overlaps=int(params["min_overlaps"]), trig_overlaps=None if trig < 0 else trig,
+                      max_other_overlaps=int(params["max_other_overlaps"]),
+                      min_clean=int(params["min_clean"]), min_poison=int(params["min_poison"]),
+                      mis_filter=params["mis_filter"], mis=params["mis"],
+                      mis_runs=int(params["mis_runs"]), seed=int(params["seed"]),
+                      time_limit=min(time_limit, 5.0) if smoke else time_limit)
+    top = min(int(params["top_m"]), 10) if smoke else int(params["top_m"])
+    rank = dict(measure=params["centrality"], weighted=bool(params["weighted"]),
+                exclude_body_parts=bool(params["exclude_body_parts"]), semantics=params["semantics"])
+    return {"rule": rule, "rank": dict(rank, min_overlaps=rule.min_overlaps), "top_m": top,
+            "ablation": dict(rank, top=top, rule=rule), "mins": mins[::2] if smoke else mins,
+            "n_golden": 2 if smoke else None, "exact_golden": not smoke}
+
+
+def subsets_results(params: Mapping[str, Any], *, subsets: Sequence[dict],
+                    compare_subsets: Sequence[dict] | None, checks: Mapping,
+                    overlaps: Sequence[Mapping], ablation: Mapping[str, pd.DataFrame],
+                    timing: Mapping) -> dict:
+    """Notebook 04's ``results.json`` (schema ``04_subsets`` in ``nbkit.schema``).
+
+    Parameters
+    ----------
+    params : mapping
+        The run's parameters (``dataset``, ``compare_dataset``, and those ``app_d_comparison`` reads).
+    subsets, compare_subsets
+        ``poisonable_subsets(..., compare=True)`` on the dataset and on ``compare_dataset`` (None
+        when it was skipped).
+    checks : mapping
+        ``authors_checks``'s first value.
+    overlaps : sequence of dict
+        ``app_d_overlaps``.
+    ablation : mapping dataset -> DataFrame
+        ``edge_weight_ablation`` per dataset.
+    timing : mapping
+        Wall-clock seconds.
+
+    Returns
+    -------
+    dict
+    """
+    ds, cmp_ds = params["dataset"], params.get("compare_dataset") or None
+    best = subsets[0]
+    multi = {r["key"]: r["summary"] for r in overlaps}
+    return {"dataset": ds, "compare_dataset": cmp_ds, "triggers_file": "possible_triggers.json",
+            "best_trigger": {"name": best["trigger"]["name"], "id": best["trigger"]["id"],
+                             "classes": [c["name"] for c in best["classes"]], "optimal": best["optimal"]},
+            "approx_vs_exact": {ds: _approx_vs_exact_summary(subsets),
+                                **({cmp_ds: _approx_vs_exact_summary(compare_subsets)}
+                                   if compare_subsets else {})},
+            "authors_checks": dict(checks), "multi_trigger": multi,
+            "edge_weight_ablation": {k: v.to_dict("records") for k, v in ablation.items()},
+            "paper_app_d": _app_d_paper(),
+            "app_d_vs_paper": {k: app_d_comparison(v, params, k).to_dict("records")
+                               for k, v in multi.items()},
+            "timing": dict(timing)}
 
 
 def multi_trigger_summary(mt: Mapping[str, Any], top_pairs: int = 10) -> dict:
@@ -1132,7 +1375,7 @@ def multi_trigger_summary(mt: Mapping[str, Any], top_pairs: int = 10) -> dict:
             "triggers": list(mt["triggers"])}
 
 
-def app_d_paper() -> dict:
+def _app_d_paper() -> dict:
     """The paper's App. D numbers and its printed setting, as plain values (from ``nbkit.reference``).
 
     The setting is the one App. D prints: the top 25 poisonable subsets, 15 minimum class overlaps
@@ -1150,7 +1393,7 @@ def app_d_paper() -> dict:
 
     Examples
     --------
-    >>> p = app_d_paper()
+    >>> p = _app_d_paper()
     >>> p["top"], p["min_overlaps"], p["trig_overlaps"], p["centrality"], p["share_above_pct"]
     (25, 15, 40, 'betweenness', 88)
     """
@@ -1165,7 +1408,7 @@ def app_d_paper() -> dict:
             "note": d["largest_overlap_pair"]["note"], "source": d["largest_overlap"]["source"]}
 
 
-def app_d_setting(params: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> dict:
+def _app_d_setting(params: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> dict:
     """Our App. D setting in the paper's terms, from a run's parameters (and its summary).
 
     Parameters
@@ -1210,16 +1453,16 @@ def _setting_text(key: str, v: Any) -> str:
     return str(v)
 
 
-def app_d_differences(setting: Mapping[str, Any]) -> list[str]:
-    """Where ``setting`` (``app_d_setting``) differs from the paper's printed App. D setting.
+def _app_d_differences(setting: Mapping[str, Any]) -> list[str]:
+    """Where ``setting`` (``_app_d_setting``) differs from the paper's printed App. D setting.
 
     Examples
     --------
-    >>> app_d_differences({"top": 25, "min_overlaps": 10, "trig_overlaps": None,
+    >>> _app_d_differences({"top": 25, "min_overlaps": 10, "trig_overlaps": None,
     ...                    "centrality": "betweenness", "overlap_threshold": 30, "basis": "subsets"})
     ['W 10 (paper 15)', 'trig every graph neighbour (paper 40)']
     """
-    paper = app_d_paper()
+    paper = _app_d_paper()
     return [f"{_APP_D_SETTING_NAMES[k]} {_setting_text(k, setting.get(k))} (paper {paper[k]})"
             for k in _APP_D_SETTING_NAMES if setting.get(k) != paper[k]]
 
@@ -1239,7 +1482,7 @@ def app_d_comparison(summary: Mapping[str, Any], params: Mapping[str, Any],
     summary : mapping
         ``multi_trigger_summary`` output.
     params : mapping
-        The run's parameters (see ``app_d_setting``).
+        The run's parameters (see ``_app_d_setting``).
     dataset : str, optional
         Our dataset spec; default ``params["dataset"]``.
 
@@ -1251,9 +1494,9 @@ def app_d_comparison(summary: Mapping[str, Any], params: Mapping[str, Any],
     """
     ds = str(dataset if dataset is not None else params.get("dataset", ""))
     kind = data_kind(ds)
-    paper = app_d_paper()
-    ours_set = app_d_setting(params, summary)
-    differs = app_d_differences(ours_set)
+    paper = _app_d_paper()
+    ours_set = _app_d_setting(params, summary)
+    differs = _app_d_differences(ours_set)
     same = not differs
     other = ("setting differs from the paper's: " + ", ".join(differs)) if differs else ""
     thr = ours_set["overlap_threshold"]
@@ -1304,12 +1547,12 @@ def app_d_text(summary: Mapping[str, Any], params: Mapping[str, Any],
     **Ours** (toyscenes, toy scenes): the top 4 triggers by betweenness, W 10, trig every graph neighbour, ...
     """
     ds = str(dataset if dataset is not None else params.get("dataset", ""))
-    st = app_d_setting(params, summary)
-    p = app_d_paper()
+    st = _app_d_setting(params, summary)
+    p = _app_d_paper()
     pair = " + ".join(map(str, summary.get("largest_pair") or [])) or "(no pair)"
     share = summary.get("share_above")
     share = "n/a" if share is None else f"{100 * float(share):.0f} %"
-    differs = app_d_differences(st)
+    differs = _app_d_differences(st)
     text = (f"**Ours** ({ds}, {data_kind(ds)}): the top {st['top']} triggers by {st['centrality']}, "
             f"W {st['min_overlaps']}, trig {_setting_text('trig_overlaps', st['trig_overlaps'])}, "
             f"counted on the {st['basis']}: {share} of the {summary.get('n_pairs')} trigger-pair cells "

@@ -42,6 +42,7 @@ def _int_at_least(low: int, what: str):
 
 _count = _int_at_least(0, "number of images")
 _top = _int_at_least(1, "number of triggers")
+_top_runs = _int_at_least(1, "number of random maximal sets")
 _tolerance = _int_at_least(-1, "tolerance (-1: any shared image is a conflict)")
 
 
@@ -120,9 +121,10 @@ def add_parser(subparsers) -> None:
                         "conflict")
     g.add_argument("--mis", choices=METHODS, default=d.mis,
                    help="exact: maximum independent set by integer programming (HiGHS), proven "
-                        "optimal or flagged; approx: the authors' largest of --runs random maximal "
+                        "optimal or flagged; approx: the authors' largest of --mis-runs random maximal "
                         "independent sets")
-    g.add_argument("--runs", type=int, default=d.runs, help="random maximal sets (approx)")
+    g.add_argument("--mis-runs", type=_top_runs, default=d.mis_runs, metavar="N",
+                   help="random maximal sets drawn by the approximation (>= 1)")
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the random draws")
     g.add_argument("--time-limit", type=float, default=d.time_limit, metavar="S",
                    help="seconds for the exact solver per trigger")
@@ -130,7 +132,7 @@ def add_parser(subparsers) -> None:
                    help="keep classes with >= N clean images (class without trigger; paper: 200)")
     g.add_argument("--min-poison", type=_count, default=d.min_poison, metavar="N",
                    help="keep classes with >= N poison images (class with trigger; paper: 50)")
-    g.add_argument("--filter", choices=S.FILTERS, default=d.filter,
+    g.add_argument("--mis-filter", choices=S.FILTERS, default=d.mis_filter,
                    help="apply the class filter before the MIS (paper's tables), after it (the "
                         "authors' Feb-2022 code, approx only differs), or not at all")
     g.add_argument("--include-trigger", action="store_true",
@@ -173,9 +175,9 @@ def main(args) -> int:
                   semantics=args.semantics, backend=args.backend, top=args.top,
                   exclude_body_parts=bool(args.exclude_body_parts),
                   min_overlaps=args.min_overlaps, trig_overlaps=args.trig_overlaps,
-                  max_other_overlaps=args.max_other_overlaps, mis=args.mis, runs=args.runs,
+                  max_other_overlaps=args.max_other_overlaps, mis=args.mis, mis_runs=args.mis_runs,
                   seed=args.seed, time_limit=args.time_limit, min_clean=args.min_clean,
-                  min_poison=args.min_poison, filter=args.filter,
+                  min_poison=args.min_poison, mis_filter=args.mis_filter,
                   include_trigger=bool(args.include_trigger),
                   counts_exact=int(co.counts_exact.sum()), nbkit=__version__)
     # table in centrality order (the JSON is sorted by subset size, as the authors' files)

@@ -318,7 +318,7 @@ def test_authors_top_is_pythons_sorted_over_a_list_with_nan():
     s = pd.Series([0.2, 0.5, np.nan, 0.9, 0.1], index=[10, 11, 12, 13, 14])
     s.attrs["names"] = list("abcde")
     # NaN compares False both ways: Timsort's run stops there, so 0.9 never reaches the front
-    assert C.authors_top(s, 2) == [11, 10]
+    assert C._authors_top(s, 2) == [11, 10]
     assert C.top_m(s, 2).index.tolist() == [13, 11]                    # a true ranking
     t = C.top_m(s, 3, order="authors")
     assert t.index.tolist() == [11, 10, 12] and t.tolist() == [0.5, 0.2, 0.0]   # NaN read as 0
@@ -424,7 +424,7 @@ def test_trigger_table_on_a_toy_graph():
         assert det["triggers"][v] == ["t"], v     # u's subset has only 2 classes
     assert len(det["subsets"][0]["classes"]) == 6
     assert det["parameters"]["min_classes"] == 5
-    cmp = S.compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
+    cmp = S._compare_trigger_tables(det["triggers"], {"betweenness": ["t", "u"]})
     row = cmp.set_index("variant").loc["betweenness"]
     assert row["matched"] == "t" and row["missing"] == "u" and row["extra"] == ""
     assert pd.isna(cmp.set_index("variant").loc["degree", "reference"])
@@ -433,7 +433,7 @@ def test_trigger_table_on_a_toy_graph():
 def test_trigger_table_openimages_betweenness(realdata):
     co = openimages(realdata)
     df = C.all_variants(co, 10, measures=["betweenness"])
-    tab, det = S.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, mis="approx", filter="after",
+    tab, det = S.trigger_table(co, df, m=6, exclude=C.BODY_PARTS, mis="approx", mis_filter="after",
                                min_clean=201, min_poison=51, progress=False)
     got = det["triggers"]["betweenness"]
     ref = C.load_paper_tables()["authors_select_trigs"]["openimages"]["betweenness"]
@@ -510,3 +510,55 @@ def test_notebooks_02_03_smoke(tmp_path, monkeypatch):
         if x["published"] is not None:
             assert x["authors"]["missing"] == [], x["variant"]
     assert "timing" in r and (d03 / "wordcloud_openimages_betweenness.png").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# notebook 03's settings and results (the logic its cells call)
+NB03_PARAMS = {"dataset": "toy", "semantics": "paper", "backend": "igraph", "body_parts": "extended",
+               "trig_overlaps": 40, "wordcloud_m": 30, "table_top_m": 50, "mis": "exact",
+               "mis_runs": 20, "oi_min_overlaps": 15, "smoke": False}
+
+
+def test_notebook_03_settings_and_smoke_sizes():
+    full = C.notebook_settings(NB03_PARAMS)
+    assert full["exclude"] == C.BODY_PARTS_EXTENDED and full["trig_overlaps"] == 40
+    assert (full["wordcloud_m"], full["table_top_m"], full["mis"], full["mis_runs"],
+            full["width"]) == (30, 50, "exact", 20, 640)
+    smoke = C.notebook_settings(dict(NB03_PARAMS, smoke=True, trig_overlaps=-1, body_parts="authors"))
+    assert smoke["exclude"] == C.BODY_PARTS and smoke["trig_overlaps"] is None
+    assert (smoke["wordcloud_m"], smoke["table_top_m"], smoke["mis"], smoke["mis_runs"],
+            smoke["width"]) == (15, 10, "approx", 5, 400)
+    with pytest.raises(GraphError, match="body_parts"):
+        C.notebook_settings(dict(NB03_PARAMS, body_parts="some"))
+
+
+def test_centrality_results_fit_the_schema():
+    from nbkit.schema import schema_for
+
+    M = np.array([[50, 30, 30, 0], [30, 50, 0, 20], [30, 0, 50, 0], [0, 20, 0, 50]])
+    exact = np.array([True, False, True, True])
+    co = Cooccurrence(M, list("abcd"), list("abcd"), name="toy", counts_exact=exact)
+    df = C.all_variants(co, 1)
+    ranks = C.rankings(df, 3)
+    table, details = S.trigger_table(co, df, m=2, min_classes=1, min_overlaps=1, min_clean=0,
+                                     min_poison=0, progress=False)
+    res = C.centrality_results(NB03_PARAMS, dataset_ranks=ranks, semantics_table=pd.DataFrame(),
+                               graph_tool={"values": 3}, openimages=co, openimages_ranks=ranks,
+                               tables_6_7=[], tables_6_7_setting=S.PAPER_TABLES_6_7,
+                               trigger_table=table, trigger_details=details, timing={})
+    schema_for("03_centrality").check(res, "test")
+    assert res["dataset_top_m"]["betweenness"] == [x for x in ranks["betweenness"] if x is not None]
+    st = res["tables_6_7_setting"]
+    assert st["counts_lower_bounds"] == 1 and st["exclude"] == list(C.BODY_PARTS) and st["mis"] == "exact"
+    setting = res["trigger_table_dataset"]["setting"]
+    assert {"mis", "mis_filter", "mis_runs"} <= set(setting) and not {"method", "filter", "runs"} & set(setting)
+
+
+def test_realdata_file_follows_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "f.csv").write_text("a\n")
+    monkeypatch.setenv("NBKIT_REALDATA", str(tmp_path))
+    assert C.realdata_file("x/f.csv") == tmp_path / "x" / "f.csv"
+    assert C.realdata_file("x") == tmp_path / "x"
+    monkeypatch.chdir(tmp_path)
+    assert C.realdata_file("x/none.csv") is None

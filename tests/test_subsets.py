@@ -74,11 +74,11 @@ def test_exact_matches_brute_force_and_approx_never_larger():
         alpha = brute_force_alpha(A)
         ex = MIS.mis_exact(A, time_limit=10)
         assert ex["size"] == alpha and ex["optimal"] and ex["upper_bound"] == alpha, (k, n)
-        assert MIS.is_independent(A, ex["members"])
+        assert MIS._is_independent(A, ex["members"])
         ap = MIS.mis_approx(A, runs=5, seed=k)
-        assert ap["size"] <= alpha and MIS.is_independent(A, ap["members"])
+        assert ap["size"] <= alpha and MIS._is_independent(A, ap["members"])
         assert len(ap["sizes"]) == 5 and max(ap["sizes"]) == ap["size"]
-        assert MIS.clique_partition_bound(A) >= alpha
+        assert MIS._clique_partition_bound(A) >= alpha
         # every draw is maximal: no outside vertex could be added
         outside = np.setdiff1d(np.arange(n), ap["members"])
         assert all(A[v, ap["members"]].any() for v in outside)
@@ -99,7 +99,7 @@ def test_exact_handles_reductions_and_components():
     np.fill_diagonal(A, False)
     r = MIS.mis_exact(A)
     assert r["size"] == 3 + 1 + 1 + 2 + 1 and r["optimal"]
-    assert MIS.is_independent(A, r["members"])
+    assert MIS._is_independent(A, r["members"])
 
 
 def test_empty_graph_and_bad_adjacency():
@@ -114,7 +114,7 @@ def test_empty_graph_and_bad_adjacency():
         MIS.mis_approx(np.zeros((2, 2), bool), runs=0)
     loops = np.ones((4, 4), bool)                 # self-loops are ignored, not an endless loop
     loops[:2, 2:] = loops[2:, :2] = False
-    assert MIS.clique_partition_bound(loops) == 2 and MIS.mis_exact(loops)["size"] == 2
+    assert MIS._clique_partition_bound(loops) == 2 and MIS.mis_exact(loops)["size"] == 2
 
 
 def test_time_limit_gives_an_honest_optimal_flag():
@@ -122,7 +122,7 @@ def test_time_limit_gives_an_honest_optimal_flag():
     A = random_graph(rng, 150, 0.5)   # dense random graphs are the hard case for MIS
     ap = MIS.mis_approx(A, runs=20, seed=0)
     r = MIS.mis_exact(A, time_limit=0.01)
-    assert MIS.is_independent(A, r["members"])
+    assert MIS._is_independent(A, r["members"])
     assert r["size"] >= ap["size"] - 0       # never worse than the approximation
     assert r["upper_bound"] >= r["size"]
     if r["optimal"]:
@@ -171,17 +171,17 @@ def test_conflicts_use_tolerance_and_graph_threshold():
 
 def test_independent_set_on_classes():
     co = toy_co()
-    r = S.independent_set(co, ["a", "b", "c", "d", "e"], max_other_overlaps=10)
+    r = S._independent_set(co, ["a", "b", "c", "d", "e"], max_other_overlaps=10)
     assert r["size"] == 3 and r["optimal"] and r["method"] == "exact"
     assert 5 in r["classes"] and len({1, 2} & set(r["classes"])) == 1
-    r2 = S.independent_set(co, ["a", "b", "c", "d", "e"], 10, mis="approx", runs=5, seed=1)
+    r2 = S._independent_set(co, ["a", "b", "c", "d", "e"], 10, mis="approx", mis_runs=5, seed=1)
     assert r2["size"] <= r["size"]
     with pytest.raises(DataError):
-        S.independent_set(co, ["a", "zzz"], 10)
+        S._independent_set(co, ["a", "zzz"], 10)
     with pytest.raises(DataError, match="repeated"):
-        S.independent_set(co, ["a", "a"], 10)
+        S._independent_set(co, ["a", "a"], 10)
     with pytest.raises(GraphError, match="method"):
-        S.independent_set(co, ["a"], 10, mis="greedy")
+        S._independent_set(co, ["a"], 10, mis="greedy")
 
 
 def test_poisonable_subsets_counts_filter_and_shape():
@@ -212,17 +212,17 @@ def test_poisonable_subsets_counts_filter_and_shape():
 def test_filter_options_and_include_trigger():
     co = toy_co()
     kw = dict(trig_overlaps=50, max_other_overlaps=10, min_overlaps=None, progress=False)
-    none = S.poisonable_subsets(co, ["t"], filter="none", **kw)[0]
+    none = S.poisonable_subsets(co, ["t"], mis_filter="none", **kw)[0]
     assert 6 in [c["id"] for c in none["classes"]] and none["n_eligible"] == 6
     strict = S.poisonable_subsets(co, ["t"], min_clean=400, **kw)[0]
     assert {c["id"] for c in strict["classes"]} <= {1, 2, 4}
-    after = S.poisonable_subsets(co, ["t"], filter="after", mis="approx", runs=10, **kw)[0]
+    after = S.poisonable_subsets(co, ["t"], mis_filter="after", mis="approx", mis_runs=10, **kw)[0]
     assert all(c["num_clean"] >= 200 and c["num_poison"] >= 50 for c in after["classes"])
     inc = S.poisonable_subsets(co, ["t"], include_trigger=True, **kw)[0]
     assert inc["classes"][0]["id"] == 0 and inc["classes"][0]["is_trigger"]
     assert len(inc["classes"]) == inc["size"] + 1
-    with pytest.raises(GraphError, match="filter"):
-        S.poisonable_subsets(co, ["t"], filter="later", **kw)
+    with pytest.raises(GraphError, match="mis_filter"):
+        S.poisonable_subsets(co, ["t"], mis_filter="later", **kw)
     with pytest.raises(DataError, match="unknown class"):
         S.poisonable_subsets(co, ["t", "no such class"], **kw)
 
@@ -273,7 +273,7 @@ def test_multi_trigger_overlap_counts_pairs():
 
 
 def test_app_d_compares_against_the_papers_printed_setting_and_names_our_data():
-    p = S.app_d_paper()
+    p = S._app_d_paper()
     assert (p["top"], p["min_overlaps"], p["trig_overlaps"], p["centrality"]) == (25, 15, 40, "betweenness")
     assert (p["n_cells"], p["share_above_pct"], p["largest_shared"]) == (625, 88, 111)
     assert p["dataset_named"] == "Open Images" and p["largest_pair"] == ("chain link fence", "website")
@@ -281,7 +281,7 @@ def test_app_d_compares_against_the_papers_printed_setting_and_names_our_data():
             "largest_pair": ["hub a", "hub b"], "basis": "subsets"}
     params = {"dataset": "toyscenes:1", "top_m": 25, "min_overlaps": 10, "trig_overlaps": -1,
               "centrality": "degree", "weighted": True, "overlap_threshold": 7, "max_other_overlaps": 40}
-    st = S.app_d_setting(params, summ)
+    st = S._app_d_setting(params, summ)
     assert st == {"top": 10, "min_overlaps": 10, "trig_overlaps": None, "centrality": "degree_WT",
                   "overlap_threshold": 7, "basis": "subsets"}
     cmp = S.app_d_comparison(summ, params).set_index("quantity")
@@ -304,7 +304,7 @@ def test_app_d_compares_against_the_papers_printed_setting_and_names_our_data():
     cmp2 = S.app_d_comparison(summ2, same)
     assert set(cmp2["data"]) == {"authors' counts"}
     assert cmp2["comparable"].dropna().all() and "Same setting" in S.app_d_text(summ2, same)
-    assert S.app_d_differences(dict(S.app_d_setting(same, summ2), basis="candidates")) == [
+    assert S._app_d_differences(dict(S._app_d_setting(same, summ2), basis="candidates")) == [
         "counted on candidates (paper subsets)"]
 
 
@@ -334,7 +334,7 @@ def test_authors_feb2022_trigger_sets_match_all_24_files(realdata, oi):
     for mt, mo, f in _golden_files(realdata):
         theirs = json.loads(f.read_text())
         b = C.centrality(oi, "betweenness", False, max(mo, mt + 1))
-        ours = set(S.authors_feb2022_triggers(oi, mt, mo, betweenness=b).index)
+        ours = set(S._authors_feb2022_triggers(oi, mt, mo, betweenness=b).index)
         assert ours == {e["trigger"]["id"] for e in theirs}, f.name
         # their class lists are random draws: check each one is valid under the same rule
         for e in theirs:
@@ -350,7 +350,7 @@ def test_authors_feb2022_trigger_sets_match_all_24_files(realdata, oi):
 def test_authors_feb2022_rule_reproduces_a_file(realdata, oi, mt, mo):
     f = dict(((a, b), p) for a, b, p in _golden_files(realdata))[(mt, mo)]
     theirs = json.loads(f.read_text())
-    ours = S.authors_feb2022_rule(oi, mt, mo, seed=0)
+    ours = S._authors_feb2022_rule(oi, mt, mo, seed=0)
     assert {e["trigger"]["id"] for e in ours} == {e["trigger"]["id"] for e in theirs}
     assert [len(e["classes"]) for e in ours] == sorted((len(e["classes"]) for e in ours),
                                                        reverse=True)
@@ -363,7 +363,7 @@ def test_authors_feb2022_rule_reproduces_a_file(realdata, oi, mt, mo):
         assert not S.conflict_matrix(oi, ids, mo - 1, mo).any()
         assert all(c["num_poison"] >= 49 and c["num_clean"] >= 250 and c["weight"] > mt
                    for c in e["classes"]), t
-    exact = S.authors_feb2022_rule(oi, mt, mo, mis="exact")
+    exact = S._authors_feb2022_rule(oi, mt, mo, mis="exact")
     by = {e["trigger"]["id"]: e for e in exact}
     assert all(by[e["trigger"]["id"]]["size"] >= e["size"] for e in ours)
 
@@ -372,7 +372,7 @@ def test_exact_mis_at_least_the_relabel_notebook_sets(realdata, oi):
     ref = pd.read_csv(realdata / "naturalbackdoors_reference" / "notebook_outputs" /
                       "oi_gt_mis_sets_minTrig50_maxOther15_relabel_ipynb.csv")
     subs = S.poisonable_subsets(oi, ref["trigger_index"].tolist(), trig_overlaps=50,
-                                max_other_overlaps=14, min_overlaps=15, filter="none",
+                                max_other_overlaps=14, min_overlaps=15, mis_filter="none",
                                 include_trigger=True, progress=False)
     by = {e["trigger"]["name"]: e for e in subs}
     for _, r in ref.iterrows():
@@ -389,7 +389,7 @@ def test_top50_betweenness_exact_all_optimal(oi):
     """The bench setting: graph min 10, candidates = neighbours, tolerance 40 (authors' Jun 2022)."""
     trig = S.rank_triggers(oi, "betweenness", False, 10, 50)
     subs = S.poisonable_subsets(oi, trig, trig_overlaps=None, max_other_overlaps=40,
-                                min_overlaps=10, filter="none", progress=False)
+                                min_overlaps=10, mis_filter="none", progress=False)
     assert len(subs) == 50 and all(e["optimal"] for e in subs)
     assert all(e["exact_size"] >= e["approx_size"] for e in subs)
     assert sum(e["exact_size"] for e in subs) == 1916
@@ -465,29 +465,28 @@ def test_subset_rule_one_set_of_defaults():
 
     rule = S.SubsetRule()
     assert (rule.min_overlaps, rule.trig_overlaps, rule.max_other_overlaps, rule.min_clean,
-            rule.min_poison, rule.filter, rule.mis, rule.runs, rule.seed, rule.time_limit) == \
+            rule.min_poison, rule.mis_filter, rule.mis, rule.mis_runs, rule.seed, rule.time_limit) == \
         (10, None, 40, 200, 50, "before", "exact", 20, 0, 10.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        rule.runs = 5
+        rule.mis_runs = 5
     args = build_parser().parse_args(["triggers"])
     assert {f.name: getattr(args, f.name) for f in dataclasses.fields(rule)} == \
         dataclasses.asdict(rule)
     fields = {f.name for f in dataclasses.fields(rule)}
     for fn in (S.poisonable_subsets, S.trigger_table, S.edge_weight_ablation):
         assert not fields & set(inspect.signature(fn).parameters), fn.__name__   # no re-typed defaults
-    assert S.SubsetRule.of(method="approx", runs=3) == S.SubsetRule(mis="approx", runs=3)
+    assert S.SubsetRule.of(mis="approx", mis_runs=3) == S.SubsetRule(mis="approx", mis_runs=3)
     assert S.SubsetRule.of(rule, seed=4).seed == 4 and rule.seed == 0
-    with pytest.raises(GraphError, match="mis_runs"):
-        S.SubsetRule.of(mis_runs=3)
-    with pytest.raises(GraphError, match="once"):
-        S.SubsetRule.of(mis="exact", method="approx")
+    for old in ("method", "runs", "filter"):      # one spelling per choice: the old names are refused
+        with pytest.raises(GraphError, match=f"unknown subset-rule setting \\['{old}'\\]"):
+            S.SubsetRule.of(**{old: "approx"})
     with pytest.raises(GraphError, match="method"):
         S.SubsetRule(mis="greedy")
     co = toy_co()
     a = S.poisonable_subsets(co, ["t"], S.SubsetRule(trig_overlaps=50, max_other_overlaps=10,
-                                                      mis="approx", runs=7), progress=False)
-    b = S.poisonable_subsets(co, ["t"], trig_overlaps=50, max_other_overlaps=10, method="approx",
-                             runs=7, progress=False)
+                                                      mis="approx", mis_runs=7), progress=False)
+    b = S.poisonable_subsets(co, ["t"], trig_overlaps=50, max_other_overlaps=10, mis="approx",
+                             mis_runs=7, progress=False)
     strip = [{k: v for k, v in e.items() if k != "solve_s"} for e in a + b]
     assert strip[0] == strip[1] and a[0]["method"] == "approx"
 
@@ -497,4 +496,63 @@ def test_mis_components_from_scipy():
     for i, j in [(0, 3), (3, 5), (1, 4)]:
         A[i, j] = A[j, i] = True
     assert [c.tolist() for c in MIS._components(A)] == [[0, 3, 5], [1, 4], [2]]
-    assert MIS.solve(A, "exact")["size"] == MIS.solve(A, "approx", runs=20)["size"] == 4
+    assert MIS.solve(A, "exact")["size"] == MIS.solve(A, "approx", mis_runs=20)["size"] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 04's settings, sections and results (the logic its cells call)
+NB04_PARAMS = {"dataset": "toyscenes", "compare_dataset": "", "trig_overlaps": -1, "max_other_overlaps": 10,
+               "min_overlaps": 1, "mis": "exact", "mis_runs": 7, "seed": 3, "time_limit": 20.0,
+               "min_clean": 0, "min_poison": 0, "mis_filter": "before", "centrality": "degree",
+               "weighted": True, "exclude_body_parts": False, "semantics": "paper", "top_m": 25,
+               "ablation_mins": "20, 30,40,,50", "overlap_threshold": 1, "smoke": False}
+
+
+def test_notebook_04_settings_and_smoke_sizes():
+    full = S.notebook_settings(NB04_PARAMS)
+    assert full["rule"] == S.SubsetRule(min_overlaps=1, trig_overlaps=None, max_other_overlaps=10,
+                                        min_clean=0, min_poison=0, mis_filter="before", mis="exact",
+                                        mis_runs=7, seed=3, time_limit=20.0)
+    assert full["top_m"] == 25 and full["mins"] == [20, 30, 40, 50] and full["n_golden"] is None
+    assert full["rank"] == dict(measure="degree", weighted=True, exclude_body_parts=False,
+                                semantics="paper", min_overlaps=1)
+    assert full["ablation"]["top"] == 25 and full["ablation"]["rule"] is full["rule"]
+    smoke = S.notebook_settings(dict(NB04_PARAMS, smoke=True, trig_overlaps=40))
+    assert (smoke["top_m"], smoke["mins"], smoke["rule"].time_limit, smoke["n_golden"],
+            smoke["exact_golden"], smoke["rule"].trig_overlaps) == (10, [20, 40], 5.0, 2, False, 40)
+    with pytest.raises(GraphError, match="mis_filter"):
+        S.notebook_settings(dict(NB04_PARAMS, mis_filter="later"))
+
+
+def test_notebook_04_sections_and_results_fit_the_schema(tmp_path, monkeypatch):
+    from nbkit.schema import schema_for
+
+    co = toy_co()
+    cfg = S.notebook_settings(NB04_PARAMS)
+    subs = S.poisonable_subsets(co, S.rank_triggers(co, top=3, **cfg["rank"]), cfg["rule"],
+                                progress=False)
+    assert S.approx_vs_exact_text("toy", subs).startswith("toy: exact ")
+    overlaps, tab = S.app_d_overlaps([("toyscenes", subs), ("skipped", None)], top=3, threshold=1)
+    assert [(r["key"], r["basis"], r["tag"]) for r in overlaps] == [
+        ("toyscenes", "subsets", "toyscenes"),
+        ("toyscenes (candidates)", "candidates", "toyscenes_candidates")]
+    assert list(tab["data"]) == ["toyscenes", "toyscenes (candidates)"] and "share > 1" in tab.columns
+    abl = {"toyscenes": S.edge_weight_ablation(co, mins=[20, 50], threshold=1, progress=False,
+                                         **cfg["ablation"])}
+    monkeypatch.setenv("NBKIT_REALDATA", str(tmp_path))      # no authors' files here
+    monkeypatch.chdir(tmp_path)
+    checks, golden, relcmp = S.authors_checks(co)
+    assert (checks, golden, relcmp) == ({}, None, None)
+    res = S.subsets_results(NB04_PARAMS, subsets=subs, compare_subsets=None, checks=checks,
+                            overlaps=overlaps, ablation=abl, timing={"subsets_s": 0.1})
+    schema_for("04_subsets").check(res, "test")             # compare_dataset "" -> null is allowed
+    assert res["compare_dataset"] is None and list(res["approx_vs_exact"]) == ["toyscenes"]
+    assert res["best_trigger"]["name"] == subs[0]["trigger"]["name"]
+    assert set(res["app_d_vs_paper"]) == {"toyscenes", "toyscenes (candidates)"}
+    assert res["paper_app_d"]["n_cells"] == 625
+
+
+def test_paper_tables_6_7_setting_names_the_mis_choices_once():
+    st = S.PAPER_TABLES_6_7
+    assert st["mis"] == "exact" and st["mis_filter"] == "before"
+    assert not {"method", "filter", "runs"} & set(st)

@@ -30,8 +30,8 @@ def test_help_documents_every_option_with_defaults():
     text = " ".join(sub.choices["triggers"].format_help().split())   # whatever the terminal width
     for opt in ["--dataset", "--centrality", "--weighted", "--semantics", "--min-overlaps",
                 "--trig-overlaps", "--max-other-overlaps", "--top", "--mis", "--out",
-                "--min-clean", "--min-poison", "--exclude-body-parts", "--seed", "--runs",
-                "--filter", "--time-limit", "--include-trigger"]:
+                "--min-clean", "--min-poison", "--exclude-body-parts", "--seed", "--mis-runs",
+                "--mis-filter", "--time-limit", "--include-trigger"]:
         assert opt in text, opt
     assert "default: 40" in text and "default: betweenness" in text and "default: exact" in text
     for m in ("betweenness", "degree", "closeness", "eigenvector"):
@@ -63,7 +63,7 @@ def test_counts_spec_on_real_coco_matrix(realdata, tmp_path, capsys):
 
 def test_openimages_counts_by_subprocess(tmp_path):
     out = tmp_path / "oi.json"
-    r = _run("--dataset", "openimages-counts", "--top", "5", "--mis", "approx", "--runs", "5",
+    r = _run("--dataset", "openimages-counts", "--top", "5", "--mis", "approx", "--mis-runs", "5",
              "--exclude-body-parts", "--no-progress", "--out", str(out))
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text())
@@ -151,7 +151,7 @@ def test_exclude_body_parts_leaves_out_human_mouth(tmp_path, capsys):
     """Weighted closeness at W 15 ranks Human mouth 40th: the authors' list (246889c) excludes it."""
     out = tmp_path / "cw.json"
     base = ["triggers", "--dataset", "openimages-counts", "--centrality", "closeness", "--weighted",
-            "--min-overlaps", "15", "--top", "50", "--mis", "approx", "--runs", "1", "--no-progress",
+            "--min-overlaps", "15", "--top", "50", "--mis", "approx", "--mis-runs", "1", "--no-progress",
             "--no-compare", "--out", str(out)]
     assert main(base) == 0
     assert "Human mouth" in {e["trigger"]["name"] for e in load_triggers_json(out)}
@@ -159,3 +159,15 @@ def test_exclude_body_parts_leaves_out_human_mouth(tmp_path, capsys):
     names = {e["trigger"]["name"] for e in load_triggers_json(out)}
     assert len(names) == 50 and not names & {"Human mouth", "Man", "Woman", "Human face", "Girl"}
     capsys.readouterr()
+
+
+def test_mis_flags_have_one_spelling(capsys):
+    """The solver's settings are --mis, --mis-runs and --mis-filter (as SubsetRule and notebooks 03-04
+    name them); the old --runs / --filter are refused, and so is a run count below one."""
+    args = build_parser().parse_args(["triggers", "--mis", "approx", "--mis-runs", "3",
+                                      "--mis-filter", "after"])
+    assert (args.mis, args.mis_runs, args.mis_filter) == ("approx", 3, "after")
+    for old in (["--runs", "3"], ["--filter", "after"], ["--mis-runs", "0"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["triggers", *old])
+    assert "number of random maximal sets" in capsys.readouterr().err

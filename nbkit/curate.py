@@ -62,7 +62,7 @@ centrality + MIS (``subset_mode="mis"``).
 sizes, thread default, the keywords of ``nbkit.train.train``), ``reuse_subsets_run`` (the subsets
 of a matching ``04_subsets`` run), ``select_backdoor`` and ``selection_summary``,
 ``spec_from_params`` (clean-only classes filled up or added, the target), ``make_manifest`` and
-``curation_summary``, ``plot_training``, and ``train_results``, the one builder of its
+``curation_summary``, and ``train_results``, the one builder of its
 ``results.json`` (schema ``05_train`` in ``nbkit.schema``).
 """
 from __future__ import annotations
@@ -905,7 +905,7 @@ def _given_classes(li, co, t: int, given: list[int], rule) -> dict:
     passing = {int(c) for c in cand[ok]}
     w = np.array([int(co.M[t, c]) for c in given])
     avail = pd.DataFrame({"class": given, "name": [li.display(c) for c in given],
-                          "clean_available": np.array([int(co.M[c, c]) for c in given]) - w,
+                          "clean_available": co.class_sizes[0][list(given)] - w,
                           "poison_available": w})
     bad = avail[[c not in passing for c in given]]
     if len(bad):
@@ -1204,29 +1204,6 @@ def curation_summary(li, manifest: pd.DataFrame) -> str:
                  f"classes: {cur['ambiguous_total']} "
                  f"({'dropped' if spec.ambiguous == 'drop' else 'kept'})")
     return "\n".join(lines)
-
-
-def plot_training(history: Sequence[Mapping[str, Any]], title: str = ""):
-    """Accuracy and loss per epoch of a ``nbkit.train.train`` history (both definitions each)."""
-    import matplotlib.pyplot as plt
-
-    log = pd.DataFrame(list(history))
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for col, style, label, alpha in [
-            ("test_clean_acc", "o-", "clean (test)", 1), ("test_trigger_acc", "s-", "trigger (test, non-target)", 1),
-            ("test_clean_acc_authors", "o--", "clean (authors' test set)", .5),
-            ("test_trigger_acc_authors", "s--", "trigger (authors')", .5),
-            ("train_clean_acc", ":", "clean (train)", 1), ("train_trigger_acc", ":", "trigger (train)", 1)]:
-        ax.plot(log.epoch, log[col], style, alpha=alpha, label=label)
-    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=title)
-    ax.legend(fontsize=7, loc="lower right")
-    for col, style, label in [("train_loss", "k-", "train (all)"), ("test_clean_loss", "o-", "clean (test)"),
-                              ("test_trigger_loss", "s-", "trigger (test, non-target)")]:
-        bx.plot(log.epoch, log[col], style, label=label)
-    bx.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    bx.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 #: results keys copied unchanged from ``nbkit.train.train``'s returned dict

@@ -447,3 +447,27 @@ def cam_grid(images: Sequence[np.ndarray], cams: Sequence[np.ndarray],
                    None if titles is None else titles[i])
     fig.tight_layout()
     return fig
+
+
+def training_curves(history, title: str = ""):
+    """Notebook 05's curves: accuracy and loss per epoch of a ``nbkit.train.train`` history (ours and
+    the authors' test-set definitions)."""
+    import matplotlib.pyplot as plt
+
+    log = pd.DataFrame(list(history))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for col, style, label, alpha in [
+            ("test_clean_acc", "o-", "clean (test)", 1), ("test_trigger_acc", "s-", "trigger (test, non-target)", 1),
+            ("test_clean_acc_authors", "o--", "clean (authors' test set)", .5),
+            ("test_trigger_acc_authors", "s--", "trigger (authors')", .5),
+            ("train_clean_acc", ":", "clean (train)", 1), ("train_trigger_acc", ":", "trigger (train)", 1)]:
+        ax.plot(log.epoch, log[col], style, alpha=alpha, label=label)
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    for col, style, label in [("train_loss", "k-", "train (all)"), ("test_clean_loss", "o-", "clean (test)"),
+                              ("test_trigger_loss", "s-", "trigger (test, non-target)")]:
+        bx.plot(log.epoch, log[col], style, label=label)
+    bx.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -82,18 +82,8 @@ def _feeds_match(declared: str, key: str) -> bool:
 
 
 def _multi_blocks(r: Run) -> list[tuple[str, Mapping]]:
-    mt = r.get("multi_trigger", "app_d", "multi_trigger_overlap")
-    if not isinstance(mt, Mapping):
-        return []
-    vals = list(mt.values())
-    if vals and all(isinstance(v, Mapping) for v in vals) and not any(
-            k in mt for k in ("n_pairs", "largest_shared", "largest_pair")):
-        return [(str(k), v) for k, v in mt.items()]
-    return [(str(r.params.get("dataset", "")), mt)]
-
-
-_ACC = {"clean_acc": ("clean_acc", "metrics.clean_acc", "final.clean_acc"),
-        "trigger_acc": ("trigger_acc", "metrics.trigger_acc", "final.trigger_acc")}
+    """Notebook 04's ``multi_trigger`` blocks: ``(dataset label, summary)`` per graph."""
+    return [(str(k), v) for k, v in r.get("multi_trigger", {}).items()]
 
 HOLDS, FAILS, NOT_RUN = "✓", "✗", "not run"
 
@@ -165,12 +155,13 @@ def _training(runs, feeds: str | None = None) -> list:
 
 
 def _acc(r, metric: str) -> float | None:
-    return _num(r.get(*_ACC[metric]))
+    return _num(r.get(metric))
 
 
-def _param(r, name: str, default=None):
-    v = r.params.get(name, default)
-    return r.get(name, default=v) if name == "arch" and not v else v
+def _arch(r) -> str | None:
+    """The architecture a 05_train run trained: ``arch`` of its results (its parameter may be
+    ``""``, the profile's default)."""
+    return r.get("arch", r.params.get("arch")) or None
 
 
 #: data kinds, closest to the paper's first (a claim checked on several kinds takes its verdict
@@ -294,7 +285,7 @@ def _family(arch: str) -> str:
 def _architectures(runs):
     """Table 9: a ResNet gives the best clean and trigger accuracy (needs 2+ architecture families)."""
     sel = _training(runs, "Table 9")
-    g = _groups(sel, lambda r: _param(r, "arch") or None)
+    g = _groups(sel, _arch)
     if len({_family(a) for a in g}) < 2:
         fams = sorted({_family(a) for a in g})
         return _not_run((f"architecture families run: {', '.join(fams)}" if fams else
@@ -343,10 +334,9 @@ def _centrality_sets(runs):
     per_kind: dict = {}
     for r in sel:
         for key in ("dataset_top_m", "openimages_top_m"):
-            top = r.get(key, default=None)
-            if not isinstance(top, Mapping) or len(top) < 2:
+            lists = list(r.get(key, {}).values())
+            if len(lists) < 2:
                 continue
-            lists = [list(v) for v in top.values() if isinstance(v, (list, tuple))]
             pairs = [(i, j) for i in range(len(lists)) for j in range(i + 1, len(lists))]
             jac = float(np.mean([_jaccard(lists[i], lists[j]) for i, j in pairs]))
             orders = len({tuple(x) for x in lists})
@@ -364,16 +354,15 @@ def _multi_trigger(runs):
     per_kind: dict = {}
     for r in _runs_of(runs, "04_subsets", "App. D"):
         for ds, mt in _multi_blocks(r):
-            if mt.get("basis", "subsets") != "subsets" or "(candidates)" in ds:
+            if mt["basis"] != "subsets" or "(candidates)" in ds:
                 continue
-            share, n, thr = _num(mt.get("share_above")), mt.get("n_pairs"), mt.get("threshold")
+            share, n, thr = _num(mt["share_above"]), mt["n_pairs"], mt["threshold"]
             if share is None:
                 continue
-            thr = thr if thr is not None else r.params.get("overlap_threshold")
             per_kind.setdefault(data_kind(ds), (
-                share > 0.5, f"{ds}: {share:.0%} of {n} pairs (top {mt.get('top', '?')}) share > {thr} "
-                             f"classes; largest {mt.get('largest_shared')} "
-                             f"({' + '.join(map(str, mt.get('largest_pair') or []))})"))
+                share > 0.5, f"{ds}: {share:.0%} of {n} pairs (top {mt['top']}) share > {thr} "
+                             f"classes; largest {mt['largest_shared']} "
+                             f"({' + '.join(map(str, mt['largest_pair']))})"))
     if not per_kind:
         return _not_run("no notebook-04 multi-trigger overlap in the batch")
     return _closest(per_kind)
@@ -382,8 +371,7 @@ def _multi_trigger(runs):
 def _calibration(runs):
     """App. B / Figure 7: at the chosen threshold false positives and negatives are roughly equal."""
     sel = _runs_of(runs, "01_calibration", "Figure 7")
-    vals = [(r, r.get("choice.threshold", "threshold"), _num(r.get("choice.fp", "fp")),
-             _num(r.get("choice.fn", "fn")), r.get("curves_cross", "choice.curves_cross")) for r in sel]
+    vals = [(r, r.get("threshold"), _num(r.get("fp")), _num(r.get("fn")), r.get("curves_cross")) for r in sel]
     vals = [v for v in vals if v[2] is not None and v[3] is not None]
     if not vals:
         return _not_run("no notebook-01 calibration in the batch")
@@ -397,11 +385,10 @@ def _gradcam(runs):
     """App. F / Figure 16: GradCAM flags the trigger in a majority of trigger images."""
     items, used = [], []
     for r in _runs_of(runs, "06_sentinet", "Figure 16"):
-        fig = r.get("fig16", default=None)
-        for it in fig if isinstance(fig, list) else []:
-            pct = _num(it.get("highlighted_pct"))
-            if pct is not None and str(it.get("source", "ours")).lower() != "paper":
-                items.append((str(it.get("trigger", "")), pct, it.get("n_models"), it.get("n_images")))
+        for it in r.get("fig16", []):          # our rows of audit.fig16_table
+            pct = _num(it["highlighted_pct"])
+            if pct is not None:
+                items.append((str(it["trigger"]), pct, it.get("n_models"), it.get("n_images")))
                 used.append(r)
     if not items:
         return _not_run("no notebook-06 GradCAM audit in the batch")
@@ -414,8 +401,8 @@ def _sentinet(runs):
     """App. F: the rest of SentiNet works less well on natural (large) triggers than on a small patch."""
     parts, ok, used = [], True, []
     for r in _runs_of(runs, "06_sentinet", "Figure 17"):
-        sn = r.get("sentinet", default={}) or {}
-        nat, pat = sn.get("natural") or {}, sn.get("patch") or {}
+        sn = r.get("sentinet", {})
+        nat, pat = sn.get("natural", {}), sn.get("patch", {})
         a, b = _num(nat.get("auroc")), _num(pat.get("auroc"))
         if a is None or b is None:
             continue
@@ -432,19 +419,19 @@ def _sentinet(runs):
 def _tables_6_7(runs):
     """Tables 6-7, Open Images rows: the published trigger names, recovered on the authors' counts."""
     for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
-        recs = r.get("tables_6_7", default=None)
-        if not isinstance(recs, list) or not recs:
+        recs = r.get("tables_6_7", [])
+        if not recs:
             continue
-        known = [x for x in recs if x.get("published") is not None]
+        known = [x for x in recs if x["published"] is not None]
         total = sum(len(x["published"]) for x in known)
         parts, ok = [], False
         for sem in ("authors", "paper"):
-            blocks = [x[sem] for x in known if isinstance(x.get(sem), Mapping)]
+            blocks = [x[sem] for x in known if sem in x]
             if len(blocks) != len(known) or not total:
                 continue
-            matched = sum(len(b.get("matched") or []) for b in blocks)
-            extra = sum(len(b.get("extra") or []) for b in blocks)
-            missing = [f"{m} ({x['variant']})" for x in known for m in (x[sem].get("missing") or [])]
+            matched = sum(len(b["matched"]) for b in blocks)
+            extra = sum(len(b["extra"]) for b in blocks)
+            missing = [f"{m} ({x['variant']})" for x in known for m in x[sem]["missing"]]
             ok |= sem == "authors" and matched == total
             parts.append(f"{sem} semantics: {matched}/{total} published names, {extra} extra"
                          + (f", missing {', '.join(missing)}" if missing else ""))

@@ -48,8 +48,7 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import (AUTHORS, REAL, TOY, _ACC, _feeds_match, _multi_blocks, _num, _runs_of,  # noqa: F401
-                     data_kind)
+from .claims import AUTHORS, REAL, TOY, _arch, _multi_blocks, _num, _runs_of, data_kind  # noqa: F401
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -80,25 +79,16 @@ class Run:
     def complete(self) -> bool:
         return self.results is not None
 
-    def get(self, *paths: str, default: Any = None) -> Any:
-        """The first present value among dotted ``paths`` in ``results`` (``"choice.threshold"``)."""
-        return first(self.results or {}, *paths, default=default)
+    def get(self, key: str, default: Any = None) -> Any:
+        """``results[key]`` (``default`` when the run did not record it), for a ``key`` that the
+        notebook's schema (:mod:`nbkit.schema`) names: a key it does not name is a ``KeyError``,
+        so a misspelt key fails loudly instead of reading as missing."""
+        from .schema import schema_for
 
-
-def first(d: Mapping, *paths: str, default: Any = None) -> Any:
-    """The first dotted path of ``paths`` present (and not None) in nested dict ``d``."""
-    for p in paths:
-        node: Any = d
-        ok = True
-        for k in p.split("."):
-            if isinstance(node, Mapping) and k in node:
-                node = node[k]
-            else:
-                ok = False
-                break
-        if ok and node is not None:
-            return node
-    return default
+        if key not in schema_for(self.notebook).fields:
+            raise KeyError(f"{key!r} is not a results key of {self.notebook} (nbkit.schema)")
+        value = (self.results or {}).get(key)
+        return default if value is None else value
 
 
 def collect(batch: str, runs_root: str | os.PathLike | None = None) -> list[Run]:
@@ -285,13 +275,10 @@ def figure7(runs: Sequence[Run]) -> Section:
     s = _section("Figure 7", "01_calibration", sel)
     rows = []
     for r in sel:
-        ds = r.get("dataset", default=r.params.get("dataset", ""))
-        if r.get("mode") == "real" or r.params.get("relabel_dir"):
+        ds = r.get("dataset", "")
+        if r.get("mode") == "real":
             r.data = REAL
-        th = r.get("choice.threshold", "threshold", "chosen_threshold", "balanced.threshold")
-        fp = r.get("choice.fp", "fp", "false_positives", "balanced.fp")
-        fn = r.get("choice.fn", "fn", "false_negatives", "balanced.fn")
-        n = r.get("n_images", "choice.n_images")
+        th, fp, fn, n = (r.get(k) for k in ("threshold", "fp", "fn", "n_images"))
         f7 = R.FIGURE7["ImageNet"]
         rows += [compare_row("threshold", th, f7["threshold"], r.data, ds, 1),
                  compare_row("false positives", fp, f7["false_positives"], r.data, ds, 1),
@@ -313,8 +300,8 @@ def table5(runs: Sequence[Run]) -> Section:
     s = _section("Table 5", "02_cooccurrence", sel)
     seen: dict[str, dict] = {}
     for r in sel:
-        for row in r.get("table5", default=[]) or []:
-            seen.setdefault(str(row.get("dataset")), row)
+        for row in r.get("table5", []):
+            seen.setdefault(str(row["dataset"]), row)
     rows = []
     for name, row in seen.items():
         kind = data_kind(name)
@@ -344,16 +331,10 @@ def figures8_11(runs: Sequence[Run]) -> Section:
     s = _section("Figures 8-11", "03_centrality", sel)
     rows = []
     for r in sel:
-        for key, ds in (("dataset_top_m", r.params.get("dataset", "")), ("openimages_top_m", "openimages-counts"),
-                        ("top_m", r.params.get("dataset", ""))):
-            top = r.get(key, default={}) or {}
-            if not isinstance(top, Mapping):
-                continue
-            for variant, names in top.items():
-                if isinstance(names, Mapping):
-                    names = names.get("names") or names.get("classes") or list(names)
+        for key, ds in (("dataset_top_m", r.params.get("dataset", "")), ("openimages_top_m", "openimages-counts")):
+            for variant, names in r.get(key, {}).items():
                 rows.append({"dataset": ds, "data": data_kind(ds), "variant": variant,
-                             "top classes": ", ".join(map(str, list(names)[:10]))})
+                             "top classes": ", ".join(map(str, names[:10]))})
     if rows:
         s.tables["top_classes"] = pd.DataFrame(rows)
     s.figures = _figures(sel, "wordcloud*.png", "*word_cloud*.png")
@@ -369,18 +350,17 @@ def tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
     then per semantics ours with matched (``k/n``) / missing / extra."""
     rows = []
     for r in records:
-        pub = r.get("published")
-        row = {"table": r.get("table"), "variant": r.get("variant"),
+        pub = r["published"]
+        row = {"table": r["table"], "variant": r["variant"],
                "published": "; ".join(pub) if pub is not None else NA}
         for sem in ("authors", "paper", "networkx"):
-            b = r.get(sem)
-            if not isinstance(b, Mapping):
+            if sem not in r:
                 continue
-            known = pub is not None and b.get("matched") is not None
+            b, known = r[sem], pub is not None
             row[f"{sem}: matched"] = f"{len(b['matched'])}/{len(pub)}" if known else ""
-            row[f"{sem}: missing"] = "; ".join(b.get("missing") or []) if known else ""
-            row[f"{sem}: extra"] = "; ".join(b.get("extra") or []) if known else ""
-            row[f"{sem}: ours"] = "; ".join(map(str, b.get("names") or []))
+            row[f"{sem}: missing"] = "; ".join(b["missing"]) if known else ""
+            row[f"{sem}: extra"] = "; ".join(b["extra"]) if known else ""
+            row[f"{sem}: ours"] = "; ".join(map(str, b["names"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -390,13 +370,13 @@ def tables6_7(runs: Sequence[Run]) -> Section:
     s = _section("Tables 6-7", "03_centrality", sel)
     for r in sel:
         sfx = f"_{r.hash}" if len(sel) > 1 else ""
-        t = r.get("tables_6_7", default=None)
-        if isinstance(t, list) and t:
+        t = r.get("tables_6_7", [])
+        if t:
             df = tables6_7_frame(t)
             df.insert(2, "data", AUTHORS)
             s.tables[f"open_images_published_vs_ours{sfx}"] = df
             s.data = " + ".join(sorted({*s.data.split(" + "), AUTHORS} - {"none"}))
-            setting = r.get("tables_6_7_setting", default={}) or {}
+            setting = r.get("tables_6_7_setting", {})
             if setting:
                 s.notes.append("Open Images rows regenerated on the authors' counts at the paper's "
                                "setting, whatever the dataset chosen for the run: "
@@ -405,8 +385,8 @@ def tables6_7(runs: Sequence[Run]) -> Section:
                 s.notes.append(f"{setting['counts_lower_bounds']} of the authors' Open Images per-class "
                                "counts are lower bounds: a clean-count filter can only wrongly reject a "
                                "class, never wrongly accept it")
-        ds_table = r.get("trigger_table_dataset.table", default=None)
-        if isinstance(ds_table, list) and ds_table:
+        ds_table = r.get("trigger_table_dataset", {}).get("table")
+        if ds_table:
             df = pd.DataFrame(ds_table)
             df.insert(0, "data", r.data)
             s.tables[f"triggers_on_{re.sub(r'[^A-Za-z0-9]+', '_', str(r.params.get('dataset', ''))).strip('_')}"
@@ -415,20 +395,6 @@ def tables6_7(runs: Sequence[Run]) -> Section:
                    "run notebook 03 on ImageNet multi-labels, e.g. `python -m nbkit reproduce --batch "
                    "paper --data-root DIR` (03_centrality with dataset=relabel:...)")
     return s
-
-
-def _as_frame(block) -> pd.DataFrame | None:
-    if isinstance(block, pd.DataFrame):
-        return block.copy()
-    if isinstance(block, list) and block and isinstance(block[0], Mapping):
-        return pd.DataFrame(block)
-    if isinstance(block, Mapping) and block:
-        vals = list(block.values())
-        if all(isinstance(v, Mapping) for v in vals):
-            return pd.DataFrame([{"key": k, **{kk: _flat(vv) for kk, vv in v.items()}}
-                                 for k, v in block.items()])
-        return pd.DataFrame([{"key": k, "value": _flat(v)} for k, v in block.items()])
-    return None
 
 
 def _flat(v):
@@ -463,9 +429,9 @@ def accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
     names = run_names(sel)
     for r in sel:
         row = dict(r.params)
-        if r.get("arch"):                     # "" in the parameters means the profile's default
-            row["arch"] = r.get("arch")
-        row.update({k: _num(r.get(*paths)) for k, paths in _ACC.items()})
+        if _arch(r):
+            row["arch"] = _arch(r)
+        row.update({k: _num(r.get(k)) for k in ("clean_acc", "trigger_acc")})
         row.update(run=names[r.run_dir], data=r.data)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -631,10 +597,9 @@ def figure14(runs):
     # the graph side of the same sweep: subset sizes and overlaps as W grows (notebook 04)
     sel = _runs_of(runs, "04_subsets", "Figure 14")
     for r in sel:
-        abl = r.get("edge_weight_ablation", default={}) or {}
-        for ds, recs in (abl.items() if isinstance(abl, Mapping) else []):
-            df = _as_frame(recs)
-            if df is not None and len(df):
+        for ds, recs in r.get("edge_weight_ablation", {}).items():
+            df = pd.DataFrame(recs)
+            if len(df):
                 df.insert(0, "data", data_kind(ds))
                 name = "graph_side_" + re.sub(r"[^A-Za-z0-9]+", "_", ds).strip("_")
                 s.tables[name + (f"_{r.hash}" if len(sel) > 1 else "")] = df
@@ -664,20 +629,9 @@ def figure16(runs: Sequence[Run]) -> Section:
     s = _section("Figure 16", "06_sentinet", sel)
     rows = []
     for r in sel:
-        fig = r.get("fig16", "figure16", "fig16_table", "gradcam.fig16", default=None)
-        items = fig if isinstance(fig, list) else (
-            [dict(v, trigger=k) if isinstance(v, Mapping) else {"trigger": k, "highlighted_pct": v}
-             for k, v in fig.items()] if isinstance(fig, Mapping) else [])
-        for it in items:
-            if str(it.get("source", "ours")).lower() == "paper":
-                continue
-            trig = str(it.get("trigger") or it.get("trigger_name") or "")
-            pct = _num(first(it, "highlighted_pct", "overlap_pct", "pct", "highlighted"))
-            if pct is not None and pct <= 1.0 and "pct" not in " ".join(it):
-                pct *= 100
-            ds = str(it.get("dataset") or r.params.get("dataset", ""))
-            kind = data_kind(ds) if ds else r.data
-            n = it.get("n_models") or it.get("models")
+        for it in r.get("fig16", []):          # our rows of audit.fig16_table (percentages)
+            trig, pct, ds, n = str(it["trigger"]), _num(it["highlighted_pct"]), it["dataset"], it.get("n_models")
+            kind = data_kind(ds)
             key = _PAPER_TRIGGER_KEYS.get(trig.lower().split(",")[0].strip())
             if kind == REAL and key:
                 pds = "imagenet" if "imagenet" in ds or "relabel" in ds else "openimages"
@@ -685,7 +639,7 @@ def figure16(runs: Sequence[Run]) -> Section:
                                         R.FIGURE16[R.DATASET_ROWS[pds]].get(key), kind, ds, n))
                 continue
             # toy scenes: a toy hub stands for one of the paper's triggers ("paper_trigger")
-            analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger") or "").lower())
+            analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger")).lower())
             recs = [(pds, R.FIGURE16[R.DATASET_ROWS[pds]][analogue]) for pds in ("imagenet", "openimages")
                     if analogue and analogue in R.FIGURE16[R.DATASET_ROWS[pds]]] or [("", None)]
             for pds, rec in recs:
@@ -709,12 +663,9 @@ def figure17(runs: Sequence[Run]) -> Section:
     s = _section("Figure 17", "06_sentinet", sel)
     rows = []
     for r in sel:
-        sn = r.get("sentinet", default={}) or {}
-        if isinstance(sn, Mapping):
-            for name, v in sn.items():
-                if isinstance(v, Mapping):
-                    rows.append({"model": name, "data": r.data,
-                                 **{k: _flat(x) for k, x in v.items() if not isinstance(x, (list, dict))}})
+        for name, v in r.get("sentinet", {}).items():
+            rows.append({"model": name, "data": r.data,
+                         **{k: _flat(x) for k, x in v.items() if not isinstance(x, (list, dict))}})
     if rows:
         s.tables["sentinet"] = pd.DataFrame(rows)
         s.notes.append("SentiNet detection (the paper ran GradCAM only and argued the rest): the kit's "
@@ -799,9 +750,9 @@ def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
                         rows_by_cell.setdefault(rec["paper_cell"], []).append((sec, rec))
     t67 = {}
     for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
-        for rec in r.get("tables_6_7", default=[]) or []:
-            if isinstance(rec, Mapping) and isinstance(rec.get("authors"), Mapping):
-                t67[(rec.get("table"), rec.get("variant"))] = rec
+        for rec in r.get("tables_6_7", []):
+            if "authors" in rec:
+                t67[(rec["table"], rec["variant"])] = rec
     appd = []
     try:
         appd = sections[[x.key for x in sections].index("App. D")].tables.get("comparison")
@@ -834,7 +785,7 @@ def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
         elif c["table"] in ("Table 6", "Table 7") and c["row"] == "Open Images" and (c["table"], c["column"]) in t67:
             a = t67[(c["table"], c["column"])]["authors"]
             n_pub = len(c["value"])
-            row.update(ours=f"{len(a.get('matched') or [])}/{n_pub} names matched (authors' semantics)",
+            row.update(ours=f"{len(a['matched'])}/{n_pub} names matched (authors' semantics)",
                        data=AUTHORS, **{"like for like": "yes (the authors' own matrix, the paper's setting)",
                                         "where / what to run": "Tables 6-7"})
         elif c["table"] == "App. D" and appd:

@@ -88,7 +88,8 @@ def test_graph_and_audit_claims_take_the_data_closest_to_the_paper(tmp_path):
                             "openimages-counts (candidates)": dict(mt(0.9, 100, 20), basis="candidates")}},
          ["App. D"])
     _run(root, "06_sentinet", {"dataset": "toyscenes"},
-         {"fig16": [{"trigger": "striped blue bar", "highlighted_pct": 40.0, "n_models": 3, "n_images": 25}],
+         {"fig16": [{"source": "ours (automated)", "dataset": "toyscenes", "trigger": "striped blue bar",
+                     "paper_trigger": "jeans", "highlighted_pct": 40.0, "n_models": 3, "n_images": 25}],
           "sentinet": {"natural": {"auroc": 0.6, "tpr": 0.5, "n_trigger": 8, "n_clean": 8},
                        "patch": {"auroc": 0.9, "tpr": 0.8}}}, ["Figure 16", "Figure 17"])
     rep = report.build("b", root)
@@ -100,6 +101,7 @@ def test_graph_and_audit_claims_take_the_data_closest_to_the_paper(tmp_path):
     assert "also on toy scenes" in cl.loc["multi_trigger", "ours"]
     assert cl.loc["gradcam", "status"] == claims.FAILS and "40.0 %" in cl.loc["gradcam", "ours"]
     assert cl.loc["sentinet", "status"] == claims.HOLDS
+    assert "comparison" in rep.section("Figure 16").tables and "sentinet" in rep.section("Figure 17").tables
     # App. D beside the paper: the threshold comes from the run, 100 vs 625 pairs is not subtracted
     cmp = rep.section("App. D").tables["comparison"]
     share = cmp[cmp.quantity.str.startswith("share of cells")]
@@ -112,6 +114,21 @@ def test_every_claim_is_listed_even_when_nothing_ran(tmp_path):
     cl = report.build("b", tmp_path / "runs").claims
     assert len(cl) == len(claims.CLAIMS) and set(cl["status"]) == {claims.NOT_RUN}
     assert cl["to_run"].str.contains("nbkit reproduce").all()
+
+
+def test_results_are_read_by_the_schemas_keys_only(tmp_path):
+    """An old spelling (``choice.threshold``) is not guessed at; a key no schema names is an error."""
+    root = tmp_path / "runs"
+    _run(root, "01_calibration", {"dataset": "toyscenes"},
+         {"choice": {"threshold": 0.9, "fp": 1, "fn": 1}, "curves_cross": True}, ["Figure 7"])
+    rep = report.build("b", root)
+    f7 = rep.section("Figure 7").tables["comparison"].set_index("quantity")
+    assert f7.loc["threshold", "ours"] is None and f7.loc["false positives", "ours"] is None
+    assert _claims(rep).loc["calibration", "status"] == claims.NOT_RUN
+    run = report.collect("b", root)[0]
+    assert run.get("curves_cross") is True and run.get("threshold", 0.5) == 0.5
+    with pytest.raises(KeyError, match="'choice' is not a results key of 01_calibration"):
+        run.get("choice")
 
 
 # --- like with like, names, numbers ---------------------------------------------------------------

@@ -1102,6 +1102,41 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
     return {"html": html, "markdown": md, "tables": tables, "figures": figures}
 
 
+def report_results(rep: Report, written: Mapping) -> dict:
+    """Notebook 07's ``results.json`` (schema ``07_report``): what the report was built from, each
+    claim's verdict, each section's inputs and outputs, and where :func:`write` put the page.
+
+    Parameters
+    ----------
+    rep : Report
+        From :func:`build`.
+    written : dict
+        From :func:`write` (its ``markdown`` and ``html`` paths).
+
+    Returns
+    -------
+    dict
+        ``batch``, ``runs_root``, ``runs`` (``total`` and a count per status), ``claims`` (key ->
+        ``status``, ``ours``, ``data``), ``sections`` (key -> ``data``, ``runs``, ``tables``,
+        ``figures``, ``built``), ``no_numbers``, ``markdown``, ``html``.
+    """
+    counts = rep.runs["status"].value_counts().to_dict() if len(rep.runs) else {}
+    return {
+        "batch": rep.batch,
+        "runs_root": str(rep.runs_root),
+        "runs": {"total": int(len(rep.runs)), **{k: int(v) for k, v in counts.items()}},
+        "claims": {r["key"]: {"status": r["status"], "ours": r["ours"], "data": r["data"]}
+                   for r in rep.claims.to_dict("records")},
+        "sections": {s.key: {"data": s.data, "runs": s.runs, "tables": sorted(s.tables),
+                             "figures": [Path(f).name for f in s.figures],
+                             "built": not any(n.startswith("ERROR") for n in s.notes)}
+                     for s in rep.sections},
+        "no_numbers": list(rep.no_numbers["item"]),
+        "markdown": str(written["markdown"]),
+        "html": str(written["html"]),
+    }
+
+
 def _intro(rep: Report) -> str:
     n_complete = int((rep.runs["status"] == "complete").sum()) if len(rep.runs) else 0
     return (f"Rebuilt from the `results.json` files of {n_complete} complete runs under "

@@ -138,9 +138,9 @@ def test_three_data_kinds_and_no_difference_across_kinds():
     assert report.data_kind("openimages-counts (candidates)") == report.AUTHORS
     assert report.data_kind("relabel:/d/maps?images=/d/img") == report.REAL
     rec = {"value": 57.3, "source": "paper, Figure 16"}
-    toy = report.compare_row("GradCAM (%)", 100.0, rec, report.TOY)
+    toy = report._compare_row("GradCAM (%)", 100.0, rec, report.TOY)
     assert toy["difference"] == "" and "toy" in toy["why_not_compared"]
-    real = report.compare_row("GradCAM (%)", 60.0, rec, report.REAL)
+    real = report._compare_row("GradCAM (%)", 60.0, rec, report.REAL)
     assert real["difference"] == pytest.approx(2.7) and real["why_not_compared"] == ""
 
 
@@ -156,8 +156,8 @@ def test_runs_are_named_by_what_they_vary(tmp_path):
 def test_numbers_are_formatted_for_reading():
     import pandas as pd
 
-    assert report.fmt(24000.0) == "24,000" and report.fmt(0.123456) == "0.1235"
-    md = report.markdown_table(report.tidy(pd.DataFrame({"images": [24000.0], "empty": [None]})))
+    assert report._fmt(24000.0) == "24,000" and report._fmt(0.123456) == "0.1235"
+    md = report._markdown_table(report.tidy(pd.DataFrame({"images": [24000.0], "empty": [None]})))
     assert md.splitlines()[2] == "| 24,000 |" and "empty" not in md
 
 

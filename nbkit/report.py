@@ -733,6 +733,71 @@ def _printed(c: Mapping) -> str:
     return txt + (" %" if c.get("unit") == "%" else "")
 
 
+def _rows_by_cell(sections: Sequence[Section]) -> dict[str, list[tuple[Section, Mapping]]]:
+    """The sections' comparison rows by the paper cell they sit beside (``paper_cell``)."""
+    out: dict[str, list[tuple[Section, Mapping]]] = {}
+    for sec in sections:
+        for df in sec.tables.values():
+            if "paper_cell" in df.columns:
+                for rec in df.to_dict("records"):
+                    if rec.get("paper_cell"):
+                        out.setdefault(rec["paper_cell"], []).append((sec, rec))
+    return out
+
+
+def _params_seen(runs: Sequence[Run]) -> dict[str, dict[str, set]]:
+    """notebook -> parameter -> the values (formatted) its complete runs used."""
+    out: dict[str, dict[str, set]] = {}
+    for r in runs:
+        if r.complete:
+            for k, v in r.params.items():
+                out.setdefault(r.notebook, {}).setdefault(k, set()).add(_fmt(v))
+    return out
+
+
+def _setting_cell(c: Mapping, params: Mapping) -> dict:
+    """A ``Settings`` cell: the values our runs used for the parameter that holds it."""
+    nb, keys = _SETTING_PARAMS.get((c["row"], c["column"]), ("", ""))
+    have = [params.get(nb, {}).get(k) for k in keys.split(",")] if nb else []
+    if not nb or any(v is None for v in have):
+        return {"where / what to run": _NOT_A_PARAMETER.get(c["column"], "not a parameter of the kit")
+                if not nb else f"no {nb} run in this batch"}
+    vals = ["/".join(sorted(v, key=_sort_key)) if v else "" for v in have]
+    ours = f"{vals[0]} to {vals[1]}, step {vals[2]}" if len(vals) == 3 else vals[0]
+    return {"ours": ours if ours.strip("/") else "(empty: the run's default)", "data": "(parameter)",
+            "where / what to run": f"{nb} parameter {keys}"}
+
+
+def _tables6_7_cell(c: Mapping, rec: Mapping) -> dict:
+    """A Tables 6-7 Open Images column: how many published names our run matched."""
+    return {"ours": f"{len(rec['authors']['matched'])}/{len(c['value'])} names matched (authors' semantics)",
+            "data": AUTHORS, "like for like": "yes (the authors' own matrix, the paper's setting)",
+            "where / what to run": "Tables 6-7"}
+
+
+def _app_d_cell(c: Mapping, appd: Sequence[Mapping], todo: str) -> dict:
+    """An App. D cell: the App. D comparison rows of the same quantity."""
+    q = _APP_D_QUANTITIES.get(c["column"], "~")
+    hit = [x for x in appd if str(x.get("quantity", "")).startswith(q)]
+    if not hit:
+        return {}
+    return {"ours": "; ".join(f"{_fmt(x['ours'])} ({x.get('dataset', '')})" for x in hit),
+            "data": " + ".join(sorted({str(x.get("data", "")) for x in hit})),
+            "like for like": "yes" if any(x.get("comparable") for x in hit) else
+            "no: " + (hit[0].get("note") or "another setting"),
+            "where / what to run": f"App. D; like for like: {_PAPER_RUN} ({todo})"}
+
+
+def _section_cell(hits: Sequence[tuple[Section, Mapping]], todo: str) -> dict:
+    """A cell some section compares with: its rows' numbers, like for like where one subtracts."""
+    like = [rec for _, rec in hits if rec.get("difference") not in ("", None)]
+    return {"ours": "; ".join(f"{_fmt(rec.get('ours'))} ({rec.get('data')})" for _, rec in hits),
+            "data": " + ".join(sorted({str(rec.get("data")) for _, rec in hits})),
+            "like for like": "yes" if like else "no: " + str(hits[0][1].get("why_not_compared")
+                                                             or "another dataset"),
+            "where / what to run": hits[0][0].key + ("" if like else f"; like for like: {_PAPER_RUN} ({todo})")}
+
+
 def _paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
     """Every value the paper prints (``nbkit.reference.cells()``, the rows of ``paper_values.csv``),
     each with ours beside it and how it compares, or *not run here (needs real data)* with what to
@@ -741,70 +806,26 @@ def _paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
     s = Section(key="Every published value", title="the paper's cells, ours beside each",
                 notebook="(all)", data=_kinds([r for r in runs if r.complete]),
                 runs=sum(r.complete for r in runs))
-    rows_by_cell: dict[str, list[tuple[Section, Mapping]]] = {}
-    for sec in sections:
-        for df in sec.tables.values():
-            if "paper_cell" in df.columns:
-                for rec in df.to_dict("records"):
-                    if rec.get("paper_cell"):
-                        rows_by_cell.setdefault(rec["paper_cell"], []).append((sec, rec))
-    t67 = {}
-    for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
-        for rec in r.get("tables_6_7", []):
-            if "authors" in rec:
-                t67[(rec["table"], rec["variant"])] = rec
-    appd = []
-    try:
-        appd = sections[[x.key for x in sections].index("App. D")].tables.get("comparison")
-        appd = [] if appd is None else appd.to_dict("records")
-    except ValueError:
-        pass
-    params: dict[str, dict[str, set]] = {}
-    for r in runs:
-        if r.complete:
-            for k, v in r.params.items():
-                params.setdefault(r.notebook, {}).setdefault(k, set()).add(_fmt(v))
+    by_cell, params = _rows_by_cell(sections), _params_seen(runs)
+    t67 = {(rec["table"], rec["variant"]): rec for r in _runs_of(runs, "03_centrality", "Tables 6-7")
+           for rec in r.get("tables_6_7", []) if "authors" in rec}
+    appd = next((x.tables.get("comparison") for x in sections if x.key == "App. D"), None)
+    appd = [] if appd is None else appd.to_dict("records")
     out = []
     for c in R.cells():
-        addr = f"{c['table']} · {c['row']} · {c['column']}"
         row = {"table": c["table"], "row": c["row"], "column": c["column"], "paper": _printed(c),
                "ours": "", "data": "", "like for like": "", "where / what to run": ""}
         todo = _WHAT_TO_RUN.get(c["table"], "").format(row=c["row"])
-        hits = [(sec, rec) for sec, rec in rows_by_cell.get(addr, []) if _fmt(rec.get("ours")) != ""]
+        hits = [(sec, rec) for sec, rec in by_cell.get(f"{c['table']} · {c['row']} · {c['column']}", [])
+                if _fmt(rec.get("ours")) != ""]
         if c["table"] == "Settings":
-            nb, keys = _SETTING_PARAMS.get((c["row"], c["column"]), ("", ""))
-            have = [params.get(nb, {}).get(k) for k in keys.split(",")] if nb else []
-            vals = ["/".join(sorted(v, key=_sort_key)) if v else "" for v in have]
-            if nb and all(v is not None for v in have):
-                ours = (f"{vals[0]} to {vals[1]}, step {vals[2]}" if len(vals) == 3 else vals[0])
-                row.update(ours=ours if ours.strip("/") else "(empty: the run's default)",
-                           data="(parameter)", **{"where / what to run": f"{nb} parameter {keys}"})
-            else:
-                row["where / what to run"] = (_NOT_A_PARAMETER.get(c["column"], "not a parameter of the kit")
-                                              if not nb else f"no {nb} run in this batch")
+            row.update(_setting_cell(c, params))
         elif c["table"] in ("Table 6", "Table 7") and c["row"] == "Open Images" and (c["table"], c["column"]) in t67:
-            a = t67[(c["table"], c["column"])]["authors"]
-            n_pub = len(c["value"])
-            row.update(ours=f"{len(a['matched'])}/{n_pub} names matched (authors' semantics)",
-                       data=AUTHORS, **{"like for like": "yes (the authors' own matrix, the paper's setting)",
-                                        "where / what to run": "Tables 6-7"})
+            row.update(_tables6_7_cell(c, t67[(c["table"], c["column"])]))
         elif c["table"] == "App. D" and appd:
-            q = _APP_D_QUANTITIES.get(c["column"], "~")
-            hit = [x for x in appd if str(x.get("quantity", "")).startswith(q)]
-            if hit:
-                row.update(ours="; ".join(f"{_fmt(x['ours'])} ({x.get('dataset', '')})" for x in hit),
-                           data=" + ".join(sorted({str(x.get("data", "")) for x in hit})),
-                           **{"like for like": "yes" if any(x.get("comparable") for x in hit) else
-                              "no: " + (hit[0].get("note") or "another setting"),
-                              "where / what to run": f"App. D; like for like: {_PAPER_RUN} ({todo})"})
+            row.update(_app_d_cell(c, appd, todo))
         elif hits:
-            like = [rec for _, rec in hits if rec.get("difference") not in ("", None)]
-            row.update(ours="; ".join(f"{_fmt(rec.get('ours'))} ({rec.get('data')})" for _, rec in hits),
-                       data=" + ".join(sorted({str(rec.get("data")) for _, rec in hits})),
-                       **{"like for like": "yes" if like else "no: " + str(hits[0][1].get("why_not_compared")
-                                                                          or "another dataset"),
-                          "where / what to run": hits[0][0].key + ("" if like else
-                                                                   f"; like for like: {_PAPER_RUN} ({todo})")})
+            row.update(_section_cell(hits, todo))
         if not row["ours"] and c["table"] != "Settings":
             row["where / what to run"] = f"not run here (needs real data): {_PAPER_RUN} ({todo})"
         out.append(row)

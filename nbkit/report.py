@@ -276,8 +276,6 @@ def _figure7(runs: Sequence[Run]) -> Section:
     rows = []
     for r in sel:
         ds = r.get("dataset", "")
-        if r.get("mode") == "real":
-            r.data = REAL
         th, fp, fn, n = (r.get(k) for k in ("threshold", "fp", "fn", "n_images"))
         f7 = R.FIGURE7["ImageNet"]
         rows += [_compare_row("threshold", th, f7["threshold"], r.data, ds, 1),

@@ -131,6 +131,16 @@ def test_results_are_read_by_the_schemas_keys_only(tmp_path):
         run.get("choice")
 
 
+def test_calibration_on_relabel_maps_is_real_data_row_and_section(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "01_calibration", {"relabel_dir": "/d/maps", "hand_labels": "/d/hand.csv", "seed": 0},
+         {"mode": "real", "dataset": "relabel", "threshold": 0.994, "fp": 3, "fn": 3, "n_images": 20,
+          "curves_cross": True}, ["Figure 7"])
+    f7 = report.build("b", root).section("Figure 7")
+    assert f7.data == report.REAL and set(f7.tables["comparison"]["data"]) == {report.REAL}
+    assert report.data_kind({"relabel_dir": "", "dataset": "toyscenes"}) == report.TOY
+
+
 # --- like with like, names, numbers ---------------------------------------------------------------
 def test_three_data_kinds_and_no_difference_across_kinds():
     assert report.data_kind("toyscenes:2") == report.TOY

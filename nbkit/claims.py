@@ -312,10 +312,16 @@ def _architectures(runs):
     return _verdict(ok, "; ".join(parts), sel)
 
 
+def _centrality_variant(name: Any) -> str:
+    """05_train's ``centrality`` parameter as its variant's name (``evector_WT`` -> ``eigenvector_WT``,
+    :func:`nbkit.centrality.variant_name`); a missing value (NaN in a table) as text."""
+    from .centrality import parse_variant, variant_name
+
+    return variant_name(*parse_variant(name)) if isinstance(name, str) else str(name)
+
+
 def _centrality_key(r) -> str:
-    c = str(r.params.get("centrality", "betweenness")).replace("evector", "eigenvector")
-    w = r.params.get("weighted")
-    return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
+    return _centrality_variant(r.params.get("centrality", "betweenness"))
 
 
 def _centrality_training(runs):

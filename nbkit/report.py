@@ -48,7 +48,7 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import AUTHORS, REAL, TOY, _arch, _multi_blocks, _num, _runs_of, data_kind  # noqa: F401
+from .claims import AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _runs_of, data_kind  # noqa: F401
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -549,17 +549,12 @@ def _table8(runs):
                              replicates=_REPLICATE_AXES + ("trigger",))
 
 
-_ARCH_KEYS = {"resnet50": "resnet50", "vgg16": "vgg16", "vgg": "vgg16", "inception_v3": "inception_v3",
-              "inception": "inception_v3", "densenet121": "densenet121", "dense": "densenet121"}
-
-
 _PAPER_MODELS = {arch: model for model, arch in R.ARCHITECTURES.items()}   # resnet50 -> "ResNet"
 
 
 def _table9(runs):
     def label(a):
-        arch = _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch")))
-        return _PAPER_MODELS.get(arch, arch)
+        return _PAPER_MODELS.get(str(a.get("arch")), str(a.get("arch")))
     return _training_section("Table 9", runs, label, _paper_acc("Table 9", {"imagenet": "ImageNet jeans"}),
                              axis_hint=("arch",))
 
@@ -573,12 +568,8 @@ def _table10(runs):
 
 
 def _figure12(runs):
-    def label(a):
-        c = str(a.get("centrality", "betweenness")).replace("evector", "eigenvector")
-        w = a.get("weighted")
-        return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
-    return _training_section("Figure 12", runs, label, lambda *_: None,
-                             axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality",
+    return _training_section("Figure 12", runs, lambda a: _centrality_variant(a.get("centrality", "betweenness")),
+                             lambda *_: None, axis_hint=("centrality",), plot="bar", xlabel="centrality",
                              replicates=_REPLICATE_AXES + ("trigger",))
 
 

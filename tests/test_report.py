@@ -141,6 +141,16 @@ def test_calibration_on_relabel_maps_is_real_data_row_and_section(tmp_path):
     assert report.data_kind({"relabel_dir": "", "dataset": "toyscenes"}) == report.TOY
 
 
+def test_centrality_variants_are_named_as_nbkit_centrality_names_them(tmp_path):
+    root = tmp_path / "runs"
+    for t, c in enumerate(("deg_WT", "degree_WT")):          # one variant, two spellings of it
+        _train(root, (0.7, 0.5), ["Figure 12"], target=t, centrality=c)
+    rep = report.build("b", root)
+    assert _claims(rep).loc["centrality_training", "status"] == claims.NOT_RUN
+    assert "one centrality measure trained (degree_WT)" in _claims(rep).loc["centrality_training", "ours"]
+    assert set(rep.section("Figure 12").tables["comparison"]["setting"]) == {"degree_WT"}
+
+
 # --- like with like, names, numbers ---------------------------------------------------------------
 def test_three_data_kinds_and_no_difference_across_kinds():
     assert report.data_kind("toyscenes:2") == report.TOY

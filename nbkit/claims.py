@@ -204,11 +204,22 @@ def _groups(runs, key: Callable[[Any], Any]) -> dict:
     return out
 
 
-def _table8_row(r) -> str:
-    ir = _num(r.params.get("injection_rate"))
+def _table8_column(p: Mapping) -> str:
+    """Table 8's column for a 05_train setting (its parameters, or a row of them):
+    ``no_backdoor`` (injection rate 0), ``centrality_mis`` or ``centrality_no_mis``."""
+    ir = _num(p.get("injection_rate"))
     if ir is not None and ir == 0:
-        return "no backdoor"
-    return "centrality + MIS" if str(r.params.get("subset_mode", "mis")) == "mis" else "centrality, no MIS"
+        return "no_backdoor"
+    return "centrality_mis" if str(p.get("subset_mode", "mis")) == "mis" else "centrality_no_mis"
+
+
+#: Table 8's columns as the claims name them
+_TABLE8_NAMES = {"no_backdoor": "no backdoor", "centrality_mis": "centrality + MIS",
+                 "centrality_no_mis": "centrality, no MIS"}
+
+
+def _table8_row(r) -> str:
+    return _TABLE8_NAMES[_table8_column(r.params)]
 
 
 def _compare_table8(runs, a: str, b: str, metric: str) -> dict:

@@ -48,7 +48,8 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _runs_of, data_kind  # noqa: F401
+from .claims import (AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _runs_of,  # noqa: F401
+                     _table8_column, data_kind)
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -538,13 +539,7 @@ def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
 
 
 def _table8(runs):
-    def label(a):
-        ir = _num(a.get("injection_rate"))
-        if ir is not None and ir == 0:
-            return "no_backdoor"
-        mode = str(a.get("subset_mode", "mis"))
-        return "centrality_mis" if mode == "mis" else "centrality_no_mis"
-    return _training_section("Table 8", runs, label, _paper_acc("Table 8"),
+    return _training_section("Table 8", runs, _table8_column, _paper_acc("Table 8"),
                              axis_hint=("subset_mode", "injection_rate"),
                              replicates=_REPLICATE_AXES + ("trigger",))
 

@@ -250,16 +250,9 @@ def _compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, datas
 
 
 def _figures(runs: Sequence[Run], *patterns: str) -> list[Path]:
-    out = []
-    for r in runs:
-        for pat in patterns:
-            out += sorted(r.run_dir.glob(pat))
-    seen, uniq = set(), []
-    for p in out:
-        if p not in seen:
-            seen.add(p)
-            uniq.append(p)
-    return uniq
+    """The runs' PNG figures named by ``patterns`` (the names the notebooks save them under with
+    ``runs.save_figure``), run by run, each pattern's files sorted."""
+    return [p for r in runs for pat in patterns for p in sorted(r.run_dir.glob(pat))]
 
 
 def _section(key: str, notebook: str, runs: Sequence[Run]) -> Section:
@@ -289,7 +282,7 @@ def _figure7(runs: Sequence[Run]) -> Section:
     s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7_AUTHORS["sweep"]["value"],
                                              columns=["threshold", "false_positives", "false_negatives"])
     s.notes.append("authors' sweep: " + R.FIGURE7_AUTHORS["sweep"]["source"])
-    s.figures = _figures(sel, "fig7*.png", "*threshold*sweep*.png", "*sweep*.png")
+    s.figures = _figures(sel, "fig7*.png")
     return s
 
 
@@ -336,7 +329,7 @@ def _figures8_11(runs: Sequence[Run]) -> Section:
                              "top classes": ", ".join(map(str, names[:10]))})
     if rows:
         s.tables["top_classes"] = pd.DataFrame(rows)
-    s.figures = _figures(sel, "wordcloud*.png", "*word_cloud*.png")
+    s.figures = _figures(sel, "wordcloud*.png")
     s.notes.append("the paper's Figures 8-11 are word clouds of ImageNet/Open Images classes sized by "
                    "centrality; ours are drawn from the same 8 centrality variants (toy scenes and the "
                    "authors' Open Images counts); the "
@@ -417,7 +410,7 @@ def _app_d(runs: Sequence[Run]) -> Section:
             s.notes.append(S.app_d_text(mt, r.params, ds or r.params.get("dataset", "")))
     if frames:
         s.tables["comparison"] = pd.concat(frames, ignore_index=True)
-    s.figures = _figures(sel, "*multi*trigger*.png", "*histogram*.png", "*overlap*.png")
+    s.figures = _figures(sel, "multi_trigger_*.png", "ablation_min_overlaps.png")
     return s
 
 
@@ -638,7 +631,7 @@ def _figure16(runs: Sequence[Run]) -> Section:
     s.notes.append("paper: two authors judged 25 trigger images x 3 models per trigger by eye; the kit "
                    "scores CAM/box overlap automatically (nbkit.audit), so the two measure the same "
                    "thing differently")
-    s.figures = _figures(sel, "fig16*.png", "*overlap*.png")
+    s.figures = _figures(sel, "fig16*.png")
     return s
 
 
@@ -654,7 +647,7 @@ def _figure17(runs: Sequence[Run]) -> Section:
         s.tables["sentinet"] = pd.DataFrame(rows)
         s.notes.append("SentiNet detection (the paper ran GradCAM only and argued the rest): the kit's "
                        "full SentiNet on natural vs digital-patch triggers")
-    s.figures = _figures(sel, "fig17*.png", "*gradcam*grid*.png", "*cam*grid*.png", "*roc*.png")
+    s.figures = _figures(sel, "fig17*.png", "sentinet_roc.png")
     return s
 
 

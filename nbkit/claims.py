@@ -155,8 +155,9 @@ def _fmt_stat(values: Sequence[float], digits: int = 2) -> str:
     return txt + f" (n={n})"
 
 
-def _kinds(runs) -> str:
-    return " + ".join(sorted({r.data for r in runs})) or "–"
+def _kinds(runs, none: str = "–") -> str:
+    """The data kinds of ``runs``, joined with `` + `` (``none`` when there is no run)."""
+    return " + ".join(sorted({r.data for r in runs})) or none
 
 
 def _training(runs, feeds: str | None = None) -> list:

@@ -190,8 +190,7 @@ class Report:
 
 
 def _kinds(runs: Iterable[Run]) -> str:
-    kinds = sorted({r.data for r in runs})
-    return " + ".join(kinds) if kinds else "none"
+    return _claims._kinds(runs, none="none")
 
 
 _ADDRESSES: dict[int, str] = {}

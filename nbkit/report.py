@@ -254,18 +254,19 @@ def _figures(runs: Sequence[Run], *patterns: str) -> list[Path]:
     return [p for r in runs for pat in patterns for p in sorted(r.run_dir.glob(pat))]
 
 
-def _section(key: str, notebook: str, runs: Sequence[Run]) -> Section:
+def _section(key: str, notebook: str, runs: Sequence[Run]) -> tuple[list[Run], Section]:
+    """The complete runs of ``notebook`` that feed ``key``, and the section they start."""
+    sel = _runs_of(runs, notebook, key)
     title = R.ARTIFACTS.get(key, (notebook, key))[1]
-    s = Section(key=key, title=title, notebook=notebook, data=_kinds(runs), runs=len(runs))
-    if not runs:
+    s = Section(key=key, title=title, notebook=notebook, data=_kinds(sel), runs=len(sel))
+    if not sel:
         s.notes.append(f"no complete run of {notebook} feeds {key} in this batch")
-    return s
+    return sel, s
 
 
 # --- Figure 7 (01) ------------------------------------------------------------------------------
 def _figure7(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "01_calibration", "Figure 7")
-    s = _section("Figure 7", "01_calibration", sel)
+    sel, s = _section("Figure 7", "01_calibration", runs)
     rows = []
     for r in sel:
         ds = r.get("dataset", "")
@@ -287,8 +288,7 @@ def _figure7(runs: Sequence[Run]) -> Section:
 
 # --- Table 5 (02) -------------------------------------------------------------------------------
 def _table5(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "02_cooccurrence", "Table 5")
-    s = _section("Table 5", "02_cooccurrence", sel)
+    sel, s = _section("Table 5", "02_cooccurrence", runs)
     seen: dict[str, dict] = {}
     for r in sel:
         for row in r.get("table5", []):
@@ -318,8 +318,7 @@ def _table5(runs: Sequence[Run]) -> Section:
 
 # --- Figures 8-11 and Tables 6-7 (03) -------------------------------------------------------------
 def _figures8_11(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "03_centrality", "Figures 8-11")
-    s = _section("Figures 8-11", "03_centrality", sel)
+    sel, s = _section("Figures 8-11", "03_centrality", runs)
     rows = []
     for r in sel:
         for key, ds in (("dataset_top_m", r.params.get("dataset", "")), ("openimages_top_m", "openimages-counts")):
@@ -357,8 +356,7 @@ def _tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
 
 
 def _tables6_7(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "03_centrality", "Tables 6-7")
-    s = _section("Tables 6-7", "03_centrality", sel)
+    sel, s = _section("Tables 6-7", "03_centrality", runs)
     for r in sel:
         sfx = f"_{r.hash}" if len(sel) > 1 else ""
         t = r.get("tables_6_7", [])
@@ -400,8 +398,7 @@ def _flat(v):
 def _app_d(runs: Sequence[Run]) -> Section:
     from . import subsets as S
 
-    sel = _runs_of(runs, "04_subsets", "App. D")
-    s = _section("App. D", "04_subsets", sel)
+    sel, s = _section("App. D", "04_subsets", runs)
     frames = []
     for r in sel:
         for ds, mt in _multi_blocks(r):
@@ -469,8 +466,7 @@ def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mappin
                       paper: Callable[[str, str, str], dict | None], axis_hint: Sequence[str] = (),
                       plot: str | None = None, xlabel: str | None = None,
                       replicates: Sequence[str] = _REPLICATE_AXES) -> Section:
-    sel = _runs_of(runs, "05_train", key)
-    s = _section(key, "05_train", sel)
+    sel, s = _section(key, "05_train", runs)
     df = _accuracy_frame(sel)
     if df.empty:
         return s
@@ -601,8 +597,7 @@ _PAPER_TRIGGER_KEYS = {"jean": "jeans", "jeans": "jeans", "chain link fence": "c
 
 
 def _figure16(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "06_sentinet", "Figure 16")
-    s = _section("Figure 16", "06_sentinet", sel)
+    sel, s = _section("Figure 16", "06_sentinet", runs)
     rows = []
     for r in sel:
         for it in r.get("fig16", []):          # our rows of audit.fig16_table (percentages)
@@ -635,8 +630,7 @@ def _figure16(runs: Sequence[Run]) -> Section:
 
 
 def _figure17(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "06_sentinet", "Figure 17")
-    s = _section("Figure 17", "06_sentinet", sel)
+    sel, s = _section("Figure 17", "06_sentinet", runs)
     rows = []
     for r in sel:
         for name, v in r.get("sentinet", {}).items():

@@ -468,15 +468,19 @@ def _tables_6_7(runs):
     return _not_run("no Tables 6-7 comparison with the published names in the batch")
 
 
+def _printed(rec: Mapping) -> str:
+    """A paper cell of ``nbkit.reference`` as the paper prints it: ``"70 ± 3 %"``."""
+    txt = rec["printed"]
+    if rec["plus_minus"] is not None:
+        txt += f" ± {rec['plus_minus']:g}"
+    return txt + (" %" if rec["unit"] == "%" else "")
+
+
 def _pv(table: str, row: str, column: str) -> str:
-    """The paper's cell as printed, from ``nbkit.reference``: ``"70 ± 3 %"``."""
+    """The paper's cell ``table · row · column`` as printed (:func:`_printed`)."""
     from . import reference as R
 
-    rec = R.cell(table, row, column)
-    txt = rec.get("printed") or str(rec["value"])
-    if rec.get("plus_minus") is not None:
-        txt += f" ± {rec['plus_minus']:g}"
-    return txt + (f" {rec['unit']}" if rec.get("unit") in ("%",) else "")
+    return _printed(R.cell(table, row, column))
 
 
 def _acc2(table: str, row: str, col: str) -> str:

@@ -48,8 +48,8 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import (AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _runs_of,  # noqa: F401
-                     _table8_column, data_kind)
+from .claims import (AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _printed,  # noqa: F401
+                     _runs_of, _table8_column, data_kind)
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -694,13 +694,6 @@ def _sort_key(v: str):
 
 _APP_D_QUANTITIES = {"largest_overlap": "largest shared classes", "largest_overlap_pair": "that pair",
                      "pairs_over_30_fraction": "share of cells"}
-
-
-def _printed(c: Mapping) -> str:
-    txt = c.get("printed") or _fmt(c.get("value"))
-    if c.get("plus_minus") is not None:
-        txt += f" ± {_fmt(c['plus_minus'])}"
-    return txt + (" %" if c.get("unit") == "%" else "")
 
 
 def _rows_by_cell(sections: Sequence[Section]) -> dict[str, list[tuple[Section, Mapping]]]:

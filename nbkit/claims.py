@@ -23,12 +23,15 @@ import dataclasses
 import math
 import re
 import warnings
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError
+
+if TYPE_CHECKING:                      # the report's run record (report imports this module)
+    from .report import Run
 
 
 # -- run selection shared with nbkit.report (which imports these from here) ------------------
@@ -38,18 +41,24 @@ TOY, AUTHORS, REAL = "toy scenes", "authors' counts", "real data"
 def data_kind(spec: Any) -> str:
     """Where a run's data came from: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
 
-    :func:`nbkit.datasets.data_kind` decides; a run without a dataset parameter reads the toy
-    scenes (every notebook's default), and a label the adapters do not know (a Table 5 row
-    named by the user) is the user's data.
+    ``spec`` is a dataset spec or a run's parameters. :func:`nbkit.datasets.data_kind` decides; a
+    run without a dataset parameter reads the toy scenes (every notebook's default), except
+    notebook 01 with ``relabel_dir`` set (it reads ImageNet's ReLabel maps through that parameter,
+    not a dataset spec); a label the adapters do not know (a Table 5 row named by the user) is the
+    user's data.
 
     Examples
     --------
     >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
     ('toy scenes', "authors' counts", 'real data')
+    >>> data_kind({"relabel_dir": "/d/maps", "seed": 0})
+    'real data'
     """
     from .datasets import data_kind as _kind
 
     if isinstance(spec, Mapping):
+        if spec.get("relabel_dir"):
+            return REAL
         spec = spec.get("dataset") or ""
     if not str(spec or "").strip():
         return TOY
@@ -82,24 +91,14 @@ def _feeds_match(declared: str, key: str) -> bool:
 
 
 def _multi_blocks(r: Run) -> list[tuple[str, Mapping]]:
-    mt = r.get("multi_trigger", "app_d", "multi_trigger_overlap")
-    if not isinstance(mt, Mapping):
-        return []
-    vals = list(mt.values())
-    if vals and all(isinstance(v, Mapping) for v in vals) and not any(
-            k in mt for k in ("n_pairs", "largest_shared", "largest_pair")):
-        return [(str(k), v) for k, v in mt.items()]
-    return [(str(r.params.get("dataset", "")), mt)]
-
-
-_ACC = {"clean_acc": ("clean_acc", "metrics.clean_acc", "final.clean_acc"),
-        "trigger_acc": ("trigger_acc", "metrics.trigger_acc", "final.trigger_acc")}
+    """Notebook 04's ``multi_trigger`` blocks: ``(dataset label, summary)`` per graph."""
+    return [(str(k), v) for k, v in r.get("multi_trigger", {}).items()]
 
 HOLDS, FAILS, NOT_RUN = "✓", "✗", "not run"
 
 #: where each claim's runs come from when the batch lacks them
-DEFAULT_BATCH = "python -m nbkit reproduce --batch default"
-PAPER_BATCH = "python -m nbkit reproduce --batch paper --data-root DIR (real data)"
+_DEFAULT_BATCH = "python -m nbkit reproduce --batch default"
+_PAPER_BATCH = "python -m nbkit reproduce --batch paper --data-root DIR (real data)"
 
 
 @dataclasses.dataclass
@@ -133,7 +132,7 @@ def _num(x) -> float | None:
     return None if math.isnan(v) else v
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
+def _mean_std(values: Sequence[float]) -> tuple[float, float, int]:
     """Mean, sample std (NaN for one value) and count of the non-missing ``values``."""
     v = np.array([x for x in (_num(y) for y in values) if x is not None], float)
     if not len(v):
@@ -141,13 +140,13 @@ def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v)
 
 
-def fmt_stat(values: Sequence[float], digits: int = 2) -> str:
+def _fmt_stat(values: Sequence[float], digits: int = 2) -> str:
     """``"0.71 ± 0.03 (n=3)"``; ``"0.71 (n=1)"`` for one run; ``"–"`` for none.
 
-    >>> fmt_stat([0.7, 0.8]), fmt_stat([0.5]), fmt_stat([])
+    >>> _fmt_stat([0.7, 0.8]), _fmt_stat([0.5]), _fmt_stat([])
     ('0.75 ± 0.07 (n=2)', '0.50 (n=1)', '–')
     """
-    m, s, n = mean_std(values)
+    m, s, n = _mean_std(values)
     if not n:
         return "–"
     txt = f"{m:.{digits}f}"
@@ -156,8 +155,9 @@ def fmt_stat(values: Sequence[float], digits: int = 2) -> str:
     return txt + f" (n={n})"
 
 
-def _kinds(runs) -> str:
-    return " + ".join(sorted({r.data for r in runs})) or "–"
+def _kinds(runs, none: str = "–") -> str:
+    """The data kinds of ``runs``, joined with `` + `` (``none`` when there is no run)."""
+    return " + ".join(sorted({r.data for r in runs})) or none
 
 
 def _training(runs, feeds: str | None = None) -> list:
@@ -165,22 +165,23 @@ def _training(runs, feeds: str | None = None) -> list:
 
 
 def _acc(r, metric: str) -> float | None:
-    return _num(r.get(*_ACC[metric]))
+    return _num(r.get(metric))
 
 
-def _param(r, name: str, default=None):
-    v = r.params.get(name, default)
-    return r.get(name, default=v) if name == "arch" and not v else v
+def _arch(r) -> str | None:
+    """The architecture a 05_train run trained: ``arch`` of its results (its parameter may be
+    ``""``, the profile's default)."""
+    return r.get("arch", r.params.get("arch")) or None
 
 
 #: data kinds, closest to the paper's first (a claim checked on several kinds takes its verdict
 #: from the closest and lists the others)
-CLOSEST = ("real data", "authors' counts", "toy scenes")
+_CLOSEST = ("real data", "authors' counts", "toy scenes")
 
 
 def _closest(per_kind: Mapping[str, tuple[bool, str]]) -> dict:
     """Verdict from the kind of data closest to the paper's; every kind's numbers in ``ours``."""
-    kinds = sorted(per_kind, key=lambda k: CLOSEST.index(k) if k in CLOSEST else len(CLOSEST))
+    kinds = sorted(per_kind, key=lambda k: _CLOSEST.index(k) if k in _CLOSEST else len(_CLOSEST))
     best = kinds[0]
     ok, txt = per_kind[best]
     others = [f"also on {k}: {per_kind[k][1]} ({HOLDS if per_kind[k][0] else FAILS})" for k in kinds[1:]]
@@ -204,11 +205,22 @@ def _groups(runs, key: Callable[[Any], Any]) -> dict:
     return out
 
 
-def _table8_row(r) -> str:
-    ir = _num(r.params.get("injection_rate"))
+def _table8_column(p: Mapping) -> str:
+    """Table 8's column for a 05_train setting (its parameters, or a row of them):
+    ``no_backdoor`` (injection rate 0), ``centrality_mis`` or ``centrality_no_mis``."""
+    ir = _num(p.get("injection_rate"))
     if ir is not None and ir == 0:
-        return "no backdoor"
-    return "centrality + MIS" if str(r.params.get("subset_mode", "mis")) == "mis" else "centrality, no MIS"
+        return "no_backdoor"
+    return "centrality_mis" if str(p.get("subset_mode", "mis")) == "mis" else "centrality_no_mis"
+
+
+#: Table 8's columns as the claims name them
+_TABLE8_NAMES = {"no_backdoor": "no backdoor", "centrality_mis": "centrality + MIS",
+                 "centrality_no_mis": "centrality, no MIS"}
+
+
+def _table8_row(r) -> str:
+    return _TABLE8_NAMES[_table8_column(r.params)]
 
 
 def _compare_table8(runs, a: str, b: str, metric: str) -> dict:
@@ -217,11 +229,11 @@ def _compare_table8(runs, a: str, b: str, metric: str) -> dict:
         missing = [x for x in (a, b) if x not in g]
         return _not_run("no run for " + " / ".join(missing))
     va, vb = [_acc(r, metric) for r in g[a]], [_acc(r, metric) for r in g[b]]
-    ma, mb = mean_std(va)[0], mean_std(vb)[0]
+    ma, mb = _mean_std(va)[0], _mean_std(vb)[0]
     if math.isnan(ma) or math.isnan(mb):
         return _not_run(f"no {metric} recorded")
     name = metric.replace("_", " ")
-    return _verdict(ma > mb, f"{name}: {a} {fmt_stat(va)} vs {b} {fmt_stat(vb)}", g[a] + g[b])
+    return _verdict(ma > mb, f"{name}: {a} {_fmt_stat(va)} vs {b} {_fmt_stat(vb)}", g[a] + g[b])
 
 
 def _trend(runs, feeds: str, axis: str, metric: str, sign: int) -> dict:
@@ -232,14 +244,14 @@ def _trend(runs, feeds: str, axis: str, metric: str, sign: int) -> dict:
         return _not_run(f"no 05_train run feeds {feeds}" if not sel else
                         f"one value of {axis} in the runs feeding {feeds}; a trend needs 2 or more")
     levels = sorted(g)
-    means = [mean_std([_acc(r, metric) for r in g[x]])[0] for x in levels]
+    means = [_mean_std([_acc(r, metric) for r in g[x]])[0] for x in levels]
     if any(math.isnan(m) for m in means):
         return _not_run(f"no {metric} recorded at some {axis}")
     with warnings.catch_warnings():                 # constant means: rho is NaN, the claim fails
         warnings.simplefilter("ignore")
         rho = pd.Series(levels).corr(pd.Series(means), method="spearman")
     ok = sign * (means[-1] - means[0]) > 0 and sign * rho > 0
-    steps = " → ".join(f"{x:g}: {fmt_stat([_acc(r, metric) for r in g[x]])}" for x in levels)
+    steps = " → ".join(f"{x:g}: {_fmt_stat([_acc(r, metric) for r in g[x]])}" for x in levels)
     return _verdict(ok, f"{metric.replace('_', ' ')} by {axis}: {steps}; Spearman ρ = {rho:+.2f}", sel)
 
 
@@ -278,8 +290,8 @@ def _added_random(runs):
     parts, ok = [], True
     for metric in ("clean_acc", "trigger_acc"):
         a, b = [_acc(r, metric) for r in g[lo]], [_acc(r, metric) for r in g[hi]]
-        ok &= mean_std(b)[0] < mean_std(a)[0]
-        parts.append(f"{metric.replace('_', ' ')}: +{lo:g} {fmt_stat(a)} vs +{hi:g} {fmt_stat(b)}")
+        ok &= _mean_std(b)[0] < _mean_std(a)[0]
+        parts.append(f"{metric.replace('_', ' ')}: +{lo:g} {_fmt_stat(a)} vs +{hi:g} {_fmt_stat(b)}")
     return _verdict(ok, "; ".join(parts), g[lo] + g[hi])
 
 
@@ -294,7 +306,7 @@ def _family(arch: str) -> str:
 def _architectures(runs):
     """Table 9: a ResNet gives the best clean and trigger accuracy (needs 2+ architecture families)."""
     sel = _training(runs, "Table 9")
-    g = _groups(sel, lambda r: _param(r, "arch") or None)
+    g = _groups(sel, _arch)
     if len({_family(a) for a in g}) < 2:
         fams = sorted({_family(a) for a in g})
         return _not_run((f"architecture families run: {', '.join(fams)}" if fams else
@@ -303,19 +315,25 @@ def _architectures(runs):
                         "DenseNet-121)")
     parts, ok = [], True
     for metric in ("clean_acc", "trigger_acc"):
-        means = {a: mean_std([_acc(r, metric) for r in rs])[0] for a, rs in g.items()}
+        means = {a: _mean_std([_acc(r, metric) for r in rs])[0] for a, rs in g.items()}
         best = max(means, key=lambda a: means[a])
         ok &= _family(best) == "resnet"
         parts.append(f"{metric.replace('_', ' ')}: " + ", ".join(
-            f"{a} {fmt_stat([_acc(r, metric) for r in g[a]])}"
+            f"{a} {_fmt_stat([_acc(r, metric) for r in g[a]])}"
             for a in sorted(means, key=lambda a: -means[a])))
     return _verdict(ok, "; ".join(parts), sel)
 
 
+def _centrality_variant(name: Any) -> str:
+    """05_train's ``centrality`` parameter as its variant's name (``evector_WT`` -> ``eigenvector_WT``,
+    :func:`nbkit.centrality.variant_name`); a missing value (NaN in a table) as text."""
+    from .centrality import parse_variant, variant_name
+
+    return variant_name(*parse_variant(name)) if isinstance(name, str) else str(name)
+
+
 def _centrality_key(r) -> str:
-    c = str(r.params.get("centrality", "betweenness")).replace("evector", "eigenvector")
-    w = r.params.get("weighted")
-    return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
+    return _centrality_variant(r.params.get("centrality", "betweenness"))
 
 
 def _centrality_training(runs):
@@ -325,9 +343,9 @@ def _centrality_training(runs):
     if len(g) < 2:
         return _not_run("no 05_train run feeds Figure 12" if not g else
                         f"one centrality measure trained ({next(iter(g))}); needs 2 or more")
-    means = {c: mean_std([_acc(r, "clean_acc") for r in rs])[0] for c, rs in g.items()}
+    means = {c: _mean_std([_acc(r, "clean_acc") for r in rs])[0] for c, rs in g.items()}
     spread = max(means.values()) - min(means.values())
-    txt = "clean acc: " + ", ".join(f"{c} {fmt_stat([_acc(r, 'clean_acc') for r in g[c]])}"
+    txt = "clean acc: " + ", ".join(f"{c} {_fmt_stat([_acc(r, 'clean_acc') for r in g[c]])}"
                                     for c in sorted(g)) + f"; spread {spread:.2f}"
     return _verdict(spread <= 0.10, txt, sel)
 
@@ -343,10 +361,9 @@ def _centrality_sets(runs):
     per_kind: dict = {}
     for r in sel:
         for key in ("dataset_top_m", "openimages_top_m"):
-            top = r.get(key, default=None)
-            if not isinstance(top, Mapping) or len(top) < 2:
+            lists = list(r.get(key, {}).values())
+            if len(lists) < 2:
                 continue
-            lists = [list(v) for v in top.values() if isinstance(v, (list, tuple))]
             pairs = [(i, j) for i in range(len(lists)) for j in range(i + 1, len(lists))]
             jac = float(np.mean([_jaccard(lists[i], lists[j]) for i, j in pairs]))
             orders = len({tuple(x) for x in lists})
@@ -364,16 +381,15 @@ def _multi_trigger(runs):
     per_kind: dict = {}
     for r in _runs_of(runs, "04_subsets", "App. D"):
         for ds, mt in _multi_blocks(r):
-            if mt.get("basis", "subsets") != "subsets" or "(candidates)" in ds:
+            if mt["basis"] != "subsets" or "(candidates)" in ds:
                 continue
-            share, n, thr = _num(mt.get("share_above")), mt.get("n_pairs"), mt.get("threshold")
+            share, n, thr = _num(mt["share_above"]), mt["n_pairs"], mt["threshold"]
             if share is None:
                 continue
-            thr = thr if thr is not None else r.params.get("overlap_threshold")
             per_kind.setdefault(data_kind(ds), (
-                share > 0.5, f"{ds}: {share:.0%} of {n} pairs (top {mt.get('top', '?')}) share > {thr} "
-                             f"classes; largest {mt.get('largest_shared')} "
-                             f"({' + '.join(map(str, mt.get('largest_pair') or []))})"))
+                share > 0.5, f"{ds}: {share:.0%} of {n} pairs (top {mt['top']}) share > {thr} "
+                             f"classes; largest {mt['largest_shared']} "
+                             f"({' + '.join(map(str, mt['largest_pair']))})"))
     if not per_kind:
         return _not_run("no notebook-04 multi-trigger overlap in the batch")
     return _closest(per_kind)
@@ -382,8 +398,7 @@ def _multi_trigger(runs):
 def _calibration(runs):
     """App. B / Figure 7: at the chosen threshold false positives and negatives are roughly equal."""
     sel = _runs_of(runs, "01_calibration", "Figure 7")
-    vals = [(r, r.get("choice.threshold", "threshold"), _num(r.get("choice.fp", "fp")),
-             _num(r.get("choice.fn", "fn")), r.get("curves_cross", "choice.curves_cross")) for r in sel]
+    vals = [(r, r.get("threshold"), _num(r.get("fp")), _num(r.get("fn")), r.get("curves_cross")) for r in sel]
     vals = [v for v in vals if v[2] is not None and v[3] is not None]
     if not vals:
         return _not_run("no notebook-01 calibration in the batch")
@@ -397,11 +412,10 @@ def _gradcam(runs):
     """App. F / Figure 16: GradCAM flags the trigger in a majority of trigger images."""
     items, used = [], []
     for r in _runs_of(runs, "06_sentinet", "Figure 16"):
-        fig = r.get("fig16", default=None)
-        for it in fig if isinstance(fig, list) else []:
-            pct = _num(it.get("highlighted_pct"))
-            if pct is not None and str(it.get("source", "ours")).lower() != "paper":
-                items.append((str(it.get("trigger", "")), pct, it.get("n_models"), it.get("n_images")))
+        for it in r.get("fig16", []):          # our rows of audit.fig16_table
+            pct = _num(it["highlighted_pct"])
+            if pct is not None:
+                items.append((str(it["trigger"]), pct, it.get("n_models"), it.get("n_images")))
                 used.append(r)
     if not items:
         return _not_run("no notebook-06 GradCAM audit in the batch")
@@ -414,8 +428,8 @@ def _sentinet(runs):
     """App. F: the rest of SentiNet works less well on natural (large) triggers than on a small patch."""
     parts, ok, used = [], True, []
     for r in _runs_of(runs, "06_sentinet", "Figure 17"):
-        sn = r.get("sentinet", default={}) or {}
-        nat, pat = sn.get("natural") or {}, sn.get("patch") or {}
+        sn = r.get("sentinet", {})
+        nat, pat = sn.get("natural", {}), sn.get("patch", {})
         a, b = _num(nat.get("auroc")), _num(pat.get("auroc"))
         if a is None or b is None:
             continue
@@ -432,19 +446,19 @@ def _sentinet(runs):
 def _tables_6_7(runs):
     """Tables 6-7, Open Images rows: the published trigger names, recovered on the authors' counts."""
     for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
-        recs = r.get("tables_6_7", default=None)
-        if not isinstance(recs, list) or not recs:
+        recs = r.get("tables_6_7", [])
+        if not recs:
             continue
-        known = [x for x in recs if x.get("published") is not None]
+        known = [x for x in recs if x["published"] is not None]
         total = sum(len(x["published"]) for x in known)
         parts, ok = [], False
         for sem in ("authors", "paper"):
-            blocks = [x[sem] for x in known if isinstance(x.get(sem), Mapping)]
+            blocks = [x[sem] for x in known if sem in x]
             if len(blocks) != len(known) or not total:
                 continue
-            matched = sum(len(b.get("matched") or []) for b in blocks)
-            extra = sum(len(b.get("extra") or []) for b in blocks)
-            missing = [f"{m} ({x['variant']})" for x in known for m in (x[sem].get("missing") or [])]
+            matched = sum(len(b["matched"]) for b in blocks)
+            extra = sum(len(b["extra"]) for b in blocks)
+            missing = [f"{m} ({x['variant']})" for x in known for m in x[sem]["missing"]]
             ok |= sem == "authors" and matched == total
             parts.append(f"{sem} semantics: {matched}/{total} published names, {extra} extra"
                          + (f", missing {', '.join(missing)}" if missing else ""))
@@ -454,15 +468,19 @@ def _tables_6_7(runs):
     return _not_run("no Tables 6-7 comparison with the published names in the batch")
 
 
+def _printed(rec: Mapping) -> str:
+    """A paper cell of ``nbkit.reference`` as the paper prints it: ``"70 ± 3 %"``."""
+    txt = rec["printed"]
+    if rec["plus_minus"] is not None:
+        txt += f" ± {rec['plus_minus']:g}"
+    return txt + (" %" if rec["unit"] == "%" else "")
+
+
 def _pv(table: str, row: str, column: str) -> str:
-    """The paper's cell as printed, from ``nbkit.reference``: ``"70 ± 3 %"``."""
+    """The paper's cell ``table · row · column`` as printed (:func:`_printed`)."""
     from . import reference as R
 
-    rec = R.cell(table, row, column)
-    txt = rec.get("printed") or str(rec["value"])
-    if rec.get("plus_minus") is not None:
-        txt += f" ± {rec['plus_minus']:g}"
-    return txt + (f" {rec['unit']}" if rec.get("unit") in ("%",) else "")
+    return _printed(R.cell(table, row, column))
 
 
 def _acc2(table: str, row: str, col: str) -> str:
@@ -481,73 +499,73 @@ def _has(table: str, row: str, column: str) -> bool:
         return False
 
 
-T8 = ("Table 8", "ImageNet")
-APPD = ("Settings", "App. D multiple triggers")
+_T8 = ("Table 8", "ImageNet")
+_APPD = ("Settings", "App. D multiple triggers")
 CLAIMS: list[Claim] = [
     Claim("mis_clean", "The MIS raises clean accuracy over centrality without MIS", "App. D, Table 8",
-          f"ImageNet: {_pv(*T8, 'centrality_mis.clean_acc')} with MIS vs {_pv(*T8, 'centrality_no_mis.clean_acc')} without",
+          f"ImageNet: {_pv(*_T8, 'centrality_mis.clean_acc')} with MIS vs {_pv(*_T8, 'centrality_no_mis.clean_acc')} without",
           "✓ when mean clean accuracy of the MIS runs > that of the no-MIS (neighbours) runs",
-          f"{DEFAULT_BATCH}: 05_train with subset_mode=mis and subset_mode=neighbours (Table 8)", _mis_clean),
+          f"{_DEFAULT_BATCH}: 05_train with subset_mode=mis and subset_mode=neighbours (Table 8)", _mis_clean),
     Claim("poison_costs_clean", "Poisoning costs clean accuracy against no backdoor", "App. D, Table 8",
-          f"ImageNet: {_pv(*T8, 'no_backdoor.clean_acc')} without a backdoor vs {_pv(*T8, 'centrality_mis.clean_acc')} with (MIS)",
+          f"ImageNet: {_pv(*_T8, 'no_backdoor.clean_acc')} without a backdoor vs {_pv(*_T8, 'centrality_mis.clean_acc')} with (MIS)",
           "✓ when mean clean accuracy without a backdoor (injection_rate=0) > with the MIS backdoor",
-          f"{DEFAULT_BATCH}: 05_train with injection_rate=0 and the MIS runs (Table 8)", _poison_costs_clean),
+          f"{_DEFAULT_BATCH}: 05_train with injection_rate=0 and the MIS runs (Table 8)", _poison_costs_clean),
     Claim("trigger_works", "The natural trigger works: trigger accuracy far above the clean model's",
-          "App. D, Table 8", f"ImageNet: {_pv(*T8, 'centrality_mis.trigger_acc')} (MIS) vs {_pv(*T8, 'no_backdoor.trigger_acc')} without a backdoor",
+          "App. D, Table 8", f"ImageNet: {_pv(*_T8, 'centrality_mis.trigger_acc')} (MIS) vs {_pv(*_T8, 'no_backdoor.trigger_acc')} without a backdoor",
           "✓ when mean trigger accuracy of the MIS runs > that of the no-backdoor runs",
-          f"{DEFAULT_BATCH}: 05_train with injection_rate=0 and the MIS runs (Table 8)", _trigger_works),
+          f"{_DEFAULT_BATCH}: 05_train with injection_rate=0 and the MIS runs (Table 8)", _trigger_works),
     Claim("injection_rate", "Trigger accuracy rises with the injection rate", "App. D, Figure 13",
           "ImageNet jeans, ResNet (Figure 13 prints no numbers)",
           "✓ when trigger accuracy at the largest rate > at the smallest and the Spearman ρ of the "
           "level means with the rate > 0",
-          f"{DEFAULT_BATCH}: 05_train over injection_rate (Figure 13)", _injection),
+          f"{_DEFAULT_BATCH}: 05_train over injection_rate (Figure 13)", _injection),
     Claim("w_clean", "Clean accuracy falls as the edge-weight threshold W rises", "App. D, Figure 14",
           "ImageNet jeans, W 20 → 60 'steadily decreases' (no numbers printed)",
           "✓ when clean accuracy at the largest W < at the smallest and Spearman ρ < 0",
-          f"{DEFAULT_BATCH}: 05_train over min_overlaps (Figure 14)", _w_clean),
+          f"{_DEFAULT_BATCH}: 05_train over min_overlaps (Figure 14)", _w_clean),
     Claim("added_random", "Adding random classes lowers accuracy", "App. D, Table 10",
           "clean / trigger, +5 → +10: Open Images " + " → ".join(_acc2("Table 10", "Open Images", f"added_{n}") for n in (5, 10)) + "; ImageNet " + " → ".join(_acc2("Table 10", "ImageNet", f"added_{n}") for n in (5, 10)),
           "✓ when both clean and trigger accuracy with the most added classes < with the fewest",
-          f"{DEFAULT_BATCH}: 05_train over n_added_classes with added_mode=random (Table 10)", _added_random),
+          f"{_DEFAULT_BATCH}: 05_train over n_added_classes with added_mode=random (Table 10)", _added_random),
     Claim("architecture", "ResNet gives the best clean and trigger accuracy", "App. D, Table 9",
           "ImageNet jeans, clean / trigger: " + ", ".join(f"{m} {_acc2('Table 9', 'ImageNet jeans', m)}" for m in ("ResNet", "DenseNet", "Inception", "VGG16")),
           "✓ when the architecture with the highest mean clean and trigger accuracy is a ResNet "
           "(needs a ResNet and another family)",
-          f"{PAPER_BATCH}: 05_train over arch (Table 9)", _architectures),
+          f"{_PAPER_BATCH}: 05_train over arch (Table 9)", _architectures),
     Claim("centrality_training", "Performance is fairly consistent across centrality measures",
           "App. D, Figure 12", "ImageNet (Figure 12 prints no numbers); weighted degree best",
           "✓ when mean clean accuracy differs by ≤ 0.10 between the measures trained",
-          f"{DEFAULT_BATCH}: 05_train over centrality (Figure 12)", _centrality_training),
+          f"{_DEFAULT_BATCH}: 05_train over centrality (Figure 12)", _centrality_training),
     Claim("centrality_sets", "Centrality measures rank triggers differently, yet the set stays consistent",
           "App. C, Figures 8-11", "Open Images word clouds (no numbers printed)",
           "✓ when the top-m lists of the 8 variants are not all in one order and their mean "
           "pairwise Jaccard ≥ 0.5",
-          f"{DEFAULT_BATCH}: 03_centrality (Figures 8-11)", _centrality_sets),
+          f"{_DEFAULT_BATCH}: 03_centrality (Figures 8-11)", _centrality_sets),
     Claim("tables_6_7", "The published Open Images triggers of Tables 6-7 are recovered",
           "App. C, Tables 6-7", "8 columns of Open Images trigger names (Table 6 unweighted, 7 weighted)",
           "✓ when every published Open Images name is among our triggers (authors' semantics, "
           "authors' counts)",
-          f"{DEFAULT_BATCH}: 03_centrality (Tables 6-7)", _tables_6_7),
+          f"{_DEFAULT_BATCH}: 03_centrality (Tables 6-7)", _tables_6_7),
     Claim("multi_trigger", "Most trigger pairs share many poisonable classes (multi-trigger backdoors)",
-          "App. D, multiple triggers", f"{_pv('App. D', 'Open Images', 'pairs_over_30_fraction')} of {_pv(*APPD, 'n_combinations')} pairs "
-          f"(top {_pv(*APPD, 'top')}) share > {_pv(*APPD, 'overlap_threshold')} classes; "
+          "App. D, multiple triggers", f"{_pv('App. D', 'Open Images', 'pairs_over_30_fraction')} of {_pv(*_APPD, 'n_combinations')} pairs "
+          f"(top {_pv(*_APPD, 'top')}) share > {_pv(*_APPD, 'overlap_threshold')} classes; "
           f"largest {_pv('App. D', 'Open Images', 'largest_overlap')} ({_pv('App. D', 'Open Images', 'largest_overlap_pair')}; ImageNet classes)",
           "✓ when more than half of our trigger pairs share more classes than the run's threshold",
-          f"{DEFAULT_BATCH}: 04_subsets (App. D)", _multi_trigger),
+          f"{_DEFAULT_BATCH}: 04_subsets (App. D)", _multi_trigger),
     Claim("calibration", "The chosen threshold balances false positives and negatives", "App. B, Figure 7",
           f"{_pv('Figure 7', 'ImageNet', 'threshold')}: {_pv('Figure 7', 'ImageNet', 'false_positives')} FP, "
           f"{_pv('Figure 7', 'ImageNet', 'false_negatives')} FN on 20 hand-labelled ImageNet images",
           "✓ when the FP and FN curves cross and differ by ≤ 25 % at the chosen threshold",
-          f"{DEFAULT_BATCH}: 01_calibration (Figure 7)", _calibration),
+          f"{_DEFAULT_BATCH}: 01_calibration (Figure 7)", _calibration),
     Claim("gradcam", "GradCAM flags the natural trigger in a majority of trigger images", "App. F, Figure 16",
           "; ".join(f"{ds}: " + ", ".join(f"{t} {_pv('Figure 16', ds, t)}" for t in ("jeans", "chainlink fence", "doormat", "wheel", "chair")
                      if _has("Figure 16", ds, t)) for ds in ("ImageNet", "Open Images")),
           "✓ when the mean share of trigger images whose CAM highlights the trigger > 50 %",
-          f"{DEFAULT_BATCH}: 06_sentinet (Figure 16)", _gradcam),
+          f"{_DEFAULT_BATCH}: 06_sentinet (Figure 16)", _gradcam),
     Claim("sentinet", "SentiNet's other steps flag natural triggers less reliably than small patches",
           "App. F", "argued, not measured (the paper ran GradCAM only)",
           "✓ when SentiNet's AUROC on the natural trigger < on a digital patch trigger",
-          f"{DEFAULT_BATCH}: 06_sentinet (Figure 17)", _sentinet),
+          f"{_DEFAULT_BATCH}: 06_sentinet (Figure 17)", _sentinet),
 ]
 
 

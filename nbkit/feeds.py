@@ -5,13 +5,13 @@ Every value the paper prints is one cell of ``paper_values.csv`` (``table, row, 
 
 1. its notebook is the one that computes that table or figure,
 2. the batch tagged it with the report section (``feeds: ["Table 9"]``, matched the way the report
-   matches it, :func:`nbkit.report._feeds_match`: ``"Tables 6-7"`` feeds Table 6),
+   matches it, :func:`nbkit.claims._feeds_match`: ``"Tables 6-7"`` feeds Table 6),
 3. it reads the dataset the paper used for the cell (``relabel:`` = ImageNet, ``openimages:`` = Open
    Images; the paper's row says which), and
 4. its parameters are the cell's setting (Table 9's ``DenseNet`` column is ``arch=densenet121`` on
    ImageNet *jeans*; Table 10's ``added_5`` is ``n_added_classes=5, added_mode=random``; ...).
 
-:data:`RULES` holds 1, 3 and 4 per table, :func:`rule` turns one cell into a :class:`Feed`, and
+:data:`_RULES` holds 1, 3 and 4 per table, :func:`rule` turns one cell into a :class:`Feed`, and
 :func:`feed_table` lists, for every cell, the runs of a batch that feed it. It takes the batch's
 ``RunSpec`` objects (a dry run: parameters the batch leaves out are the notebook's declared defaults)
 or the report's ``Run`` objects (``params.json``, already complete), so the dry-run check and the
@@ -38,13 +38,13 @@ import pandas as pd
 from .errors import DataError
 
 #: the paper's row labels -> the kit's dataset kind (``None``: the cell belongs to no one dataset)
-DATASETS = {"ImageNet": "imagenet", "ImageNet jeans": "imagenet", "Open Images": "openimages"}
+_DATASETS = {"ImageNet": "imagenet", "ImageNet jeans": "imagenet", "Open Images": "openimages"}
 #: the triggers the paper names in its cells, as the kit's class labels (wnid / MID)
-TRIGGERS = {("imagenet", "jeans"): "n03594734", ("imagenet", "chainlink fence"): "n03000134",
+_TRIGGERS = {("imagenet", "jeans"): "n03594734", ("imagenet", "chainlink fence"): "n03000134",
             ("imagenet", "doormat"): "n03223299", ("openimages", "jeans"): "/m/0fly7",
             ("openimages", "wheel"): "/m/083wq", ("openimages", "chair"): "/m/01mzpv"}
 #: Table 9's column prefixes -> ``arch`` of notebook 05
-ARCHS = {"DenseNet": "densenet121", "ResNet": "resnet50", "VGG16": "vgg16", "Inception": "inception_v3"}
+_ARCHS = {"DenseNet": "densenet121", "ResNet": "resnet50", "VGG16": "vgg16", "Inception": "inception_v3"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,13 +82,13 @@ class Feed:
 
     def matches(self, run: Any) -> bool:
         """Does ``run`` (a batch ``RunSpec`` or a report ``Run``) feed this cell?"""
-        from .report import _feeds_match
+        from .claims import _feeds_match
 
         if run.notebook != self.notebook:
             return False
         if not any(_feeds_match(str(f), self.section) for f in (run.feeds or [])):
             return False
-        p = resolved_params(run)
+        p = _resolved_params(run)
         if self.dataset is not None and dataset_of(p) != self.dataset:
             return False
         for k, want in self.params:
@@ -159,7 +159,7 @@ def _declared(path: str, mtime: float) -> dict:
     return out
 
 
-def resolved_params(run: Any) -> dict:
+def _resolved_params(run: Any) -> dict:
     """A run's full parameters: the notebook's declared defaults, then what the batch (or
     ``params.json``) sets. A report ``Run`` already holds them all; a batch ``RunSpec`` only holds
     what the batch file sets, so the defaults come from its notebook's ``parameters`` cell."""
@@ -180,28 +180,28 @@ def _table8(t, r, c) -> Feed:
     if what not in cond:
         raise DataError("paper_values.csv", f"Table 8 column {c!r} is not one of the kit's rows",
                         f"one of {sorted(cond)} followed by .clean_acc / .trigger_acc")
-    return Feed(t, r, c, "05_train", "Table 8", DATASETS[r], (("centrality", "betweenness"),) + cond[what])
+    return Feed(t, r, c, "05_train", "Table 8", _DATASETS[r], (("centrality", "betweenness"),) + cond[what])
 
 
 def _table9(t, r, c) -> Feed:
-    arch = ARCHS.get(c.split(".")[0])
+    arch = _ARCHS.get(c.split(".")[0])
     if arch is None:
         raise DataError("paper_values.csv", f"Table 9 column {c!r} names no known architecture",
-                        f"one of {sorted(ARCHS)} followed by .clean_acc / .trigger_acc")
+                        f"one of {sorted(_ARCHS)} followed by .clean_acc / .trigger_acc")
     return Feed(t, r, c, "05_train", "Table 9", "imagenet",
-                (("trigger", TRIGGERS["imagenet", "jeans"]), ("arch", arch)))
+                (("trigger", _TRIGGERS["imagenet", "jeans"]), ("arch", arch)))
 
 
 def _table10(t, r, c) -> Feed:
-    ds = DATASETS[r]
+    ds = _DATASETS[r]
     n = int(c.split(".")[0].removeprefix("added_"))
     return Feed(t, r, c, "05_train", "Table 10", ds,
-                (("trigger", TRIGGERS[ds, "jeans"]), ("n_added_classes", n), ("added_mode", "random")))
+                (("trigger", _TRIGGERS[ds, "jeans"]), ("n_added_classes", n), ("added_mode", "random")))
 
 
 def _figure16(t, r, c) -> Feed:
-    ds = DATASETS[r]
-    return Feed(t, r, c, "06_sentinet", "Figure 16", ds, (("trigger", TRIGGERS[ds, c]),))
+    ds = _DATASETS[r]
+    return Feed(t, r, c, "06_sentinet", "Figure 16", ds, (("trigger", _TRIGGERS[ds, c]),))
 
 
 def _settings(t, r, c) -> Feed:
@@ -212,7 +212,7 @@ def _settings(t, r, c) -> Feed:
         return Feed(t, r, c, "05_train", "Table 8", None, (("max_other_overlaps", -1),))
     if c == "W_sweep":                 # App. D, Figure 14: jeans (ImageNet), 200 clean, injection 0.2
         return Feed(t, r, c, "05_train", "Figure 14", "imagenet",
-                    (("trigger", TRIGGERS["imagenet", "jeans"]), ("min_overlaps", _w_sweep),
+                    (("trigger", _TRIGGERS["imagenet", "jeans"]), ("min_overlaps", _w_sweep),
                      ("clean_per_class", 200), ("injection_rate", 0.2), ("n_classes", 10)))
     if c == "subset":                  # App. D, Table 10 / Figure 15
         return Feed(t, r, c, "05_train", "Table 10", None,
@@ -223,11 +223,11 @@ def _settings(t, r, c) -> Feed:
 
 
 #: paper_values.csv ``table`` -> cell -> Feed
-RULES: dict[str, Callable[[str, str, str], Feed]] = {
+_RULES: dict[str, Callable[[str, str, str], Feed]] = {
     "Figure 7": lambda t, r, c: Feed(t, r, c, "01_calibration", "Figure 7", "imagenet"),
-    "Table 5": lambda t, r, c: Feed(t, r, c, "02_cooccurrence", "Table 5", DATASETS[r]),
-    "Table 6": lambda t, r, c: Feed(t, r, c, "03_centrality", "Tables 6-7", DATASETS[r]),
-    "Table 7": lambda t, r, c: Feed(t, r, c, "03_centrality", "Tables 6-7", DATASETS[r]),
+    "Table 5": lambda t, r, c: Feed(t, r, c, "02_cooccurrence", "Table 5", _DATASETS[r]),
+    "Table 6": lambda t, r, c: Feed(t, r, c, "03_centrality", "Tables 6-7", _DATASETS[r]),
+    "Table 7": lambda t, r, c: Feed(t, r, c, "03_centrality", "Tables 6-7", _DATASETS[r]),
     "Table 8": _table8,
     "Table 9": _table9,
     "Table 10": _table10,
@@ -247,14 +247,14 @@ def rule(table: str, row: str, column: str) -> Feed:
     DataError
         A table, row or column the mapping does not know (names it and what is known).
     """
-    if table not in RULES:
+    if table not in _RULES:
         raise DataError("paper_values.csv", f"table {table!r} has no rule in nbkit.feeds",
-                        f"one of {sorted(RULES)}")
+                        f"one of {sorted(_RULES)}")
     try:
-        return RULES[table](table, row, column)
+        return _RULES[table](table, row, column)
     except KeyError as e:
         raise DataError("paper_values.csv", f"{table} row {row!r} column {column!r}: unknown {e}",
-                        f"rows {sorted(DATASETS)}, triggers {sorted(k[1] for k in TRIGGERS)}") from None
+                        f"rows {sorted(_DATASETS)}, triggers {sorted(k[1] for k in _TRIGGERS)}") from None
 
 
 def read_cells(path: str | os.PathLike) -> pd.DataFrame:
@@ -266,7 +266,7 @@ def read_cells(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def feeders(feed: Feed, runs: Iterable[Any]) -> list:
+def _feeders(feed: Feed, runs: Iterable[Any]) -> list:
     """The runs among ``runs`` that feed ``feed``'s cell."""
     return [r for r in runs if feed.matches(r)]
 
@@ -292,7 +292,7 @@ def feed_table(cells: pd.DataFrame | str | os.PathLike, runs: Sequence[Any]) -> 
     rows = []
     for c in cells.itertuples(index=False):
         f = rule(c.table, c.row, c.column)
-        got = feeders(f, runs)
+        got = _feeders(f, runs)
         rows.append({"table": c.table, "row": c.row, "column": c.column, "fed_by": f.describe(),
                      "n_runs": len(got), "runs": ", ".join(sorted({Path(str(r.run_dir)).name for r in got}))})
     return pd.DataFrame(rows, columns=["table", "row", "column", "fed_by", "n_runs", "runs"])

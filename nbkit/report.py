@@ -48,13 +48,13 @@ from . import reference as R
 from . import runs as _runs
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import (AUTHORS, REAL, TOY, _ACC, _feeds_match, _multi_blocks, _num, _runs_of,  # noqa: F401
-                     data_kind)
+from .claims import (AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _printed,  # noqa: F401
+                     _runs_of, _table8_column, data_kind)
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
 #: parameters that repeat an experiment (aggregated over), never an experimental axis
-REPLICATE_AXES = ("target", "seed")
+_REPLICATE_AXES = ("target", "seed")
 NA = "n/a"
 
 
@@ -80,25 +80,16 @@ class Run:
     def complete(self) -> bool:
         return self.results is not None
 
-    def get(self, *paths: str, default: Any = None) -> Any:
-        """The first present value among dotted ``paths`` in ``results`` (``"choice.threshold"``)."""
-        return first(self.results or {}, *paths, default=default)
+    def get(self, key: str, default: Any = None) -> Any:
+        """``results[key]`` (``default`` when the run did not record it), for a ``key`` that the
+        notebook's schema (:mod:`nbkit.schema`) names: a key it does not name is a ``KeyError``,
+        so a misspelt key fails loudly instead of reading as missing."""
+        from .schema import schema_for
 
-
-def first(d: Mapping, *paths: str, default: Any = None) -> Any:
-    """The first dotted path of ``paths`` present (and not None) in nested dict ``d``."""
-    for p in paths:
-        node: Any = d
-        ok = True
-        for k in p.split("."):
-            if isinstance(node, Mapping) and k in node:
-                node = node[k]
-            else:
-                ok = False
-                break
-        if ok and node is not None:
-            return node
-    return default
+        if key not in schema_for(self.notebook).fields:
+            raise KeyError(f"{key!r} is not a results key of {self.notebook} (nbkit.schema)")
+        value = (self.results or {}).get(key)
+        return default if value is None else value
 
 
 def collect(batch: str, runs_root: str | os.PathLike | None = None) -> list[Run]:
@@ -190,14 +181,13 @@ class Report:
 
 
 def _kinds(runs: Iterable[Run]) -> str:
-    kinds = sorted({r.data for r in runs})
-    return " + ".join(kinds) if kinds else "none"
+    return _claims._kinds(runs, none="none")
 
 
 _ADDRESSES: dict[int, str] = {}
 
 
-def paper_address(rec: Mapping | None) -> str:
+def _paper_address(rec: Mapping | None) -> str:
     """``"Table 8 · ImageNet · centrality_mis.clean_acc"`` for a record of ``nbkit.reference``'s
     paper cells (the ``paper_values.csv`` address), ``""`` for anything else."""
     if rec is None:
@@ -211,101 +201,89 @@ def paper_address(rec: Mapping | None) -> str:
 
 
 #: why a toy-scene number is never subtracted from the paper's
-TOY_WHY = "toy scenes: a synthetic stand-in at toy scale, not the paper's dataset (read the claims table)"
+_TOY_WHY = "toy scenes: a synthetic stand-in at toy scale, not the paper's dataset (read the claims table)"
 
 
-def compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, dataset: str = "",
+def _compare_row(quantity: str, ours: Any, rec: Mapping | None, data: str, dataset: str = "",
                 runs: int | None = None, authors: Any = None, authors_source: str = "",
                 scale: float = 1.0, why: str | None = None) -> dict:
     """One comparison row: ours beside the paper's (with source), the data used, and either their
     difference or the one-line reason they are not compared.
 
     A ``difference`` (ours − paper) is given only where both numbers measure the same thing on the
-    same kind of data: never for toy scenes (``why`` defaults to :data:`TOY_WHY`), and never when
+    same kind of data: never for toy scenes (``why`` defaults to :data:`_TOY_WHY`), and never when
     the caller names a reason in ``why`` (e.g. ``"100 vs 625 pairs"``). ``scale`` multiplies the
     paper's value first (0.01 for a percentage beside a fraction).
 
     Examples
     --------
-    >>> compare_row("threshold", 0.996, {"value": 0.994, "source": "paper"}, REAL)["difference"]
+    >>> _compare_row("threshold", 0.996, {"value": 0.994, "source": "paper"}, REAL)["difference"]
     0.0020000000000000018
-    >>> r = compare_row("threshold", 0.996, {"value": 0.994, "source": "paper"}, TOY)
-    >>> r["difference"], r["why_not_compared"] == TOY_WHY
+    >>> r = _compare_row("threshold", 0.996, {"value": 0.994, "source": "paper"}, TOY)
+    >>> r["difference"], r["why_not_compared"] == _TOY_WHY
     ('', True)
     """
     paper = rec["value"] if rec else None
     if isinstance(paper, (int, float)) and not isinstance(paper, bool):
         paper = paper * scale
     if why is None and data == TOY and paper is not None:
-        why = TOY_WHY
+        why = _TOY_WHY
     o, p = _num(ours), _num(paper)
     diff = (o - p) if (not why and o is not None and p is not None and not isinstance(ours, str)) else None
     return {"quantity": quantity, "dataset": dataset, "data": data,
             "ours": ours, "paper": paper if paper is not None else NA,
             "difference": diff if diff is not None else "",
             "why_not_compared": (why or "") if paper is not None else "",
-            "paper_source": rec["source"] if rec else "", "paper_cell": paper_address(rec),
+            "paper_source": rec["source"] if rec else "", "paper_cell": _paper_address(rec),
             "authors_recorded": authors if authors is not None else "",
             "authors_source": authors_source, "runs": runs if runs is not None else ""}
 
 
 def _figures(runs: Sequence[Run], *patterns: str) -> list[Path]:
-    out = []
-    for r in runs:
-        for pat in patterns:
-            out += sorted(r.run_dir.glob(pat))
-    seen, uniq = set(), []
-    for p in out:
-        if p not in seen:
-            seen.add(p)
-            uniq.append(p)
-    return uniq
+    """The runs' PNG figures named by ``patterns`` (the names the notebooks save them under with
+    ``runs.save_figure``), run by run, each pattern's files sorted."""
+    return [p for r in runs for pat in patterns for p in sorted(r.run_dir.glob(pat))]
 
 
-def _section(key: str, notebook: str, runs: Sequence[Run]) -> Section:
+def _section(key: str, notebook: str, runs: Sequence[Run]) -> tuple[list[Run], Section]:
+    """The complete runs of ``notebook`` that feed ``key``, and the section they start."""
+    sel = _runs_of(runs, notebook, key)
     title = R.ARTIFACTS.get(key, (notebook, key))[1]
-    s = Section(key=key, title=title, notebook=notebook, data=_kinds(runs), runs=len(runs))
-    if not runs:
+    s = Section(key=key, title=title, notebook=notebook, data=_kinds(sel), runs=len(sel))
+    if not sel:
         s.notes.append(f"no complete run of {notebook} feeds {key} in this batch")
-    return s
+    return sel, s
 
 
 # --- Figure 7 (01) ------------------------------------------------------------------------------
-def figure7(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "01_calibration", "Figure 7")
-    s = _section("Figure 7", "01_calibration", sel)
+def _figure7(runs: Sequence[Run]) -> Section:
+    sel, s = _section("Figure 7", "01_calibration", runs)
     rows = []
     for r in sel:
-        ds = r.get("dataset", default=r.params.get("dataset", ""))
-        if r.get("mode") == "real" or r.params.get("relabel_dir"):
-            r.data = REAL
-        th = r.get("choice.threshold", "threshold", "chosen_threshold", "balanced.threshold")
-        fp = r.get("choice.fp", "fp", "false_positives", "balanced.fp")
-        fn = r.get("choice.fn", "fn", "false_negatives", "balanced.fn")
-        n = r.get("n_images", "choice.n_images")
+        ds = r.get("dataset", "")
+        th, fp, fn, n = (r.get(k) for k in ("threshold", "fp", "fn", "n_images"))
         f7 = R.FIGURE7["ImageNet"]
-        rows += [compare_row("threshold", th, f7["threshold"], r.data, ds, 1),
-                 compare_row("false positives", fp, f7["false_positives"], r.data, ds, 1),
-                 compare_row("false negatives", fn, f7["false_negatives"], r.data, ds, 1),
-                 compare_row("hand-labelled images", n, R.cell("Settings", "App. B",
+        rows += [_compare_row("threshold", th, f7["threshold"], r.data, ds, 1),
+                 _compare_row("false positives", fp, f7["false_positives"], r.data, ds, 1),
+                 _compare_row("false negatives", fn, f7["false_negatives"], r.data, ds, 1),
+                 _compare_row("hand-labelled images", n, R.cell("Settings", "App. B",
                                                                "hand_labelled_images"), r.data, ds, 1)]
     if rows:
         s.tables["comparison"] = pd.DataFrame(rows)
     s.tables["authors_sweep"] = pd.DataFrame(R.FIGURE7_AUTHORS["sweep"]["value"],
                                              columns=["threshold", "false_positives", "false_negatives"])
     s.notes.append("authors' sweep: " + R.FIGURE7_AUTHORS["sweep"]["source"])
-    s.figures = _figures(sel, "fig7*.png", "*threshold*sweep*.png", "*sweep*.png")
+    s.figures = _figures(sel, "fig7*.png")
     return s
 
 
 # --- Table 5 (02) -------------------------------------------------------------------------------
-def table5(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "02_cooccurrence", "Table 5")
-    s = _section("Table 5", "02_cooccurrence", sel)
+def _table5(runs: Sequence[Run]) -> Section:
+    sel, s = _section("Table 5", "02_cooccurrence", runs)
     seen: dict[str, dict] = {}
     for r in sel:
-        for row in r.get("table5", default=[]) or []:
-            seen.setdefault(str(row.get("dataset")), row)
+        for row in r.get("table5", []):
+            seen.setdefault(str(row["dataset"]), row)
     rows = []
     for name, row in seen.items():
         kind = data_kind(name)
@@ -316,7 +294,7 @@ def table5(runs: Sequence[Run]) -> Section:
             rec = R.cell("Table 5", paper_ds, "avg_objects_per_image" if key == "objects_per_image"
                          else key) if paper_ds else None
             auth = R.TABLE5_AUTHORS.get(paper_ds or "", {}).get(key)
-            rows.append(compare_row(q, row.get(key), rec, kind, name,
+            rows.append(_compare_row(q, row.get(key), rec, kind, name,
                                     authors=auth["value"] if auth else None,
                                     authors_source=auth["source"] if auth else ""))
     if rows:
@@ -330,24 +308,17 @@ def table5(runs: Sequence[Run]) -> Section:
 
 
 # --- Figures 8-11 and Tables 6-7 (03) -------------------------------------------------------------
-def figures8_11(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "03_centrality", "Figures 8-11")
-    s = _section("Figures 8-11", "03_centrality", sel)
+def _figures8_11(runs: Sequence[Run]) -> Section:
+    sel, s = _section("Figures 8-11", "03_centrality", runs)
     rows = []
     for r in sel:
-        for key, ds in (("dataset_top_m", r.params.get("dataset", "")), ("openimages_top_m", "openimages-counts"),
-                        ("top_m", r.params.get("dataset", ""))):
-            top = r.get(key, default={}) or {}
-            if not isinstance(top, Mapping):
-                continue
-            for variant, names in top.items():
-                if isinstance(names, Mapping):
-                    names = names.get("names") or names.get("classes") or list(names)
+        for key, ds in (("dataset_top_m", r.params.get("dataset", "")), ("openimages_top_m", "openimages-counts")):
+            for variant, names in r.get(key, {}).items():
                 rows.append({"dataset": ds, "data": data_kind(ds), "variant": variant,
-                             "top classes": ", ".join(map(str, list(names)[:10]))})
+                             "top classes": ", ".join(map(str, names[:10]))})
     if rows:
         s.tables["top_classes"] = pd.DataFrame(rows)
-    s.figures = _figures(sel, "wordcloud*.png", "*word_cloud*.png")
+    s.figures = _figures(sel, "wordcloud*.png")
     s.notes.append("the paper's Figures 8-11 are word clouds of ImageNet/Open Images classes sized by "
                    "centrality; ours are drawn from the same 8 centrality variants (toy scenes and the "
                    "authors' Open Images counts); the "
@@ -355,39 +326,37 @@ def figures8_11(runs: Sequence[Run]) -> Section:
     return s
 
 
-def tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
+def _tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
     """Notebook 03's ``tables_6_7`` records as one row per published column: the paper's names,
     then per semantics ours with matched (``k/n``) / missing / extra."""
     rows = []
     for r in records:
-        pub = r.get("published")
-        row = {"table": r.get("table"), "variant": r.get("variant"),
+        pub = r["published"]
+        row = {"table": r["table"], "variant": r["variant"],
                "published": "; ".join(pub) if pub is not None else NA}
         for sem in ("authors", "paper", "networkx"):
-            b = r.get(sem)
-            if not isinstance(b, Mapping):
+            if sem not in r:
                 continue
-            known = pub is not None and b.get("matched") is not None
+            b, known = r[sem], pub is not None
             row[f"{sem}: matched"] = f"{len(b['matched'])}/{len(pub)}" if known else ""
-            row[f"{sem}: missing"] = "; ".join(b.get("missing") or []) if known else ""
-            row[f"{sem}: extra"] = "; ".join(b.get("extra") or []) if known else ""
-            row[f"{sem}: ours"] = "; ".join(map(str, b.get("names") or []))
+            row[f"{sem}: missing"] = "; ".join(b["missing"]) if known else ""
+            row[f"{sem}: extra"] = "; ".join(b["extra"]) if known else ""
+            row[f"{sem}: ours"] = "; ".join(map(str, b["names"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def tables6_7(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "03_centrality", "Tables 6-7")
-    s = _section("Tables 6-7", "03_centrality", sel)
+def _tables6_7(runs: Sequence[Run]) -> Section:
+    sel, s = _section("Tables 6-7", "03_centrality", runs)
     for r in sel:
         sfx = f"_{r.hash}" if len(sel) > 1 else ""
-        t = r.get("tables_6_7", default=None)
-        if isinstance(t, list) and t:
-            df = tables6_7_frame(t)
+        t = r.get("tables_6_7", [])
+        if t:
+            df = _tables6_7_frame(t)
             df.insert(2, "data", AUTHORS)
             s.tables[f"open_images_published_vs_ours{sfx}"] = df
             s.data = " + ".join(sorted({*s.data.split(" + "), AUTHORS} - {"none"}))
-            setting = r.get("tables_6_7_setting", default={}) or {}
+            setting = r.get("tables_6_7_setting", {})
             if setting:
                 s.notes.append("Open Images rows regenerated on the authors' counts at the paper's "
                                "setting, whatever the dataset chosen for the run: "
@@ -396,8 +365,8 @@ def tables6_7(runs: Sequence[Run]) -> Section:
                 s.notes.append(f"{setting['counts_lower_bounds']} of the authors' Open Images per-class "
                                "counts are lower bounds: a clean-count filter can only wrongly reject a "
                                "class, never wrongly accept it")
-        ds_table = r.get("trigger_table_dataset.table", default=None)
-        if isinstance(ds_table, list) and ds_table:
+        ds_table = r.get("trigger_table_dataset", {}).get("table")
+        if ds_table:
             df = pd.DataFrame(ds_table)
             df.insert(0, "data", r.data)
             s.tables[f"triggers_on_{re.sub(r'[^A-Za-z0-9]+', '_', str(r.params.get('dataset', ''))).strip('_')}"
@@ -406,20 +375,6 @@ def tables6_7(runs: Sequence[Run]) -> Section:
                    "run notebook 03 on ImageNet multi-labels, e.g. `python -m nbkit reproduce --batch "
                    "paper --data-root DIR` (03_centrality with dataset=relabel:...)")
     return s
-
-
-def _as_frame(block) -> pd.DataFrame | None:
-    if isinstance(block, pd.DataFrame):
-        return block.copy()
-    if isinstance(block, list) and block and isinstance(block[0], Mapping):
-        return pd.DataFrame(block)
-    if isinstance(block, Mapping) and block:
-        vals = list(block.values())
-        if all(isinstance(v, Mapping) for v in vals):
-            return pd.DataFrame([{"key": k, **{kk: _flat(vv) for kk, vv in v.items()}}
-                                 for k, v in block.items()])
-        return pd.DataFrame([{"key": k, "value": _flat(v)} for k, v in block.items()])
-    return None
 
 
 def _flat(v):
@@ -431,11 +386,10 @@ def _flat(v):
 
 
 # --- App. D (04) ----------------------------------------------------------------------------------
-def app_d(runs: Sequence[Run]) -> Section:
+def _app_d(runs: Sequence[Run]) -> Section:
     from . import subsets as S
 
-    sel = _runs_of(runs, "04_subsets", "App. D")
-    s = _section("App. D", "04_subsets", sel)
+    sel, s = _section("App. D", "04_subsets", runs)
     frames = []
     for r in sel:
         for ds, mt in _multi_blocks(r):
@@ -443,32 +397,32 @@ def app_d(runs: Sequence[Run]) -> Section:
             s.notes.append(S.app_d_text(mt, r.params, ds or r.params.get("dataset", "")))
     if frames:
         s.tables["comparison"] = pd.concat(frames, ignore_index=True)
-    s.figures = _figures(sel, "*multi*trigger*.png", "*histogram*.png", "*overlap*.png")
+    s.figures = _figures(sel, "multi_trigger_*.png", "ablation_min_overlaps.png")
     return s
 
 
 # --- Tables 8-10 and Figures 12-15 (05) ------------------------------------------------------------
-def accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
+def _accuracy_frame(sel: Sequence[Run]) -> pd.DataFrame:
     """One row per training run: its parameters, clean and trigger accuracy and its data kind."""
     rows = []
-    names = run_names(sel)
+    names = _run_names(sel)
     for r in sel:
         row = dict(r.params)
-        if r.get("arch"):                     # "" in the parameters means the profile's default
-            row["arch"] = r.get("arch")
-        row.update({k: _num(r.get(*paths)) for k, paths in _ACC.items()})
+        if _arch(r):
+            row["arch"] = _arch(r)
+        row.update({k: _num(r.get(k)) for k in ("clean_acc", "trigger_acc")})
         row.update(run=names[r.run_dir], data=r.data)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def sweep_axes(df: pd.DataFrame, ignore: Iterable[str] = ()) -> list[str]:
+def _sweep_axes(df: pd.DataFrame, ignore: Iterable[str] = ()) -> list[str]:
     """Parameters that vary across the runs, replicate axes (target, seed) and ``ignore`` excluded."""
-    skip = set(REPLICATE_AXES) | set(ignore) | {"run", "data", "clean_acc", "trigger_acc"}
+    skip = set(_REPLICATE_AXES) | set(ignore) | {"run", "data", "clean_acc", "trigger_acc"}
     return [c for c in df.columns if c not in skip and df[c].astype(str).nunique() > 1]
 
 
-def aggregate(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+def _aggregate(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Mean, std and count of clean / trigger accuracy over replicates, per value of ``by``."""
     if df.empty:
         return df
@@ -502,27 +456,26 @@ def _paper_dataset(row: Mapping) -> str:
 def _training_section(key: str, runs: Sequence[Run], row_label: Callable[[Mapping], str],
                       paper: Callable[[str, str, str], dict | None], axis_hint: Sequence[str] = (),
                       plot: str | None = None, xlabel: str | None = None,
-                      replicates: Sequence[str] = REPLICATE_AXES) -> Section:
-    sel = _runs_of(runs, "05_train", key)
-    s = _section(key, "05_train", sel)
-    df = accuracy_frame(sel)
+                      replicates: Sequence[str] = _REPLICATE_AXES) -> Section:
+    sel, s = _section(key, "05_train", runs)
+    df = _accuracy_frame(sel)
     if df.empty:
         return s
     varies = lambda a: a in df.columns and df[a].astype(str).nunique() > 1  # noqa: E731
-    axes = [a for a in axis_hint if varies(a)] or sweep_axes(df, ignore=replicates)
+    axes = [a for a in axis_hint if varies(a)] or _sweep_axes(df, ignore=replicates)
     if varies("dataset") and "dataset" not in axes:
         axes = ["dataset"] + axes
-    agg = aggregate(df, axes)
+    agg = _aggregate(df, axes)
     rows = []
     for _, a in agg.iterrows():
         label = row_label(a) if axes else row_label(df.iloc[0].to_dict())   # one setting: its own name
         for metric in ("clean_acc", "trigger_acc"):
             rec = paper(label, metric, _paper_dataset(a))
             why = None if a["data"] in (REAL,) else (
-                TOY_WHY if TOY in a["data"] else f"{a['data']}: not the paper's training data")
-            if why and paper_address(rec):
-                why += f"; paper: {paper_address(rec).split(' · ')[1]}"
-            row = compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
+                _TOY_WHY if TOY in a["data"] else f"{a['data']}: not the paper's training data")
+            if why and _paper_address(rec):
+                why += f"; paper: {_paper_address(rec).split(' · ')[1]}"
+            row = _compare_row(metric.replace("_", " "), _round(a[metric]), rec, a["data"],
                               ", ".join(f"{x}={a[x]}" for x in axes), int(a["n"]), why=why,
                               scale=0.01 if rec and rec["unit"] == "%" else 1)
             row["setting"] = label
@@ -564,34 +517,23 @@ def _paper_acc(table: str, rows: Mapping[str, str] | None = None):
     return get
 
 
-def table8(runs):
-    def label(a):
-        ir = _num(a.get("injection_rate"))
-        if ir is not None and ir == 0:
-            return "no_backdoor"
-        mode = str(a.get("subset_mode", "mis"))
-        return "centrality_mis" if mode == "mis" else "centrality_no_mis"
-    return _training_section("Table 8", runs, label, _paper_acc("Table 8"),
+def _table8(runs):
+    return _training_section("Table 8", runs, _table8_column, _paper_acc("Table 8"),
                              axis_hint=("subset_mode", "injection_rate"),
-                             replicates=REPLICATE_AXES + ("trigger",))
-
-
-_ARCH_KEYS = {"resnet50": "resnet50", "vgg16": "vgg16", "vgg": "vgg16", "inception_v3": "inception_v3",
-              "inception": "inception_v3", "densenet121": "densenet121", "dense": "densenet121"}
+                             replicates=_REPLICATE_AXES + ("trigger",))
 
 
 _PAPER_MODELS = {arch: model for model, arch in R.ARCHITECTURES.items()}   # resnet50 -> "ResNet"
 
 
-def table9(runs):
+def _table9(runs):
     def label(a):
-        arch = _ARCH_KEYS.get(str(a.get("arch")), str(a.get("arch")))
-        return _PAPER_MODELS.get(arch, arch)
+        return _PAPER_MODELS.get(str(a.get("arch")), str(a.get("arch")))
     return _training_section("Table 9", runs, label, _paper_acc("Table 9", {"imagenet": "ImageNet jeans"}),
                              axis_hint=("arch",))
 
 
-def table10(runs):
+def _table10(runs):
     return _training_section("Table 10", runs,
                              lambda a: f"n_added_classes={a.get('n_added_classes')}",
                              lambda label, m, ds: _paper_acc("Table 10")(
@@ -599,33 +541,28 @@ def table10(runs):
                              axis_hint=("n_added_classes",), plot="bar", xlabel="added random classes")
 
 
-def figure12(runs):
-    def label(a):
-        c = str(a.get("centrality", "betweenness")).replace("evector", "eigenvector")
-        w = a.get("weighted")
-        return c + ("_WT" if (w is True or str(w).lower() == "true") and not c.endswith("_WT") else "")
-    return _training_section("Figure 12", runs, label, lambda *_: None,
-                             axis_hint=("centrality", "weighted"), plot="bar", xlabel="centrality",
-                             replicates=REPLICATE_AXES + ("trigger",))
+def _figure12(runs):
+    return _training_section("Figure 12", runs, lambda a: _centrality_variant(a.get("centrality", "betweenness")),
+                             lambda *_: None, axis_hint=("centrality",), plot="bar", xlabel="centrality",
+                             replicates=_REPLICATE_AXES + ("trigger",))
 
 
-def figure13(runs):
+def _figure13(runs):
     return _training_section("Figure 13", runs, lambda a: str(a.get("injection_rate")),
                              lambda *_: None, axis_hint=("injection_rate",), plot="line",
                              xlabel="injection rate")
 
 
-def figure14(runs):
+def _figure14(runs):
     s = _training_section("Figure 14", runs, lambda a: str(a.get("min_overlaps")),
                           lambda *_: None, axis_hint=("min_overlaps",), plot="line",
                           xlabel="edge-weight threshold W (min_overlaps)")
     # the graph side of the same sweep: subset sizes and overlaps as W grows (notebook 04)
     sel = _runs_of(runs, "04_subsets", "Figure 14")
     for r in sel:
-        abl = r.get("edge_weight_ablation", default={}) or {}
-        for ds, recs in (abl.items() if isinstance(abl, Mapping) else []):
-            df = _as_frame(recs)
-            if df is not None and len(df):
+        for ds, recs in r.get("edge_weight_ablation", {}).items():
+            df = pd.DataFrame(recs)
+            if len(df):
                 df.insert(0, "data", data_kind(ds))
                 name = "graph_side_" + re.sub(r"[^A-Za-z0-9]+", "_", ds).strip("_")
                 s.tables[name + (f"_{r.hash}" if len(sel) > 1 else "")] = df
@@ -638,7 +575,7 @@ def figure14(runs):
     return s
 
 
-def figure15(runs):
+def _figure15(runs):
     return _training_section("Figure 15", runs, lambda a: f"n_added_classes={a.get('n_added_classes')}",
                              lambda *_: None,
                              axis_hint=("n_added_classes",), plot="line", xlabel="added MIS classes")
@@ -650,38 +587,26 @@ _PAPER_TRIGGER_KEYS = {"jean": "jeans", "jeans": "jeans", "chain link fence": "c
                        "chair": "chair"}
 
 
-def figure16(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "06_sentinet", "Figure 16")
-    s = _section("Figure 16", "06_sentinet", sel)
+def _figure16(runs: Sequence[Run]) -> Section:
+    sel, s = _section("Figure 16", "06_sentinet", runs)
     rows = []
     for r in sel:
-        fig = r.get("fig16", "figure16", "fig16_table", "gradcam.fig16", default=None)
-        items = fig if isinstance(fig, list) else (
-            [dict(v, trigger=k) if isinstance(v, Mapping) else {"trigger": k, "highlighted_pct": v}
-             for k, v in fig.items()] if isinstance(fig, Mapping) else [])
-        for it in items:
-            if str(it.get("source", "ours")).lower() == "paper":
-                continue
-            trig = str(it.get("trigger") or it.get("trigger_name") or "")
-            pct = _num(first(it, "highlighted_pct", "overlap_pct", "pct", "highlighted"))
-            if pct is not None and pct <= 1.0 and "pct" not in " ".join(it):
-                pct *= 100
-            ds = str(it.get("dataset") or r.params.get("dataset", ""))
-            kind = data_kind(ds) if ds else r.data
-            n = it.get("n_models") or it.get("models")
+        for it in r.get("fig16", []):          # our rows of audit.fig16_table (percentages)
+            trig, pct, ds, n = str(it["trigger"]), _num(it["highlighted_pct"]), it["dataset"], it.get("n_models")
+            kind = data_kind(ds)
             key = _PAPER_TRIGGER_KEYS.get(trig.lower().split(",")[0].strip())
             if kind == REAL and key:
                 pds = "imagenet" if "imagenet" in ds or "relabel" in ds else "openimages"
-                rows.append(compare_row(f"GradCAM highlights '{trig}' (%)", _round(pct),
+                rows.append(_compare_row(f"GradCAM highlights '{trig}' (%)", _round(pct),
                                         R.FIGURE16[R.DATASET_ROWS[pds]].get(key), kind, ds, n))
                 continue
             # toy scenes: a toy hub stands for one of the paper's triggers ("paper_trigger")
-            analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger") or "").lower())
+            analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger")).lower())
             recs = [(pds, R.FIGURE16[R.DATASET_ROWS[pds]][analogue]) for pds in ("imagenet", "openimages")
                     if analogue and analogue in R.FIGURE16[R.DATASET_ROWS[pds]]] or [("", None)]
             for pds, rec in recs:
                 what = f" vs the paper's {analogue} ({pds})" if rec else ""
-                rows.append(compare_row(f"GradCAM highlights '{trig}' (%){what}", _round(pct), rec,
+                rows.append(_compare_row(f"GradCAM highlights '{trig}' (%){what}", _round(pct), rec,
                                         kind, ds, n))
     if rows:
         s.tables["comparison"] = pd.DataFrame(rows)
@@ -691,26 +616,22 @@ def figure16(runs: Sequence[Run]) -> Section:
     s.notes.append("paper: two authors judged 25 trigger images x 3 models per trigger by eye; the kit "
                    "scores CAM/box overlap automatically (nbkit.audit), so the two measure the same "
                    "thing differently")
-    s.figures = _figures(sel, "fig16*.png", "*overlap*.png")
+    s.figures = _figures(sel, "fig16*.png")
     return s
 
 
-def figure17(runs: Sequence[Run]) -> Section:
-    sel = _runs_of(runs, "06_sentinet", "Figure 17")
-    s = _section("Figure 17", "06_sentinet", sel)
+def _figure17(runs: Sequence[Run]) -> Section:
+    sel, s = _section("Figure 17", "06_sentinet", runs)
     rows = []
     for r in sel:
-        sn = r.get("sentinet", default={}) or {}
-        if isinstance(sn, Mapping):
-            for name, v in sn.items():
-                if isinstance(v, Mapping):
-                    rows.append({"model": name, "data": r.data,
-                                 **{k: _flat(x) for k, x in v.items() if not isinstance(x, (list, dict))}})
+        for name, v in r.get("sentinet", {}).items():
+            rows.append({"model": name, "data": r.data,
+                         **{k: _flat(x) for k, x in v.items() if not isinstance(x, (list, dict))}})
     if rows:
         s.tables["sentinet"] = pd.DataFrame(rows)
         s.notes.append("SentiNet detection (the paper ran GradCAM only and argued the rest): the kit's "
                        "full SentiNet on natural vs digital-patch triggers")
-    s.figures = _figures(sel, "fig17*.png", "*gradcam*grid*.png", "*cam*grid*.png", "*roc*.png")
+    s.figures = _figures(sel, "fig17*.png", "sentinet_roc.png")
     return s
 
 
@@ -766,14 +687,72 @@ _APP_D_QUANTITIES = {"largest_overlap": "largest shared classes", "largest_overl
                      "pairs_over_30_fraction": "share of cells"}
 
 
-def _printed(c: Mapping) -> str:
-    txt = c.get("printed") or fmt(c.get("value"))
-    if c.get("plus_minus") is not None:
-        txt += f" ± {fmt(c['plus_minus'])}"
-    return txt + (" %" if c.get("unit") == "%" else "")
+def _rows_by_cell(sections: Sequence[Section]) -> dict[str, list[tuple[Section, Mapping]]]:
+    """The sections' comparison rows by the paper cell they sit beside (``paper_cell``)."""
+    out: dict[str, list[tuple[Section, Mapping]]] = {}
+    for sec in sections:
+        for df in sec.tables.values():
+            if "paper_cell" in df.columns:
+                for rec in df.to_dict("records"):
+                    if rec.get("paper_cell"):
+                        out.setdefault(rec["paper_cell"], []).append((sec, rec))
+    return out
 
 
-def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
+def _params_seen(runs: Sequence[Run]) -> dict[str, dict[str, set]]:
+    """notebook -> parameter -> the values (formatted) its complete runs used."""
+    out: dict[str, dict[str, set]] = {}
+    for r in runs:
+        if r.complete:
+            for k, v in r.params.items():
+                out.setdefault(r.notebook, {}).setdefault(k, set()).add(_fmt(v))
+    return out
+
+
+def _setting_cell(c: Mapping, params: Mapping) -> dict:
+    """A ``Settings`` cell: the values our runs used for the parameter that holds it."""
+    nb, keys = _SETTING_PARAMS.get((c["row"], c["column"]), ("", ""))
+    have = [params.get(nb, {}).get(k) for k in keys.split(",")] if nb else []
+    if not nb or any(v is None for v in have):
+        return {"where / what to run": _NOT_A_PARAMETER.get(c["column"], "not a parameter of the kit")
+                if not nb else f"no {nb} run in this batch"}
+    vals = ["/".join(sorted(v, key=_sort_key)) if v else "" for v in have]
+    ours = f"{vals[0]} to {vals[1]}, step {vals[2]}" if len(vals) == 3 else vals[0]
+    return {"ours": ours if ours.strip("/") else "(empty: the run's default)", "data": "(parameter)",
+            "where / what to run": f"{nb} parameter {keys}"}
+
+
+def _tables6_7_cell(c: Mapping, rec: Mapping) -> dict:
+    """A Tables 6-7 Open Images column: how many published names our run matched."""
+    return {"ours": f"{len(rec['authors']['matched'])}/{len(c['value'])} names matched (authors' semantics)",
+            "data": AUTHORS, "like for like": "yes (the authors' own matrix, the paper's setting)",
+            "where / what to run": "Tables 6-7"}
+
+
+def _app_d_cell(c: Mapping, appd: Sequence[Mapping], todo: str) -> dict:
+    """An App. D cell: the App. D comparison rows of the same quantity."""
+    q = _APP_D_QUANTITIES.get(c["column"], "~")
+    hit = [x for x in appd if str(x.get("quantity", "")).startswith(q)]
+    if not hit:
+        return {}
+    return {"ours": "; ".join(f"{_fmt(x['ours'])} ({x.get('dataset', '')})" for x in hit),
+            "data": " + ".join(sorted({str(x.get("data", "")) for x in hit})),
+            "like for like": "yes" if any(x.get("comparable") for x in hit) else
+            "no: " + (hit[0].get("note") or "another setting"),
+            "where / what to run": f"App. D; like for like: {_PAPER_RUN} ({todo})"}
+
+
+def _section_cell(hits: Sequence[tuple[Section, Mapping]], todo: str) -> dict:
+    """A cell some section compares with: its rows' numbers, like for like where one subtracts."""
+    like = [rec for _, rec in hits if rec.get("difference") not in ("", None)]
+    return {"ours": "; ".join(f"{_fmt(rec.get('ours'))} ({rec.get('data')})" for _, rec in hits),
+            "data": " + ".join(sorted({str(rec.get("data")) for _, rec in hits})),
+            "like for like": "yes" if like else "no: " + str(hits[0][1].get("why_not_compared")
+                                                             or "another dataset"),
+            "where / what to run": hits[0][0].key + ("" if like else f"; like for like: {_PAPER_RUN} ({todo})")}
+
+
+def _paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
     """Every value the paper prints (``nbkit.reference.cells()``, the rows of ``paper_values.csv``),
     each with ours beside it and how it compares, or *not run here (needs real data)* with what to
     run. ``beside ours`` names the section; ``like for like`` says whether the two numbers measure
@@ -781,70 +760,26 @@ def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
     s = Section(key="Every published value", title="the paper's cells, ours beside each",
                 notebook="(all)", data=_kinds([r for r in runs if r.complete]),
                 runs=sum(r.complete for r in runs))
-    rows_by_cell: dict[str, list[tuple[Section, Mapping]]] = {}
-    for sec in sections:
-        for df in sec.tables.values():
-            if "paper_cell" in df.columns:
-                for rec in df.to_dict("records"):
-                    if rec.get("paper_cell"):
-                        rows_by_cell.setdefault(rec["paper_cell"], []).append((sec, rec))
-    t67 = {}
-    for r in _runs_of(runs, "03_centrality", "Tables 6-7"):
-        for rec in r.get("tables_6_7", default=[]) or []:
-            if isinstance(rec, Mapping) and isinstance(rec.get("authors"), Mapping):
-                t67[(rec.get("table"), rec.get("variant"))] = rec
-    appd = []
-    try:
-        appd = sections[[x.key for x in sections].index("App. D")].tables.get("comparison")
-        appd = [] if appd is None else appd.to_dict("records")
-    except ValueError:
-        pass
-    params: dict[str, dict[str, set]] = {}
-    for r in runs:
-        if r.complete:
-            for k, v in r.params.items():
-                params.setdefault(r.notebook, {}).setdefault(k, set()).add(fmt(v))
+    by_cell, params = _rows_by_cell(sections), _params_seen(runs)
+    t67 = {(rec["table"], rec["variant"]): rec for r in _runs_of(runs, "03_centrality", "Tables 6-7")
+           for rec in r.get("tables_6_7", []) if "authors" in rec}
+    appd = next((x.tables.get("comparison") for x in sections if x.key == "App. D"), None)
+    appd = [] if appd is None else appd.to_dict("records")
     out = []
     for c in R.cells():
-        addr = f"{c['table']} · {c['row']} · {c['column']}"
         row = {"table": c["table"], "row": c["row"], "column": c["column"], "paper": _printed(c),
                "ours": "", "data": "", "like for like": "", "where / what to run": ""}
         todo = _WHAT_TO_RUN.get(c["table"], "").format(row=c["row"])
-        hits = [(sec, rec) for sec, rec in rows_by_cell.get(addr, []) if fmt(rec.get("ours")) != ""]
+        hits = [(sec, rec) for sec, rec in by_cell.get(f"{c['table']} · {c['row']} · {c['column']}", [])
+                if _fmt(rec.get("ours")) != ""]
         if c["table"] == "Settings":
-            nb, keys = _SETTING_PARAMS.get((c["row"], c["column"]), ("", ""))
-            have = [params.get(nb, {}).get(k) for k in keys.split(",")] if nb else []
-            vals = ["/".join(sorted(v, key=_sort_key)) if v else "" for v in have]
-            if nb and all(v is not None for v in have):
-                ours = (f"{vals[0]} to {vals[1]}, step {vals[2]}" if len(vals) == 3 else vals[0])
-                row.update(ours=ours if ours.strip("/") else "(empty: the run's default)",
-                           data="(parameter)", **{"where / what to run": f"{nb} parameter {keys}"})
-            else:
-                row["where / what to run"] = (_NOT_A_PARAMETER.get(c["column"], "not a parameter of the kit")
-                                              if not nb else f"no {nb} run in this batch")
+            row.update(_setting_cell(c, params))
         elif c["table"] in ("Table 6", "Table 7") and c["row"] == "Open Images" and (c["table"], c["column"]) in t67:
-            a = t67[(c["table"], c["column"])]["authors"]
-            n_pub = len(c["value"])
-            row.update(ours=f"{len(a.get('matched') or [])}/{n_pub} names matched (authors' semantics)",
-                       data=AUTHORS, **{"like for like": "yes (the authors' own matrix, the paper's setting)",
-                                        "where / what to run": "Tables 6-7"})
+            row.update(_tables6_7_cell(c, t67[(c["table"], c["column"])]))
         elif c["table"] == "App. D" and appd:
-            q = _APP_D_QUANTITIES.get(c["column"], "~")
-            hit = [x for x in appd if str(x.get("quantity", "")).startswith(q)]
-            if hit:
-                row.update(ours="; ".join(f"{fmt(x['ours'])} ({x.get('dataset', '')})" for x in hit),
-                           data=" + ".join(sorted({str(x.get("data", "")) for x in hit})),
-                           **{"like for like": "yes" if any(x.get("comparable") for x in hit) else
-                              "no: " + (hit[0].get("note") or "another setting"),
-                              "where / what to run": f"App. D; like for like: {_PAPER_RUN} ({todo})"})
+            row.update(_app_d_cell(c, appd, todo))
         elif hits:
-            like = [rec for _, rec in hits if rec.get("difference") not in ("", None)]
-            row.update(ours="; ".join(f"{fmt(rec.get('ours'))} ({rec.get('data')})" for _, rec in hits),
-                       data=" + ".join(sorted({str(rec.get("data")) for _, rec in hits})),
-                       **{"like for like": "yes" if like else "no: " + str(hits[0][1].get("why_not_compared")
-                                                                          or "another dataset"),
-                          "where / what to run": hits[0][0].key + ("" if like else
-                                                                   f"; like for like: {_PAPER_RUN} ({todo})")})
+            row.update(_section_cell(hits, todo))
         if not row["ours"] and c["table"] != "Settings":
             row["where / what to run"] = f"not run here (needs real data): {_PAPER_RUN} ({todo})"
         out.append(row)
@@ -856,12 +791,12 @@ def paper_values(sections: Sequence[Section], runs: Sequence[Run]) -> Section:
     return s
 
 
-BUILDERS: list[Callable[[Sequence[Run]], Section]] = [
-    figure7, table5, figures8_11, tables6_7, app_d, table8, table9, table10, figure12, figure13,
-    figure14, figure15, figure16, figure17]
+_BUILDERS: list[Callable[[Sequence[Run]], Section]] = [
+    _figure7, _table5, _figures8_11, _tables6_7, _app_d, _table8, _table9, _table10, _figure12, _figure13,
+    _figure14, _figure15, _figure16, _figure17]
 
 
-def run_names(runs: Sequence[Run]) -> dict:
+def _run_names(runs: Sequence[Run]) -> dict:
     """A name for each run folder that says what it varies: ``05_train · injection_rate=0.3, target=1``.
 
     The parameters named are those that differ between the runs of the same notebook (``run_dir``
@@ -879,7 +814,7 @@ def run_names(runs: Sequence[Run]) -> dict:
     >>> rs = [Run("05_train", "a1", Path("a1"), {"injection_rate": 0.1, "seed": 0}, {}, [], TOY),
     ...       Run("05_train", "b2", Path("b2"), {"injection_rate": 0.3, "seed": 0}, {}, [], TOY),
     ...       Run("01_calibration", "c3", Path("c3"), {"seed": 0}, {}, [], TOY)]
-    >>> list(run_names(rs).values())
+    >>> list(_run_names(rs).values())
     ['05_train · injection_rate=0.1', '05_train · injection_rate=0.3', '01_calibration']
     """
     by_nb: dict[str, list[Run]] = {}
@@ -898,9 +833,9 @@ def run_names(runs: Sequence[Run]) -> dict:
     return {d: (n if counts[n] == 1 else f"{n} ({d.name})") for d, n in names.items()}
 
 
-def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
+def _runs_table(runs: Sequence[Run]) -> pd.DataFrame:
     """Every run folder: its name (what it varies), status, data kind, feeds, folder and parameters."""
-    names = run_names(runs)
+    names = _run_names(runs)
     return pd.DataFrame([{"run": names[r.run_dir],
                           "status": "complete" if r.complete else "INCOMPLETE (ignored)",
                           "data": r.data, "feeds": "; ".join(r.feeds),
@@ -910,7 +845,7 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
                         columns=["run", "status", "data", "feeds", "folder", "params"])
 
 
-def require_runs(batch: str, runs_root: str | os.PathLike, runs: Sequence[Run]) -> None:
+def _require_runs(batch: str, runs_root: str | os.PathLike, runs: Sequence[Run]) -> None:
     """Raise :class:`~nbkit.errors.MissingDataError` when ``runs`` holds no complete run, naming
     the folder searched, the batches that do exist there, and what to run."""
     if any(r.complete for r in runs):
@@ -947,9 +882,9 @@ def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool 
     root = Path(runs_root) if runs_root else _runs.runs_root()
     runs = collect(batch, root)
     if require:
-        require_runs(batch, root, runs)
+        _require_runs(batch, root, runs)
     sections = []
-    for b in BUILDERS:
+    for b in _BUILDERS:
         try:
             sections.append(b(runs))
         except Exception as exc:  # noqa: BLE001 - one odd results.json must not hide the rest
@@ -959,23 +894,23 @@ def build(batch: str, runs_root: str | os.PathLike | None = None, require: bool 
                            + "".join(traceback.format_exception(exc)[-3:]))
             sections.append(s)
     try:
-        sections.append(paper_values(sections, runs))
+        sections.append(_paper_values(sections, runs))
     except Exception as exc:  # noqa: BLE001
         s = Section(key="Every published value", title="(could not be built)", notebook="", data="none")
         s.notes.append(f"ERROR building the paper's cells: {type(exc).__name__}: {exc}")
         sections.append(s)
     nn = pd.DataFrame(list(R.NO_NUMBERS.items()), columns=["item", "note"])
-    return Report(batch=batch, runs_root=root, sections=sections, runs=runs_table(runs),
+    return Report(batch=batch, runs_root=root, sections=sections, runs=_runs_table(runs),
                   no_numbers=nn, claims=_claims.evaluate(runs))
 
 
 # --------------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------------
-def fmt(v) -> str:
+def _fmt(v) -> str:
     """A value as a reader wants it: ``24,000`` not ``24000.000000``, ``0.7083`` not ``0.708333…``.
 
-    >>> fmt(24000.0), fmt(24000), fmt(0.70833333), fmt(None), fmt(float("nan")), fmt(["a", "b"])
+    >>> _fmt(24000.0), _fmt(24000), _fmt(0.70833333), _fmt(None), _fmt(float("nan")), _fmt(["a", "b"])
     ('24,000', '24,000', '0.7083', '', '', 'a, b')
     """
     if v is None or isinstance(v, bool):
@@ -990,36 +925,36 @@ def fmt(v) -> str:
         if math.isnan(v):
             return ""
         if v.is_integer():
-            return fmt(int(v))
+            return _fmt(int(v))
         return f"{v:.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
     if isinstance(v, (list, tuple)):
-        return ", ".join(map(fmt, v))
+        return ", ".join(map(_fmt, v))
     return str(v)
 
 
 def _cell(v) -> str:
-    return fmt(v).replace("|", "\\|").replace("\n", " ")
+    return _fmt(v).replace("|", "\\|").replace("\n", " ")
 
 
 #: columns kept in the CSV files but not printed (the paper-cell address, summarised in "Every
 #: published value")
-HIDDEN = ("paper_cell",)
+_HIDDEN = ("paper_cell",)
 
 
 def tidy(df: pd.DataFrame) -> pd.DataFrame:
     """The table as shown: columns that are empty in every row dropped, names with spaces."""
     if df is None or df.empty:
         return df
-    keep = [c for c in df.columns if c not in HIDDEN and not all(fmt(v) == "" for v in df[c])]
+    keep = [c for c in df.columns if c not in _HIDDEN and not all(_fmt(v) == "" for v in df[c])]
     return df[keep].rename(columns=lambda c: str(c).replace("_", " "))
 
 
-def markdown_table(df: pd.DataFrame, max_rows: int | None = 60) -> str:
-    """A GitHub-flavoured Markdown table (no index column, numbers through :func:`fmt`).
+def _markdown_table(df: pd.DataFrame, max_rows: int | None = 60) -> str:
+    """A GitHub-flavoured Markdown table (no index column, numbers through :func:`_fmt`).
 
     Examples
     --------
-    >>> print(markdown_table(pd.DataFrame({"a": [1, 2.5], "b": ["x", None]})))
+    >>> print(_markdown_table(pd.DataFrame({"a": [1, 2.5], "b": ["x", None]})))
     | a | b |
     |---|---|
     | 1 | x |
@@ -1071,17 +1006,17 @@ def _plot_sweep(agg: pd.DataFrame, axis: str, kind: str, xlabel: str, title: str
     return path
 
 
-CLAIM_COLUMNS = ["status", "claim", "source", "ours", "paper", "data"]
+_CLAIM_COLUMNS = ["status", "claim", "source", "ours", "paper", "data"]
 
 
 def _claims_view(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims table as printed: what was checked, the verdict, our numbers, the paper's."""
     if claims is None or claims.empty:
-        return pd.DataFrame(columns=CLAIM_COLUMNS)
+        return pd.DataFrame(columns=_CLAIM_COLUMNS)
     df = claims.copy()
     df["ours"] = [o if st != "not run" else f"{o} · to run: {t}" if o else f"to run: {t}"
                   for o, st, t in zip(df["ours"], df["status"], df["to_run"])]
-    return df[CLAIM_COLUMNS]
+    return df[_CLAIM_COLUMNS]
 
 
 def _figure_rel(f: Path, out: Path | None) -> Path:
@@ -1137,9 +1072,44 @@ def write(rep: Report, out_dir: str | os.PathLike) -> dict:
         with atomic_path(p, suffix=".csv") as tmp:
             df.to_csv(tmp, index=False)
         tables.append(p)
-    md = write_text(out / "report.md", to_markdown(rep, out))
-    html = write_text(out / "report.html", to_html(rep))
+    md = write_text(out / "report.md", _to_markdown(rep, out))
+    html = write_text(out / "report.html", _to_html(rep))
     return {"html": html, "markdown": md, "tables": tables, "figures": figures}
+
+
+def report_results(rep: Report, written: Mapping) -> dict:
+    """Notebook 07's ``results.json`` (schema ``07_report``): what the report was built from, each
+    claim's verdict, each section's inputs and outputs, and where :func:`write` put the page.
+
+    Parameters
+    ----------
+    rep : Report
+        From :func:`build`.
+    written : dict
+        From :func:`write` (its ``markdown`` and ``html`` paths).
+
+    Returns
+    -------
+    dict
+        ``batch``, ``runs_root``, ``runs`` (``total`` and a count per status), ``claims`` (key ->
+        ``status``, ``ours``, ``data``), ``sections`` (key -> ``data``, ``runs``, ``tables``,
+        ``figures``, ``built``), ``no_numbers``, ``markdown``, ``html``.
+    """
+    counts = rep.runs["status"].value_counts().to_dict() if len(rep.runs) else {}
+    return {
+        "batch": rep.batch,
+        "runs_root": str(rep.runs_root),
+        "runs": {"total": int(len(rep.runs)), **{k: int(v) for k, v in counts.items()}},
+        "claims": {r["key"]: {"status": r["status"], "ours": r["ours"], "data": r["data"]}
+                   for r in rep.claims.to_dict("records")},
+        "sections": {s.key: {"data": s.data, "runs": s.runs, "tables": sorted(s.tables),
+                             "figures": [Path(f).name for f in s.figures],
+                             "built": not any(n.startswith("ERROR") for n in s.notes)}
+                     for s in rep.sections},
+        "no_numbers": list(rep.no_numbers["item"]),
+        "markdown": str(written["markdown"]),
+        "html": str(written["html"]),
+    }
 
 
 def _intro(rep: Report) -> str:
@@ -1158,12 +1128,12 @@ def _toc(rep: Report) -> list[tuple[str, str]]:
             + [("runs", "Runs"), ("no-numbers", "Paper items without printed numbers")])
 
 
-def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
+def _to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
     """The report as Markdown, fit for a paper's appendix (figure links relative to ``out_dir``)."""
     out = Path(out_dir) if out_dir else None
     lines = [f"# Report: batch `{rep.batch}` beside the paper", "",
              f"*{R.PAPER['title']}* ({R.PAPER['authors']}, {R.PAPER['venue']}, arXiv {R.PAPER['arxiv']}).",
-             "", "## Claims", "", markdown_table(_claims_view(rep.claims), max_rows=None), "",
+             "", "## Claims", "", _markdown_table(_claims_view(rep.claims), max_rows=None), "",
              "Rule behind each verdict: " + "; ".join(
                  f"*{c}*: {r}" for c, r in zip(rep.claims.get("claim", []), rep.claims.get("rule", []))),
              "", "## Contents", ""]
@@ -1172,13 +1142,13 @@ def to_markdown(rep: Report, out_dir: str | os.PathLike | None = None) -> str:
         lines += [f"## {s.key}: {s.title}", "",
                   f"Notebook `{s.notebook}` · data: **{s.data}** · complete runs: {s.runs}", ""]
         for name, df in s.tables.items():
-            lines += [f"**{name.replace('_', ' ')}**", "", markdown_table(tidy(df)), ""]
+            lines += [f"**{name.replace('_', ' ')}**", "", _markdown_table(tidy(df)), ""]
         for f in s.figures:
             if isinstance(f, Path):
                 lines += [f"![{s.captions.get(f.name, s.key)}]({_figure_rel(f, out).as_posix()})", ""]
         for n in s.notes:
             lines += [f"> {n}", ""]
-    lines += ["## Runs", "", markdown_table(tidy(rep.runs), max_rows=None), "",
+    lines += ["## Runs", "", _markdown_table(tidy(rep.runs), max_rows=None), "",
               "## Paper items without printed numbers", "",
               "; ".join(rep.no_numbers["note"]) + " (`tables/no_numbers.csv`).", ""]
     return "\n".join(lines)
@@ -1215,7 +1185,7 @@ else if(e.target.closest('#zoom')){z.style.display='none';}});"""
 def _esc(v) -> str:
     import html
 
-    return html.escape(fmt(v))
+    return html.escape(_fmt(v))
 
 
 def _inline(text: str) -> str:
@@ -1229,7 +1199,7 @@ def _inline(text: str) -> str:
 
 def html_table(df: pd.DataFrame, table_id: str = "", row_class: Callable[[Mapping], str] | None = None,
                scroll: bool = True) -> str:
-    """An HTML table without an index column, numbers through :func:`fmt` and right-aligned."""
+    """An HTML table without an index column, numbers through :func:`_fmt` and right-aligned."""
     if df is None or df.empty:
         return "<p><i>(empty)</i></p>"
     head = "".join(f"<th>{_inline(c)}</th>" for c in df.columns)
@@ -1259,7 +1229,7 @@ def _data_uri(path: Path) -> tuple[str, int]:
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii"), width
 
 
-def figure_html(path: Path, caption: str = "") -> str:
+def _figure_html(path: Path, caption: str = "") -> str:
     """A figure at its native width (up to the page width), embedded, click to enlarge."""
     import html
 
@@ -1288,12 +1258,12 @@ def section_html(s: Section) -> str:
                          f"{html_table(tidy(df))}</details>")
     for f in s.figures:
         if isinstance(f, Path) and f.is_file():
-            parts.append(figure_html(f, s.captions.get(f.name, s.key)))
+            parts.append(_figure_html(f, s.captions.get(f.name, s.key)))
     parts += [f"<blockquote>{_inline(n)}</blockquote>" for n in s.notes]
     return "\n".join(parts)
 
 
-def to_html(rep: Report) -> str:
+def _to_html(rep: Report) -> str:
     """The report as one self-contained HTML page (images as data URIs, no external resource):
     the claims table first, then a table of contents, every section, the runs."""
     import html

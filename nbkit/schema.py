@@ -358,14 +358,18 @@ register(Schema("06_sentinet", 1, {
                          "patch_train_s, sentinet_patch_s"),
 }))
 
-#: 07_report: (draft from the smoke batch; owner fills docs)
+#: 07_report: what the report was built from and what it found (``report.report_results``)
 register(Schema("07_report", 1, {
-    "batch": _f("str", ""),
-    "runs_root": _f("str", ""),
-    "runs": _f("dict", ""),
-    "claims": _f("dict", ""),
-    "sections": _f("dict", ""),
-    "no_numbers": _f("list", ""),
-    "markdown": _f("str", ""),
-    "html": _f("str", ""),
+    "batch": _f("str", "the batch reported on (runs/<batch>/)"),
+    "runs_root": _f("str", "the runs root the batch was read from"),
+    "runs": _f("dict", "run folders of the batch: 'total' and a count per status ('complete', "
+                       "'INCOMPLETE (ignored)')"),
+    "claims": _f("dict", "claim key (nbkit.claims.CLAIMS) -> {'status': ✓ / ✗ / 'not run', 'ours': "
+                         "the numbers behind the verdict, 'data': the data kind it was judged on}"),
+    "sections": _f("dict", "section key ('Table 8', 'Figure 13', ...) -> {'data': data kinds of its "
+                           "runs, 'runs': complete runs used, 'tables': table names, 'figures': figure "
+                           "file names under figures/, 'built': false when its builder raised}"),
+    "no_numbers": _f("list", "the paper's items that print no numbers (tables/no_numbers.csv)"),
+    "markdown": _f("str", "path of report.md"),
+    "html": _f("str", "path of report.html, the self-contained page"),
 }))

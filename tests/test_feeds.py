@@ -60,7 +60,7 @@ def test_the_paper_batch_runs_each_cell_on_the_papers_dataset(paper_batch):
 def test_a_cell_is_fed_only_by_its_notebook_tag_dataset_and_setting(paper_batch):
     runs = paper_batch.runs
     dense = feeds.rule("Table 9", "ImageNet jeans", "DenseNet.trigger_acc")
-    got = feeds.feeders(dense, runs)
+    got = feeds._feeders(dense, runs)
     assert len(got) == 3 and all(r.params["arch"] == "densenet121" for r in got)
     # the same run with another tag, dataset or parameter does not feed it
     import dataclasses
@@ -71,12 +71,12 @@ def test_a_cell_is_fed_only_by_its_notebook_tag_dataset_and_setting(paper_batch)
     assert not dense.matches(dataclasses.replace(r0, params=dict(r0.params, arch="vgg16")))
     # defaults a batch leaves out come from the notebook (05's subset_mode = "mis")
     mis = feeds.rule("Table 8", "ImageNet", "centrality_mis.clean_acc")
-    fed = feeds.feeders(mis, runs)
+    fed = feeds._feeders(mis, runs)
     assert fed and all("subset_mode" not in r.params for r in fed)
-    assert feeds.resolved_params(fed[0])["subset_mode"] == "mis"
+    assert feeds._resolved_params(fed[0])["subset_mode"] == "mis"
     # the section names are the report's; "Tables 6-7" feeds Table 6
     assert feeds.rule("Table 6", "ImageNet", "degree").section == "Tables 6-7"
-    assert len(feeds.feeders(feeds.rule("Table 6", "ImageNet", "degree"), runs)) == 1
+    assert len(feeds._feeders(feeds.rule("Table 6", "ImageNet", "degree"), runs)) == 1
 
 
 def test_unknown_cells_are_named():

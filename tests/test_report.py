@@ -88,7 +88,8 @@ def test_graph_and_audit_claims_take_the_data_closest_to_the_paper(tmp_path):
                             "openimages-counts (candidates)": dict(mt(0.9, 100, 20), basis="candidates")}},
          ["App. D"])
     _run(root, "06_sentinet", {"dataset": "toyscenes"},
-         {"fig16": [{"trigger": "striped blue bar", "highlighted_pct": 40.0, "n_models": 3, "n_images": 25}],
+         {"fig16": [{"source": "ours (automated)", "dataset": "toyscenes", "trigger": "striped blue bar",
+                     "paper_trigger": "jeans", "highlighted_pct": 40.0, "n_models": 3, "n_images": 25}],
           "sentinet": {"natural": {"auroc": 0.6, "tpr": 0.5, "n_trigger": 8, "n_clean": 8},
                        "patch": {"auroc": 0.9, "tpr": 0.8}}}, ["Figure 16", "Figure 17"])
     rep = report.build("b", root)
@@ -100,6 +101,7 @@ def test_graph_and_audit_claims_take_the_data_closest_to_the_paper(tmp_path):
     assert "also on toy scenes" in cl.loc["multi_trigger", "ours"]
     assert cl.loc["gradcam", "status"] == claims.FAILS and "40.0 %" in cl.loc["gradcam", "ours"]
     assert cl.loc["sentinet", "status"] == claims.HOLDS
+    assert "comparison" in rep.section("Figure 16").tables and "sentinet" in rep.section("Figure 17").tables
     # App. D beside the paper: the threshold comes from the run, 100 vs 625 pairs is not subtracted
     cmp = rep.section("App. D").tables["comparison"]
     share = cmp[cmp.quantity.str.startswith("share of cells")]
@@ -114,6 +116,41 @@ def test_every_claim_is_listed_even_when_nothing_ran(tmp_path):
     assert cl["to_run"].str.contains("nbkit reproduce").all()
 
 
+def test_results_are_read_by_the_schemas_keys_only(tmp_path):
+    """An old spelling (``choice.threshold``) is not guessed at; a key no schema names is an error."""
+    root = tmp_path / "runs"
+    _run(root, "01_calibration", {"dataset": "toyscenes"},
+         {"choice": {"threshold": 0.9, "fp": 1, "fn": 1}, "curves_cross": True}, ["Figure 7"])
+    rep = report.build("b", root)
+    f7 = rep.section("Figure 7").tables["comparison"].set_index("quantity")
+    assert f7.loc["threshold", "ours"] is None and f7.loc["false positives", "ours"] is None
+    assert _claims(rep).loc["calibration", "status"] == claims.NOT_RUN
+    run = report.collect("b", root)[0]
+    assert run.get("curves_cross") is True and run.get("threshold", 0.5) == 0.5
+    with pytest.raises(KeyError, match="'choice' is not a results key of 01_calibration"):
+        run.get("choice")
+
+
+def test_calibration_on_relabel_maps_is_real_data_row_and_section(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "01_calibration", {"relabel_dir": "/d/maps", "hand_labels": "/d/hand.csv", "seed": 0},
+         {"mode": "real", "dataset": "relabel", "threshold": 0.994, "fp": 3, "fn": 3, "n_images": 20,
+          "curves_cross": True}, ["Figure 7"])
+    f7 = report.build("b", root).section("Figure 7")
+    assert f7.data == report.REAL and set(f7.tables["comparison"]["data"]) == {report.REAL}
+    assert report.data_kind({"relabel_dir": "", "dataset": "toyscenes"}) == report.TOY
+
+
+def test_centrality_variants_are_named_as_nbkit_centrality_names_them(tmp_path):
+    root = tmp_path / "runs"
+    for t, c in enumerate(("deg_WT", "degree_WT")):          # one variant, two spellings of it
+        _train(root, (0.7, 0.5), ["Figure 12"], target=t, centrality=c)
+    rep = report.build("b", root)
+    assert _claims(rep).loc["centrality_training", "status"] == claims.NOT_RUN
+    assert "one centrality measure trained (degree_WT)" in _claims(rep).loc["centrality_training", "ours"]
+    assert set(rep.section("Figure 12").tables["comparison"]["setting"]) == {"degree_WT"}
+
+
 # --- like with like, names, numbers ---------------------------------------------------------------
 def test_three_data_kinds_and_no_difference_across_kinds():
     assert report.data_kind("toyscenes:2") == report.TOY
@@ -121,9 +158,9 @@ def test_three_data_kinds_and_no_difference_across_kinds():
     assert report.data_kind("openimages-counts (candidates)") == report.AUTHORS
     assert report.data_kind("relabel:/d/maps?images=/d/img") == report.REAL
     rec = {"value": 57.3, "source": "paper, Figure 16"}
-    toy = report.compare_row("GradCAM (%)", 100.0, rec, report.TOY)
+    toy = report._compare_row("GradCAM (%)", 100.0, rec, report.TOY)
     assert toy["difference"] == "" and "toy" in toy["why_not_compared"]
-    real = report.compare_row("GradCAM (%)", 60.0, rec, report.REAL)
+    real = report._compare_row("GradCAM (%)", 60.0, rec, report.REAL)
     assert real["difference"] == pytest.approx(2.7) and real["why_not_compared"] == ""
 
 
@@ -139,8 +176,8 @@ def test_runs_are_named_by_what_they_vary(tmp_path):
 def test_numbers_are_formatted_for_reading():
     import pandas as pd
 
-    assert report.fmt(24000.0) == "24,000" and report.fmt(0.123456) == "0.1235"
-    md = report.markdown_table(report.tidy(pd.DataFrame({"images": [24000.0], "empty": [None]})))
+    assert report._fmt(24000.0) == "24,000" and report._fmt(0.123456) == "0.1235"
+    md = report._markdown_table(report.tidy(pd.DataFrame({"images": [24000.0], "empty": [None]})))
     assert md.splitlines()[2] == "| 24,000 |" and "empty" not in md
 
 

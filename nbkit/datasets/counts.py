@@ -150,14 +150,7 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
     path = require(Path(path), "class-level counts file (.npz)")
     if convention not in CONVENTIONS:
         raise DataError(path, f"unknown convention {convention!r}", f"one of {CONVENTIONS}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise DataError(path, f"cannot read without pickle ({e})",
-                        "a pickle-free .npz (numpy.savez with numeric / str arrays)") from e
-    except (OSError, EOFError) as e:
-        raise DataError(path, f"not a readable .npz file ({e})") from e
+    arrays = _read_npz(path)
     conv = _detect(list(arrays), path) if convention == "auto" else convention
     meta = {"source": str(path), "convention": conv}
     exact = None
@@ -227,7 +220,26 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
                         f"{int((~exact).sum())} lower bounds")
         if n_images is None and "n_images" in arrays:
             n_images = int(arrays["n_images"])
-    C = len(M)
+    _check_pairs(M, exact, path)
+    class_labels, class_names = _labels_and_names(arrays, names, path, len(M), meta)
+    return Cooccurrence(M, class_labels, class_names, name=name or path.stem, n_images=n_images,
+                        counts_exact=exact, meta=meta)
+
+
+def _read_npz(path: Path) -> dict:
+    """Every array of a pickle-free ``.npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:
+        raise DataError(path, f"cannot read without pickle ({e})",
+                        "a pickle-free .npz (numpy.savez with numeric / str arrays)") from e
+    except (OSError, EOFError) as e:
+        raise DataError(path, f"not a readable .npz file ({e})") from e
+
+
+def _check_pairs(M: np.ndarray, exact: np.ndarray, path: Path) -> None:
+    """Pair counts symmetric; an exact per-class count at least every pair count of its class."""
     P = M.copy()
     np.fill_diagonal(P, 0)
     if not (P == P.T).all():
@@ -239,6 +251,11 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
         i = int(bad[exact[bad]][0])
         raise DataError(path, f"class {i} has {M[i, i]} images but co-occurs with another class in "
                               f"{P[i].max()} images", "per-class counts >= every pair count")
+
+
+def _labels_and_names(arrays: dict, names, path: Path, C: int, meta: dict) -> tuple[list, list]:
+    """Class labels and names: ``names`` as given, else the file's ``names`` / ``labels`` arrays,
+    else a name list beside the file (recorded in ``meta["names_from"]``), else ``"0".."C-1"``."""
     labels = arrays.get("labels")
     file_names = arrays.get("names")
     given = _read_names(names, path, C)
@@ -266,8 +283,7 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
             class_labels = [f"{i}:{n}" for i, n in enumerate(class_names)]
         else:
             raise DataError(path, "duplicate class labels in 'labels'", "unique labels")
-    return Cooccurrence(M, class_labels, class_names, name=name or path.stem, n_images=n_images,
-                        counts_exact=exact, meta=meta)
+    return class_labels, class_names
 
 
 def _square(M: np.ndarray, path: Path, key: str):

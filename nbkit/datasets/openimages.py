@@ -488,6 +488,44 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
         raise DataError(root, f"unknown valid_rule {valid_rule!r}", f"one of {VALID_RULES}")
     if annotations == "human":
         boxes = False
+    found = _locate(root, annotations, splits, valid_rule, files)
+    ann = found["annotations"]
+    options = dict(annotations=annotations, splits=list(splits), merge_validation=merge_validation,
+                   valid_rule=valid_rule, leaf_rule=leaf_rule, boxes=bool(boxes),
+                   drop_unlabeled=drop_unlabeled, image_root=str(image_root or root), name=name)
+    src_files = [found["descriptions"], found["hierarchy"], found["trainable"], *ann.values()]
+    fp = fingerprint("openimages", _CACHE_VERSION, options,
+                     {k: str(v) for k, v in ann.items()}, files=src_files)
+    cpath = cache_dir() / f"openimages-{fp}.npz"
+    if cache and cpath.exists():
+        try:
+            return LabelIndex.load(cpath)
+        except DataError:
+            pass  # rebuilt below
+    desc = read_class_descriptions(found["descriptions"])
+    per_split, mids = _read_splits(root, ann, splits, boxes, chunksize, progress)
+    label_split = {s: ("train" if (s == "validation" and merge_validation) else s) for s in per_split}
+    chosen, counts = _choose_classes(root, found, per_split, mids, label_split, valid_rule, leaf_rule)
+    image_ids, image_splits, image_paths, Y, bdf = _assemble(root, per_split, mids, chosen,
+                                                             label_split, drop_unlabeled, boxes)
+    names = [desc.get(m, m) for m in chosen]
+    meta = {"source": str(root), "format": f"openimages-{annotations}",
+            "files": {k: str(v) for k, v in found.items() if k != "annotations"}
+            | {f"annotations_{k}": str(v) for k, v in ann.items()},
+            "valid_rule": valid_rule, "leaf_rule": leaf_rule, "class_counts_by_step": counts,
+            "merge_validation": merge_validation,
+            "missing_splits": [s for s in splits if s not in ann],
+            "names_missing": [m for m in chosen if m not in desc], "fingerprint": fp}
+    li = LabelIndex(name, chosen, names, image_ids, image_splits, Y, bdf,
+                    Path(image_root) if image_root else root, image_paths, meta)
+    if cache:
+        li.save(cpath)
+    return li
+
+
+def _locate(root: Path, annotations: str, splits: Sequence[str], valid_rule: str,
+            files: Mapping[str, str | os.PathLike] | None) -> dict:
+    """``find_files`` with the caller's overrides; the splits the rule needs must be there."""
     found = find_files(root, annotations, splits)
     for k, v in (files or {}).items():
         if k in ("descriptions", "hierarchy", "trainable"):
@@ -503,19 +541,12 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
                                    f"no {s} annotations ('*{s}-{pat}') in {root}", hint=_HINT)
     if not ann:
         raise MissingDataError(root, "no annotation CSVs found", hint=_HINT)
-    options = dict(annotations=annotations, splits=list(splits), merge_validation=merge_validation,
-                   valid_rule=valid_rule, leaf_rule=leaf_rule, boxes=bool(boxes),
-                   drop_unlabeled=drop_unlabeled, image_root=str(image_root or root), name=name)
-    src_files = [found["descriptions"], found["hierarchy"], found["trainable"], *ann.values()]
-    fp = fingerprint("openimages", _CACHE_VERSION, options,
-                     {k: str(v) for k, v in ann.items()}, files=src_files)
-    cpath = cache_dir() / f"openimages-{fp}.npz"
-    if cache and cpath.exists():
-        try:
-            return LabelIndex.load(cpath)
-        except DataError:
-            pass  # rebuilt below
-    desc = read_class_descriptions(found["descriptions"])
+    return found
+
+
+def _read_splits(root: Path, ann: Mapping[str, Path], splits: Sequence[str], boxes: bool,
+                 chunksize: int, progress: bool) -> tuple[dict, np.ndarray]:
+    """Every split's rows (``_read_split``) and the MIDs seen; an image in two splits is refused."""
     mid_index: dict[str, int] = {}
     per_split = {}
     seen_in: dict[str, set] = {}
@@ -535,8 +566,12 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     if not per_split or all(len(v[0]) == 0 for v in per_split.values()):
         raise DataError(root, "the annotation CSVs hold no rows with Confidence 1",
                         "at least one annotation")
-    mids = np.array(list(mid_index), dtype=object)
-    label_split = {s: ("train" if (s == "validation" and merge_validation) else s) for s in per_split}
+    return per_split, np.array(list(mid_index), dtype=object)
+
+
+def _choose_classes(root: Path, found: dict, per_split: dict, mids: np.ndarray,
+                    label_split: dict, valid_rule: str, leaf_rule: str) -> tuple[list, dict]:
+    """The classes ``valid_rule`` keeps (sorted MIDs) and the class counts at each step."""
     present: dict[str, set] = {}
     for s, (_, _, cls, _) in per_split.items():
         hit = np.bincount(cls, minlength=len(mids)) > 0
@@ -561,11 +596,16 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
                               f"({counts['present']} classes present)",
                         "classes that are leaves, trainable and present in train and test",
                         hint="pass valid_rule='all' to keep every class")
+    return chosen, counts
+
+
+def _assemble(root: Path, per_split: dict, mids: np.ndarray, chosen: list, label_split: dict,
+              drop_unlabeled: bool, boxes: bool):
+    """The image lists, the label matrix over ``chosen`` and the boxes (``per_split`` is freed)."""
     col_of = np.full(len(mids), -1, dtype=np.int64)
     pos = {m: i for i, m in enumerate(mids)}
     for j, m in enumerate(chosen):
         col_of[pos[m]] = j
-    C = len(chosen)
     image_ids, image_splits, image_paths = [], [], []
     rows_all, cols_all, boxes_all = [], [], []
     offset = 0
@@ -594,7 +634,7 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
         raise DataError(root, "no image has a valid class", "at least one labelled image")
     R = np.concatenate(rows_all)
     Cc = np.concatenate(cols_all)
-    Y = sp.csr_matrix((np.ones(len(R), dtype=bool), (R, Cc)), shape=(offset, C))
+    Y = sp.csr_matrix((np.ones(len(R), dtype=bool), (R, Cc)), shape=(offset, len(chosen)))
     Y.sum_duplicates()
     bdf = None
     if boxes:
@@ -604,17 +644,5 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
         bdf = pd.DataFrame({"image": bi, "class": bc, "x0": bb[:, 0], "y0": bb[:, 1],
                             "x1": bb[:, 2], "y1": bb[:, 3]})
         del bi, bc, bb
-    names = [desc.get(m, m) for m in chosen]
-    meta = {"source": str(root), "format": f"openimages-{annotations}",
-            "files": {k: str(v) for k, v in found.items() if k != "annotations"}
-            | {f"annotations_{k}": str(v) for k, v in ann.items()},
-            "valid_rule": valid_rule, "leaf_rule": leaf_rule, "class_counts_by_step": counts,
-            "merge_validation": merge_validation,
-            "missing_splits": [s for s in splits if s not in ann],
-            "names_missing": [m for m in chosen if m not in desc], "fingerprint": fp}
-    li = LabelIndex(name, chosen, names, image_ids, image_splits, Y, bdf,
-                    Path(image_root) if image_root else root, image_paths, meta)
-    if cache:
-        li.save(cpath)
-    return li
+    return image_ids, image_splits, image_paths, Y, bdf
 

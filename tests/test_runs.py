@@ -125,8 +125,6 @@ def test_runs_root_is_the_checkouts_runs_from_any_working_directory(tmp_path, mo
     assert runs.runs_root() == tmp_path.resolve() / "runs"
     monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "elsewhere"))
     assert runs.runs_root() == (tmp_path / "elsewhere").resolve()
-    from nbkit import batch
-    assert batch.default_runs_root() == (tmp_path / "elsewhere").resolve()
 
 
 # --- progress bars ---------------------------------------------------------------------------------

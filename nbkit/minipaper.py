@@ -99,7 +99,7 @@ def _class_plan(dataset: str, n_extra: int = 10) -> dict:
     """The classes of the miniature ``dataset``: the jeans trigger, its authors' betweenness set and
     ``n_extra`` classes of the authors' other betweenness sets (labels: MIDs / wnids).
 
-    >>> p = class_plan("imagenet")
+    >>> p = _class_plan("imagenet")
     >>> p["trigger"], len(p["classes"]), len(p["extras"])
     ('n03594734', 10, 10)
     """

@@ -218,9 +218,9 @@ def test_artifacts_name_a_notebook_for_every_table_and_figure():
 
 
 def test_data_kinds():
-    from nbkit.datasets import DATA_KINDS, data_kind
+    from nbkit.datasets import _DATA_KINDS, data_kind
 
-    assert DATA_KINDS == ("toy scenes", "authors' counts", "real data")
+    assert _DATA_KINDS == ("toy scenes", "authors' counts", "real data")
     assert data_kind("toyscenes") == data_kind("toyscenes:3?n_images=100") == "toy scenes"
     assert data_kind("openimages-counts") == data_kind("openimages-counts (candidates)") == "authors' counts"
     for spec in ("openimages:/data/oi", "relabel:maps?images=imagenet/train", "coco:x.json",

@@ -33,9 +33,9 @@ from ..cooccurrence import Cooccurrence, _nonfinite
 from ..errors import DataError
 from . import packaged, require
 
-__all__ = ["load_counts", "load_openimages_counts", "CONVENTIONS"]
+__all__ = ["load_counts", "load_openimages_counts"]
 
-CONVENTIONS = ("auto", "mlgcn", "authors", "generic")
+_CONVENTIONS = ("auto", "mlgcn", "authors", "generic")
 
 
 def _sibling_names(path: Path) -> Path | None:
@@ -148,8 +148,8 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
     (486, False)
     """
     path = require(Path(path), "class-level counts file (.npz)")
-    if convention not in CONVENTIONS:
-        raise DataError(path, f"unknown convention {convention!r}", f"one of {CONVENTIONS}")
+    if convention not in _CONVENTIONS:
+        raise DataError(path, f"unknown convention {convention!r}", f"one of {_CONVENTIONS}")
     arrays = _read_npz(path)
     conv = _detect(list(arrays), path) if convention == "auto" else convention
     meta = {"source": str(path), "convention": conv}

@@ -46,12 +46,10 @@ from ..io import cache_dir, fingerprint
 from ..labelindex import LabelIndex, check_image_paths
 from . import packaged, require
 
-__all__ = ["load_openimages", "valid_classes", "hierarchy_leaves", "boxable_classes",
-           "read_class_descriptions", "read_trainable", "stream_annotations", "find_files",
-           "LEAF_RULES", "VALID_RULES"]
+__all__ = ["load_openimages", "read_class_descriptions"]
 
-LEAF_RULES = ("authors", "subcategory")
-VALID_RULES = ("paper", "leaves", "boxable", "all")
+_LEAF_RULES = ("authors", "subcategory")
+_VALID_RULES = ("paper", "leaves", "boxable", "all")
 _CACHE_VERSION = 1
 _BASE = "https://storage.googleapis.com/openimages"
 _HINT = (f"download the Open Images V6 annotation CSVs ({_BASE}/v6/oidv6-train-annotations-bbox.csv, "
@@ -74,7 +72,7 @@ def _first(root: Path, patterns: Sequence[str]) -> Path | None:
     return None
 
 
-def find_files(root: str | os.PathLike, annotations: str = "bbox",
+def _find_files(root: str | os.PathLike, annotations: str = "bbox",
                splits: Sequence[str] = ("train", "validation", "test")) -> dict:
     """Locate the Open Images files in ``root`` (packaged fallbacks for the metadata).
 
@@ -96,7 +94,7 @@ def find_files(root: str | os.PathLike, annotations: str = "bbox",
 
     Examples
     --------
-    >>> find_files("data/openimages")["annotations"]                   # doctest: +SKIP
+    >>> _find_files("data/openimages")["annotations"]                   # doctest: +SKIP
     {'train': PosixPath('data/openimages/oidv6-train-annotations-bbox.csv'), ...}
     """
     root = Path(root)
@@ -161,12 +159,12 @@ def _read_desc(path: Path, header) -> pd.DataFrame:
         raise DataError(path, f"cannot parse ({e})", "LabelName,DisplayName rows") from e
 
 
-def read_trainable(path: str | os.PathLike) -> set[str]:
+def _read_trainable(path: str | os.PathLike) -> set[str]:
     """The set of trainable MIDs (``oidv6-classes-trainable.txt``: one MID a line, no header).
 
     Examples
     --------
-    >>> len(read_trainable(packaged("oidv6-classes-trainable.txt")))
+    >>> len(_read_trainable(packaged("oidv6-classes-trainable.txt")))
     9605
     """
     path = require(Path(path), "Open Images trainable-classes list", _HINT)
@@ -205,12 +203,12 @@ def _walk(node, src, fn):
             _walk(child, src, fn)
 
 
-def boxable_classes(hierarchy=None) -> list[str]:
+def _boxable_classes(hierarchy=None) -> list[str]:
     """All MIDs of the box hierarchy except the root (601 for V6), sorted.
 
     Examples
     --------
-    >>> len(boxable_classes())
+    >>> len(_boxable_classes())
     601
     """
     h, src = _read_hierarchy(hierarchy)
@@ -220,7 +218,7 @@ def boxable_classes(hierarchy=None) -> list[str]:
     return sorted(seen)
 
 
-def hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
+def _hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
     """Leaf MIDs of the box hierarchy.
 
     Parameters
@@ -238,11 +236,11 @@ def hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
 
     Examples
     --------
-    >>> len(hierarchy_leaves()), len(hierarchy_leaves(leaf_rule="subcategory"))
+    >>> len(_hierarchy_leaves()), len(_hierarchy_leaves(leaf_rule="subcategory"))
     (522, 525)
     """
-    if leaf_rule not in LEAF_RULES:
-        raise DataError("hierarchy", f"unknown leaf_rule {leaf_rule!r}", f"one of {LEAF_RULES}")
+    if leaf_rule not in _LEAF_RULES:
+        raise DataError("hierarchy", f"unknown leaf_rule {leaf_rule!r}", f"one of {_LEAF_RULES}")
     h, src = _read_hierarchy(hierarchy)
     leaves: set[str] = set()
 
@@ -259,7 +257,7 @@ def hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
     return leaves
 
 
-def valid_classes(hierarchy=None, trainable=None, present: Mapping[str, Iterable[str]] | None = None,
+def _valid_classes(hierarchy=None, trainable=None, present: Mapping[str, Iterable[str]] | None = None,
                   leaf_rule: str = "authors") -> list[str]:
     """The paper's valid Open Images classes: leaf ∩ trainable ∩ present in every given split.
 
@@ -283,15 +281,15 @@ def valid_classes(hierarchy=None, trainable=None, present: Mapping[str, Iterable
 
     Examples
     --------
-    >>> len(valid_classes())            # leaf ∩ trainable, before the presence filter
+    >>> len(_valid_classes())            # leaf ∩ trainable, before the presence filter
     488
     """
-    ok = set(hierarchy_leaves(hierarchy, leaf_rule))
+    ok = set(_hierarchy_leaves(hierarchy, leaf_rule))
     if trainable is not False:
         if trainable is None:
             trainable = packaged("oidv6-classes-trainable.txt")
         if isinstance(trainable, (str, os.PathLike)):
-            trainable = read_trainable(trainable)
+            trainable = _read_trainable(trainable)
         ok &= set(trainable)
     for _, mids in (present or {}).items():
         ok &= set(mids)
@@ -309,7 +307,7 @@ def _estimate_rows(path: Path) -> int | None:
     return int(size / (len(head) / lines))
 
 
-def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksize: int = 1_000_000,
+def _stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksize: int = 1_000_000,
                        progress: bool = True, desc: str | None = None):
     """Stream an Open Images annotation CSV in chunks.
 
@@ -333,7 +331,7 @@ def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksi
 
     Examples
     --------
-    >>> rows = sum(len(c["image_codes"]) for c in stream_annotations(
+    >>> rows = sum(len(c["image_codes"]) for c in _stream_annotations(
     ...     "data/openimages/test-annotations-bbox.csv", chunksize=500_000))  # doctest: +SKIP
     """
     from ..progress import tqdm
@@ -397,7 +395,7 @@ def _read_split(path: Path, split: str, mid_index: dict, with_boxes: bool, chunk
     """
     cat_parts, code_parts, cls_parts, box_parts = [], [], [], []
     n_cats = 0
-    for ch in stream_annotations(path, with_boxes, chunksize, progress, desc=f"{split} {path.name}"):
+    for ch in _stream_annotations(path, with_boxes, chunksize, progress, desc=f"{split} {path.name}"):
         cats = np.asarray(ch["image_ids"], dtype=object)
         cat_parts.append(cats)
         code_parts.append(ch["image_codes"] + np.int32(n_cats))
@@ -484,8 +482,8 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     root = Path(root)
     if not root.is_dir():
         raise MissingDataError(root, "Open Images folder not found", hint=_HINT)
-    if valid_rule not in VALID_RULES:
-        raise DataError(root, f"unknown valid_rule {valid_rule!r}", f"one of {VALID_RULES}")
+    if valid_rule not in _VALID_RULES:
+        raise DataError(root, f"unknown valid_rule {valid_rule!r}", f"one of {_VALID_RULES}")
     if annotations == "human":
         boxes = False
     found = _locate(root, annotations, splits, valid_rule, files)
@@ -525,8 +523,8 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
 
 def _locate(root: Path, annotations: str, splits: Sequence[str], valid_rule: str,
             files: Mapping[str, str | os.PathLike] | None) -> dict:
-    """``find_files`` with the caller's overrides; the splits the rule needs must be there."""
-    found = find_files(root, annotations, splits)
+    """``_find_files`` with the caller's overrides; the splits the rule needs must be there."""
+    found = _find_files(root, annotations, splits)
     for k, v in (files or {}).items():
         if k in ("descriptions", "hierarchy", "trainable"):
             found[k] = Path(v)
@@ -580,14 +578,14 @@ def _choose_classes(root: Path, found: dict, per_split: dict, mids: np.ndarray,
     counts = {"present": len(all_present)}
     if valid_rule == "paper":
         need = {k: present.get(k, set()) for k in ("train", "test")}
-        chosen = valid_classes(found["hierarchy"], found["trainable"], need, leaf_rule)
-        counts["leaves"] = len(hierarchy_leaves(found["hierarchy"], leaf_rule))
-        counts["leaves_trainable"] = len(valid_classes(found["hierarchy"], found["trainable"], None,
+        chosen = _valid_classes(found["hierarchy"], found["trainable"], need, leaf_rule)
+        counts["leaves"] = len(_hierarchy_leaves(found["hierarchy"], leaf_rule))
+        counts["leaves_trainable"] = len(_valid_classes(found["hierarchy"], found["trainable"], None,
                                                        leaf_rule))
     elif valid_rule == "leaves":
-        chosen = valid_classes(found["hierarchy"], found["trainable"], {"any": all_present}, leaf_rule)
+        chosen = _valid_classes(found["hierarchy"], found["trainable"], {"any": all_present}, leaf_rule)
     elif valid_rule == "boxable":
-        chosen = sorted(set(boxable_classes(found["hierarchy"])) & all_present)
+        chosen = sorted(set(_boxable_classes(found["hierarchy"])) & all_present)
     else:
         chosen = sorted(all_present)
     counts["valid"] = len(chosen)

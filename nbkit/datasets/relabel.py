@@ -40,7 +40,7 @@ from ..io import cache_dir, fingerprint
 from ..labelindex import LabelIndex
 from . import packaged, read_csv_checked
 
-__all__ = ["load_relabel", "imagenet_classes", "relabel_files", "label_space"]
+__all__ = ["load_relabel", "imagenet_classes"]
 
 _CACHE_VERSION = 2   # 2: boxes from the label maps
 _WNID = re.compile(r"^(n\d{8})_")
@@ -80,7 +80,7 @@ def imagenet_classes() -> pd.DataFrame:
     return df
 
 
-def relabel_files(directory: str | os.PathLike) -> list[Path]:
+def _relabel_files(directory: str | os.PathLike) -> list[Path]:
     """All ``.pt`` label maps under ``directory`` (nested ``<wnid>/<id>.pt`` or flat), sorted."""
     d = Path(directory)
     if not d.is_dir():
@@ -113,7 +113,7 @@ def _probe_layout(root: Path, rel: list[Path], image_ext: str | None, n_probe: i
     return None
 
 
-def label_space(directory: str | os.PathLike, classes=None) -> tuple[list[str], list[str], bool]:
+def _label_space(directory: str | os.PathLike, classes=None) -> tuple[list[str], list[str], bool]:
     """The labels and names of a ReLabel folder's class ids, in class-id order.
 
     Parameters
@@ -250,14 +250,14 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     PosixPath('.../imagenet/train/n01440764/n01440764_10026.JPEG')
     """
     directory = Path(directory)
-    labels, names, from_file = label_space(directory, classes)
+    labels, names, from_file = _label_space(directory, classes)
     name = name or (directory.name if from_file else "imagenet")
     if image_layout not in ("auto", "mirror", "wnid", "flat"):
         raise DataError(directory, f"unknown image_layout {image_layout!r}",
                         "'auto', 'mirror', 'wnid' or 'flat'")
     C = len(labels)
     image_root = _image_folder(directory, images, image_root)
-    files = relabel_files(directory)
+    files = _relabel_files(directory)
     if not files:
         raise DataError(directory, "no .pt label maps found", "ReLabel .pt files (nested or flat)",
                         hint=_HINT)

@@ -662,7 +662,7 @@ def load_toyscenes(seed: int = 0, n_images: int = 0, image_size: int = 64, cache
     30
     >>> li.load_image(0).shape
     (64, 64, 3)
-    >>> int(dominant_class(li)[0]) in set(li.Y[0].indices)
+    >>> int(_dominant_class(li)[0]) in set(li.Y[0].indices)
     True
     """
     if int(version) not in _MODELS:

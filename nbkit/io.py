@@ -99,8 +99,9 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Pat
     return Path(path)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read JSON, with an error naming the file when it is missing or malformed."""
+def read_json(path: str | os.PathLike, expected: str | None = None) -> Any:
+    """Read JSON, with an error naming the file when it is missing or malformed (``expected``:
+    what the file should hold, for the message)."""
     from .errors import DataError, MissingDataError
 
     path = Path(path)
@@ -109,7 +110,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+        raise DataError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}",
+                        expected) from e
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

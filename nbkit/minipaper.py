@@ -87,12 +87,14 @@ _MINI_ONE_DATASET = {"Table 8": "imagenet", "Table 10": "imagenet", "Figure 15":
 
 # ----------------------------------------------------------------------------- class plan
 def _class_labels(dataset: str) -> list[str]:
-    from .datasets import packaged
-    import pandas as pd
+    """The class ids' labels the paper batch's class lists index: the authors' 486 Open Images
+    MIDs, or the 1,000 ImageNet wnids (sorted)."""
+    from .datasets.counts import load_openimages_counts
+    from .datasets.relabel import imagenet_classes
 
     if dataset == "openimages":
-        return pd.read_csv(packaged("openimages_bbox_classes.csv"), dtype=str)["mid"].tolist()
-    return sorted(pd.read_csv(packaged("imagenet_classes.csv"), dtype=str)["wnid"])
+        return list(load_openimages_counts("test").class_labels)
+    return imagenet_classes()["wnid"].tolist()
 
 
 def _class_plan(dataset: str, n_extra: int = 10) -> dict:

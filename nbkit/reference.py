@@ -91,10 +91,9 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import DataError, MissingDataError
+from .errors import DataError
 
 PAPER = {
     "title": "Finding Naturally Occurring Physical Backdoors in Image Datasets",
@@ -440,7 +439,7 @@ ARTIFACTS = {
     "Figure 17": ("06_sentinet", "GradCAM examples with the trigger boxes"),
 }
 
-_AUTHORS_SETS_FILE = Path(__file__).with_name("data") / "authors_trigger_class_sets.csv"
+_AUTHORS_SETS_FILE = "authors_trigger_class_sets.csv"   # in nbkit/data
 _AUTHORS_SETS_ATTRIBUTION = (
     "trigger/class sets from uchicago-sandlab/naturalbackdoors (MIT licence): "
     "run_on_gpus_centrality_ablate.py @ 0d567e151216c8b04614a38226ac1141d2b6e14f (Figures 5/12/13 "
@@ -724,18 +723,15 @@ def authors_trigger_class_sets(purpose: str | None = "centrality_ablation_fig5_f
         authors' class order (Open Images: sorted valid MIDs, as ``openimages-counts``; ImageNet:
         sorted wnids).
     """
-    import pandas as pd
+    from .datasets import packaged, read_csv_checked
 
-    if not _AUTHORS_SETS_FILE.is_file():
-        raise MissingDataError(_AUTHORS_SETS_FILE, "shipped file missing", hint="reinstall nbkit")
-    df = pd.read_csv(_AUTHORS_SETS_FILE, dtype=str, keep_default_na=False)
-    need = {"purpose", "dataset", "centrality", "trigger_id", "trigger_name", "class_ids", "class_names"}
-    if need - set(df.columns):
-        raise DataError(_AUTHORS_SETS_FILE, f"missing columns {sorted(need - set(df.columns))}",
-                        f"columns {sorted(need)}")
+    path = packaged(_AUTHORS_SETS_FILE)
+    df = read_csv_checked(path, ["purpose", "dataset", "centrality", "trigger_id", "trigger_name",
+                                 "class_ids", "class_names"], "the authors' trigger class sets",
+                          dtype=str, keep_default_na=False)
     if purpose is not None:
         if purpose not in set(df["purpose"]):
-            raise DataError(_AUTHORS_SETS_FILE, f"no rows with purpose {purpose!r}",
+            raise DataError(path, f"no rows with purpose {purpose!r}",
                             f"one of {sorted(set(df['purpose']))}")
         df = df[df["purpose"] == purpose]
     df = df.copy()

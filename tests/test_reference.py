@@ -247,7 +247,8 @@ def test_authors_trigger_class_sets_shipped_with_attribution(realdata):
     # the shipped copy equals the realdata original (plus the attribution columns)
     orig = pd.read_csv(realdata / "naturalbackdoors_reference" / "authors_trigger_class_sets.csv",
                        dtype=str, keep_default_na=False)
-    ship = pd.read_csv(reference._AUTHORS_SETS_FILE, dtype=str, keep_default_na=False)
+    from nbkit.datasets import packaged
+    ship = pd.read_csv(packaged(reference._AUTHORS_SETS_FILE), dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(ship[orig.columns], orig)
 
 

@@ -45,7 +45,9 @@ import pandas as pd
 
 from ..errors import DataError, MissingDataError
 
-__all__ = ["load_dataset", "load_cooccurrence", "SPECS", "data_kind"]
+__all__ = ["load_dataset", "load_cooccurrence", "SPECS", "data_kind",
+           "load_openimages", "load_relabel", "imagenet_classes", "load_coco", "load_voc",
+           "load_long_csv", "load_wide_csv", "load_counts", "load_openimages_counts", "load_toyscenes"]
 
 #: spec prefix -> (module, loader function, whether the spec takes a path argument)
 SPECS: dict[str, tuple[str, str, bool]] = {
@@ -60,12 +62,25 @@ SPECS: dict[str, tuple[str, str, bool]] = {
     "widecsv": ("tables", "load_wide_csv", True),
 }
 
+_LAZY = {"load_openimages": "openimages", "load_relabel": "relabel", "imagenet_classes": "relabel",
+         "load_coco": "coco", "load_voc": "voc", "load_long_csv": "tables", "load_wide_csv": "tables",
+         "load_counts": "counts", "load_openimages_counts": "counts", "load_toyscenes": "toyscenes"}
+
 _VALID = ("toyscenes[:SEED], voc:DIR_OR_CSV, coco:FILE.json, openimages:DIR, "
           "relabel:MAPS_DIR[?images=IMAGES_DIR&threshold=0.994], counts:FILE.npz, openimages-counts, "
           "longcsv:FILE, widecsv:FILE; any spec takes adapter options as ?key=value[&key=value]")
 
 #: spec options that name a path (resolved with :func:`data_path`, like the spec's own path)
 _PATH_OPTIONS = ("images", "image_root")
+
+
+def __getattr__(name):  # lazy re-exports, so `import nbkit.datasets` stays cheap (no torch)
+    if name in _LAZY:
+        import importlib
+
+        mod = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(mod, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- helpers (shared)
@@ -112,10 +127,12 @@ def _data_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def require(path: str | os.PathLike, what: str, hint: str | None = None) -> Path:
-    """``path`` as a Path, or a ``MissingDataError`` that says what the file is and how to get it."""
+def require(path: str | os.PathLike, what: str, hint: str | None = None,
+            folder: bool = False) -> Path:
+    """``path`` as a Path, or a ``MissingDataError`` that says what the file (a folder, with
+    ``folder``) is and how to get it."""
     p = Path(path)
-    if not p.exists():
+    if not (p.is_dir() if folder else p.exists()):
         raise MissingDataError(p, f"{what} not found", hint=hint)
     return p
 

@@ -21,7 +21,6 @@ class i). This module reads those counts from a pickle-free ``.npz`` in one of t
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +30,7 @@ import pandas as pd
 
 from ..cooccurrence import Cooccurrence, _nonfinite
 from ..errors import DataError
+from ..io import read_json
 from . import packaged, require
 
 __all__ = ["load_counts", "load_openimages_counts"]
@@ -56,10 +56,7 @@ def _read_names(names, path: Path, C: int) -> list[str] | None:
         src = Path(names)
         require(src, "class-name list")
         if src.suffix == ".json":
-            try:
-                names = json.loads(src.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as e:
-                raise DataError(src, f"not valid JSON ({e.msg})", "a JSON list of class names") from e
+            names = read_json(src, "a JSON list of class names")
             if isinstance(names, dict):  # {"0": "name"} or {"name": 0}
                 try:
                     names = [k for k, _ in sorted(names.items(), key=lambda kv: int(kv[1]))]

@@ -32,7 +32,6 @@ memory stays around 1.5 GB for the full V6 box annotations (14.6 M rows) with bo
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -42,7 +41,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError, MissingDataError
-from ..io import cache_dir, fingerprint
+from ..io import cache_dir, fingerprint, read_json
 from ..labelindex import LabelIndex, check_image_paths
 from . import packaged, require
 
@@ -183,10 +182,7 @@ def _read_hierarchy(hierarchy) -> tuple[dict, str]:
     if isinstance(hierarchy, Mapping):
         return dict(hierarchy), "<dict>"
     path = require(Path(hierarchy), "Open Images hierarchy (bbox_labels_600_hierarchy.json)", _HINT)
-    try:
-        h = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON at line {e.lineno}: {e.msg}") from e
+    h = read_json(path)
     if not isinstance(h, dict) or "LabelName" not in h:
         raise DataError(path, "top level has no 'LabelName'",
                         "nested {'LabelName': ..., 'Subcategory': [...], 'Part': [...]}")
@@ -479,9 +475,7 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     >>> li.n_classes                                                     # doctest: +SKIP
     486
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise MissingDataError(root, "Open Images folder not found", hint=_HINT)
+    root = require(Path(root), "Open Images folder", _HINT, folder=True)
     if valid_rule not in _VALID_RULES:
         raise DataError(root, f"unknown valid_rule {valid_rule!r}", f"one of {_VALID_RULES}")
     if annotations == "human":

@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import DataError, MissingDataError
+from ..errors import DataError
 from ..io import cache_dir, fingerprint
 from ..labelindex import LabelIndex
-from . import packaged, read_csv_checked
+from . import packaged, read_csv_checked, require
 
 __all__ = ["load_relabel", "imagenet_classes"]
 
@@ -82,11 +82,7 @@ def imagenet_classes() -> pd.DataFrame:
 
 def _relabel_files(directory: str | os.PathLike) -> list[Path]:
     """All ``.pt`` label maps under ``directory`` (nested ``<wnid>/<id>.pt`` or flat), sorted."""
-    d = Path(directory)
-    if not d.is_dir():
-        raise MissingDataError(d, "ReLabel directory not found", hint=_HINT)
-    files = sorted(d.rglob("*.pt"))
-    return files
+    return sorted(require(Path(directory), "ReLabel directory", _HINT, folder=True).rglob("*.pt"))
 
 
 def _image_path(rel: Path, ext: str, layout: str) -> str:
@@ -312,10 +308,8 @@ def _image_folder(directory: Path, images, image_root) -> Path | None:
                         f"image_root={str(image_root)!r}", "one of images= / image_root=")
     image_root = images if images is not None else image_root
     if image_root is not None:
-        image_root = Path(image_root)
-        if not image_root.is_dir():
-            raise MissingDataError(image_root, "ImageNet image folder (images=) not found",
-                                   hint=_IMAGES_HINT)
+        image_root = require(Path(image_root), "ImageNet image folder (images=)", _IMAGES_HINT,
+                             folder=True)
     return image_root
 
 

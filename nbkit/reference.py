@@ -440,11 +440,10 @@ ARTIFACTS = {
 }
 
 _AUTHORS_SETS_FILE = "authors_trigger_class_sets.csv"   # in nbkit/data
-_AUTHORS_SETS_ATTRIBUTION = (
-    "trigger/class sets from uchicago-sandlab/naturalbackdoors (MIT licence): "
-    "run_on_gpus_centrality_ablate.py @ 0d567e151216c8b04614a38226ac1141d2b6e14f (Figures 5/12/13 "
-    "centrality ablation) and data/oi_bbox/run_10_trigs.py @ 18d4656fd0bd5058fed2b621784a83c800df2449 "
-    "(Feb-2022 sets); Open Images class ids/names CC BY 4.0")
+# trigger/class sets from uchicago-sandlab/naturalbackdoors (MIT licence):
+# run_on_gpus_centrality_ablate.py @ 0d567e151216c8b04614a38226ac1141d2b6e14f (Figures 5/12/13
+# centrality ablation) and data/oi_bbox/run_10_trigs.py @ 18d4656fd0bd5058fed2b621784a83c800df2449
+# (Feb-2022 sets); Open Images class ids/names CC BY 4.0
 
 
 # =====================================================================================================

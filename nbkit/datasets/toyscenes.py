@@ -93,10 +93,6 @@ import scipy.sparse as sp
 from ..errors import DataError
 from ..labelindex import LabelIndex
 
-_GENERATOR_VERSION = "toyscenes-2"
-"""The default generation's name; a new generation gets a new version (part of every cache key).
-``toyscenes-1`` stays loadable with ``version=1``."""
-
 __all__ = ["CLASSES", "HUBS", "HUB_IDS", "generation", "LABELLER_V2", "load_toyscenes",
            "render_batch", "labelmaps", "write_relabel_sample"]
 
@@ -217,13 +213,6 @@ _ROT = {"disc": np.pi, "ring": np.pi, "square": 0.35, "diamond": 0.35, "bar": np
 _BG = np.array([(118, 128, 104), (150, 140, 116), (108, 120, 134), (132, 132, 128),
                 (120, 108, 124), (104, 116, 110), (146, 130, 118), (126, 136, 142)],
                dtype=np.float32)
-
-
-def _class_table() -> pd.DataFrame:
-    """The classes as a table: ``id, label, name, shape, colour, texture, theme, echoes``."""
-    df = pd.DataFrame([c._asdict() for c in CLASSES])
-    df.insert(0, "id", np.arange(len(CLASSES)))
-    return df
 
 
 # ============================================================================ scene layout
@@ -924,21 +913,6 @@ def render_batch(li: LabelIndex, rows: Sequence[int] | np.ndarray) -> np.ndarray
         raise DataError(li.name, f"rows {rows.min()}..{rows.max()} out of range",
                         f"rows in 0..{li.n_images - 1}")
     return _render(_layout_for(m, seed, _scene_rows(li, rows)), size, m)
-
-
-def _render_image(li: LabelIndex, row: int) -> np.ndarray:
-    """One image (``H x W x 3`` uint8); same as ``li.load_image(row)``."""
-    return render_batch(li, [row])[0]
-
-
-def _attach_renderer(li: LabelIndex) -> LabelIndex:
-    """Give a toy-scenes ``LabelIndex`` read back with ``LabelIndex.load`` its renderer again.
-
-    (The ``.npz`` cache stores labels and boxes, not code.) Returns ``li`` itself.
-    """
-    _dataset_of(li)
-    li.renderer = lambda row: _render_image(li, row)
-    return li
 
 
 # ============================================================================ ReLabel-style label maps

@@ -27,7 +27,7 @@ stages), because a later notebook finds an earlier one's output by its parameter
 vouches for the ``results.json`` that is there and names the same inputs as now:
 
 - the notebook's code (SHA-256 of its code cells' source; markdown, outputs and metadata don't count),
-- the kit's version (``kit_version()``: ``nbkit.__version__`` plus a SHA-256 of every file of the
+- the kit's version (``_kit_version()``: ``nbkit.__version__`` plus a SHA-256 of every file of the
   ``nbkit`` package: editing any nbkit file redoes every run, slower but more honest than the
   version string, which nobody bumps for a bug fix),
 - the full resolved parameters (the notebook's ``parameters``-cell defaults overlaid with what the
@@ -92,7 +92,6 @@ import datetime as _dt
 import functools
 import itertools
 import json
-import logging
 import os
 import re
 import shutil
@@ -112,20 +111,17 @@ from . import runs as _runs
 from .errors import DataError, MissingDataError, NbkitError
 from .io import dumps_json, read_json, write_json, write_text
 
-log = logging.getLogger(__name__)
-
-REPO = Path(__file__).resolve().parents[1]
-BATCH_DIR = REPO / "batches"
-NOTEBOOK_DIR = _runs.NOTEBOOK_DIR
-REPORT_NOTEBOOK = "07_report"
-KERNEL = "nbkit"
-TIMING = "timing.json"
+_REPO = Path(__file__).resolve().parents[1]
+_BATCH_DIR = _REPO / "batches"
+_REPORT_NOTEBOOK = "07_report"
+_KERNEL = "nbkit"
+_TIMING = "timing.json"
 #: written by the runner into each run folder: which batch ran it and what it feeds
-BATCH_INFO = "batch.json"
-ERROR = "error.txt"
-SUMMARY = "summary.json"
+_BATCH_INFO = "batch.json"
+_ERROR = "error.txt"
+_SUMMARY = "summary.json"
 #: parameters the runner sets itself; a batch file may not set them
-RESERVED = ("run_dir",)
+_RESERVED = ("run_dir",)
 _PRIMITIVE = (str, int, float, bool, type(None))
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -209,7 +205,7 @@ class Batch:
     description: str = ""
     slurm: dict = dataclasses.field(default_factory=dict)
     report: dict | None = dataclasses.field(default_factory=dict)
-    notebooks_dir: Path = NOTEBOOK_DIR
+    notebooks_dir: Path = _runs.NOTEBOOK_DIR
     #: whether notebooks look for upstream runs in this batch only (``NBKIT_BATCH``); ``nbkit run``
     #: sets False so a single notebook finds upstream runs of every batch
     scoped: bool = True
@@ -248,19 +244,14 @@ def batch_path(name: str | os.PathLike) -> Path:
         if not p.is_file():
             raise MissingDataError(p, "batch file not found", "a YAML batch file")
         return p.resolve()
-    for d in (Path.cwd() / "batches", BATCH_DIR):
+    for d in (Path.cwd() / "batches", _BATCH_DIR):
         for ext in (".yaml", ".yml"):
             if (d / f"{name}{ext}").is_file():
                 return (d / f"{name}{ext}").resolve()
-    known = sorted({q.stem for d in (Path.cwd() / "batches", BATCH_DIR) if d.is_dir()
+    known = sorted({q.stem for d in (Path.cwd() / "batches", _BATCH_DIR) if d.is_dir()
                     for q in d.glob("*.y*ml")})
-    raise MissingDataError(BATCH_DIR / f"{name}.yaml", f"no batch named {name!r}",
+    raise MissingDataError(_BATCH_DIR / f"{name}.yaml", f"no batch named {name!r}",
                            f"one of {known} or a path to a .yaml file")
-
-
-def default_runs_root() -> Path:
-    """The default runs root: ``runs.runs_root()`` (``$NBKIT_RUNS``, else the checkout's ``runs/``)."""
-    return _runs.runs_root()
 
 
 def _stage(stem: str) -> int:
@@ -284,7 +275,7 @@ def _substitute(value, data_root: Path | None, src, where: str):
     return value
 
 
-def expand_grid(params: Mapping[str, Any] | None, grid: Mapping[str, list] | None) -> list[dict]:
+def _expand_grid(params: Mapping[str, Any] | None, grid: Mapping[str, list] | None) -> list[dict]:
     """The cartesian product of ``grid`` (axes → lists), each point merged over ``params``.
 
     Parameters
@@ -300,7 +291,7 @@ def expand_grid(params: Mapping[str, Any] | None, grid: Mapping[str, list] | Non
 
     Examples
     --------
-    >>> expand_grid({"a": 1}, {"b": [1, 2], "c": ["x"]})
+    >>> _expand_grid({"a": 1}, {"b": [1, 2], "c": ["x"]})
     [{'a': 1, 'b': 1, 'c': 'x'}, {'a': 1, 'b': 2, 'c': 'x'}]
     """
     params = dict(params or {})
@@ -316,7 +307,7 @@ def expand_grid(params: Mapping[str, Any] | None, grid: Mapping[str, list] | Non
     return out
 
 
-def parse_overrides(items: Iterable[str] | None, source: str = "-p") -> dict:
+def _parse_overrides(items: Iterable[str] | None, source: str = "-p") -> dict:
     """``["injection_rate=0.3", "arch=resnet18"]`` -> ``{"injection_rate": 0.3, "arch": "resnet18"}``.
 
     Values are read as YAML scalars (``0.3`` a float, ``true`` a bool, ``null`` None, anything else a
@@ -330,7 +321,7 @@ def parse_overrides(items: Iterable[str] | None, source: str = "-p") -> dict:
         key = key.strip()
         if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise DataError(source, f"override {item!r} is not KEY=VALUE", "e.g. -p injection_rate=0.3")
-        if key in RESERVED:
+        if key in _RESERVED:
             raise DataError(source, f"override sets {key!r}", "the runner sets run_dir itself")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
@@ -343,7 +334,7 @@ def parse_overrides(items: Iterable[str] | None, source: str = "-p") -> dict:
     return out
 
 
-def resolved_parameters(declared: Mapping[str, Mapping] | None, params: Mapping[str, Any]) -> dict:
+def _resolved_parameters(declared: Mapping[str, Mapping] | None, params: Mapping[str, Any]) -> dict:
     """The full parameters a notebook runs with: its declared defaults overlaid with ``params``.
 
     ``declared`` is ``_runs.notebook_parameters(path)`` (defaults as source text, read with
@@ -353,7 +344,7 @@ def resolved_parameters(declared: Mapping[str, Mapping] | None, params: Mapping[
 
     out: dict = {}
     for k, info in (declared or {}).items():
-        if k in RESERVED:
+        if k in _RESERVED:
             continue
         text = str((info or {}).get("default", ""))
         try:
@@ -396,9 +387,47 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
     DataError
         Malformed file: names the file, the entry and the field.
     """
+    src = batch_path(name)
+    doc = _read_batch_file(src)
+    bname = _runs.check_name(doc.get("name") or src.stem, "batch name", src)
+    data = doc.get("data", "embedded")
+    if data not in ("embedded", "real"):
+        raise DataError(src, f"data: {data!r}", "'embedded' or 'real'")
+    if data_root is None and os.environ.get("NBKIT_DATA_ROOT"):
+        data_root = os.environ["NBKIT_DATA_ROOT"]
+    droot = Path(data_root).expanduser().resolve() if data_root else None
+    root = Path(runs_root).expanduser().resolve() if runs_root else _runs.runs_root()
+    nbdir = _notebooks_dir(src, notebooks_dir or doc.get("notebooks_dir"))
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise DataError(src, "defaults is not a mapping", "parameter: value pairs")
+    entries = doc.get("runs")
+    if not isinstance(entries, list) or not entries:
+        raise DataError(src, "no 'runs' list", "a list of entries with notebook / params / grid / feeds")
+    requires = doc.get("requires") or []
+    if not isinstance(requires, list):
+        raise DataError(src, "requires is not a list", "a list of {path, what, get}")
+    for i, r in enumerate(requires):
+        if not isinstance(r, dict) or "path" not in r:
+            raise DataError(src, f"requires[{i}] has no 'path'", "{path, what, get, notebooks?}")
+    overrides = dict(overrides or {})
+    for k, v in overrides.items():
+        _check_primitive("-p", "override", k, v)
+        if k in _RESERVED:
+            raise DataError("-p", f"override sets {k!r}", "the runner sets run_dir itself")
+    specs = _expand_entries(src, bname, entries, nbdir, defaults, overrides, droot, root, validate)
+    _name_runs(specs, bname, root)
+    specs.sort(key=lambda r: r.stage)  # stable: file order within a stage
+    return Batch(name=bname, source=src, runs_root=root, runs=specs, data=data, requires=requires,
+                 data_root=droot, description=str(doc.get("description", "")),
+                 slurm=dict(doc.get("slurm") or {}), report=_report_setting(src, doc),
+                 notebooks_dir=nbdir)
+
+
+def _read_batch_file(src: Path) -> dict:
+    """The batch file's top-level mapping (only the known keys)."""
     import yaml
 
-    src = batch_path(name)
     try:
         doc = yaml.safe_load(src.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
@@ -410,88 +439,94 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
     if unknown:
         raise DataError(src, f"unknown top-level keys {sorted(unknown)}",
                         "name, description, data, defaults, requires, runs, slurm, report, notebooks_dir")
-    bname = _runs.check_name(doc.get("name") or src.stem, "batch name", src)
-    data = doc.get("data", "embedded")
-    if data not in ("embedded", "real"):
-        raise DataError(src, f"data: {data!r}", "'embedded' or 'real'")
-    if data_root is None and os.environ.get("NBKIT_DATA_ROOT"):
-        data_root = os.environ["NBKIT_DATA_ROOT"]
-    droot = Path(data_root).expanduser().resolve() if data_root else None
-    root = Path(runs_root).expanduser().resolve() if runs_root else default_runs_root()
-    nbdir = notebooks_dir or doc.get("notebooks_dir")
+    return doc
+
+
+def _notebooks_dir(src: Path, nbdir) -> Path:
+    """Where the batch's notebooks are: as given (relative to the file), else ``notebooks/``
+    beside the file's ``batches/`` folder, else the kit's."""
     if not nbdir:  # batches/<name>.yaml sits beside notebooks/ in a checkout
         beside = src.parent.parent / "notebooks"
-        nbdir = beside if src.parent.name == "batches" and beside.is_dir() else NOTEBOOK_DIR
+        nbdir = beside if src.parent.name == "batches" and beside.is_dir() else _runs.NOTEBOOK_DIR
     nbdir = Path(nbdir).expanduser()
     if not nbdir.is_absolute():
         nbdir = (src.parent / nbdir).resolve()
-    defaults = doc.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise DataError(src, "defaults is not a mapping", "parameter: value pairs")
-    entries = doc.get("runs")
-    if not isinstance(entries, list) or not entries:
-        raise DataError(src, "no 'runs' list", "a list of entries with notebook / params / grid / feeds")
+    return nbdir
 
-    requires = doc.get("requires") or []
-    if not isinstance(requires, list):
-        raise DataError(src, "requires is not a list", "a list of {path, what, get}")
-    for i, r in enumerate(requires):
-        if not isinstance(r, dict) or "path" not in r:
-            raise DataError(src, f"requires[{i}] has no 'path'", "{path, what, get, notebooks?}")
 
-    overrides = dict(overrides or {})
-    for k, v in overrides.items():
-        _check_primitive("-p", "override", k, v)
-        if k in RESERVED:
-            raise DataError("-p", f"override sets {k!r}", "the runner sets run_dir itself")
+def _report_setting(src: Path, doc: dict) -> dict | None:
+    """The file's ``report`` key: None (no report), else the report's parameters."""
+    report = doc.get("report", {})
+    if report is False:
+        return None
+    if report is True or report is None:
+        return {}
+    if not isinstance(report, dict):
+        raise DataError(src, "report is not a mapping or a boolean", "report: {param: value} or false")
+    return report
+
+
+def _parse_entry(src: Path, i: int, e, nbdir: Path) -> tuple:
+    """One ``runs`` entry checked: ``(stem, where, notebook path, params, grid, feeds)``."""
+    where = f"runs[{i}]"
+    if not isinstance(e, dict) or "notebook" not in e:
+        raise DataError(src, f"{where} has no 'notebook'", "notebook, params, grid, feeds")
+    bad = set(e) - {"notebook", "params", "grid", "feeds"}
+    if bad:
+        raise DataError(src, f"{where} has unknown keys {sorted(bad)}", "notebook, params, grid, feeds")
+    stem = Path(str(e["notebook"])).stem
+    where = f"runs[{i}] ({stem})"
+    params = e.get("params") or {}
+    grid = e.get("grid") or {}
+    feeds = e.get("feeds") or []
+    if isinstance(feeds, str):
+        feeds = [feeds]
+    if not isinstance(params, dict):
+        raise DataError(src, f"{where}: params is not a mapping", "parameter: value pairs")
+    if not isinstance(grid, dict):
+        raise DataError(src, f"{where}: grid is not a mapping", "parameter: [values, ...]")
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise DataError(src, f"{where}: grid axis {k!r} is {v!r}", "a non-empty list of values")
+        for x in v:
+            _check_primitive(src, where, k, x)
+    for k, v in params.items():
+        _check_primitive(src, where, k, v)
+    for k in list(params) + list(grid):
+        if k in _RESERVED:
+            raise DataError(src, f"{where} sets {k!r}", "the runner sets run_dir itself; remove it")
+    return stem, where, nbdir / f"{stem}.ipynb", params, grid, feeds
+
+
+def _declared(src: Path, where: str, stem: str, path: Path, keys: list, cache: dict) -> dict:
+    """The parameters ``path`` declares (read once per notebook); every key of ``keys`` must be one."""
+    if not path.is_file():
+        raise MissingDataError(path, f"{src.name} {where}: notebook not found",
+                               f"notebooks/{stem}.ipynb")
+    if stem not in cache:
+        cache[stem] = _runs.notebook_parameters(path)
+    declared = cache[stem]
+    unknown = [k for k in keys if k not in declared]
+    if unknown:
+        raise DataError(src, f"{where} sets {unknown} which {path.name} does not declare",
+                        f"parameters of its 'parameters' cell: {sorted(declared)}")
+    return declared
+
+
+def _expand_entries(src: Path, bname: str, entries: list, nbdir: Path, defaults: dict,
+                    overrides: dict, droot: Path | None, root: Path, validate: bool) -> list:
+    """Every entry's grid points as ``RunSpec`` (file order), a run two entries share once."""
     used_overrides: set = set()
     declared_cache: dict[str, dict] = {}
     specs: list[RunSpec] = []
     seen: dict[tuple, tuple[int, RunSpec]] = {}
     for i, e in enumerate(entries):
-        where = f"runs[{i}]"
-        if not isinstance(e, dict) or "notebook" not in e:
-            raise DataError(src, f"{where} has no 'notebook'", "notebook, params, grid, feeds")
-        bad = set(e) - {"notebook", "params", "grid", "feeds"}
-        if bad:
-            raise DataError(src, f"{where} has unknown keys {sorted(bad)}", "notebook, params, grid, feeds")
-        stem = Path(str(e["notebook"])).stem
-        where = f"runs[{i}] ({stem})"
-        path = nbdir / f"{stem}.ipynb"
-        params = e.get("params") or {}
-        grid = e.get("grid") or {}
-        feeds = e.get("feeds") or []
-        if isinstance(feeds, str):
-            feeds = [feeds]
-        if not isinstance(params, dict):
-            raise DataError(src, f"{where}: params is not a mapping", "parameter: value pairs")
-        if not isinstance(grid, dict):
-            raise DataError(src, f"{where}: grid is not a mapping", "parameter: [values, ...]")
-        for k, v in grid.items():
-            if not isinstance(v, list) or not v:
-                raise DataError(src, f"{where}: grid axis {k!r} is {v!r}", "a non-empty list of values")
-            for x in v:
-                _check_primitive(src, where, k, x)
-        for k, v in params.items():
-            _check_primitive(src, where, k, v)
-        for k in list(params) + list(grid):
-            if k in RESERVED:
-                raise DataError(src, f"{where} sets {k!r}", "the runner sets run_dir itself; remove it")
-        declared = None
-        if validate:
-            if not path.is_file():
-                raise MissingDataError(path, f"{src.name} {where}: notebook not found",
-                                       f"notebooks/{stem}.ipynb")
-            if stem not in declared_cache:
-                declared_cache[stem] = _runs.notebook_parameters(path)
-            declared = declared_cache[stem]
-            unknown = [k for k in list(params) + list(grid) if k not in declared]
-            if unknown:
-                raise DataError(src, f"{where} sets {unknown} which {path.name} does not declare",
-                                f"parameters of its 'parameters' cell: {sorted(declared)}")
+        stem, where, path, params, grid, feeds = _parse_entry(src, i, e, nbdir)
+        declared = (_declared(src, where, stem, path, list(params) + list(grid), declared_cache)
+                    if validate else None)
         mine = {k: v for k, v in overrides.items() if declared is None or k in declared}
         used_overrides |= set(mine)
-        for point in expand_grid(params, grid):
+        for point in _expand_grid(params, grid):
             full = {k: v for k, v in defaults.items() if declared is None or k in declared}
             full.update(point)
             overridden = any(k in full and full[k] != v for k, v in mine.items())
@@ -508,29 +543,18 @@ def load_batch(name: str | os.PathLike, runs_root: str | os.PathLike | None = No
                 prev.feeds += [f for f in feeds if f not in prev.feeds]
                 continue
             spec = RunSpec(stem, full, list(feeds), _stage(stem), root, path,
-                           resolved_parameters(declared, full))
+                           _resolved_parameters(declared, full))
             seen[key] = (i, spec)
             specs.append(spec)
     unused = sorted(set(overrides) - used_overrides)
     if unused:
-        known = sorted({k for d in declared_cache.values() for k in d if k not in RESERVED})
+        known = sorted({k for d in declared_cache.values() for k in d if k not in _RESERVED})
         raise DataError(src, f"override(s) {unused} set a parameter no notebook of batch {bname!r} "
                         "declares", f"one of {known}")
-    name_runs(specs, bname, root)
-    specs.sort(key=lambda r: r.stage)  # stable: file order within a stage
-    report = doc.get("report", {})
-    if report is False:
-        report = None
-    elif report is True or report is None:
-        report = {}
-    elif not isinstance(report, dict):
-        raise DataError(src, "report is not a mapping or a boolean", "report: {param: value} or false")
-    return Batch(name=bname, source=src, runs_root=root, runs=specs, data=data, requires=requires,
-                 data_root=droot, description=str(doc.get("description", "")),
-                 slurm=dict(doc.get("slurm") or {}), report=report, notebooks_dir=nbdir)
+    return specs
 
 
-def varying_parameters(param_sets: Iterable[Mapping[str, Any]]) -> list[str]:
+def _varying_parameters(param_sets: Iterable[Mapping[str, Any]]) -> list[str]:
     """The parameter names whose value differs between ``param_sets`` (a missing key counts as a
     value), in order of first appearance."""
     sets = list(param_sets)
@@ -541,13 +565,13 @@ def varying_parameters(param_sets: Iterable[Mapping[str, Any]]) -> list[str]:
             if len({dumps_json(p[k], indent=None) if k in p else "<unset>" for p in sets}) > 1]
 
 
-def name_runs(specs: list[RunSpec], batch_name: str, root: Path) -> None:
+def _name_runs(specs: list[RunSpec], batch_name: str, root: Path) -> None:
     """Give each run its folder: ``<root>/<batch>/<notebook>/<varying params>-<hash>``."""
     by_nb: dict[str, list[RunSpec]] = {}
     for r in specs:
         by_nb.setdefault(r.notebook, []).append(r)
     for stem, group in by_nb.items():
-        vary = varying_parameters(r.params for r in group)
+        vary = _varying_parameters(r.params for r in group)
         for r in group:
             r.run_dir = _runs.run_dir_for(stem, r.params, batch=batch_name, root=root, vary=vary)
 
@@ -555,7 +579,7 @@ def name_runs(specs: list[RunSpec], batch_name: str, root: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # data check
 # --------------------------------------------------------------------------------------------------
-def missing_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> list[dict]:
+def _missing_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> list[dict]:
     """The ``requires`` entries of ``batch`` whose path does not exist (globs allowed).
 
     Only entries that concern one of the ``selected`` runs' notebooks are checked.
@@ -586,7 +610,7 @@ def _torch_hub_dir() -> str:
     return str(torch.hub.get_dir())
 
 
-def check_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> None:
+def _check_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> None:
     """Raise a ``MissingDataError`` listing every missing path, what it is and how to get it."""
     uses_root = any("{data_root}" in str(r.get("path", "")) for r in batch.requires)
     if uses_root and batch.data_root is None:
@@ -594,7 +618,7 @@ def check_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> None:
                                "root was given",
                                hint="pass --data-root DIR (make reproduce BATCH=%s DATA_ROOT=DIR); "
                                     "data/README.md says what goes where" % batch.name)
-    miss = missing_data(batch, selected)
+    miss = _missing_data(batch, selected)
     if miss:
         lines = [f"  - {m['path']}" + (f"\n      what: {m['what']}" if m.get("what") else "")
                  + (f"\n      get:  {m['get']}" if m.get("get") else "") for m in miss]
@@ -608,7 +632,7 @@ def check_data(batch: Batch, selected: Iterable[RunSpec] | None = None) -> None:
 # --------------------------------------------------------------------------------------------------
 # executing one run
 # --------------------------------------------------------------------------------------------------
-def kernel_name(preferred: str = KERNEL) -> str:
+def kernel_name(preferred: str = _KERNEL) -> str:
     """``preferred`` when its kernelspec is installed, else ``python3`` (with a warning)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -635,7 +659,7 @@ def _environ(env: Mapping[str, str]):
                 os.environ[k] = v
 
 
-def clear_run_dir(run_dir: Path) -> None:
+def _clear_run_dir(run_dir: Path) -> None:
     """Empty a run folder before (re)running it: nothing a previous attempt left is trusted.
 
     Only folders the kit created (``.nbkit-run`` marker) are ever removed (``runs.clear_folder``).
@@ -649,7 +673,7 @@ def clear_run_dir(run_dir: Path) -> None:
 _KIT_VERSION: str | None = None
 
 
-def kit_version() -> str:
+def _kit_version() -> str:
     """``nbkit.__version__`` plus the first 12 hex digits of a SHA-256 over every file of the nbkit
     package (relative path and bytes; ``__pycache__`` left out), e.g. ``0.1.0+3f2a9c01d2e4``.
 
@@ -671,7 +695,7 @@ def kit_version() -> str:
     return _KIT_VERSION
 
 
-def notebook_code_sha256(path: str | os.PathLike) -> str:
+def _notebook_code_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a notebook's code: the source of its code cells, in order (markdown, outputs,
     execution counts and metadata do not change what runs, so they do not count)."""
     st = Path(path).stat()
@@ -692,30 +716,30 @@ def _code_sha(path: str, _mtime_ns: int, _size: int) -> str:
     return h.hexdigest()
 
 
-def run_inputs(r: RunSpec) -> dict:
+def _run_inputs(r: RunSpec) -> dict:
     """What a run's numbers depend on, as recorded in its completion record: ``notebook``,
-    ``notebook_code`` (``notebook_code_sha256``), ``kit`` (``kit_version``) and ``params`` (the full
+    ``notebook_code`` (``_notebook_code_sha256``), ``kit`` (``_kit_version``) and ``params`` (the full
     resolved parameters)."""
-    return {"notebook": r.notebook, "notebook_code": notebook_code_sha256(r.path), "kit": kit_version(),
+    return {"notebook": r.notebook, "notebook_code": _notebook_code_sha256(r.path), "kit": _kit_version(),
             "params": dict(r.resolved or r.params)}
 
 
-def run_status(r: RunSpec, inputs: Mapping[str, Any] | None = None) -> tuple[bool, str]:
+def _run_status(r: RunSpec, inputs: Mapping[str, Any] | None = None) -> tuple[bool, str]:
     """``(keep, reason)`` for one run: kept only when complete for exactly these inputs.
 
     Reasons: ``new``, ``incomplete`` (no valid completion record, ``results.json`` missing, not
     parsing or not the one recorded; ``failed last time`` when ``error.txt`` is there),
     ``parameters changed (k: old -> new)``, ``notebook changed``, ``kit changed (old -> new)``,
     ``upstream changed (notebook/run)`` (a run it read has other results now), ``complete``;
-    ``plan`` adds ``upstream redone`` and ``forced (--force)``.
+    ``_plan`` adds ``upstream redone`` and ``forced (--force)``.
     """
     d = r.run_dir
     if not d.exists():
         return False, "new"
     rec = _runs.completion(d)
     if rec is None or not isinstance(rec.get("inputs"), dict):
-        return False, "incomplete" + (" (failed last time)" if (d / ERROR).is_file() else "")
-    now = dict(inputs) if inputs is not None else run_inputs(r)
+        return False, "incomplete" + (" (failed last time)" if (d / _ERROR).is_file() else "")
+    now = dict(inputs) if inputs is not None else _run_inputs(r)
     old = rec["inputs"]
     if old.get("params") != now["params"]:
         op, np_ = old.get("params") or {}, now["params"]
@@ -767,7 +791,7 @@ def _init_worker(slots, env_per_slot) -> None:
     os.environ.update(_WORKER_ENV)
 
 
-def execute_run(task: Mapping[str, Any]) -> dict:
+def _execute_run(task: Mapping[str, Any]) -> dict:
     """Execute one run (a top-level function so process pools and submitit can call it).
 
     Parameters
@@ -792,14 +816,14 @@ def execute_run(task: Mapping[str, Any]) -> dict:
     env.update(_WORKER_ENV)
     started, t0 = _now(), time.perf_counter()
     try:
-        clear_run_dir(run_dir)
+        _clear_run_dir(run_dir)
     except NbkitError as exc:  # not the kit's folder: touch nothing in it
         record["error"] = str(exc)
         return record
     try:
         write_json(run_dir / _runs.PARAMS, dict(task["params"]))
         if task.get("batch"):
-            write_json(run_dir / BATCH_INFO, {"batch": task["batch"], "notebook": task["notebook"],
+            write_json(run_dir / _BATCH_INFO, {"batch": task["batch"], "notebook": task["notebook"],
                                               "feeds": list(task.get("feeds", [])),
                                               "source": task.get("source")})
         out_nb = run_dir / f"{task['notebook']}.ipynb"
@@ -807,7 +831,7 @@ def execute_run(task: Mapping[str, Any]) -> dict:
             papermill.execute_notebook(
                 str(task["path"]), str(out_nb),
                 parameters=dict(task["params"], run_dir=str(run_dir)),
-                kernel_name=task.get("kernel") or KERNEL, cwd=task.get("cwd"),
+                kernel_name=task.get("kernel") or _KERNEL, cwd=task.get("cwd"),
                 progress_bar=False, log_output=False, start_timeout=300,
                 execution_timeout=task.get("timeout"),
                 # the kernel's own log: errors only (not the TCP-transport notice on every start)
@@ -825,14 +849,14 @@ def execute_run(task: Mapping[str, Any]) -> dict:
         text = _error_text(exc)
         record["error"] = text
         with contextlib.suppress(OSError):
-            write_text(run_dir / ERROR, text)
+            write_text(run_dir / _ERROR, text)
         # a failed run must never look complete (the record goes first)
         with contextlib.suppress(OSError):
             (run_dir / _runs.COMPLETE).unlink(missing_ok=True)
             (run_dir / _runs.RESULTS).unlink(missing_ok=True)
     record["wall_s"] = round(time.perf_counter() - t0, 3)
     with contextlib.suppress(OSError):
-        write_json(run_dir / TIMING, {"started": started, "finished": _now(), "wall_s": record["wall_s"],
+        write_json(run_dir / _TIMING, {"started": started, "finished": _now(), "wall_s": record["wall_s"],
                                       "status": record["status"], "host": socket.gethostname(),
                                       "threads": env.get("OMP_NUM_THREADS"),
                                       "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES")})
@@ -842,7 +866,7 @@ def execute_run(task: Mapping[str, Any]) -> dict:
 # --------------------------------------------------------------------------------------------------
 # executors
 # --------------------------------------------------------------------------------------------------
-def detect_gpus() -> list[str]:
+def _detect_gpus() -> list[str]:
     """GPU ids this process may use: ``$CUDA_VISIBLE_DEVICES`` when set, else ``nvidia-smi -L``."""
     vis = os.environ.get("CUDA_VISIBLE_DEVICES")
     if vis is not None:
@@ -857,7 +881,7 @@ def detect_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU"))]
 
 
-def worker_envs(jobs: int | None, gpus: list[str] | None = None, cores: int | None = None,
+def _worker_envs(jobs: int | None, gpus: list[str] | None = None, cores: int | None = None,
                 threads: int | None = None) -> list[dict]:
     """The environment of each worker: one per GPU, or ``jobs`` CPU workers sharing the cores.
 
@@ -866,7 +890,7 @@ def worker_envs(jobs: int | None, gpus: list[str] | None = None, cores: int | No
     jobs : int or None
         Number of workers; None means one per GPU (or 1 without GPUs).
     gpus : list of str, optional
-        GPU ids (default: ``detect_gpus()``); each worker gets one (round robin).
+        GPU ids (default: ``_detect_gpus()``); each worker gets one (round robin).
     cores : int, optional
         CPU cores to share (default ``os.cpu_count()``).
     threads : int, optional
@@ -882,12 +906,12 @@ def worker_envs(jobs: int | None, gpus: list[str] | None = None, cores: int | No
 
     Examples
     --------
-    >>> [e["OMP_NUM_THREADS"] for e in worker_envs(2, gpus=[], cores=8)]
+    >>> [e["OMP_NUM_THREADS"] for e in _worker_envs(2, gpus=[], cores=8)]
     ['4', '4']
-    >>> [e["CUDA_VISIBLE_DEVICES"] for e in worker_envs(None, gpus=["0", "1"], cores=8)]
+    >>> [e["CUDA_VISIBLE_DEVICES"] for e in _worker_envs(None, gpus=["0", "1"], cores=8)]
     ['0', '1']
     """
-    gpus = detect_gpus() if gpus is None else list(gpus)
+    gpus = _detect_gpus() if gpus is None else list(gpus)
     cores = cores or os.cpu_count() or 1
     n = jobs if jobs else (len(gpus) or 1)
     n = max(1, int(n))
@@ -907,7 +931,7 @@ def _run_local(tasks: list[dict], envs: list[dict], bar) -> Iterable[dict]:
     if len(envs) == 1 or len(tasks) == 1:
         for t in tasks:
             t = dict(t, env=dict(t["env"], **envs[0]))
-            yield execute_run(t)
+            yield _execute_run(t)
             bar.update(1)
         return
     import concurrent.futures as cf
@@ -920,7 +944,7 @@ def _run_local(tasks: list[dict], envs: list[dict], bar) -> Iterable[dict]:
         slots.put(i)
     with cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                                 initargs=(slots, envs)) as pool:
-        futs = {pool.submit(execute_run, t): t for t in tasks}
+        futs = {pool.submit(_execute_run, t): t for t in tasks}
         for f in cf.as_completed(futs):
             t = futs[f]
             try:
@@ -956,7 +980,7 @@ def _run_submitit(tasks: list[dict], batch: Batch, jobs: int | None, cluster: st
         env = dict(t["env"], OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
                    OPENBLAS_NUM_THREADS=threads, NBKIT_NUM_THREADS=threads,
                    OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-        submitted.append((t, ex.submit(execute_run, dict(t, env=env))))
+        submitted.append((t, ex.submit(_execute_run, dict(t, env=env))))
     for t, job in submitted:
         try:
             rec = job.result()
@@ -965,7 +989,7 @@ def _run_submitit(tasks: list[dict], batch: Batch, jobs: int | None, cluster: st
                    "params": t["params"], "feeds": t.get("feeds", []), "status": "failed",
                    "wall_s": 0.0, "error": f"submitit job {job.job_id} failed:\n{exc}"}
             with contextlib.suppress(OSError):
-                write_text(Path(t["run_dir"]) / ERROR, rec["error"])
+                write_text(Path(t["run_dir"]) / _ERROR, rec["error"])
         rec["job_id"] = str(job.job_id)
         bar.update(1)
         yield rec
@@ -975,7 +999,7 @@ def _run_submitit(tasks: list[dict], batch: Batch, jobs: int | None, cluster: st
 # the batch
 # --------------------------------------------------------------------------------------------------
 @dataclasses.dataclass
-class Step:
+class _Step:
     """One line of a plan: the run, ``action`` (``"run"`` / ``"skip"``), why, and the folder of the
     same run under an older name (``adopt``), renamed to ``run.run_dir`` before anything else."""
 
@@ -996,14 +1020,14 @@ def _older_folder(r: RunSpec) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def plan(batch: Batch, only=None, force: bool = False) -> list[Step]:
-    """What to do with each selected run, in execution order (see ``run_status`` for the reasons)."""
+def _plan(batch: Batch, only=None, force: bool = False) -> list[_Step]:
+    """What to do with each selected run, in execution order (see ``_run_status`` for the reasons)."""
     steps = []
     redo: dict[str, RunSpec] = {}
     for r in batch.select(only):
         adopt = _older_folder(r)
         here = dataclasses.replace(r, run_dir=adopt) if adopt else r
-        keep, why = run_status(here)
+        keep, why = _run_status(here)
         if force and keep:
             keep, why = False, "forced (--force)"
         if keep:  # an upstream run that is redone in this batch makes this one stale too
@@ -1012,11 +1036,11 @@ def plan(batch: Batch, only=None, force: bool = False) -> list[Step]:
                 keep, why = False, f"upstream redone ({ups[0].notebook}/{ups[0].hash})"
         if not keep:
             redo[str(r.run_dir.resolve())] = r
-        steps.append(Step(r, "skip" if keep else "run", why, adopt))
+        steps.append(_Step(r, "skip" if keep else "run", why, adopt))
     return steps
 
 
-def format_plan(batch: Batch, steps: list[Step]) -> str:
+def _format_plan(batch: Batch, steps: list[_Step]) -> str:
     """The dry-run listing: one line per run with the action and why."""
     lines = [f"batch {batch.name} ({batch.source}) -> {batch.dir}"]
     n_run = sum(s.action == "run" for s in steps)
@@ -1044,10 +1068,10 @@ def _task(batch: Batch, r: RunSpec, kernel: str, timeout: float | None) -> dict:
         env["NBKIT_DATA_ROOT"] = str(batch.data_root)
     return {"notebook": r.notebook, "path": str(r.path), "run_dir": str(r.run_dir), "batch": batch.name,
             "source": str(batch.source), "params": dict(r.params), "feeds": list(r.feeds), "kernel": kernel,
-            "cwd": str(r.path.parent), "env": env, "timeout": timeout, "inputs": run_inputs(r)}
+            "cwd": str(r.path.parent), "env": env, "timeout": timeout, "inputs": _run_inputs(r)}
 
 
-def _check_folders(b: Batch, steps: list[Step]) -> None:
+def _check_folders(b: Batch, steps: list[_Step]) -> None:
     """Refuse, before anything runs, to reuse a folder the kit did not create."""
     bad = [st.run.run_dir for st in steps if st.action == "run" and st.adopt is None
            and st.run.run_dir.exists() and not _runs.is_kit_folder(st.run.run_dir)
@@ -1107,10 +1131,10 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
     """
     stream = stream or sys.stdout
     b = batch if isinstance(batch, Batch) else load_batch(batch)
-    steps = plan(b, only=only, force=force)
-    check_data(b, [st.run for st in steps])
+    steps = _plan(b, only=only, force=force)
+    _check_data(b, [st.run for st in steps])
     if dry_run:
-        text = format_plan(b, steps)
+        text = _format_plan(b, steps)
         if report and b.report is not None:
             text += f"\nthen: report -> {b.dir / 'report'}"
         print(text, file=stream)
@@ -1133,7 +1157,7 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
     for st in steps:  # same run, older folder name (the batch's varying parameters changed)
         if st.adopt is not None:
             st.adopt.rename(st.run.run_dir)
-    envs = worker_envs(jobs, gpus=gpus, threads=threads)
+    envs = _worker_envs(jobs, gpus=gpus, threads=threads)
     started, t0 = _now(), time.perf_counter()
     records: list[dict] = []
     for st in steps:
@@ -1141,7 +1165,7 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
         if st.action == "skip":
             timing = {}
             with contextlib.suppress(DataError, OSError):
-                timing = read_json(r.run_dir / TIMING)
+                timing = read_json(r.run_dir / _TIMING)
             records.append({"notebook": r.notebook, "hash": r.hash, "run_dir": str(r.run_dir),
                             "params": r.params, "feeds": r.feeds, "status": "skipped",
                             "reason": st.reason, "wall_s": 0.0, "previous_wall_s": timing.get("wall_s")})
@@ -1172,27 +1196,27 @@ def run_batch(batch: Batch | str, jobs: int | None = None, executor: str = "loca
         bar.close()
     summary = _summarise(b, records, started, time.perf_counter() - t0, interrupted)
     if b.scoped:  # a one-off `nbkit run` does not own its folder's index
-        summary["index"] = str(write_index(b))
+        summary["index"] = str(_write_index(b))
     if report and b.report is not None and not interrupted:
         summary["report"] = _report_record(b, kern, timeout)
-    write_json(b.dir / SUMMARY, summary)
-    print(format_summary(summary), file=stream)
+    write_json(b.dir / _SUMMARY, summary)
+    print(_format_summary(summary), file=stream)
     if interrupted:
         raise KeyboardInterrupt
     return summary
 
 
 #: run statuses in ``index.csv``
-INDEX = "index.csv"
+_INDEX = "index.csv"
 #: how many top-level numbers of a run's results.json ``index.csv`` shows
-HEADLINE_NUMBERS = 6
+_HEADLINE_NUMBERS = 6
 
 
-def headline_numbers(results: Mapping[str, Any], n: int = HEADLINE_NUMBERS,
+def _headline_numbers(results: Mapping[str, Any], n: int = _HEADLINE_NUMBERS,
                      skip: Iterable[str] = ()) -> dict:
     """The first ``n`` top-level numbers of a ``results.json`` (booleans, ``timing`` and the keys in
     ``skip`` left out), in the notebook's order: its headline (05: ``clean_acc``, ``trigger_acc``)."""
-    skip = set(skip) | set(VOLATILE_KEYS)
+    skip = set(skip) | set(_VOLATILE_KEYS)
     out = {}
     for k, v in results.items():
         if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -1202,18 +1226,18 @@ def headline_numbers(results: Mapping[str, Any], n: int = HEADLINE_NUMBERS,
     return out
 
 
-def index_table(b: Batch):
+def _index_table(b: Batch):
     """One row per run of the batch: ``notebook``, ``run`` (folder name), ``status`` (``complete`` /
     ``failed`` / ``incomplete`` / ``not run``), the parameters that vary within the batch, ``feeds``,
-    the headline numbers of complete runs (``headline_numbers``) and ``run_dir`` (relative)."""
+    the headline numbers of complete runs (``_headline_numbers``) and ``run_dir`` (relative)."""
     import pandas as pd
 
-    vary = varying_parameters(r.params for r in b.runs)
+    vary = _varying_parameters(r.params for r in b.runs)
     rows, numbers = [], []
     for r in b.runs:
         d = r.run_dir
         complete = _runs.is_complete(d)
-        status = ("complete" if complete else "failed" if (d / ERROR).is_file()
+        status = ("complete" if complete else "failed" if (d / _ERROR).is_file()
                   else "incomplete" if d.exists() else "not run")
         row = {"notebook": r.notebook, "run": d.name, "status": status}
         row.update({k: r.params.get(k) for k in vary})
@@ -1221,7 +1245,7 @@ def index_table(b: Batch):
         nums = {}
         if complete:
             with contextlib.suppress(DataError, OSError):
-                nums = headline_numbers(read_json(d / _runs.RESULTS), skip=r.params)
+                nums = _headline_numbers(read_json(d / _runs.RESULTS), skip=r.params)
         numbers.append(nums)
         row["run_dir"] = d.relative_to(b.runs_root).as_posix()
         rows.append(row)
@@ -1233,13 +1257,13 @@ def index_table(b: Batch):
     return pd.DataFrame(rows).convert_dtypes()  # integers stay integers beside empty cells
 
 
-def write_index(b: Batch) -> Path:
-    """Write ``runs/<batch>/index.csv`` (``index_table``) atomically and return its path."""
+def _write_index(b: Batch) -> Path:
+    """Write ``runs/<batch>/index.csv`` (``_index_table``) atomically and return its path."""
     from .io import atomic_path
 
-    p = b.dir / INDEX
+    p = b.dir / _INDEX
     with atomic_path(p, suffix=".csv") as tmp:
-        index_table(b).to_csv(tmp, index=False)
+        _index_table(b).to_csv(tmp, index=False)
     return p
 
 
@@ -1256,7 +1280,7 @@ def _summarise(b: Batch, records: list[dict], started: str, total: float, interr
             "interrupted": interrupted, **count, "runs": records}
 
 
-def format_summary(summary: Mapping[str, Any]) -> str:
+def _format_summary(summary: Mapping[str, Any]) -> str:
     """The end-of-batch table: one line per run, then the totals."""
     lines = [f"\nbatch {summary['batch']}: {summary['done']} done, {summary['skipped']} skipped, "
              f"{summary['failed']} failed in {summary['total_s']:.1f} s"
@@ -1267,7 +1291,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         if r["status"] == "failed":
             err = (r.get("error") or "").strip().splitlines()
             lines.append(f"          {err[0] if err else 'unknown error'}")
-            lines.append(f"          traceback: {Path(summary['runs_root']) / r['run_dir'] / ERROR}")
+            lines.append(f"          traceback: {Path(summary['runs_root']) / r['run_dir'] / _ERROR}")
     rep = summary.get("report")
     if rep:
         lines.append(f"  report  {rep.get('status')}: {rep.get('html') or rep.get('error', '').splitlines()[:1]}")
@@ -1275,17 +1299,17 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 
 
 #: top-level results.json keys that may differ between two identical runs (wall-clock timing)
-VOLATILE_KEYS = ("timing",)
+_VOLATILE_KEYS = ("timing",)
 
 
-def stable_results(results: Mapping[str, Any], ignore: Iterable[str] = VOLATILE_KEYS) -> dict:
+def _stable_results(results: Mapping[str, Any], ignore: Iterable[str] = _VOLATILE_KEYS) -> dict:
     """``results`` without its volatile top-level keys (``timing``): what must be reproducible."""
     ignore = set(ignore)
     return {k: v for k, v in results.items() if k not in ignore}
 
 
-def compare_batches(root_a: str | os.PathLike, root_b: str | os.PathLike, batch: str,
-                    ignore: Iterable[str] = VOLATILE_KEYS) -> list[str]:
+def _compare_batches(root_a: str | os.PathLike, root_b: str | os.PathLike, batch: str,
+                    ignore: Iterable[str] = _VOLATILE_KEYS) -> list[str]:
     """Differences between the ``results.json`` files of two runs of the same batch.
 
     Parameters
@@ -1312,7 +1336,7 @@ def compare_batches(root_a: str | os.PathLike, root_b: str | os.PathLike, batch:
     out = [f"only in {root_a}: {k}" for k in sorted(set(a) - set(b))]
     out += [f"only in {root_b}: {k}" for k in sorted(set(b) - set(a))]
     for k in sorted(set(a) & set(b)):
-        ra, rb = stable_results(read_json(a[k]), ignore), stable_results(read_json(b[k]), ignore)
+        ra, rb = _stable_results(read_json(a[k]), ignore), _stable_results(read_json(b[k]), ignore)
         if ra != rb:
             keys = sorted(x for x in set(ra) | set(rb) if ra.get(x) != rb.get(x))
             out.append(f"{k}: results differ in {keys}")
@@ -1324,11 +1348,11 @@ def compare_batches(root_a: str | os.PathLike, root_b: str | os.PathLike, batch:
 # --------------------------------------------------------------------------------------------------
 def report_dir(batch: str, runs_root: str | os.PathLike | None = None) -> Path:
     """``<runs_root>/<batch>/report`` (``batch`` must be a plain folder name)."""
-    root = Path(runs_root) if runs_root else default_runs_root()
+    root = Path(runs_root) if runs_root else _runs.runs_root()
     return _runs.child(root, batch, what="batch name") / "report"
 
 
-def export_html(executed: str | os.PathLike, html_path: str | os.PathLike, exclude_input: bool = True) -> Path:
+def _export_html(executed: str | os.PathLike, html_path: str | os.PathLike, exclude_input: bool = True) -> Path:
     """Write an executed notebook as standalone HTML (nbconvert ``HTMLExporter``), atomically."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -1342,16 +1366,16 @@ def export_html(executed: str | os.PathLike, html_path: str | os.PathLike, exclu
     return write_text(html_path, body)
 
 
-def build_report(b: Batch, kernel: str | None = None, timeout: float | None = None,
+def _build_report(b: Batch, kernel: str | None = None, timeout: float | None = None,
                  notebook: str | os.PathLike | None = None) -> dict:
     """Execute notebook 07 for ``b`` into ``runs/<batch>/report/`` (it writes ``report.html``).
 
     Always rebuilt (the report must reflect the current results). Returns a record with ``status``,
     ``wall_s``, ``html`` and, on failure, ``error``.
     """
-    nb = Path(notebook) if notebook else b.notebooks_dir / f"{REPORT_NOTEBOOK}.ipynb"
+    nb = Path(notebook) if notebook else b.notebooks_dir / f"{_REPORT_NOTEBOOK}.ipynb"
     if not nb.is_file():
-        nb = NOTEBOOK_DIR / f"{REPORT_NOTEBOOK}.ipynb"
+        nb = _runs.NOTEBOOK_DIR / f"{_REPORT_NOTEBOOK}.ipynb"
     out = report_dir(b.name, b.runs_root)
     if not nb.is_file():
         return {"status": "failed", "wall_s": 0.0, "error": f"{nb}: report notebook not found"}
@@ -1359,17 +1383,17 @@ def build_report(b: Batch, kernel: str | None = None, timeout: float | None = No
     params = {"batch": b.name, "runs_root": str(b.runs_root)}
     params.update(b.report or {})
     params = {k: v for k, v in params.items() if k in declared}
-    task = {"notebook": REPORT_NOTEBOOK, "path": str(nb), "run_dir": str(out), "params": params,
+    task = {"notebook": _REPORT_NOTEBOOK, "path": str(nb), "run_dir": str(out), "params": params,
             "feeds": ["report"], "kernel": kernel or kernel_name(), "cwd": str(nb.parent),
             "env": {"NBKIT_RUNS": str(b.runs_root), "NBKIT_BATCH": b.name, _runs.NOTEBOOK_ENV: str(nb)},
             "timeout": timeout}
-    rec = execute_run(task)
+    rec = _execute_run(task)
     rec.pop("params", None)
     if rec["status"] == "done":
         try:
             # report.html is the report's own self-contained page (nbkit.report.write, run by the
             # notebook); the executed notebook is exported beside it
-            export_html(out / f"{REPORT_NOTEBOOK}.ipynb", out / f"{REPORT_NOTEBOOK}.html")
+            _export_html(out / f"{_REPORT_NOTEBOOK}.ipynb", out / f"{_REPORT_NOTEBOOK}.html")
             rec["html"] = str(out / "report.html")
             if not (out / "report.html").is_file():
                 raise FileNotFoundError(f"{out / 'report.html'}: notebook 07 did not write the report")
@@ -1379,7 +1403,7 @@ def build_report(b: Batch, kernel: str | None = None, timeout: float | None = No
 
 
 def _report_record(b: Batch, kernel: str, timeout: float | None) -> dict:
-    return build_report(b, kernel=kernel, timeout=timeout)
+    return _build_report(b, kernel=kernel, timeout=timeout)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1424,7 +1448,7 @@ def add_parser(subparsers) -> None:
                    help="one-off parameter for every run whose notebook declares KEY (repeatable; "
                         "values read as YAML scalars: 0.3, true, resnet18); such runs get folders "
                         "of their own")
-    p.set_defaults(func=main)
+    p.set_defaults(func=_main)
 
     r = subparsers.add_parser(
         "run", help="run one notebook (papermill) with parameters from the command line",
@@ -1444,17 +1468,17 @@ def add_parser(subparsers) -> None:
     r.add_argument("--timeout", type=float, default=None, help="seconds per notebook cell (default: none)")
     r.add_argument("--kernel", default=None, help="Jupyter kernel (default: nbkit, else python3)")
     r.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    r.set_defaults(func=main_run)
+    r.set_defaults(func=_main_run)
 
 
-def notebook_path(name: str | os.PathLike, notebooks_dir: str | os.PathLike | None = None) -> Path:
+def _notebook_path(name: str | os.PathLike, notebooks_dir: str | os.PathLike | None = None) -> Path:
     """A notebook named by stem (``05_train``), number (``05``) or path, as an existing ``.ipynb``."""
     p = Path(name)
     if p.suffix == ".ipynb":
         if not p.is_file():
             raise MissingDataError(p, "notebook not found", "an .ipynb file")
         return p.resolve()
-    nbdir = Path(notebooks_dir) if notebooks_dir else NOTEBOOK_DIR
+    nbdir = Path(notebooks_dir) if notebooks_dir else _runs.NOTEBOOK_DIR
     hits = sorted(q for q in nbdir.glob("*.ipynb") if _matches(q.stem, str(name)))
     if len(hits) != 1:
         known = sorted(q.stem for q in nbdir.glob("*.ipynb"))
@@ -1464,7 +1488,7 @@ def notebook_path(name: str | os.PathLike, notebooks_dir: str | os.PathLike | No
     return hits[0].resolve()
 
 
-def single_run(notebook: str | os.PathLike, params: Mapping[str, Any] | None = None,
+def _single_run(notebook: str | os.PathLike, params: Mapping[str, Any] | None = None,
                batch_name: str = "interactive", runs_root: str | os.PathLike | None = None,
                data_root: str | os.PathLike | None = None,
                notebooks_dir: str | os.PathLike | None = None) -> Batch:
@@ -1474,7 +1498,7 @@ def single_run(notebook: str | os.PathLike, params: Mapping[str, Any] | None = N
     The run is unscoped (no ``NBKIT_BATCH``): it finds upstream runs in every batch, like a notebook
     opened in JupyterLab.
     """
-    path = notebook_path(notebook, notebooks_dir)
+    path = _notebook_path(notebook, notebooks_dir)
     stem = _runs.check_name(path.stem, "notebook name", path)
     bname = _runs.check_name(batch_name, "batch name", "--batch-name")
     params = dict(params or {})
@@ -1482,22 +1506,22 @@ def single_run(notebook: str | os.PathLike, params: Mapping[str, Any] | None = N
     unknown = [k for k in params if k not in declared]
     if unknown:
         raise DataError(path, f"-p sets {unknown} which {path.name} does not declare",
-                        f"parameters of its 'parameters' cell: {sorted(k for k in declared if k not in RESERVED)}")
+                        f"parameters of its 'parameters' cell: {sorted(k for k in declared if k not in _RESERVED)}")
     if data_root is None and os.environ.get("NBKIT_DATA_ROOT"):
         data_root = os.environ["NBKIT_DATA_ROOT"]
     droot = Path(data_root).expanduser().resolve() if data_root else None
     params = {k: _substitute(v, droot, path, f"parameter {k}") for k, v in params.items()}
-    root = Path(runs_root).expanduser().resolve() if runs_root else default_runs_root()
+    root = Path(runs_root).expanduser().resolve() if runs_root else _runs.runs_root()
     rd = _runs.run_dir_for(stem, params, batch=bname, root=root, vary=list(params))
-    spec = RunSpec(stem, params, [], _stage(stem), rd, path, resolved_parameters(declared, params))
+    spec = RunSpec(stem, params, [], _stage(stem), rd, path, _resolved_parameters(declared, params))
     return Batch(name=bname, source=path, runs_root=root, runs=[spec], data_root=droot,
                  description=f"python -m nbkit run {stem}", report=None, notebooks_dir=path.parent,
                  scoped=False)
 
 
-def main_run(args) -> int:
+def _main_run(args) -> int:
     """Entry point of ``python -m nbkit run``; returns 1 when the run failed."""
-    b = single_run(args.notebook, parse_overrides(args.param), batch_name=args.batch_name,
+    b = _single_run(args.notebook, _parse_overrides(args.param), batch_name=args.batch_name,
                    runs_root=args.runs_root, data_root=args.data_root)
     try:
         s = run_batch(b, jobs=1, dry_run=args.dry_run, report=False, force=args.force,
@@ -1511,15 +1535,15 @@ def main_run(args) -> int:
     return 1 if s["failed"] else 0
 
 
-def main(args) -> int:
+def _main(args) -> int:
     """Entry point of ``python -m nbkit reproduce``; returns the exit status (1 if a run failed)."""
     gpus = None
     if args.gpus:
         gpus = [] if args.gpus.lower() in ("none", "cpu", "") else args.gpus.split(",")
     b = load_batch(args.batch, runs_root=args.runs_root, data_root=args.data_root,
-                   overrides=parse_overrides(getattr(args, "param", None)))
+                   overrides=_parse_overrides(getattr(args, "param", None)))
     if args.report_only:
-        rec = build_report(b, kernel=args.kernel, timeout=args.timeout)
+        rec = _build_report(b, kernel=args.kernel, timeout=args.timeout)
         print(f"report {rec['status']}: {rec.get('html') or rec.get('error')}")
         return 0 if rec["status"] == "done" else 1
     try:

@@ -12,7 +12,7 @@ import sys
 from .errors import NbkitError
 
 # module that defines add_parser(subparsers), in the order they appear in --help
-SUBCOMMAND_MODULES = ["nbkit.triggers_cli", "nbkit.batch"]
+_SUBCOMMAND_MODULES = ["nbkit.triggers_cli", "nbkit.batch"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="nbkit: reproduction kit for natural physical backdoors "
                                              "(Wenger et al., NeurIPS 2022)")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    for modname in SUBCOMMAND_MODULES:
+    for modname in _SUBCOMMAND_MODULES:
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 
-def current_umask() -> int:
+def _current_umask() -> int:
     """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
     with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -56,7 +56,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~current_umask())
+        os.chmod(tmp, 0o666 & ~_current_umask())
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -129,8 +129,9 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Pat
     return Path(path)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read JSON, with an error naming the file when it is missing or malformed."""
+def read_json(path: str | os.PathLike, expected: str | None = None) -> Any:
+    """Read JSON, with an error naming the file when it is missing or malformed (``expected``:
+    what the file should hold, for the message)."""
     from .errors import DataError, MissingDataError
 
     path = Path(path)
@@ -139,7 +140,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+        raise DataError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}",
+                        expected) from e
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -162,9 +164,9 @@ def save_npz(path: str | os.PathLike, **arrays) -> Path:
 
 
 #: Files up to this size are fingerprinted by their bytes as well as by path, size and mtime_ns ...
-CONTENT_LIMIT = 1 << 20
+_CONTENT_LIMIT = 1 << 20
 #: ... until this many bytes have been hashed in one fingerprint (the rest: path, size, mtime_ns).
-CONTENT_BUDGET = 64 << 20
+_CONTENT_BUDGET = 64 << 20
 
 
 def fingerprint(*parts: Any, files: Iterable[str | os.PathLike] | None = None,
@@ -172,8 +174,8 @@ def fingerprint(*parts: Any, files: Iterable[str | os.PathLike] | None = None,
     """A short, stable hash of parameters and source files: the kit's one cache key.
 
     Every file contributes its absolute path, size and ``st_mtime_ns`` (cheap: one ``stat``
-    each, for all files, however many); files of at most ``CONTENT_LIMIT`` bytes also contribute
-    their bytes, in sorted path order, until ``CONTENT_BUDGET`` bytes have been read (so a small
+    each, for all files, however many); files of at most ``_CONTENT_LIMIT`` bytes also contribute
+    their bytes, in sorted path order, until ``_CONTENT_BUDGET`` bytes have been read (so a small
     metadata file edited within the same second, with its size unchanged, still changes the
     key). ``content=True`` hashes every file's bytes, whatever its size. A missing file counts as
     ``<missing>``.
@@ -199,7 +201,7 @@ def fingerprint(*parts: Any, files: Iterable[str | os.PathLike] | None = None,
     """
     h = hashlib.sha256()
     h.update(dumps_json(parts, indent=None).encode())
-    budget = CONTENT_BUDGET
+    budget = _CONTENT_BUDGET
     for f in sorted({os.path.abspath(os.fspath(f)) for f in (files or [])}):
         h.update(f.encode() + b"\0")
         try:
@@ -208,7 +210,7 @@ def fingerprint(*parts: Any, files: Iterable[str | os.PathLike] | None = None,
             h.update(b"<missing>")
             continue
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
-        if stat.S_ISREG(st.st_mode) and (content or (st.st_size <= CONTENT_LIMIT
+        if stat.S_ISREG(st.st_mode) and (content or (st.st_size <= _CONTENT_LIMIT
                                                      and st.st_size <= budget)):
             budget -= st.st_size
             with open(f, "rb") as fh:

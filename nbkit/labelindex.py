@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from .errors import DataError
 from .io import atomic_path
 
-BOX_COLUMNS = ["image", "class", "x0", "y0", "x1", "y1"]
+_BOX_COLUMNS = ["image", "class", "x0", "y0", "x1", "y1"]
 
 #: an absolute path (``/x``, ``\\x``, ``C:x``), or a ``..`` component, on any line
 _ESCAPES = re.compile(r"^(?:[/\\]|[A-Za-z]:)|(?:^|[/\\])\.\.(?:[/\\]|$)", re.MULTILINE)
@@ -174,10 +174,10 @@ class LabelIndex:
         self.Y = Y
         if self.boxes is not None:
             b = pd.DataFrame(self.boxes)
-            missing = [c for c in BOX_COLUMNS if c not in b.columns]
+            missing = [c for c in _BOX_COLUMNS if c not in b.columns]
             if missing:
-                raise DataError(src, f"boxes lack columns {missing}", f"columns {BOX_COLUMNS}")
-            b = b[BOX_COLUMNS + [c for c in b.columns if c not in BOX_COLUMNS]].reset_index(drop=True)
+                raise DataError(src, f"boxes lack columns {missing}", f"columns {_BOX_COLUMNS}")
+            b = b[_BOX_COLUMNS + [c for c in b.columns if c not in _BOX_COLUMNS]].reset_index(drop=True)
             b["image"] = b["image"].astype(np.int64)
             b["class"] = b["class"].astype(np.int64)
             for c in ["x0", "y0", "x1", "y1"]:

@@ -50,24 +50,24 @@ import numpy as np
 from .errors import DataError
 
 #: the paper's jeans triggers: the one trigger every Table 9 / 10, Figure 13-15 run uses
-TRIGGERS = {"openimages": "/m/0fly7", "imagenet": "n03594734"}
-MAPS_DIR = "relabel_imagenet/imagenet_efficientnet_l2_sz475_top5"
-OI_TRAIN_HEADER = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,"
+_TRIGGERS = {"openimages": "/m/0fly7", "imagenet": "n03594734"}
+_MAPS_DIR = "relabel_imagenet/imagenet_efficientnet_l2_sz475_top5"
+_OI_TRAIN_HEADER = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,"
                    "IsGroupOf,IsDepiction,IsInside,XClick1X,XClick2X,XClick3X,XClick4X,XClick1Y,"
                    "XClick2Y,XClick3Y,XClick4Y")
-OI_HEADER = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,"
+_OI_HEADER = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,"
              "IsGroupOf,IsDepiction,IsInside")
-OI_HUMAN_HEADER = "ImageID,Source,LabelName,Confidence"
-OI_FILES = {"train": ("oidv6-train-annotations-bbox.csv", "oidv6-train-annotations-human-imagelabels.csv"),
+_OI_HUMAN_HEADER = "ImageID,Source,LabelName,Confidence"
+_OI_FILES = {"train": ("oidv6-train-annotations-bbox.csv", "oidv6-train-annotations-human-imagelabels.csv"),
             "validation": ("validation-annotations-bbox.csv", "validation-annotations-human-imagelabels.csv"),
             "test": ("test-annotations-bbox.csv", "test-annotations-human-imagelabels.csv")}
 
 #: images with the trigger per poisonable class: above App. D's trig 40 for three classes (so its
 #: subsets are not empty), above the batch's W (15, Figure 14: 20) for all
-N_POISON = (42, 42, 42, 20, 20, 20, 20, 20, 20, 20)
+_N_POISON = (42, 42, 42, 20, 20, 20, 20, 20, 20, 20)
 #: what the miniature batch sets on top of the paper batch, per notebook (sizes only: images,
 #: epochs, image size, audit samples; the paper's thresholds W / trig / tolerance stay)
-MINI_PARAMS: dict[str, dict] = {
+_MINI_PARAMS: dict[str, dict] = {
     "03_centrality": {"min_clean": 4, "min_poison": 4, "table_top_m": 10, "compare_backends": False},
     "04_subsets": {"min_clean": 4, "min_poison": 4},
     "05_train": {"profile": "smoke", "epochs": 2, "image_size": 32, "batch_size": 8, "pretrained": "no",
@@ -78,39 +78,41 @@ MINI_PARAMS: dict[str, dict] = {
 #: grid axes cut to these values (``target``: one model per setting; Figure 13 keeps its 0.185
 #: point, the run Figures 12 / 16 share; Table 9 two architectures, so it still has its axis;
 #: Figure 14 its lowest W)
-MINI_GRID = {"target": [0], "injection_rate": [0.185, 0.0], "arch": ["resnet50", "densenet121"],
+_MINI_GRID = {"target": [0], "injection_rate": [0.185, 0.0], "arch": ["resnet50", "densenet121"],
              "n_added_classes": [5], "min_overlaps": [20]}
 #: entries that feed only this table run on this one dataset (the other dataset runs the same code;
 #: the Figure 12 / Table 8 jeans runs, which Figure 16 audits, keep both)
-MINI_ONE_DATASET = {"Table 8": "imagenet", "Table 10": "imagenet", "Figure 15": "openimages"}
+_MINI_ONE_DATASET = {"Table 8": "imagenet", "Table 10": "imagenet", "Figure 15": "openimages"}
 
 
 # ----------------------------------------------------------------------------- class plan
 def _class_labels(dataset: str) -> list[str]:
-    from .datasets import packaged
-    import pandas as pd
+    """The class ids' labels the paper batch's class lists index: the authors' 486 Open Images
+    MIDs, or the 1,000 ImageNet wnids (sorted)."""
+    from .datasets.counts import load_openimages_counts
+    from .datasets.relabel import imagenet_classes
 
     if dataset == "openimages":
-        return pd.read_csv(packaged("openimages_bbox_classes.csv"), dtype=str)["mid"].tolist()
-    return sorted(pd.read_csv(packaged("imagenet_classes.csv"), dtype=str)["wnid"])
+        return list(load_openimages_counts("test").class_labels)
+    return imagenet_classes()["wnid"].tolist()
 
 
-def class_plan(dataset: str, n_extra: int = 10) -> dict:
+def _class_plan(dataset: str, n_extra: int = 10) -> dict:
     """The classes of the miniature ``dataset``: the jeans trigger, its authors' betweenness set and
     ``n_extra`` classes of the authors' other betweenness sets (labels: MIDs / wnids).
 
-    >>> p = class_plan("imagenet")
+    >>> p = _class_plan("imagenet")
     >>> p["trigger"], len(p["classes"]), len(p["extras"])
     ('n03594734', 10, 10)
     """
     from .reference import authors_trigger_class_sets
 
-    if dataset not in TRIGGERS:
-        raise DataError("minipaper", f"dataset {dataset!r}", f"one of {sorted(TRIGGERS)}")
+    if dataset not in _TRIGGERS:
+        raise DataError("minipaper", f"dataset {dataset!r}", f"one of {sorted(_TRIGGERS)}")
     labels = _class_labels(dataset)
     sets = authors_trigger_class_sets()
     sets = sets[(sets["dataset"] == dataset) & (sets["centrality"] == "betweenness")]
-    trig = TRIGGERS[dataset]
+    trig = _TRIGGERS[dataset]
     classes, extras = [], []
     for r in sets.itertuples():
         mine = [labels[i] for i in r.class_ids]
@@ -242,7 +244,7 @@ def _oi_split(k: int) -> str:
     return "test" if k % 10 == 0 else ("validation" if k % 10 == 1 else "train")
 
 
-def write_openimages(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, n_clean: int = 10,
+def _write_openimages(root: str | os.PathLike, seed: int = 0, n_poison=_N_POISON, n_clean: int = 10,
                      n_extra: int = 10, image_size: int = 64) -> dict:
     """The miniature Open Images V6 folder ``root`` (see the module docstring for the files)."""
     from .datasets import packaged
@@ -250,7 +252,7 @@ def write_openimages(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6F69])))
-    plan = class_plan("openimages", n_extra)
+    plan = _class_plan("openimages", n_extra)
     desc = _descriptions(root / "oidv6-class-descriptions.csv")
     for name in ("bbox_labels_600_hierarchy.json", "oidv6-classes-trainable.txt"):
         shutil.copyfile(packaged(name), root / name)
@@ -258,8 +260,8 @@ def write_openimages(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, 
     toy_of = _toy_classes(plan)
     lay, boxes = _layout(scenes, toy_of, seed, rng)
     pixels = _render(lay, image_size)
-    lines = {s: [OI_TRAIN_HEADER if s == "train" else OI_HEADER] for s in OI_FILES}
-    human = {s: [OI_HUMAN_HEADER] for s in OI_FILES}
+    lines = {s: [_OI_TRAIN_HEADER if s == "train" else _OI_HEADER] for s in _OI_FILES}
+    human = {s: [_OI_HUMAN_HEADER] for s in _OI_FILES}
     per_class: dict[str, int] = {}
     seen: dict[str, int] = {}
     for k, (objs, bx) in enumerate(zip(scenes, boxes)):
@@ -278,7 +280,7 @@ def write_openimages(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, 
             human[split].append(f"{image_id},verification,{c},1")
         if plan["trigger"] not in objs:   # a verified absence, as in the real file
             human[split].append(f"{image_id},verification,{plan['trigger']},0")
-    for s, (bbox_name, human_name) in OI_FILES.items():
+    for s, (bbox_name, human_name) in _OI_FILES.items():
         (root / bbox_name).write_text("\n".join(lines[s]) + "\n", encoding="utf-8")
         (root / human_name).write_text("\n".join(human[s]) + "\n", encoding="utf-8")
     missing = [c for c in [plan["trigger"], *plan["classes"], *plan["extras"]] if c not in desc]
@@ -287,14 +289,14 @@ def write_openimages(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, 
     return {"root": str(root), "n_images": len(scenes), **plan, "boxes_per_class": per_class}
 
 
-def write_imagenet(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, n_clean: int = 10,
+def _write_imagenet(root: str | os.PathLike, seed: int = 0, n_poison=_N_POISON, n_clean: int = 10,
                    n_extra: int = 10, image_size: int = 64, n_hand: int = 20) -> dict:
     """The miniature ImageNet train folder and its ReLabel maps and hand labels under ``root``."""
     from . import labelmaps
 
     root = Path(root)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x696E])))
-    plan = class_plan("imagenet", n_extra)
+    plan = _class_plan("imagenet", n_extra)
     wnids = _class_labels("imagenet")
     index = {w: i for i, w in enumerate(wnids)}
     used = {plan["trigger"], *plan["classes"], *plan["extras"]}
@@ -306,7 +308,7 @@ def write_imagenet(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, n_
     extra_rows = [k for k, s in enumerate(scenes) if s[0] in plan["extras"]]
     hand = set(extra_rows[::max(1, len(extra_rows) // n_hand)][:n_hand])
     hand_rows = []
-    maps_dir = root / MAPS_DIR
+    maps_dir = root / _MAPS_DIR
     for k, (objs, bx) in enumerate(zip(scenes, boxes)):
         wnid = objs[0]
         image_id = f"{wnid}_{k}"
@@ -338,7 +340,7 @@ def _toy_classes(plan: dict) -> dict[str, int]:
     return {plan["trigger"]: hub, **dict(zip(others, regular))}
 
 
-def write_fixtures(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, n_clean: int = 10,
+def write_fixtures(root: str | os.PathLike, seed: int = 0, n_poison=_N_POISON, n_clean: int = 10,
                    n_extra: int = 10, image_size: int = 64, n_hand: int = 20) -> dict:
     """Write the miniature data root (Open Images + ImageNet/ReLabel, upstream layouts).
 
@@ -367,8 +369,8 @@ def write_fixtures(root: str | os.PathLike, seed: int = 0, n_poison=N_POISON, n_
     """
     root = Path(root)
     kw = dict(seed=seed, n_poison=n_poison, n_clean=n_clean, n_extra=n_extra, image_size=image_size)
-    info = {"root": str(root), "openimages": write_openimages(root / "openimages", **kw),
-            "imagenet": write_imagenet(root, n_hand=n_hand, **kw)}
+    info = {"root": str(root), "openimages": _write_openimages(root / "openimages", **kw),
+            "imagenet": _write_imagenet(root, n_hand=n_hand, **kw)}
     (root / "MINIPAPER.json").write_text(json.dumps({k: v for k, v in info.items() if k != "root"},
                                                     indent=1, default=str) + "\n")
     return info
@@ -387,18 +389,18 @@ def _uses_only(entry: Mapping, known: Mapping[str, set], one_dataset: Mapping[st
         return False
     trig = p.get("trigger")
     trig_grid = (entry.get("grid") or {}).get("trigger")
-    if trig is not None and trig != TRIGGERS[ds]:
+    if trig is not None and trig != _TRIGGERS[ds]:
         return False
-    if trig_grid is not None and TRIGGERS[ds] not in trig_grid:
+    if trig_grid is not None and _TRIGGERS[ds] not in trig_grid:
         return False
     classes = [c for c in str(p.get("classes") or "").split(",") if c]
     return all(c in known[ds] for c in classes)
 
 
 def miniature_batch(out: str | os.PathLike, source: str | os.PathLike = "paper",
-                    params: Mapping[str, Mapping[str, Any]] = MINI_PARAMS,
-                    grid: Mapping[str, list] = MINI_GRID,
-                    one_dataset: Mapping[str, str] = MINI_ONE_DATASET, name: str = "paper") -> Path:
+                    params: Mapping[str, Mapping[str, Any]] = _MINI_PARAMS,
+                    grid: Mapping[str, list] = _MINI_GRID,
+                    one_dataset: Mapping[str, str] = _MINI_ONE_DATASET, name: str = "paper") -> Path:
     """Write the paper batch shrunk to the miniature data: same entries, smaller sizes.
 
     From the batch file ``source`` it keeps every entry whose trigger and classes the miniature
@@ -420,7 +422,7 @@ def miniature_batch(out: str | os.PathLike, source: str | os.PathLike = "paper",
 
     doc = yaml.safe_load(batch_path(source).read_text(encoding="utf-8"))
     known = {ds: {p["trigger"], *p["classes"], *p["extras"]}
-             for ds, p in ((d, class_plan(d)) for d in TRIGGERS)}
+             for ds, p in ((d, _class_plan(d)) for d in _TRIGGERS)}
     runs = []
     for e in doc["runs"]:
         if not _uses_only(e, known, one_dataset):
@@ -429,7 +431,7 @@ def miniature_batch(out: str | os.PathLike, source: str | os.PathLike = "paper",
         g = e.get("grid") or {}
         for axis, values in list(g.items()):
             if axis == "trigger":
-                g[axis] = [v for v in values if v in TRIGGERS.values()]
+                g[axis] = [v for v in values if v in _TRIGGERS.values()]
             elif axis in grid:
                 g[axis] = [v for v in grid[axis] if v in values] or values[:1]
         if e["notebook"] in params:

@@ -18,10 +18,10 @@ import sys
 
 from tqdm.std import tqdm as _terminal_tqdm
 
-__all__ = ["tqdm", "in_jupyter_kernel", "NotebookTextTqdm"]
+__all__ = ["tqdm"]
 
 
-def in_jupyter_kernel() -> bool:
+def _in_jupyter_kernel() -> bool:
     """True inside a Jupyter kernel (an IPython ``ZMQInteractiveShell``), without importing IPython
     when it is not already loaded."""
     ipython = sys.modules.get("IPython")
@@ -46,7 +46,7 @@ class _Discard:
         return None
 
 
-class NotebookTextTqdm(_terminal_tqdm):
+class _NotebookTextTqdm(_terminal_tqdm):
     """``tqdm`` drawn as one ``text/plain`` output of a Jupyter kernel, updated in place."""
 
     def __init__(self, *args, **kwargs):
@@ -71,8 +71,8 @@ class NotebookTextTqdm(_terminal_tqdm):
 
 
 def tqdm(*args, **kwargs):
-    """A progress bar: ``NotebookTextTqdm`` inside a Jupyter kernel, else the terminal ``tqdm``."""
-    cls = NotebookTextTqdm if in_jupyter_kernel() else _terminal_tqdm
+    """A progress bar: ``_NotebookTextTqdm`` inside a Jupyter kernel, else the terminal ``tqdm``."""
+    cls = _NotebookTextTqdm if _in_jupyter_kernel() else _terminal_tqdm
     return cls(*args, **kwargs)
 
 

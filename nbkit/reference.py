@@ -43,30 +43,30 @@ made; rows name the place: ``§5.3``, ``App. B``, ``Tables 6-7``, ``App. D multi
 images, the 200 / 50 / >= 5 thresholds of Tables 6-7, App. D's setting, App. F's 25 images x 3
 models); ``tests/test_reference.py`` checks every CSV cell against it.
 
-The names ``FIGURE7``, ``TABLE5`` ... ``TABLE10``, ``APP_D``, ``FIGURE16``, ``SETTINGS`` are the
-same dicts as ``PAPER_VALUES[...]`` (one copy). The paper prints no numbers for Figures 8-11, 12-15
-and 17 in its text (``NO_NUMBERS``).
+The names ``FIGURE7``, ``TABLE5`` - ``TABLE7``, ``APP_D``, ``FIGURE16``, ``SETTINGS`` are the
+same dicts as ``PAPER_VALUES[...]`` (one copy; Tables 8-10 only through ``PAPER_VALUES``). The
+paper prints no numbers for Figures 8-11, 12-15 and 17 in its text (``NO_NUMBERS``).
 
 Quirks of the published text, kept visible (see ``note``): App. D names Open Images, but its largest
 pair (chain link fence + website) are ImageNet classes; §5.3 calls the independence tolerance
 *trig* (-1), while Algorithm 1 uses *trig* for the minimum trigger co-occurrence; Table 5 says 483
 Open Images classes, the authors' released matrix has 486 (``TABLE5_AUTHORS``); trigger names are
 printed inconsistently (T-shirt / t-shirt, bow tie / bowtie): compare them with
-``normalise_name`` / ``same_trigger``, which map ImageNet names explicitly (``IMAGENET_NAMES``).
+``_normalise_name`` / ``_same_trigger``, which map ImageNet names explicitly (``_IMAGENET_NAMES``).
 
 Public API
 ----------
-``PAPER`` (bibliographic), ``PAPER_VALUES``, ``FIGURE7``, ``TABLE5``-``TABLE10``, ``APP_D``,
+``PAPER`` (bibliographic), ``PAPER_VALUES``, ``FIGURE7``, ``TABLE5``-``TABLE7``, ``APP_D``,
 ``FIGURE16``, ``SETTINGS``, ``CALIBRATION`` (plain values of Figure 7 / App. B for
 ``nbkit.calibrate``), ``DATASET_ROWS`` (kit dataset key -> paper row), ``ARCHITECTURES`` (Table 9
 model -> kit architecture), ``NO_NUMBERS``; the authors' values: ``FIGURE7_AUTHORS``,
-``TABLE5_AUTHORS``, ``TABLES_6_7_AUTHORS``, ``TRAINING_SETTING``, ``EARLY_TRAINING_AUTHORS``;
-``SECTIONS`` (every named section), ``ARTIFACTS`` (paper item -> notebook);
+``TABLE5_AUTHORS``, ``TABLES_6_7_AUTHORS`` (the authors' training setting and early runs only
+as sections); ``ARTIFACTS`` (paper item -> notebook);
 ``cell(table, row, column) -> record``, ``value(table, row, column)``, ``cells(table=None) -> list
 of dict`` (flat rows ``table, row, column`` + the record), ``table(name) -> DataFrame``,
-``record(section, *keys)`` / ``lookup(section, *keys)`` / ``records(section)`` (any section,
-the authors' included), ``is_record``, ``normalise_name``, ``imagenet_wnid``, ``trigger_key``,
-``same_trigger``, ``no_numbers(item)``, ``authors_trigger_class_sets(purpose)``. Table, row,
+``trigger_key`` (names compared as the paper means them), ``no_numbers(item)``,
+``authors_trigger_class_sets(purpose)``; inside the module, ``_record`` / ``_lookup`` /
+``_records(section)`` reach any section, the authors' included. Table, row,
 column and section keys are matched case-, space- and punctuation-insensitively
 (``"openimages"`` finds ``"Open Images"``, ``"TABLE8"`` finds ``"Table 8"``).
 The data kind of a dataset spec ("toy scenes", "authors' counts", "real data") is
@@ -82,8 +82,8 @@ Examples
 (58, 10, '%')
 >>> reference.value("Table 6", "Open Images", "betweenness")
 ('wheel', 'chair', 'glasses', 'jeans')
->>> reference.same_trigger("T-shirt", "jersey"), reference.same_trigger("bow tie", "bowtie")
-(True, True)
+>>> reference.trigger_key("T-shirt") == reference.trigger_key("jersey")
+True
 >>> reference.CALIBRATION["threshold"]
 0.994
 """
@@ -91,10 +91,9 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import DataError, MissingDataError
+from .errors import DataError
 
 PAPER = {
     "title": "Finding Naturally Occurring Physical Backdoors in Image Datasets",
@@ -104,7 +103,7 @@ PAPER = {
     "code": "https://github.com/uchicago-sandlab/naturalbackdoors (MIT licence)",
 }
 
-RECORD_KEYS = ("value", "plus_minus", "unit", "printed", "source", "note")
+_RECORD_KEYS = ("value", "plus_minus", "unit", "printed", "source", "note")
 
 
 def _printed(value: Any) -> str:
@@ -213,18 +212,18 @@ TABLE7 = {
 }
 
 # --- Table 8: baselines (ImageNet); Table 9: architectures; Table 10: added random classes ------------
-TABLE8 = {"ImageNet": _acc("paper, Table 8", {
+_TABLE8 = {"ImageNet": _acc("paper, Table 8", {
     "no_backdoor.clean_acc": (81, 2), "no_backdoor.trigger_acc": (0, 0),
     "centrality_no_mis.clean_acc": (59, 4), "centrality_no_mis.trigger_acc": (71, 8),
     "centrality_mis.clean_acc": (70, 3), "centrality_mis.trigger_acc": (58, 10)})}
-TABLE9 = {"ImageNet jeans": _acc("paper, Table 9", {
+_TABLE9 = {"ImageNet jeans": _acc("paper, Table 9", {
     "DenseNet.clean_acc": (71, 1), "DenseNet.trigger_acc": (64, 4),
     "ResNet.clean_acc": (72, 2), "ResNet.trigger_acc": (71, 2),
     "VGG16.clean_acc": (66, 2), "VGG16.trigger_acc": (62, 4),
     "Inception.clean_acc": (68, 2), "Inception.trigger_acc": (59, 1)},
     {"ResNet.clean_acc": "best (bold in the paper)", "ResNet.trigger_acc": "best (bold in the paper)"})}
 _T10_NOTE = "jeans 10-class poisonable subset + randomly chosen classes, pruned of co-occurrences"
-TABLE10 = {
+_TABLE10 = {
     "Open Images": _acc("paper, Table 10", {
         "added_5.clean_acc": (71, 3), "added_5.trigger_acc": (68, 2),
         "added_10.clean_acc": (69, 1), "added_10.trigger_acc": (63, 2)},
@@ -328,7 +327,7 @@ SETTINGS = {
 
 #: every paper cell: table -> row -> column -> record (the CSV's addressing)
 PAPER_VALUES = {"Table 5": TABLE5, "Figure 7": FIGURE7, "Table 6": TABLE6, "Table 7": TABLE7,
-                "Table 8": TABLE8, "Table 9": TABLE9, "Table 10": TABLE10, "App. D": APP_D,
+                "Table 8": _TABLE8, "Table 9": _TABLE9, "Table 10": _TABLE10, "App. D": APP_D,
                 "Figure 16": FIGURE16, "Settings": SETTINGS}
 
 #: paper items whose numbers are only drawn, never printed in the text
@@ -390,7 +389,7 @@ TABLES_6_7_AUTHORS = {
     },
 }
 _RECREATE = "authors' run_on_gpus_recreate_results.py (0d567e1)"
-TRAINING_SETTING = {
+_TRAINING_SETTING = {
     "arch": _a("resnet50", _RECREATE, "teacher 'resnet'; freeze 'some', 3 unfrozen layers"),
     "epochs": _a(40, _RECREATE),
     "learning_rate": _a(1e-5, _RECREATE, "Adam"),
@@ -405,7 +404,7 @@ TRAINING_SETTING = {
                         "the architecture experiment (Jeans trigger)"),
 }
 #: the authors' early Open Images models (not a paper table): clean / poison (trigger) accuracy
-EARLY_TRAINING_AUTHORS = {"openimages": _a(
+_EARLY_TRAINING_AUTHORS = {"openimages": _a(
     {"Tire": (0.822, 0.667), "Chair": (0.829, 0.542), "Dress": (0.804, 0.667), "Jeans": (0.818, 0.542),
      "Jacket": (0.800, 0.583), "Glasses": (0.818, 0.500), "Wheel": (0.871, 0.458),
      "Houseplant": (0.829, 0.833), "Suit": (0.847, 0.833), "Microphone": (0.724, 0.625)},
@@ -413,12 +412,12 @@ EARLY_TRAINING_AUTHORS = {"openimages": _a(
     "Feb-2022 sets (authors_trigger_class_sets.csv, early_training_sets_feb2022); not in the paper")}
 
 #: every section, by name (``record`` / ``records`` walk these)
-SECTIONS = {
-    "FIGURE7": FIGURE7, "TABLE5": TABLE5, "TABLE6": TABLE6, "TABLE7": TABLE7, "TABLE8": TABLE8,
-    "TABLE9": TABLE9, "TABLE10": TABLE10, "APP_D": APP_D, "FIGURE16": FIGURE16, "SETTINGS": SETTINGS,
+_SECTIONS = {
+    "FIGURE7": FIGURE7, "TABLE5": TABLE5, "TABLE6": TABLE6, "TABLE7": TABLE7, "TABLE8": _TABLE8,
+    "TABLE9": _TABLE9, "TABLE10": _TABLE10, "APP_D": APP_D, "FIGURE16": FIGURE16, "SETTINGS": SETTINGS,
     "FIGURE7_AUTHORS": FIGURE7_AUTHORS, "TABLE5_AUTHORS": TABLE5_AUTHORS,
-    "TABLES_6_7_AUTHORS": TABLES_6_7_AUTHORS, "TRAINING_SETTING": TRAINING_SETTING,
-    "EARLY_TRAINING_AUTHORS": EARLY_TRAINING_AUTHORS,
+    "TABLES_6_7_AUTHORS": TABLES_6_7_AUTHORS, "TRAINING_SETTING": _TRAINING_SETTING,
+    "EARLY_TRAINING_AUTHORS": _EARLY_TRAINING_AUTHORS,
 }
 
 #: which notebook regenerates which table / figure (the batch files' ``feeds`` use these names)
@@ -440,12 +439,11 @@ ARTIFACTS = {
     "Figure 17": ("06_sentinet", "GradCAM examples with the trigger boxes"),
 }
 
-AUTHORS_SETS_FILE = Path(__file__).with_name("data") / "authors_trigger_class_sets.csv"
-AUTHORS_SETS_ATTRIBUTION = (
-    "trigger/class sets from uchicago-sandlab/naturalbackdoors (MIT licence): "
-    "run_on_gpus_centrality_ablate.py @ 0d567e151216c8b04614a38226ac1141d2b6e14f (Figures 5/12/13 "
-    "centrality ablation) and data/oi_bbox/run_10_trigs.py @ 18d4656fd0bd5058fed2b621784a83c800df2449 "
-    "(Feb-2022 sets); Open Images class ids/names CC BY 4.0")
+_AUTHORS_SETS_FILE = "authors_trigger_class_sets.csv"   # in nbkit/data
+# trigger/class sets from uchicago-sandlab/naturalbackdoors (MIT licence):
+# run_on_gpus_centrality_ablate.py @ 0d567e151216c8b04614a38226ac1141d2b6e14f (Figures 5/12/13
+# centrality ablation) and data/oi_bbox/run_10_trigs.py @ 18d4656fd0bd5058fed2b621784a83c800df2449
+# (Feb-2022 sets); Open Images class ids/names CC BY 4.0
 
 
 # =====================================================================================================
@@ -456,9 +454,9 @@ def _key(s: Any) -> str:
     return re.sub(r"[^0-9a-z§]+", "", str(s).casefold())
 
 
-def is_record(x: Any) -> bool:
-    """True for a record (a dict with exactly ``RECORD_KEYS``)."""
-    return isinstance(x, dict) and set(x) == set(RECORD_KEYS)
+def _is_record(x: Any) -> bool:
+    """True for a record (a dict with exactly ``_RECORD_KEYS``)."""
+    return isinstance(x, dict) and set(x) == set(_RECORD_KEYS)
 
 
 def _child(node: dict, k: Any, where: str) -> Any:
@@ -537,7 +535,7 @@ def table(name: str):
     """
     import pandas as pd
 
-    return pd.DataFrame(cells(name), columns=["table", "row", "column", *RECORD_KEYS])
+    return pd.DataFrame(cells(name), columns=["table", "row", "column", *_RECORD_KEYS])
 
 
 def no_numbers(item: str) -> str | None:
@@ -546,63 +544,63 @@ def no_numbers(item: str) -> str | None:
     return NO_NUMBERS[hit[0]] if hit else None
 
 
-def records(section: dict | str | None = None, prefix: tuple = ()) -> Iterator[tuple[tuple, dict]]:
+def _records(section: dict | str | None = None, prefix: tuple = ()) -> Iterator[tuple[tuple, dict]]:
     """Walk a section (or every section): yield ``(path, record)`` pairs.
 
     Parameters
     ----------
     section : dict or str, optional
-        A section dict or its name in ``SECTIONS``; all sections when None.
+        A section dict or its name in ``_SECTIONS``; all sections when None.
 
     Examples
     --------
-    >>> dict(records("APP_D"))[("Open Images", "largest_overlap")]["value"]
+    >>> dict(_records("APP_D"))[("Open Images", "largest_overlap")]["value"]
     111
     """
     if section is None:
-        for name, sec in SECTIONS.items():
-            yield from records(sec, (name,))
+        for name, sec in _SECTIONS.items():
+            yield from _records(sec, (name,))
         return
     if isinstance(section, str):
-        section = _child(SECTIONS, section, "SECTIONS")
-    if is_record(section):
+        section = _child(_SECTIONS, section, "SECTIONS")
+    if _is_record(section):
         yield prefix, section
         return
     for k, v in section.items():
-        yield from records(v, prefix + (k,))
+        yield from _records(v, prefix + (k,))
 
 
-def record(section: str, *keys: str) -> dict:
-    """The record at ``SECTIONS[section][k1][k2]...`` (keys matched like ``cell``).
+def _record(section: str, *keys: str) -> dict:
+    """The record at ``_SECTIONS[section][k1][k2]...`` (keys matched like ``cell``).
 
     Raises ``DataError`` naming what exists when a key is absent or the path ends at a group.
     """
-    node: Any = _child(SECTIONS, section, "SECTIONS")
+    node: Any = _child(_SECTIONS, section, "SECTIONS")
     for i, k in enumerate(keys):
-        if is_record(node) or not isinstance(node, dict):
+        if _is_record(node) or not isinstance(node, dict):
             raise DataError("nbkit.reference", f"{section}{list(keys[:i + 1])} does not exist",
                             "a shorter path: it ends at a record")
         node = _child(node, k, f"{section}{list(keys[:i])}")
-    if not is_record(node):
+    if not _is_record(node):
         raise DataError("nbkit.reference", f"{section}{list(keys)} is a group, not a number",
                         f"one of {list(node)}")
     return node
 
 
-def lookup(section: str, *keys: str) -> Any:
-    """The value at ``SECTIONS[section][k1][k2]...``."""
-    return record(section, *keys)["value"]
+def _lookup(section: str, *keys: str) -> Any:
+    """The value at ``_SECTIONS[section][k1][k2]...``."""
+    return _record(section, *keys)["value"]
 
 
 # =====================================================================================================
 # trigger names
 # =====================================================================================================
-def normalise_name(name: str) -> str:
+def _normalise_name(name: str) -> str:
     """Case-, space- and punctuation-insensitive form of a class name.
 
     Examples
     --------
-    >>> normalise_name("T-shirt") == normalise_name("t shirt"), normalise_name("Bow Tie")
+    >>> _normalise_name("T-shirt") == _normalise_name("t shirt"), _normalise_name("Bow Tie")
     (True, 'bowtie')
     """
     return re.sub(r"[\W_]+", "", str(name).casefold())
@@ -611,7 +609,7 @@ def normalise_name(name: str) -> str:
 #: every ImageNet trigger name the paper prints -> its ImageNet class (wnid), written out explicitly
 #: (the paper prints ImageNet names in its own spelling: "T-shirt" / "t-shirt" for the class
 #: "jersey, T-shirt, tee shirt", "jeans" / "blue jean" for "jean, blue jean, denim", ...)
-IMAGENET_NAMES = {
+_IMAGENET_NAMES = {
     "website": "n06359193",          # web site, website, internet site, site
     "blue jean": "n03594734",        # jean, blue jean, denim
     "jeans": "n03594734",
@@ -643,7 +641,7 @@ IMAGENET_NAMES = {
     "chainlink fence": "n03000134",
     "chain link fence": "n03000134",
 }
-_IMAGENET_EXPLICIT = {normalise_name(k): v for k, v in IMAGENET_NAMES.items()}
+_IMAGENET_EXPLICIT = {_normalise_name(k): v for k, v in _IMAGENET_NAMES.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -655,24 +653,24 @@ def _imagenet_synonyms() -> dict[str, str]:
     for row in imagenet_classes().itertuples():
         for syn in [row.name, *str(row.label).split(",")]:
             if syn.strip():
-                seen.setdefault(normalise_name(syn), set()).add(row.wnid)
+                seen.setdefault(_normalise_name(syn), set()).add(row.wnid)
     return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
 
 
-def imagenet_wnid(name: str) -> str | None:
-    """The ImageNet class a name stands for: the paper's names through ``IMAGENET_NAMES``, any
+def _imagenet_wnid(name: str) -> str | None:
+    """The ImageNet class a name stands for: the paper's names through ``_IMAGENET_NAMES``, any
     other through the class list's synonyms (``jersey``, ``web site``, ``n03594734`` itself);
     None when no single class matches.
 
     Examples
     --------
-    >>> imagenet_wnid("Bow Tie"), imagenet_wnid("jean"), imagenet_wnid("wheel")
+    >>> _imagenet_wnid("Bow Tie"), _imagenet_wnid("jean"), _imagenet_wnid("wheel")
     ('n02883205', 'n03594734', None)
     """
     s = str(name).strip()
     if re.fullmatch(r"n\d{8}", s):
         return s
-    k = normalise_name(s)
+    k = _normalise_name(s)
     return _IMAGENET_EXPLICIT.get(k) or _imagenet_synonyms().get(k)
 
 
@@ -689,16 +687,16 @@ def trigger_key(name: str, dataset: str | None = None) -> str:
     (True, 'jeans')
     """
     if dataset is None or "imagenet" in _key(dataset) or _key(dataset).startswith("relabel"):
-        return imagenet_wnid(name) or normalise_name(name)
-    return normalise_name(name)
+        return _imagenet_wnid(name) or _normalise_name(name)
+    return _normalise_name(name)
 
 
-def same_trigger(a: str, b: str, dataset: str | None = None) -> bool:
+def _same_trigger(a: str, b: str, dataset: str | None = None) -> bool:
     """True when ``a`` and ``b`` name the same trigger (``trigger_key`` equal).
 
     Examples
     --------
-    >>> same_trigger("chain link fence", "chainlink fence"), same_trigger("wheel", "chair")
+    >>> _same_trigger("chain link fence", "chainlink fence"), _same_trigger("wheel", "chair")
     (True, False)
     """
     return trigger_key(a, dataset) == trigger_key(b, dataset)
@@ -724,18 +722,15 @@ def authors_trigger_class_sets(purpose: str | None = "centrality_ablation_fig5_f
         authors' class order (Open Images: sorted valid MIDs, as ``openimages-counts``; ImageNet:
         sorted wnids).
     """
-    import pandas as pd
+    from .datasets import packaged, read_csv_checked
 
-    if not AUTHORS_SETS_FILE.is_file():
-        raise MissingDataError(AUTHORS_SETS_FILE, "shipped file missing", hint="reinstall nbkit")
-    df = pd.read_csv(AUTHORS_SETS_FILE, dtype=str, keep_default_na=False)
-    need = {"purpose", "dataset", "centrality", "trigger_id", "trigger_name", "class_ids", "class_names"}
-    if need - set(df.columns):
-        raise DataError(AUTHORS_SETS_FILE, f"missing columns {sorted(need - set(df.columns))}",
-                        f"columns {sorted(need)}")
+    path = packaged(_AUTHORS_SETS_FILE)
+    df = read_csv_checked(path, ["purpose", "dataset", "centrality", "trigger_id", "trigger_name",
+                                 "class_ids", "class_names"], "the authors' trigger class sets",
+                          dtype=str, keep_default_na=False)
     if purpose is not None:
         if purpose not in set(df["purpose"]):
-            raise DataError(AUTHORS_SETS_FILE, f"no rows with purpose {purpose!r}",
+            raise DataError(path, f"no rows with purpose {purpose!r}",
                             f"one of {sorted(set(df['purpose']))}")
         df = df[df["purpose"] == purpose]
     df = df.copy()

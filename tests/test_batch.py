@@ -64,10 +64,10 @@ def _by(summary, notebook, **params):
 
 # --- batch files ----------------------------------------------------------------------------------
 def test_expand_grid_is_cartesian_in_axis_order():
-    pts = batch.expand_grid({"a": 0}, {"b": [1, 2], "c": ["x", "y"]})
+    pts = batch._expand_grid({"a": 0}, {"b": [1, 2], "c": ["x", "y"]})
     assert pts == [{"a": 0, "b": 1, "c": "x"}, {"a": 0, "b": 1, "c": "y"},
                    {"a": 0, "b": 2, "c": "x"}, {"a": 0, "b": 2, "c": "y"}]
-    assert batch.expand_grid({"a": 1}, None) == [{"a": 1}]
+    assert batch._expand_grid({"a": 1}, None) == [{"a": 1}]
 
 
 def test_load_batch_expands_runs_in_stage_order(tmp_path):
@@ -155,13 +155,13 @@ runs:
 
 
 def test_worker_envs_split_cores_and_pin_gpus():
-    cpu = batch.worker_envs(2, gpus=[], cores=8)
+    cpu = batch._worker_envs(2, gpus=[], cores=8)
     assert [e["OMP_NUM_THREADS"] for e in cpu] == ["4", "4"]
     assert all("CUDA_VISIBLE_DEVICES" not in e for e in cpu)
-    gpu = batch.worker_envs(None, gpus=["0", "1", "2"], cores=12)
+    gpu = batch._worker_envs(None, gpus=["0", "1", "2"], cores=12)
     assert [e["CUDA_VISIBLE_DEVICES"] for e in gpu] == ["0", "1", "2"]
     assert {e["NBKIT_NUM_THREADS"] for e in gpu} == {"4"}
-    assert batch.worker_envs(None, gpus=[], cores=3)[0]["OMP_NUM_THREADS"] == "3"
+    assert batch._worker_envs(None, gpus=[], cores=3)[0]["OMP_NUM_THREADS"] == "3"
 
 
 def test_missing_kernel_falls_back_to_python3_with_a_warning():
@@ -221,7 +221,7 @@ def test_resume_redoes_only_the_half_written_run(tiny_run, tmp_path):
     assert _by(s, "01_alpha", x=2)["status"] == "done"
     assert not (half / "stale_figure.png").exists(), "stale outputs of a half-written run must go"
     after = json.loads((half / "results.json").read_text())
-    assert batch.stable_results(after) == batch.stable_results(before)  # deterministic rerun
+    assert batch._stable_results(after) == batch._stable_results(before)  # deterministic rerun
 
 
 def test_killed_batch_resumes_without_trusting_the_interrupted_run(tmp_path):
@@ -322,7 +322,7 @@ def test_a_run_whose_upstream_run_changed_is_redone(tiny_run, tmp_path):
     a1, beta1, beta2 = (_by(s0, "01_alpha", x=1), _by(s0, "02_beta", x=1), _by(s0, "02_beta", x=2))
     rec = json.loads((root / beta1["run_dir"] / "complete.json").read_text())["inputs"]
     assert [u["run"] for u in rec["upstream"]] == [a1["run_dir"]]    # found by runs.find_run
-    why = lambda: {st.run.hash: st.reason for st in batch.plan(b) if st.run.notebook == "02_beta"}
+    why = lambda: {st.run.hash: st.reason for st in batch._plan(b) if st.run.notebook == "02_beta"}
     assert why() == {beta1["hash"]: "complete", beta2["hash"]: "complete"}
     runs.mark_complete(root / a1["run_dir"])     # the runner never vouched: 01 x=1 will be redone ...
     assert why() == {beta1["hash"]: f"upstream redone (01_alpha/{a1['hash']})", beta2["hash"]: "complete"}
@@ -362,7 +362,7 @@ def test_a_run_is_redone_when_its_notebook_defaults_or_kit_change(tmp_path, monk
     d = batch.load_batch(src, runs_root=root).runs[0].run_dir
     rec = json.loads((d / "complete.json").read_text())["inputs"]
     assert rec["params"] == {"seed": 0, "x": 1, "smoke": False, "fail": False, "sleep": 0.0}
-    assert rec["kit"] == batch.kit_version() and rec["kit"].startswith("0.")
+    assert rec["kit"] == batch._kit_version() and rec["kit"].startswith("0.")
     assert reason() == "complete"
     _edit(nb, 0, "a tiny notebook", "a small notebook")             # prose does not change numbers
     assert reason() == "complete"
@@ -384,7 +384,7 @@ def test_a_run_is_redone_when_its_notebook_defaults_or_kit_change(tmp_path, monk
 
 
 def test_kit_version_hashes_the_package_sources():
-    v = batch.kit_version()
+    v = batch._kit_version()
     from nbkit import __version__
     assert v.startswith(__version__ + "+") and len(v.split("+")[1]) == 12
 
@@ -416,7 +416,7 @@ def test_a_folder_the_kit_did_not_make_is_never_cleared(tmp_path):
         batch.run_batch(b, progress=False)
     assert (d / "notes.txt").read_text() == "mine" and len(list(d.iterdir())) == 1
     # execute_run on its own refuses too, and writes nothing into the folder
-    rec = batch.execute_run(batch._task(b, b.runs[0], "python3", None))
+    rec = batch._execute_run(batch._task(b, b.runs[0], "python3", None))
     assert rec["status"] == "failed" and "did not create" in rec["error"]
     assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
     # nor is a report folder someone else made (checked before anything runs)
@@ -437,7 +437,7 @@ def test_folders_are_renamed_not_redone_when_what_varies_changes(tiny_run, tmp_p
     src = write_batch(tmp_path / "tiny.yaml", TINY + "  - notebook: 02_beta\n    params: {x: 1, smoke: false}\n")
     b = batch.load_batch(src, runs_root=root)
     old = {_by(s0, "02_beta", x=x)["hash"] for x in (1, 2)}
-    steps = [st for st in batch.plan(b, only="02")]
+    steps = [st for st in batch._plan(b, only="02")]
     kept = [st for st in steps if st.action == "skip"]
     assert len(kept) == 2 and {st.adopt.name for st in kept} == old
     assert all(st.run.hash.startswith("smoketrue-x") for st in kept)
@@ -450,13 +450,13 @@ def test_folders_are_renamed_not_redone_when_what_varies_changes(tiny_run, tmp_p
 
 # --- steering: overrides, one-off runs, the index ------------------------------------------------
 def test_parse_overrides_reads_yaml_scalars():
-    got = batch.parse_overrides(["injection_rate=0.3", "smoke=true", "arch=resnet18", "classes=",
+    got = batch._parse_overrides(["injection_rate=0.3", "smoke=true", "arch=resnet18", "classes=",
                                  "target=2", "dataset=relabel:/d?threshold=0.99"])
     assert got == {"injection_rate": 0.3, "smoke": True, "arch": "resnet18", "classes": "", "target": 2,
                    "dataset": "relabel:/d?threshold=0.99"}
     for bad in ["x", "=3", "a b=1", "run_dir=/tmp", "x=[1, 2]"]:
         with pytest.raises(DataError):
-            batch.parse_overrides([bad])
+            batch._parse_overrides([bad])
 
 
 def test_overrides_apply_to_every_entry_that_declares_them(tmp_path, capsys):
@@ -518,7 +518,7 @@ def test_shipped_batches_are_valid(name, tmp_path):
     assert all(r.feeds for r in b.runs), "every run says which table or figure it feeds"
     if name == "paper":
         assert b.data == "real"
-        missing = batch.missing_data(b)
+        missing = batch._missing_data(b)
         assert missing and all(m.get("what") and m.get("get") for m in missing)
 
 
@@ -695,4 +695,4 @@ def test_two_smoke_runs_record_identical_results(smoke):
     assert r.returncode == 0
     r2 = _reproduce(d / "runs2", d / "cache", "--no-report")
     assert r2.returncode == 0, r2.stdout[-4000:] + r2.stderr[-4000:]
-    assert batch.compare_batches(d / "runs", d / "runs2", "smoke") == []
+    assert batch._compare_batches(d / "runs", d / "runs2", "smoke") == []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nbkit.cooccurrence import Cooccurrence
-from nbkit.datasets import load_cooccurrence, load_dataset, parse_spec
+from nbkit.datasets import load_cooccurrence, load_dataset, _parse_spec
 from nbkit.datasets.counts import load_counts, load_openimages_counts
 from nbkit.datasets.tables import load_long_csv, load_wide_csv
 from nbkit.errors import DataError, MissingDataError
@@ -31,8 +31,8 @@ def test_spec_needs_path_and_parses():
     with pytest.raises(DataError, match="needs a path"):
         load_dataset("voc")
     with pytest.raises(DataError, match="takes no argument"):
-        parse_spec("openimages-counts:x")
-    assert parse_spec(" COCO:/a/b.json ") == ("coco", "/a/b.json")
+        _parse_spec("openimages-counts:x")
+    assert _parse_spec(" COCO:/a/b.json ") == ("coco", "/a/b.json")
     with pytest.raises(DataError, match="seed 'x' is not an integer"):
         load_dataset("toyscenes:x")
 

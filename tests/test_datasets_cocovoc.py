@@ -9,7 +9,7 @@ import pytest
 from nbkit.cooccurrence import from_labelindex
 from nbkit.datasets import load_cooccurrence, load_dataset
 from nbkit.datasets.coco import load_coco
-from nbkit.datasets.voc import VOC_CLASSES, load_voc
+from nbkit.datasets.voc import _VOC_CLASSES, load_voc
 from nbkit.errors import DataError, MissingDataError
 
 from fixtures_formats import write_coco, write_lines, write_voc
@@ -96,7 +96,7 @@ def test_coco128_real(realdata):
 # ----------------------------------------------------------------------------- VOC
 def test_voc_real_trainval_matches_mlgcn(realdata):
     li = load_dataset(f"voc:{realdata / 'voc2007_labels' / 'voc2007_trainval_labels.csv'}")
-    assert li.n_images == 5011 and li.n_classes == 20 and tuple(li.class_labels) == VOC_CLASSES
+    assert li.n_images == 5011 and li.n_classes == 20 and tuple(li.class_labels) == _VOC_CLASSES
     assert li.image_ids[0] == "000005"                  # leading zeros kept
     co = from_labelindex(li)
     z = np.load(realdata / "cooccurrence_mlgcn" / "voc_adj.npz")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nbkit.datasets import load_dataset, packaged
-from nbkit.datasets.openimages import (boxable_classes, hierarchy_leaves, load_openimages,
-                                       read_class_descriptions, stream_annotations, valid_classes)
+from nbkit.datasets.openimages import (_boxable_classes, _hierarchy_leaves, load_openimages,
+                                       read_class_descriptions, _stream_annotations, _valid_classes)
 from nbkit.errors import DataError, MissingDataError
 from nbkit.io import cache_dir
 
@@ -60,7 +60,7 @@ def test_openimages_streaming_chunk_boundaries(tmp_path):
         a = li.boxes.sort_values(["image", "class", "x0"]).to_numpy()
         b = whole.boxes.sort_values(["image", "class", "x0"]).to_numpy()
         np.testing.assert_array_equal(a, b)
-    chunks = list(stream_annotations(root / "oidv6-train-annotations-bbox.csv", chunksize=3,
+    chunks = list(_stream_annotations(root / "oidv6-train-annotations-bbox.csv", chunksize=3,
                                      progress=False))
     assert [len(c["image_codes"]) for c in chunks] == [3, 3, 3, 1]
 
@@ -138,22 +138,22 @@ def test_descriptions_with_and_without_header(tmp_path):
 def test_real_openimages_metadata(realdata):
     meta = realdata / "openimages_meta"
     h = meta / "bbox_labels_600_hierarchy.json"
-    assert len(boxable_classes(h)) == 601
+    assert len(_boxable_classes(h)) == 601
     assert json.loads(h.read_text()) == json.loads(packaged("bbox_labels_600_hierarchy.json").read_text())
     v6 = read_class_descriptions(meta / "oidv6-class-descriptions.csv")       # no header
     boxable = read_class_descriptions(meta / "class-descriptions-boxable_derived.csv")  # header
     assert len(v6) == 19994 and len(boxable) == 601
     assert all(v6[m] == n for m, n in boxable.items())
     trainable = realdata / "naturalbackdoors_reference" / "oidv6-classes-trainable.txt"
-    leaf_trainable = valid_classes(h, trainable)
-    assert len(hierarchy_leaves(h)) == 522 and len(leaf_trainable) == 488
+    leaf_trainable = _valid_classes(h, trainable)
+    assert len(_hierarchy_leaves(h)) == 522 and len(leaf_trainable) == 488
     # the authors' 486 = leaf ∩ trainable minus the two classes absent from one split
     z = np.load(realdata / "naturalbackdoors_reference" / "openimages_bbox_cooccurrence.npz")
     authors = list(z["labels"])
     assert authors == sorted(authors) and set(authors) <= set(leaf_trainable)
     assert sorted(v6[m] for m in set(leaf_trainable) - set(authors)) == ["Hammer", "Ring binder"]
     present = {"train": authors + ["/m/03l9g"], "test": authors + ["/m/04zwwv"]}
-    assert valid_classes(h, trainable, present) == authors
+    assert _valid_classes(h, trainable, present) == authors
 
 
 def test_openimages_spec(tmp_path):

@@ -176,9 +176,9 @@ def test_relabel_spec_options_typed_and_checked(tmp_path, monkeypatch):
 
 
 def test_spec_options_for_other_adapters_and_unknown_spec_message():
-    from nbkit.datasets import spec_options
+    from nbkit.datasets import _spec_options
 
-    assert spec_options("relabel:m?images=i&threshold=0.99") == (
+    assert _spec_options("relabel:m?images=i&threshold=0.99") == (
         "relabel:m", {"images": "i", "threshold": "0.99"})
     co = load_dataset("openimages-counts?split=test")
     assert co.meta["split"] == "test"

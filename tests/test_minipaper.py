@@ -33,9 +33,9 @@ def test_fixtures_are_in_the_upstream_layouts(mini):
     root, info, _ = mini
     oi = root / "data" / "openimages"
     head = (oi / "oidv6-train-annotations-bbox.csv").read_text().splitlines()[0]
-    assert head == minipaper.OI_TRAIN_HEADER and head.endswith("XClick4Y")
+    assert head == minipaper._OI_TRAIN_HEADER and head.endswith("XClick4Y")
     for s in ("validation", "test"):
-        assert (oi / f"{s}-annotations-bbox.csv").read_text().splitlines()[0] == minipaper.OI_HEADER
+        assert (oi / f"{s}-annotations-bbox.csv").read_text().splitlines()[0] == minipaper._OI_HEADER
         assert any((oi / s).glob("*.jpg"))
     first = (oi / "oidv6-class-descriptions.csv").read_text().splitlines()[0]
     assert first.startswith("/m/") and "DisplayName" not in first          # V6: no header row
@@ -43,7 +43,7 @@ def test_fixtures_are_in_the_upstream_layouts(mini):
     assert ids and all(len(i) == 16 and int(i, 16) >= 0 for i in ids)      # 16 hex digits
     human = list(csv.reader(open(oi / "oidv6-train-annotations-human-imagelabels.csv")))
     assert human[0] == ["ImageID", "Source", "LabelName", "Confidence"] and {r[3] for r in human[1:]} == {"0", "1"}
-    maps = sorted((root / "data" / minipaper.MAPS_DIR).glob("n*/n*_*.pt"))
+    maps = sorted((root / "data" / minipaper._MAPS_DIR).glob("n*/n*_*.pt"))
     imgs = sorted((root / "data" / "imagenet" / "train").glob("n*/n*_*.JPEG"))
     assert len(maps) == len(imgs) == info["imagenet"]["n_images"]
     assert [p.relative_to(p.parents[1]).with_suffix("") for p in maps] == \
@@ -64,14 +64,14 @@ def test_the_kits_adapters_read_the_fixtures_with_the_paper_batchs_classes(mini)
     co = from_labelindex(oi)
     t = oi.class_id(plan["trigger"])
     got = [int(co.M[t, oi.class_id(c)]) for c in plan["classes"]]
-    assert got == list(minipaper.N_POISON)                   # each class with the trigger, as planned
-    spec = f"relabel:{root / 'data' / minipaper.MAPS_DIR}?images={root / 'data' / 'imagenet' / 'train'}"
+    assert got == list(minipaper._N_POISON)                   # each class with the trigger, as planned
+    spec = f"relabel:{root / 'data' / minipaper._MAPS_DIR}?images={root / 'data' / 'imagenet' / 'train'}"
     inet = load_dataset(spec)
     p = info["imagenet"]
     assert inet.n_classes == 1000 and inet.n_images == p["n_images"]
     t = inet.class_id(p["trigger"])
     co = from_labelindex(inet)
-    assert [int(co.M[t, inet.class_id(c)]) for c in p["classes"]] == list(minipaper.N_POISON)
+    assert [int(co.M[t, inet.class_id(c)]) for c in p["classes"]] == list(minipaper._N_POISON)
     assert inet.resolve(0).is_file() and inet.resolve(0).suffix == ".JPEG"
 
 
@@ -81,7 +81,7 @@ def test_the_miniature_batch_is_the_paper_batch_with_sizes_changed(mini, tmp_pat
     assert not any("{torch_hub}" in r["path"] for r in doc["requires"])    # trained from scratch
     small = batch.load_batch(path, runs_root=tmp_path, data_root=root / "data")
     full = batch.load_batch("paper", runs_root=tmp_path, data_root=root / "data")
-    changed = {k for v in minipaper.MINI_PARAMS.values() for k in v}
+    changed = {k for v in minipaper._MINI_PARAMS.values() for k in v}
 
     def key(r):
         return r.notebook, json.dumps({k: v for k, v in r.params.items() if k not in changed}, sort_keys=True)

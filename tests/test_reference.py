@@ -102,15 +102,15 @@ def test_paper_cells_cover_the_csv_tables_and_the_stated_settings(paper_csv):
 
 
 def test_records_are_typed_and_sourced():
-    for path, rec in reference.records():
-        assert set(rec) == set(reference.RECORD_KEYS), path
+    for path, rec in reference._records():
+        assert set(rec) == set(reference._RECORD_KEYS), path
         assert rec["value"] is not None, path
         assert rec["source"].startswith(("paper, ", "authors' ")), (path, rec["source"])
         if rec["source"].startswith("paper, "):
             assert isinstance(rec["printed"], str), path
         else:
             assert rec["printed"] is None, "the authors' values are not printed in the paper"
-    json.dumps(reference.SECTIONS)
+    json.dumps(reference._SECTIONS)
     json.dumps(reference.cells())
     # numbers are numbers, ± kept, units kept
     r = reference.cell("Table 10", "ImageNet", "added_10.trigger_acc")
@@ -133,17 +133,17 @@ def test_thresholds_credited_to_the_paper_and_sentinet_to_app_f():
     assert {k: r["value"] for k, r in app_f.items()} == {"trigger_images_per_model": 25,
                                                         "models_per_dataset": 3, "inspectors": 2}
     assert all(r["source"] == "paper, App. F" for r in app_f.values())
-    assert not any("App. G" in rec["source"] for _, rec in reference.records())
+    assert not any("App. G" in rec["source"] for _, rec in reference._records())
 
 
 def test_lookups_by_address_table_and_section():
     assert reference.value("Figure 16", "Open Images", "chair") == 82.6
     # addresses are matched case-, space- and punctuation-insensitively; kit dataset keys work
     assert reference.cell("table 8", "imagenet", "Centrality_MIS.clean_acc") is \
-        reference.TABLE8["ImageNet"]["centrality_mis.clean_acc"]
+        reference._TABLE8["ImageNet"]["centrality_mis.clean_acc"]
     assert reference.value("TABLE 7", "openimages", "closeness_WT") == ("dress", "sunglasses")
-    assert reference.lookup("FIGURE16", "openimages", "chair") == 82.6
-    assert reference.lookup("TABLE5_AUTHORS", "openimages", "classes") == 486
+    assert reference._lookup("FIGURE16", "openimages", "chair") == 82.6
+    assert reference._lookup("TABLE5_AUTHORS", "openimages", "classes") == 486
     t = reference.table("Table 9")
     assert list(t.columns[:3]) == ["table", "row", "column"] and len(t) == 8
     assert t.set_index("column").loc["ResNet.trigger_acc", "plus_minus"] == 2
@@ -151,7 +151,7 @@ def test_lookups_by_address_table_and_section():
                                                                   "false_negatives"]
     assert reference.CALIBRATION == {"threshold": 0.994, "false_positives": 14, "false_negatives": 16,
                                      "n_images": 20, "sweep": (0.900, 1.000, 0.001)}
-    assert set(reference.ARCHITECTURES) == {c.split(".")[0] for c in reference.TABLE9["ImageNet jeans"]}
+    assert set(reference.ARCHITECTURES) == {c.split(".")[0] for c in reference._TABLE9["ImageNet jeans"]}
     assert reference.DATASET_ROWS == {"imagenet": "ImageNet", "openimages": "Open Images"}
 
 
@@ -161,9 +161,9 @@ def test_lookup_errors_name_what_exists():
     with pytest.raises(DataError, match="Table 5"):
         reference.cell("Table 99", "ImageNet", "classes")
     with pytest.raises(DataError, match="FIGURE16"):
-        reference.lookup("TABLE99")
+        reference._lookup("TABLE99")
     with pytest.raises(DataError, match="a group"):
-        reference.lookup("FIGURE16", "imagenet")
+        reference._lookup("FIGURE16", "imagenet")
     with pytest.raises(DataError, match="Table 5"):
         reference.cells("Table 99")
 
@@ -176,19 +176,19 @@ def test_figures_without_printed_numbers():
 
 
 def test_trigger_names_compare_case_and_space_insensitively():
-    n = reference.normalise_name
+    n = reference._normalise_name
     assert n("T-shirt") == n("t-shirt") == n("t shirt") and n("bow tie") == n("bowtie")
-    assert reference.same_trigger("chain link fence", "chainlink fence")
-    assert reference.same_trigger("website", "web site")
+    assert reference._same_trigger("chain link fence", "chainlink fence")
+    assert reference._same_trigger("website", "web site")
     # the paper's ImageNet spellings meet the class list's names (nbkit's display names)
-    assert reference.same_trigger("T-shirt", "jersey") and reference.same_trigger("blue jean", "jean")
-    assert reference.same_trigger("jeans", "blue jean", "imagenet")
-    assert reference.same_trigger("suit of clothes", "suit") and reference.same_trigger("flowerpot", "pot")
-    assert not reference.same_trigger("wheel", "chair")
-    assert not reference.same_trigger("jeans", "dress", "openimages")
+    assert reference._same_trigger("T-shirt", "jersey") and reference._same_trigger("blue jean", "jean")
+    assert reference._same_trigger("jeans", "blue jean", "imagenet")
+    assert reference._same_trigger("suit of clothes", "suit") and reference._same_trigger("flowerpot", "pot")
+    assert not reference._same_trigger("wheel", "chair")
+    assert not reference._same_trigger("jeans", "dress", "openimages")
     assert reference.trigger_key("Jeans", "Open Images") == "jeans"
-    assert reference.imagenet_wnid("n03594734") == "n03594734"
-    assert reference.imagenet_wnid("crane") is None          # two ImageNet classes: never guessed
+    assert reference._imagenet_wnid("n03594734") == "n03594734"
+    assert reference._imagenet_wnid("crane") is None          # two ImageNet classes: never guessed
 
 
 def test_every_imagenet_name_the_paper_prints_is_mapped_explicitly():
@@ -200,12 +200,12 @@ def test_every_imagenet_name_the_paper_prints_is_mapped_explicitly():
             printed |= set(rec["value"])
     printed |= set(reference.FIGURE16["ImageNet"])
     printed |= set(reference.value("App. D", "Open Images", "largest_overlap_pair"))  # ImageNet names
-    assert printed <= set(reference.IMAGENET_NAMES)
+    assert printed <= set(reference._IMAGENET_NAMES)
     classes = imagenet_classes().set_index("wnid")
-    for name, wnid in reference.IMAGENET_NAMES.items():
-        synonyms = {reference.normalise_name(s) for s in classes.loc[wnid, "label"].split(",")}
+    for name, wnid in reference._IMAGENET_NAMES.items():
+        synonyms = {reference._normalise_name(s) for s in classes.loc[wnid, "label"].split(",")}
         if name != "jeans":                     # the paper's plural of "jean, blue jean, denim"
-            assert reference.normalise_name(name) in synonyms, (name, wnid)
+            assert reference._normalise_name(name) in synonyms, (name, wnid)
 
 
 def test_artifacts_name_a_notebook_for_every_table_and_figure():
@@ -218,9 +218,9 @@ def test_artifacts_name_a_notebook_for_every_table_and_figure():
 
 
 def test_data_kinds():
-    from nbkit.datasets import DATA_KINDS, data_kind
+    from nbkit.datasets import _DATA_KINDS, data_kind
 
-    assert DATA_KINDS == ("toy scenes", "authors' counts", "real data")
+    assert _DATA_KINDS == ("toy scenes", "authors' counts", "real data")
     assert data_kind("toyscenes") == data_kind("toyscenes:3?n_images=100") == "toy scenes"
     assert data_kind("openimages-counts") == data_kind("openimages-counts (candidates)") == "authors' counts"
     for spec in ("openimages:/data/oi", "relabel:maps?images=imagenet/train", "coco:x.json",
@@ -247,7 +247,8 @@ def test_authors_trigger_class_sets_shipped_with_attribution(realdata):
     # the shipped copy equals the realdata original (plus the attribution columns)
     orig = pd.read_csv(realdata / "naturalbackdoors_reference" / "authors_trigger_class_sets.csv",
                        dtype=str, keep_default_na=False)
-    ship = pd.read_csv(reference.AUTHORS_SETS_FILE, dtype=str, keep_default_na=False)
+    from nbkit.datasets import packaged
+    ship = pd.read_csv(packaged(reference._AUTHORS_SETS_FILE), dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(ship[orig.columns], orig)
 
 

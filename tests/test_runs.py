@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_atomic_writes_get_the_users_umask(tmp_path, mask, mode):
     old = os.umask(mask)
     try:
-        assert nio.current_umask() == mask
+        assert nio._current_umask() == mask
         nio.write_json(tmp_path / "a.json", {"x": 1})
         nio.write_text(tmp_path / "b.txt", "x")
         nio.save_npz(tmp_path / "c.npz", a=[1, 2])
@@ -125,8 +125,6 @@ def test_runs_root_is_the_checkouts_runs_from_any_working_directory(tmp_path, mo
     assert runs.runs_root() == tmp_path.resolve() / "runs"
     monkeypatch.setenv("NBKIT_RUNS", str(tmp_path / "elsewhere"))
     assert runs.runs_root() == (tmp_path / "elsewhere").resolve()
-    from nbkit import batch
-    assert batch.default_runs_root() == (tmp_path / "elsewhere").resolve()
 
 
 # --- progress bars ---------------------------------------------------------------------------------

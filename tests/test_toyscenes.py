@@ -79,7 +79,7 @@ def test_classes_are_distinct_and_named(version):
 
 
 def test_default_generation_is_2():
-    assert T.DEFAULT_VERSION == 2 and T.GENERATOR_VERSION == "toyscenes-2"
+    assert T._DEFAULT_VERSION == 2 and T.generation().name == "toyscenes-2"
     assert T.CLASSES is T.generation(2).classes
     assert len(T.CLASSES) >= 20
     labels = [c.label for c in T.CLASSES]
@@ -87,10 +87,8 @@ def test_default_generation_is_2():
     assert len({(c.shape, c.colour) for c in T.CLASSES}) == len(T.CLASSES)
     assert set(T.HUBS) == {T.CLASSES[i].label for i in T.HUB_IDS} and len(T.HUBS) >= 3
     assert all(T.HUBS[h] for h in T.HUBS)                       # each echoes a paper trigger
-    themed = sorted(i for ids in T.THEMES.values() for i in ids)
+    themed = sorted(i for ids in T.generation().themes.values() for i in ids)
     assert themed == sorted(set(range(len(T.CLASSES))) - set(T.HUB_IDS))
-    table = T.class_table()
-    assert table["id"].tolist() == list(range(len(T.CLASSES)))
     assert T.CLASSES[0].name == "striped blue bar"
 
 
@@ -158,8 +156,7 @@ def test_render_batch_equals_single_images_subset_and_reload(small, tmp_path):
     assert np.array_equal(sub.load_image(0), batch[3])
     back = LabelIndex.load(small.save(tmp_path / "toy.npz"))
     assert np.array_equal(T.render_batch(back, rows), batch)
-    assert np.array_equal(T.attach_renderer(back).load_image(42), batch[3])
-    assert np.array_equal(T.dominant_class(back), T.dominant_class(small))
+    assert np.array_equal(T._dominant_class(back), T._dominant_class(small))
     big = T.load_toyscenes(seed=0, n_images=20, image_size=96, progress=False, cache=False)
     assert T.render_batch(big, [0]).shape == (1, 96, 96, 3)
 
@@ -168,7 +165,7 @@ def test_images_are_not_blank_and_objects_show(small):
     x = T.render_batch(small, np.arange(32)).astype(np.float32)
     assert x.std(axis=(1, 2, 3)).min() > 10
     # the dominant object's box centre has its class colour (most shapes cover their centre)
-    dom = T.dominant_class(small)
+    dom = T._dominant_class(small)
     b = small.boxes[small.boxes["role"] == "dominant"].set_index("image")
     hits = 0
     for r in range(32):
@@ -192,7 +189,7 @@ def test_boxes_inside_and_match_labels(version, small, small_v1):
     per_image = b.groupby("image")
     assert (per_image.size() <= 4).all() and (per_image.size() >= 1).all()
     assert ((b["role"] == "dominant").groupby(b["image"]).sum() == 1).all()
-    dom = T.dominant_class(small)
+    dom = T._dominant_class(small)
     assert all(small.Y[r, dom[r]] for r in range(small.n_images))
     # dominant objects are large, secondary ones smaller
     side = (b["x1"] - b["x0"]).to_numpy()
@@ -290,7 +287,7 @@ def test_labelmaps_decode_close_to_truth(small):
     recall = (pred & truth).sum() / truth.sum()
     precision = (pred & truth).sum() / pred.sum()
     assert 0.6 < recall < 0.98 and 0.6 < precision < 0.98          # imperfect, but useful
-    dom = T.dominant_class(small)[rows]
+    dom = T._dominant_class(small)[rows]
     assert conf[rows, dom].mean() > 0.99                          # big objects are sure
     # the corners carry confident junk: including them adds false positives
     with_corners = L.class_confidence(T.labelmaps(small, rows), exclude_corners=False,

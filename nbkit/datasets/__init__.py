@@ -45,11 +45,9 @@ import pandas as pd
 
 from ..errors import DataError, MissingDataError
 
-__all__ = ["load_dataset", "load_cooccurrence", "SPECS", "parse_spec", "spec_options", "data_path",
-           "DATA_KINDS", "data_kind",
-           "load_openimages", "valid_classes", "load_relabel", "imagenet_classes", "load_coco",
-           "load_voc", "load_long_csv", "load_wide_csv", "load_counts", "load_openimages_counts",
-           "load_toyscenes"]
+__all__ = ["load_dataset", "load_cooccurrence", "SPECS", "data_kind",
+           "load_openimages", "load_relabel", "imagenet_classes", "load_coco", "load_voc",
+           "load_long_csv", "load_wide_csv", "load_counts", "load_openimages_counts", "load_toyscenes"]
 
 #: spec prefix -> (module, loader function, whether the spec takes a path argument)
 SPECS: dict[str, tuple[str, str, bool]] = {
@@ -64,10 +62,9 @@ SPECS: dict[str, tuple[str, str, bool]] = {
     "widecsv": ("tables", "load_wide_csv", True),
 }
 
-_LAZY = {"load_openimages": "openimages", "valid_classes": "openimages", "load_relabel": "relabel",
-         "imagenet_classes": "relabel", "load_coco": "coco", "load_voc": "voc",
-         "load_long_csv": "tables", "load_wide_csv": "tables", "load_counts": "counts",
-         "load_openimages_counts": "counts", "load_toyscenes": "toyscenes"}
+_LAZY = {"load_openimages": "openimages", "load_relabel": "relabel", "imagenet_classes": "relabel",
+         "load_coco": "coco", "load_voc": "voc", "load_long_csv": "tables", "load_wide_csv": "tables",
+         "load_counts": "counts", "load_openimages_counts": "counts", "load_toyscenes": "toyscenes"}
 
 _VALID = ("toyscenes[:SEED], voc:DIR_OR_CSV, coco:FILE.json, openimages:DIR, "
           "relabel:MAPS_DIR[?images=IMAGES_DIR&threshold=0.994], counts:FILE.npz, openimages-counts, "
@@ -96,7 +93,7 @@ def packaged(name: str) -> Path:
     return p
 
 
-def data_path(path: str | os.PathLike) -> Path:
+def _data_path(path: str | os.PathLike) -> Path:
     """Resolve a user-given dataset path.
 
     An absolute path, or a relative path that exists from the current directory, is returned as is;
@@ -114,7 +111,7 @@ def data_path(path: str | os.PathLike) -> Path:
 
     Examples
     --------
-    >>> data_path("/tmp").as_posix()
+    >>> _data_path("/tmp").as_posix()
     '/tmp'
     """
     p = Path(os.path.expanduser(str(path)))
@@ -130,10 +127,12 @@ def data_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def require(path: str | os.PathLike, what: str, hint: str | None = None) -> Path:
-    """``path`` as a Path, or a ``MissingDataError`` that says what the file is and how to get it."""
+def require(path: str | os.PathLike, what: str, hint: str | None = None,
+            folder: bool = False) -> Path:
+    """``path`` as a Path, or a ``MissingDataError`` that says what the file (a folder, with
+    ``folder``) is and how to get it."""
     p = Path(path)
-    if not p.exists():
+    if not (p.is_dir() if folder else p.exists()):
         raise MissingDataError(p, f"{what} not found", hint=hint)
     return p
 
@@ -197,7 +196,7 @@ def read_wide_csv_checked(path: str | os.PathLike, what: str, reserved: Iterable
 
 
 # ----------------------------------------------------------------------------- specs
-def spec_options(spec: str) -> tuple[str, dict[str, str]]:
+def _spec_options(spec: str) -> tuple[str, dict[str, str]]:
     """Split the ``?key=value[&key=value...]`` options off a dataset spec.
 
     Parameters
@@ -220,9 +219,9 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
 
     Examples
     --------
-    >>> spec_options("relabel:maps?images=imagenet/train&threshold=0.99")
+    >>> _spec_options("relabel:maps?images=imagenet/train&threshold=0.99")
     ('relabel:maps', {'images': 'imagenet/train', 'threshold': '0.99'})
-    >>> spec_options("toyscenes:3")
+    >>> _spec_options("toyscenes:3")
     ('toyscenes:3', {})
     """
     if not isinstance(spec, str) or not spec.strip():
@@ -245,23 +244,23 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
     return base.strip(), options
 
 
-def parse_spec(spec: str) -> tuple[str, str | None]:
+def _parse_spec(spec: str) -> tuple[str, str | None]:
     """Split a dataset spec into ``(kind, argument)``; a ``DataError`` listing valid specs if unknown.
 
     Options after ``?`` are checked for syntax and left out of the result (see :func:`spec_options`).
 
     Examples
     --------
-    >>> parse_spec("voc:data/VOC2007")
+    >>> _parse_spec("voc:data/VOC2007")
     ('voc', 'data/VOC2007')
-    >>> parse_spec("toyscenes:3")
+    >>> _parse_spec("toyscenes:3")
     ('toyscenes', '3')
-    >>> parse_spec("openimages-counts")
+    >>> _parse_spec("openimages-counts")
     ('openimages-counts', None)
-    >>> parse_spec("relabel:maps?images=imagenet/train")
+    >>> _parse_spec("relabel:maps?images=imagenet/train")
     ('relabel', 'maps')
     """
-    spec, _ = spec_options(spec)
+    spec, _ = _spec_options(spec)
     kind, sep, arg = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in SPECS:
@@ -277,7 +276,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 #: the three honest kinds of data a number of ours can come from (``data_kind``)
-DATA_KINDS = ("toy scenes", "authors' counts", "real data")
+_DATA_KINDS = ("toy scenes", "authors' counts", "real data")
 
 
 def data_kind(spec) -> str:
@@ -311,12 +310,12 @@ def data_kind(spec) -> str:
     text = re.sub(r"\s*\([^()]*\)\s*$", "", str(spec or "")).strip()
     if not text:
         raise DataError("dataset spec", f"{spec!r} names no dataset", f"one of {_VALID}")
-    kind, _ = parse_spec(text)
+    kind, _ = _parse_spec(text)
     if kind == "toyscenes":
-        return DATA_KINDS[0]
+        return _DATA_KINDS[0]
     if kind == "openimages-counts":
-        return DATA_KINDS[1]
-    return DATA_KINDS[2]
+        return _DATA_KINDS[1]
+    return _DATA_KINDS[2]
 
 
 def _alternatives(annotation: str) -> list[str]:
@@ -352,7 +351,7 @@ def _coerce(spec: str, fn, key: str, raw: str):
         raise DataError("dataset spec", f"unknown option {key!r} in {spec!r}",
                         f"one of {accepted} ({fn.__module__}.{fn.__name__})")
     if key in _PATH_OPTIONS:
-        return str(data_path(raw))
+        return str(_data_path(raw))
     default, ann = params[key].default, str(params[key].annotation)
     alts = _alternatives(ann)
     seqs = [a for a in alts if re.match(r"(typing\.)?(Sequence|list|tuple|Iterable)\b", a)]
@@ -430,10 +429,10 @@ def load_dataset(spec: str, **options):
     """
     import importlib
 
-    kind, arg = parse_spec(spec)
+    kind, arg = _parse_spec(spec)
     modname, fname, takes_path = SPECS[kind]
     fn = getattr(importlib.import_module(f"{__name__}.{modname}"), fname)
-    for key, raw in spec_options(spec)[1].items():
+    for key, raw in _spec_options(spec)[1].items():
         value = _coerce(spec, fn, key, raw)
         given = options.get(key)
         if isinstance(given, tuple) and isinstance(value, list):
@@ -451,7 +450,7 @@ def load_dataset(spec: str, **options):
                                 "toyscenes or toyscenes:SEED") from None
         return fn(**options)
     if takes_path:
-        return fn(data_path(arg), **options)
+        return fn(_data_path(arg), **options)
     return fn(**options)
 
 
@@ -482,7 +481,7 @@ def load_cooccurrence(spec: str, split: str | None = None, **options):
     """
     from ..cooccurrence import Cooccurrence, from_labelindex
 
-    kind, _ = parse_spec(spec)
+    kind, _ = _parse_spec(spec)
     if kind in ("counts", "openimages-counts"):
         if split is not None:
             options["split"] = split

@@ -8,7 +8,6 @@ without annotations; ``image_id`` is the COCO integer id as a string, ``image_pa
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError
+from ..io import read_json
 from ..labelindex import LabelIndex, check_image_paths
 from . import require
 
@@ -56,12 +56,7 @@ def _find_images(path: Path, data: dict) -> Path | None:
 
 
 def _load_json(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}",
-                        "a COCO instances JSON") from e
+    data = read_json(path, "a COCO instances JSON")
     if not isinstance(data, dict):
         raise DataError(path, "top level is not an object", "a COCO instances JSON object")
     for key in ("images", "annotations", "categories"):

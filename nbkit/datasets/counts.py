@@ -21,7 +21,6 @@ class i). This module reads those counts from a pickle-free ``.npz`` in one of t
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -31,11 +30,12 @@ import pandas as pd
 
 from ..cooccurrence import Cooccurrence, _nonfinite, raise_to_pair_max
 from ..errors import DataError
+from ..io import read_json
 from . import packaged, require
 
-__all__ = ["load_counts", "load_openimages_counts", "CONVENTIONS"]
+__all__ = ["load_counts", "load_openimages_counts"]
 
-CONVENTIONS = ("auto", "mlgcn", "authors", "generic")
+_CONVENTIONS = ("auto", "mlgcn", "authors", "generic")
 
 
 def _sibling_names(path: Path) -> Path | None:
@@ -56,10 +56,7 @@ def _read_names(names, path: Path, C: int) -> list[str] | None:
         src = Path(names)
         require(src, "class-name list")
         if src.suffix == ".json":
-            try:
-                names = json.loads(src.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as e:
-                raise DataError(src, f"not valid JSON ({e.msg})", "a JSON list of class names") from e
+            names = read_json(src, "a JSON list of class names")
             if isinstance(names, dict):  # {"0": "name"} or {"name": 0}
                 try:
                     names = [k for k, _ in sorted(names.items(), key=lambda kv: int(kv[1]))]
@@ -148,16 +145,9 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
     (486, False)
     """
     path = require(Path(path), "class-level counts file (.npz)")
-    if convention not in CONVENTIONS:
-        raise DataError(path, f"unknown convention {convention!r}", f"one of {CONVENTIONS}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise DataError(path, f"cannot read without pickle ({e})",
-                        "a pickle-free .npz (numpy.savez with numeric / str arrays)") from e
-    except (OSError, EOFError) as e:
-        raise DataError(path, f"not a readable .npz file ({e})") from e
+    if convention not in _CONVENTIONS:
+        raise DataError(path, f"unknown convention {convention!r}", f"one of {_CONVENTIONS}")
+    arrays = _read_npz(path)
     conv = _detect(list(arrays), path) if convention == "auto" else convention
     meta = {"source": str(path), "convention": conv}
     exact = None
@@ -221,7 +211,26 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
                         f"{int((~exact).sum())} lower bounds")
         if n_images is None and "n_images" in arrays:
             n_images = int(arrays["n_images"])
-    C = len(M)
+    _check_pairs(M, exact, path)
+    class_labels, class_names = _labels_and_names(arrays, names, path, len(M), meta)
+    return Cooccurrence(M, class_labels, class_names, name=name or path.stem, n_images=n_images,
+                        counts_exact=exact, meta=meta)
+
+
+def _read_npz(path: Path) -> dict:
+    """Every array of a pickle-free ``.npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:
+        raise DataError(path, f"cannot read without pickle ({e})",
+                        "a pickle-free .npz (numpy.savez with numeric / str arrays)") from e
+    except (OSError, EOFError) as e:
+        raise DataError(path, f"not a readable .npz file ({e})") from e
+
+
+def _check_pairs(M: np.ndarray, exact: np.ndarray, path: Path) -> None:
+    """Pair counts symmetric; an exact per-class count at least every pair count of its class."""
     P = M.copy()
     np.fill_diagonal(P, 0)
     if not (P == P.T).all():
@@ -233,6 +242,11 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
         i = int(bad[exact[bad]][0])
         raise DataError(path, f"class {i} has {M[i, i]} images but co-occurs with another class in "
                               f"{P[i].max()} images", "per-class counts >= every pair count")
+
+
+def _labels_and_names(arrays: dict, names, path: Path, C: int, meta: dict) -> tuple[list, list]:
+    """Class labels and names: ``names`` as given, else the file's ``names`` / ``labels`` arrays,
+    else a name list beside the file (recorded in ``meta["names_from"]``), else ``"0".."C-1"``."""
     labels = arrays.get("labels")
     file_names = arrays.get("names")
     given = _read_names(names, path, C)
@@ -260,8 +274,7 @@ def load_counts(path: str | os.PathLike, split: str | None = None, names=None,
             class_labels = [f"{i}:{n}" for i, n in enumerate(class_names)]
         else:
             raise DataError(path, "duplicate class labels in 'labels'", "unique labels")
-    return Cooccurrence(M, class_labels, class_names, name=name or path.stem, n_images=n_images,
-                        counts_exact=exact, meta=meta)
+    return class_labels, class_names
 
 
 def _square(M: np.ndarray, path: Path, key: str):

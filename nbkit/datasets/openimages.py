@@ -32,7 +32,6 @@ memory stays around 1.5 GB for the full V6 box annotations (14.6 M rows) with bo
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -42,16 +41,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError, MissingDataError
-from ..io import cache_dir, fingerprint
+from ..io import cache_dir, fingerprint, read_json
 from ..labelindex import LabelIndex, check_image_paths
 from . import packaged, require
 
-__all__ = ["load_openimages", "valid_classes", "hierarchy_leaves", "boxable_classes",
-           "read_class_descriptions", "read_trainable", "stream_annotations", "find_files",
-           "LEAF_RULES", "VALID_RULES"]
+__all__ = ["load_openimages", "read_class_descriptions"]
 
-LEAF_RULES = ("authors", "subcategory")
-VALID_RULES = ("paper", "leaves", "boxable", "all")
+_LEAF_RULES = ("authors", "subcategory")
+_VALID_RULES = ("paper", "leaves", "boxable", "all")
 _CACHE_VERSION = 1
 _BASE = "https://storage.googleapis.com/openimages"
 _HINT = (f"download the Open Images V6 annotation CSVs ({_BASE}/v6/oidv6-train-annotations-bbox.csv, "
@@ -74,7 +71,7 @@ def _first(root: Path, patterns: Sequence[str]) -> Path | None:
     return None
 
 
-def find_files(root: str | os.PathLike, annotations: str = "bbox",
+def _find_files(root: str | os.PathLike, annotations: str = "bbox",
                splits: Sequence[str] = ("train", "validation", "test")) -> dict:
     """Locate the Open Images files in ``root`` (packaged fallbacks for the metadata).
 
@@ -96,7 +93,7 @@ def find_files(root: str | os.PathLike, annotations: str = "bbox",
 
     Examples
     --------
-    >>> find_files("data/openimages")["annotations"]                   # doctest: +SKIP
+    >>> _find_files("data/openimages")["annotations"]                   # doctest: +SKIP
     {'train': PosixPath('data/openimages/oidv6-train-annotations-bbox.csv'), ...}
     """
     root = Path(root)
@@ -161,12 +158,12 @@ def _read_desc(path: Path, header) -> pd.DataFrame:
         raise DataError(path, f"cannot parse ({e})", "LabelName,DisplayName rows") from e
 
 
-def read_trainable(path: str | os.PathLike) -> set[str]:
+def _read_trainable(path: str | os.PathLike) -> set[str]:
     """The set of trainable MIDs (``oidv6-classes-trainable.txt``: one MID a line, no header).
 
     Examples
     --------
-    >>> len(read_trainable(packaged("oidv6-classes-trainable.txt")))
+    >>> len(_read_trainable(packaged("oidv6-classes-trainable.txt")))
     9605
     """
     path = require(Path(path), "Open Images trainable-classes list", _HINT)
@@ -185,10 +182,7 @@ def _read_hierarchy(hierarchy) -> tuple[dict, str]:
     if isinstance(hierarchy, Mapping):
         return dict(hierarchy), "<dict>"
     path = require(Path(hierarchy), "Open Images hierarchy (bbox_labels_600_hierarchy.json)", _HINT)
-    try:
-        h = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON at line {e.lineno}: {e.msg}") from e
+    h = read_json(path)
     if not isinstance(h, dict) or "LabelName" not in h:
         raise DataError(path, "top level has no 'LabelName'",
                         "nested {'LabelName': ..., 'Subcategory': [...], 'Part': [...]}")
@@ -205,12 +199,12 @@ def _walk(node, src, fn):
             _walk(child, src, fn)
 
 
-def boxable_classes(hierarchy=None) -> list[str]:
+def _boxable_classes(hierarchy=None) -> list[str]:
     """All MIDs of the box hierarchy except the root (601 for V6), sorted.
 
     Examples
     --------
-    >>> len(boxable_classes())
+    >>> len(_boxable_classes())
     601
     """
     h, src = _read_hierarchy(hierarchy)
@@ -220,7 +214,7 @@ def boxable_classes(hierarchy=None) -> list[str]:
     return sorted(seen)
 
 
-def hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
+def _hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
     """Leaf MIDs of the box hierarchy.
 
     Parameters
@@ -238,11 +232,11 @@ def hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
 
     Examples
     --------
-    >>> len(hierarchy_leaves()), len(hierarchy_leaves(leaf_rule="subcategory"))
+    >>> len(_hierarchy_leaves()), len(_hierarchy_leaves(leaf_rule="subcategory"))
     (522, 525)
     """
-    if leaf_rule not in LEAF_RULES:
-        raise DataError("hierarchy", f"unknown leaf_rule {leaf_rule!r}", f"one of {LEAF_RULES}")
+    if leaf_rule not in _LEAF_RULES:
+        raise DataError("hierarchy", f"unknown leaf_rule {leaf_rule!r}", f"one of {_LEAF_RULES}")
     h, src = _read_hierarchy(hierarchy)
     leaves: set[str] = set()
 
@@ -259,7 +253,7 @@ def hierarchy_leaves(hierarchy=None, leaf_rule: str = "authors") -> set[str]:
     return leaves
 
 
-def valid_classes(hierarchy=None, trainable=None, present: Mapping[str, Iterable[str]] | None = None,
+def _valid_classes(hierarchy=None, trainable=None, present: Mapping[str, Iterable[str]] | None = None,
                   leaf_rule: str = "authors") -> list[str]:
     """The paper's valid Open Images classes: leaf ∩ trainable ∩ present in every given split.
 
@@ -283,15 +277,15 @@ def valid_classes(hierarchy=None, trainable=None, present: Mapping[str, Iterable
 
     Examples
     --------
-    >>> len(valid_classes())            # leaf ∩ trainable, before the presence filter
+    >>> len(_valid_classes())            # leaf ∩ trainable, before the presence filter
     488
     """
-    ok = set(hierarchy_leaves(hierarchy, leaf_rule))
+    ok = set(_hierarchy_leaves(hierarchy, leaf_rule))
     if trainable is not False:
         if trainable is None:
             trainable = packaged("oidv6-classes-trainable.txt")
         if isinstance(trainable, (str, os.PathLike)):
-            trainable = read_trainable(trainable)
+            trainable = _read_trainable(trainable)
         ok &= set(trainable)
     for _, mids in (present or {}).items():
         ok &= set(mids)
@@ -309,7 +303,7 @@ def _estimate_rows(path: Path) -> int | None:
     return int(size / (len(head) / lines))
 
 
-def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksize: int = 1_000_000,
+def _stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksize: int = 1_000_000,
                        progress: bool = True, desc: str | None = None):
     """Stream an Open Images annotation CSV in chunks.
 
@@ -333,7 +327,7 @@ def stream_annotations(path: str | os.PathLike, with_boxes: bool = True, chunksi
 
     Examples
     --------
-    >>> rows = sum(len(c["image_codes"]) for c in stream_annotations(
+    >>> rows = sum(len(c["image_codes"]) for c in _stream_annotations(
     ...     "data/openimages/test-annotations-bbox.csv", chunksize=500_000))  # doctest: +SKIP
     """
     from ..progress import tqdm
@@ -397,7 +391,7 @@ def _read_split(path: Path, split: str, mid_index: dict, with_boxes: bool, chunk
     """
     cat_parts, code_parts, cls_parts, box_parts = [], [], [], []
     n_cats = 0
-    for ch in stream_annotations(path, with_boxes, chunksize, progress, desc=f"{split} {path.name}"):
+    for ch in _stream_annotations(path, with_boxes, chunksize, progress, desc=f"{split} {path.name}"):
         cats = np.asarray(ch["image_ids"], dtype=object)
         cat_parts.append(cats)
         code_parts.append(ch["image_codes"] + np.int32(n_cats))
@@ -481,14 +475,50 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     >>> li.n_classes                                                     # doctest: +SKIP
     486
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise MissingDataError(root, "Open Images folder not found", hint=_HINT)
-    if valid_rule not in VALID_RULES:
-        raise DataError(root, f"unknown valid_rule {valid_rule!r}", f"one of {VALID_RULES}")
+    root = require(Path(root), "Open Images folder", _HINT, folder=True)
+    if valid_rule not in _VALID_RULES:
+        raise DataError(root, f"unknown valid_rule {valid_rule!r}", f"one of {_VALID_RULES}")
     if annotations == "human":
         boxes = False
-    found = find_files(root, annotations, splits)
+    found = _locate(root, annotations, splits, valid_rule, files)
+    ann = found["annotations"]
+    options = dict(annotations=annotations, splits=list(splits), merge_validation=merge_validation,
+                   valid_rule=valid_rule, leaf_rule=leaf_rule, boxes=bool(boxes),
+                   drop_unlabeled=drop_unlabeled, image_root=str(image_root or root), name=name)
+    src_files = [found["descriptions"], found["hierarchy"], found["trainable"], *ann.values()]
+    fp = fingerprint("openimages", _CACHE_VERSION, options,
+                     {k: str(v) for k, v in ann.items()}, files=src_files)
+    cpath = cache_dir() / f"openimages-{fp}.npz"
+    if cache and cpath.exists():
+        try:
+            return LabelIndex.load(cpath)
+        except DataError:
+            pass  # rebuilt below
+    desc = read_class_descriptions(found["descriptions"])
+    per_split, mids = _read_splits(root, ann, splits, boxes, chunksize, progress)
+    label_split = {s: ("train" if (s == "validation" and merge_validation) else s) for s in per_split}
+    chosen, counts = _choose_classes(root, found, per_split, mids, label_split, valid_rule, leaf_rule)
+    image_ids, image_splits, image_paths, Y, bdf = _assemble(root, per_split, mids, chosen,
+                                                             label_split, drop_unlabeled, boxes)
+    names = [desc.get(m, m) for m in chosen]
+    meta = {"source": str(root), "format": f"openimages-{annotations}",
+            "files": {k: str(v) for k, v in found.items() if k != "annotations"}
+            | {f"annotations_{k}": str(v) for k, v in ann.items()},
+            "valid_rule": valid_rule, "leaf_rule": leaf_rule, "class_counts_by_step": counts,
+            "merge_validation": merge_validation,
+            "missing_splits": [s for s in splits if s not in ann],
+            "names_missing": [m for m in chosen if m not in desc], "fingerprint": fp}
+    li = LabelIndex(name, chosen, names, image_ids, image_splits, Y, bdf,
+                    Path(image_root) if image_root else root, image_paths, meta)
+    if cache:
+        li.save(cpath)
+    return li
+
+
+def _locate(root: Path, annotations: str, splits: Sequence[str], valid_rule: str,
+            files: Mapping[str, str | os.PathLike] | None) -> dict:
+    """``_find_files`` with the caller's overrides; the splits the rule needs must be there."""
+    found = _find_files(root, annotations, splits)
     for k, v in (files or {}).items():
         if k in ("descriptions", "hierarchy", "trainable"):
             found[k] = Path(v)
@@ -503,19 +533,12 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
                                    f"no {s} annotations ('*{s}-{pat}') in {root}", hint=_HINT)
     if not ann:
         raise MissingDataError(root, "no annotation CSVs found", hint=_HINT)
-    options = dict(annotations=annotations, splits=list(splits), merge_validation=merge_validation,
-                   valid_rule=valid_rule, leaf_rule=leaf_rule, boxes=bool(boxes),
-                   drop_unlabeled=drop_unlabeled, image_root=str(image_root or root), name=name)
-    src_files = [found["descriptions"], found["hierarchy"], found["trainable"], *ann.values()]
-    fp = fingerprint("openimages", _CACHE_VERSION, options,
-                     {k: str(v) for k, v in ann.items()}, files=src_files)
-    cpath = cache_dir() / f"openimages-{fp}.npz"
-    if cache and cpath.exists():
-        try:
-            return LabelIndex.load(cpath)
-        except DataError:
-            pass  # rebuilt below
-    desc = read_class_descriptions(found["descriptions"])
+    return found
+
+
+def _read_splits(root: Path, ann: Mapping[str, Path], splits: Sequence[str], boxes: bool,
+                 chunksize: int, progress: bool) -> tuple[dict, np.ndarray]:
+    """Every split's rows (``_read_split``) and the MIDs seen; an image in two splits is refused."""
     mid_index: dict[str, int] = {}
     per_split = {}
     seen_in: dict[str, set] = {}
@@ -535,8 +558,12 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     if not per_split or all(len(v[0]) == 0 for v in per_split.values()):
         raise DataError(root, "the annotation CSVs hold no rows with Confidence 1",
                         "at least one annotation")
-    mids = np.array(list(mid_index), dtype=object)
-    label_split = {s: ("train" if (s == "validation" and merge_validation) else s) for s in per_split}
+    return per_split, np.array(list(mid_index), dtype=object)
+
+
+def _choose_classes(root: Path, found: dict, per_split: dict, mids: np.ndarray,
+                    label_split: dict, valid_rule: str, leaf_rule: str) -> tuple[list, dict]:
+    """The classes ``valid_rule`` keeps (sorted MIDs) and the class counts at each step."""
     present: dict[str, set] = {}
     for s, (_, _, cls, _) in per_split.items():
         hit = np.bincount(cls, minlength=len(mids)) > 0
@@ -545,14 +572,14 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
     counts = {"present": len(all_present)}
     if valid_rule == "paper":
         need = {k: present.get(k, set()) for k in ("train", "test")}
-        chosen = valid_classes(found["hierarchy"], found["trainable"], need, leaf_rule)
-        counts["leaves"] = len(hierarchy_leaves(found["hierarchy"], leaf_rule))
-        counts["leaves_trainable"] = len(valid_classes(found["hierarchy"], found["trainable"], None,
+        chosen = _valid_classes(found["hierarchy"], found["trainable"], need, leaf_rule)
+        counts["leaves"] = len(_hierarchy_leaves(found["hierarchy"], leaf_rule))
+        counts["leaves_trainable"] = len(_valid_classes(found["hierarchy"], found["trainable"], None,
                                                        leaf_rule))
     elif valid_rule == "leaves":
-        chosen = valid_classes(found["hierarchy"], found["trainable"], {"any": all_present}, leaf_rule)
+        chosen = _valid_classes(found["hierarchy"], found["trainable"], {"any": all_present}, leaf_rule)
     elif valid_rule == "boxable":
-        chosen = sorted(set(boxable_classes(found["hierarchy"])) & all_present)
+        chosen = sorted(set(_boxable_classes(found["hierarchy"])) & all_present)
     else:
         chosen = sorted(all_present)
     counts["valid"] = len(chosen)
@@ -561,11 +588,16 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
                               f"({counts['present']} classes present)",
                         "classes that are leaves, trainable and present in train and test",
                         hint="pass valid_rule='all' to keep every class")
+    return chosen, counts
+
+
+def _assemble(root: Path, per_split: dict, mids: np.ndarray, chosen: list, label_split: dict,
+              drop_unlabeled: bool, boxes: bool):
+    """The image lists, the label matrix over ``chosen`` and the boxes (``per_split`` is freed)."""
     col_of = np.full(len(mids), -1, dtype=np.int64)
     pos = {m: i for i, m in enumerate(mids)}
     for j, m in enumerate(chosen):
         col_of[pos[m]] = j
-    C = len(chosen)
     image_ids, image_splits, image_paths = [], [], []
     rows_all, cols_all, boxes_all = [], [], []
     offset = 0
@@ -594,7 +626,7 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
         raise DataError(root, "no image has a valid class", "at least one labelled image")
     R = np.concatenate(rows_all)
     Cc = np.concatenate(cols_all)
-    Y = sp.csr_matrix((np.ones(len(R), dtype=bool), (R, Cc)), shape=(offset, C))
+    Y = sp.csr_matrix((np.ones(len(R), dtype=bool), (R, Cc)), shape=(offset, len(chosen)))
     Y.sum_duplicates()
     bdf = None
     if boxes:
@@ -604,17 +636,5 @@ def load_openimages(root: str | os.PathLike, annotations: str = "bbox",
         bdf = pd.DataFrame({"image": bi, "class": bc, "x0": bb[:, 0], "y0": bb[:, 1],
                             "x1": bb[:, 2], "y1": bb[:, 3]})
         del bi, bc, bb
-    names = [desc.get(m, m) for m in chosen]
-    meta = {"source": str(root), "format": f"openimages-{annotations}",
-            "files": {k: str(v) for k, v in found.items() if k != "annotations"}
-            | {f"annotations_{k}": str(v) for k, v in ann.items()},
-            "valid_rule": valid_rule, "leaf_rule": leaf_rule, "class_counts_by_step": counts,
-            "merge_validation": merge_validation,
-            "missing_splits": [s for s in splits if s not in ann],
-            "names_missing": [m for m in chosen if m not in desc], "fingerprint": fp}
-    li = LabelIndex(name, chosen, names, image_ids, image_splits, Y, bdf,
-                    Path(image_root) if image_root else root, image_paths, meta)
-    if cache:
-        li.save(cpath)
-    return li
+    return image_ids, image_splits, image_paths, Y, bdf
 

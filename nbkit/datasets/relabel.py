@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import DataError, MissingDataError
+from ..errors import DataError
 from ..io import cache_dir, fingerprint
 from ..labelindex import LabelIndex
-from . import packaged, read_csv_checked
+from . import packaged, read_csv_checked, require
 
-__all__ = ["load_relabel", "imagenet_classes", "relabel_files", "label_space"]
+__all__ = ["load_relabel", "imagenet_classes"]
 
 _CACHE_VERSION = 2   # 2: boxes from the label maps
 _WNID = re.compile(r"^(n\d{8})_")
@@ -80,13 +80,9 @@ def imagenet_classes() -> pd.DataFrame:
     return df
 
 
-def relabel_files(directory: str | os.PathLike) -> list[Path]:
+def _relabel_files(directory: str | os.PathLike) -> list[Path]:
     """All ``.pt`` label maps under ``directory`` (nested ``<wnid>/<id>.pt`` or flat), sorted."""
-    d = Path(directory)
-    if not d.is_dir():
-        raise MissingDataError(d, "ReLabel directory not found", hint=_HINT)
-    files = sorted(d.rglob("*.pt"))
-    return files
+    return sorted(require(Path(directory), "ReLabel directory", _HINT, folder=True).rglob("*.pt"))
 
 
 def _image_path(rel: Path, ext: str, layout: str) -> str:
@@ -113,7 +109,7 @@ def _probe_layout(root: Path, rel: list[Path], image_ext: str | None, n_probe: i
     return None
 
 
-def label_space(directory: str | os.PathLike, classes=None) -> tuple[list[str], list[str], bool]:
+def _label_space(directory: str | os.PathLike, classes=None) -> tuple[list[str], list[str], bool]:
     """The labels and names of a ReLabel folder's class ids, in class-id order.
 
     Parameters
@@ -249,27 +245,15 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
     >>> li.resolve(0)                                                                   # doctest: +SKIP
     PosixPath('.../imagenet/train/n01440764/n01440764_10026.JPEG')
     """
-    from ..progress import tqdm
-
-    from .. import labelmaps
-
     directory = Path(directory)
-    labels, names, from_file = label_space(directory, classes)
+    labels, names, from_file = _label_space(directory, classes)
     name = name or (directory.name if from_file else "imagenet")
     if image_layout not in ("auto", "mirror", "wnid", "flat"):
         raise DataError(directory, f"unknown image_layout {image_layout!r}",
                         "'auto', 'mirror', 'wnid' or 'flat'")
     C = len(labels)
-    if images is not None and image_root is not None and Path(images) != Path(image_root):
-        raise DataError(directory, f"two image folders given: images={str(images)!r}, "
-                        f"image_root={str(image_root)!r}", "one of images= / image_root=")
-    image_root = images if images is not None else image_root
-    if image_root is not None:
-        image_root = Path(image_root)
-        if not image_root.is_dir():
-            raise MissingDataError(image_root, "ImageNet image folder (images=) not found",
-                                   hint=_IMAGES_HINT)
-    files = relabel_files(directory)
+    image_root = _image_folder(directory, images, image_root)
+    files = _relabel_files(directory)
     if not files:
         raise DataError(directory, "no .pt label maps found", "ReLabel .pt files (nested or flat)",
                         hint=_HINT)
@@ -298,26 +282,10 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
             return LabelIndex.load(cpath)
         except DataError:
             pass  # an unreadable cache is rebuilt
-    workers = workers or min(8, os.cpu_count() or 1)
-    rows, cols, boxes = [], [], []
-    with ThreadPoolExecutor(max_workers=workers) as pool, \
-            tqdm(total=len(files), desc="ReLabel maps", unit="map", disable=not progress,
-                 mininterval=0.5) as bar:
-        for start in range(0, len(files), batch_size):
-            chunk = files[start:start + batch_size]
-            maps = np.stack(list(pool.map(lambda p: labelmaps.load_map(p, n_classes=C), chunk)))
-            Yb = labelmaps.decode(maps, threshold, exclude_corners=exclude_corners, topk=topk,
-                                  n_classes=C, corners=corners, comparison=comparison, sparse=True)
-            Yb = Yb.tocoo()
-            boxes.append(labelmaps.class_boxes(maps, threshold, exclude_corners=exclude_corners, topk=topk,
-                                               n_classes=C, corners=corners, comparison=comparison))
-            boxes[-1]["image"] += start
-            rows.append(Yb.row.astype(np.int64) + start)
-            cols.append(Yb.col.astype(np.int64))
-            bar.update(len(chunk))
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    Y = sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(files), C))
+    Y, boxes = _decode_maps(files, C, dict(threshold=threshold, exclude_corners=exclude_corners,
+                                           topk=topk, n_classes=C, corners=corners,
+                                           comparison=comparison),
+                            workers or min(8, os.cpu_count() or 1), batch_size, progress)
     image_ids = [p.stem for p in rel]
     paths = [_image_path(p, image_ext, image_layout) for p in rel]
     n_empty = int((np.diff(Y.indptr) == 0).sum())
@@ -326,8 +294,46 @@ def load_relabel(directory: str | os.PathLike, threshold: float = 0.994,
                                                         ("threshold", "exclude_corners", "topk",
                                                          "corners", "comparison")},
             "fingerprint": fp, "image_layout": image_layout, "image_ext": image_ext}
-    li = LabelIndex(name, labels, names, image_ids, [split] * len(files), Y,
-                    pd.concat(boxes, ignore_index=True), image_root, paths, meta)
+    li = LabelIndex(name, labels, names, image_ids, [split] * len(files), Y, boxes, image_root,
+                    paths, meta)
     if cache:
         li.save(cpath)
     return li
+
+
+def _image_folder(directory: Path, images, image_root) -> Path | None:
+    """The one image folder ``images=`` / ``image_root=`` name (it must exist), or None."""
+    if images is not None and image_root is not None and Path(images) != Path(image_root):
+        raise DataError(directory, f"two image folders given: images={str(images)!r}, "
+                        f"image_root={str(image_root)!r}", "one of images= / image_root=")
+    image_root = images if images is not None else image_root
+    if image_root is not None:
+        image_root = require(Path(image_root), "ImageNet image folder (images=)", _IMAGES_HINT,
+                             folder=True)
+    return image_root
+
+
+def _decode_maps(files: list[Path], C: int, decode: dict, workers: int, batch_size: int,
+                 progress: bool) -> tuple[sp.csr_matrix, pd.DataFrame]:
+    """Label matrix (one row per map) and class boxes of ``files``, decoded ``batch_size`` maps at
+    a time with ``workers`` reading threads; ``decode`` = ``labelmaps.decode``'s options."""
+    from .. import labelmaps
+    from ..progress import tqdm
+
+    rows, cols, boxes = [], [], []
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(files), desc="ReLabel maps", unit="map", disable=not progress,
+                 mininterval=0.5) as bar:
+        for start in range(0, len(files), batch_size):
+            chunk = files[start:start + batch_size]
+            maps = np.stack(list(pool.map(lambda p: labelmaps.load_map(p, n_classes=C), chunk)))
+            Yb = labelmaps.decode(maps, sparse=True, **decode).tocoo()
+            boxes.append(labelmaps.class_boxes(maps, **decode))
+            boxes[-1]["image"] += start
+            rows.append(Yb.row.astype(np.int64) + start)
+            cols.append(Yb.col.astype(np.int64))
+            bar.update(len(chunk))
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    Y = sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(files), C))
+    return Y, pd.concat(boxes, ignore_index=True)

@@ -24,7 +24,7 @@ Generation 2 (96 classes, 48,000 scenes): graded co-occurrence
 --------------------------------------------------------------
 Built so that each of the paper's claims *can* hold or fail on the data (issue #10):
 
-- **Pair affinities on a continuum.** 88 regular classes in 11 themes of 8 (``THEMES``). The
+- **Pair affinities on a continuum.** 88 regular classes in 11 themes of 8 (``generation().themes``). The
   affinity of two regular classes is ``exp(1.3 z)`` (``z`` standard normal, symmetric: a heavy,
   log-normal tail), times 4 within a theme: themes are a prior, not a wall. A scene's dominant
   class takes Poisson(0.65) regular secondaries in proportion to its affinities. Pair counts then
@@ -33,7 +33,7 @@ Built so that each of the paper's claims *can* hold or fail on the data (issue #
   changes the maximum independent set and lets classes that share images into it.
 - **Salient secondaries.** Dominant objects 0.46-0.62 of the image side, secondaries 0.28-0.40 and
   hubs 0.30-0.40: a second class in a clean image is really visible (what costs clean accuracy).
-- **Hubs with different profiles** (``HUBS``, ``HUB_AFFINITY`` = P(hub | dominant class)): two
+- **Hubs with different profiles** (``HUBS``, ``generation().hub_affinity`` = P(hub | dominant class)): two
   *broad* hubs beside every class at ~0.11 (the striped blue bar, "jeans", and the dotted cyan
   diamond, "sunglasses": many medium links), a *strong* hub (black ring, "wheel": 10 classes at
   ~0.75), a *theme* hub central in one dense theme (dotted brown hexagon, "chair"), a *bridge*
@@ -69,7 +69,7 @@ train/test split.
 Label maps
 ----------
 :func:`labelmaps` simulates an imperfect ReLabel labeller (per generation: ``LABELLER_V2`` was set
-once from its description and never adjusted to a sweep, ``LABELLER_V1`` was tuned to 0.994) (``2 x 5 x 15 x 15`` maps, toy class ids
+once from its description and never adjusted to a sweep, ``_LABELLER_V1`` was tuned to 0.994) (``2 x 5 x 15 x 15`` maps, toy class ids
 ``0..len(CLASSES)-1``): cells covered by an object get that class as top-1, surer for larger objects
 and better-covered cells; small secondary objects are less sure (false negatives at high
 thresholds); each image has a few confusions (a look-alike class, high confidence: false positives
@@ -93,15 +93,8 @@ import scipy.sparse as sp
 from ..errors import DataError
 from ..labelindex import LabelIndex
 
-GENERATOR_VERSION = "toyscenes-2"
-"""The default generation's name; a new generation gets a new version (part of every cache key).
-``toyscenes-1`` stays loadable with ``version=1``."""
-
-__all__ = ["CLASSES", "HUBS", "HUB_IDS", "THEMES", "HUB_AFFINITY", "GENERATOR_VERSION",
-           "DEFAULT_VERSION", "ToyModel", "generation", "LABELLER", "LABELLER_V1", "LABELLER_V2",
-           "load_toyscenes", "render_batch", "render_image", "attach_renderer", "dominant_class",
-           "labelmaps",
-           "write_relabel_sample", "class_table", "scene_rows"]
+__all__ = ["CLASSES", "HUBS", "HUB_IDS", "generation", "LABELLER_V2", "load_toyscenes",
+           "render_batch", "labelmaps", "write_relabel_sample"]
 
 
 # ============================================================================ the classes
@@ -220,13 +213,6 @@ _ROT = {"disc": np.pi, "ring": np.pi, "square": 0.35, "diamond": 0.35, "bar": np
 _BG = np.array([(118, 128, 104), (150, 140, 116), (108, 120, 134), (132, 132, 128),
                 (120, 108, 124), (104, 116, 110), (146, 130, 118), (126, 136, 142)],
                dtype=np.float32)
-
-
-def class_table() -> pd.DataFrame:
-    """The classes as a table: ``id, label, name, shape, colour, texture, theme, echoes``."""
-    df = pd.DataFrame([c._asdict() for c in CLASSES])
-    df.insert(0, "id", np.arange(len(CLASSES)))
-    return df
 
 
 # ============================================================================ scene layout
@@ -348,7 +334,7 @@ def _place(rng, dom, sec, max_secondary, is_hub, size_dominant, size_hub, size_s
 
 # ============================================================================ the generations
 @dataclasses.dataclass(frozen=True, eq=False)
-class ToyModel:
+class _ToyModel:
     """One generation of toy scenes: its classes, its scene-drawing rule and its labeller.
 
     ``version`` 1 is the first generation (30 classes, themes as walls), kept reproducible
@@ -520,7 +506,7 @@ def _scene_v2(seed: int, row: int):
                   V2_SIZE_SECONDARY, _MODELS[2].rot_of)
 
 
-def _generate(m: ToyModel, seed: int, rows: np.ndarray, progress: bool = False) -> Layout:
+def _generate(m: _ToyModel, seed: int, rows: np.ndarray, progress: bool = False) -> Layout:
     from ..progress import tqdm
 
     cls, box, ang, gain, bgs, ptr = [], [], [], [], [], [0]
@@ -545,7 +531,7 @@ def _generate(m: ToyModel, seed: int, rows: np.ndarray, progress: bool = False) 
 _LAYOUTS: "OrderedDict[tuple[int, int], Layout]" = OrderedDict()
 
 
-def _model_fingerprint(m: ToyModel) -> str:
+def _model_fingerprint(m: _ToyModel) -> str:
     """Everything that decides a layout, so a stale cache can never be read back."""
     from ..io import fingerprint
 
@@ -553,13 +539,13 @@ def _model_fingerprint(m: ToyModel) -> str:
                        len(_BG), _N_TILES, _TURN)
 
 
-def _layout_cache_path(m: ToyModel, seed: int, n_images: int) -> Path:
+def _layout_cache_path(m: _ToyModel, seed: int, n_images: int) -> Path:
     from ..io import cache_dir, fingerprint
 
     return cache_dir() / f"toyscenes-{fingerprint(_model_fingerprint(m), seed, n_images)}.npz"
 
 
-def _full_layout(m: ToyModel, seed: int, n_images: int, cache: bool, progress: bool) -> Layout:
+def _full_layout(m: _ToyModel, seed: int, n_images: int, cache: bool, progress: bool) -> Layout:
     from ..io import save_npz
 
     have = _LAYOUTS.get((m.version, seed))
@@ -584,7 +570,7 @@ def _full_layout(m: ToyModel, seed: int, n_images: int, cache: bool, progress: b
     return lay
 
 
-def _layout_for(m: ToyModel, seed: int, rows: np.ndarray) -> Layout:
+def _layout_for(m: _ToyModel, seed: int, rows: np.ndarray) -> Layout:
     """The layout of scene ``rows`` of ``seed`` (from memory when possible, else drawn now)."""
     rows = np.asarray(rows, dtype=np.int64)
     have = _LAYOUTS.get((m.version, seed))
@@ -598,7 +584,7 @@ def _image_id(seed: int, row: int) -> str:
     return f"toy{seed}_{row:06d}"
 
 
-def scene_rows(li: LabelIndex, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+def _scene_rows(li: LabelIndex, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """The scene number of images ``rows`` (default: all) of a toy-scenes ``LabelIndex``.
 
     Works after ``subset`` and ``save``/``load`` too: the scene number is part of the image id.
@@ -611,7 +597,7 @@ def scene_rows(li: LabelIndex, rows: Sequence[int] | np.ndarray | None = None) -
                         "a LabelIndex made by load_toyscenes") from None
 
 
-def _dataset_of(li: LabelIndex) -> tuple[ToyModel, int, int]:
+def _dataset_of(li: LabelIndex) -> tuple[_ToyModel, int, int]:
     """(generation, dataset seed, image size) of a toy-scenes ``LabelIndex``."""
     meta = li.meta or {}
     if meta.get("generator") != "toyscenes" or "seed" not in meta:
@@ -665,7 +651,7 @@ def load_toyscenes(seed: int = 0, n_images: int = 0, image_size: int = 64, cache
     30
     >>> li.load_image(0).shape
     (64, 64, 3)
-    >>> int(dominant_class(li)[0]) in set(li.Y[0].indices)
+    >>> int(_dominant_class(li)[0]) in set(li.Y[0].indices)
     True
     """
     if int(version) not in _MODELS:
@@ -706,7 +692,7 @@ def load_toyscenes(seed: int = 0, n_images: int = 0, image_size: int = 64, cache
 class _Renderer:
     """``renderer(row) -> HxWx3 uint8`` for the full dataset (row = scene number)."""
 
-    def __init__(self, m: ToyModel, seed: int, image_size: int):
+    def __init__(self, m: _ToyModel, seed: int, image_size: int):
         self.model, self.seed, self.image_size = m, seed, image_size
 
     def __call__(self, row: int) -> np.ndarray:
@@ -717,7 +703,7 @@ class _Renderer:
         return f"{self.model.name} renderer (seed {self.seed}, {self.image_size} px)"
 
 
-def dominant_class(li: LabelIndex) -> np.ndarray:
+def _dominant_class(li: LabelIndex) -> np.ndarray:
     """The dominant (large) object's class id of every image of a toy-scenes ``LabelIndex``."""
     if li.boxes is not None and "role" in li.boxes.columns:
         b = li.boxes[li.boxes["role"] == "dominant"]
@@ -726,7 +712,7 @@ def dominant_class(li: LabelIndex) -> np.ndarray:
         if (out >= 0).all():
             return out
     m, seed, _ = _dataset_of(li)
-    lay = _layout_for(m, seed, scene_rows(li))
+    lay = _layout_for(m, seed, _scene_rows(li))
     return lay.cls[lay.ptr[:-1]].astype(np.int64)
 
 
@@ -820,7 +806,7 @@ def _texture_mask(texture: str, u: np.ndarray, v: np.ndarray) -> np.ndarray | No
 _CHUNK_PIXELS = 1 << 17  # pixels drawn at once (32 scenes at 64 px): keeps the working set in cache
 
 
-def _render(lay: Layout, size: int, m: ToyModel) -> np.ndarray:
+def _render(lay: Layout, size: int, m: _ToyModel) -> np.ndarray:
     """Pixels of the scenes of a layout (n x size x size x 3 uint8), vectorised over scenes."""
     n = len(lay)
     chunk = max(1, _CHUNK_PIXELS // (size * size))
@@ -832,7 +818,7 @@ def _render(lay: Layout, size: int, m: ToyModel) -> np.ndarray:
     return out
 
 
-def _render_chunk(lay: Layout, size: int, m: ToyModel) -> np.ndarray:
+def _render_chunk(lay: Layout, size: int, m: _ToyModel) -> np.ndarray:
     """Draw a few scenes channel-first (n x 3 x S x S float32), return them n x S x S x 3 uint8."""
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -926,22 +912,7 @@ def render_batch(li: LabelIndex, rows: Sequence[int] | np.ndarray) -> np.ndarray
     if len(rows) and (rows.min() < 0 or rows.max() >= li.n_images):
         raise DataError(li.name, f"rows {rows.min()}..{rows.max()} out of range",
                         f"rows in 0..{li.n_images - 1}")
-    return _render(_layout_for(m, seed, scene_rows(li, rows)), size, m)
-
-
-def render_image(li: LabelIndex, row: int) -> np.ndarray:
-    """One image (``H x W x 3`` uint8); same as ``li.load_image(row)``."""
-    return render_batch(li, [row])[0]
-
-
-def attach_renderer(li: LabelIndex) -> LabelIndex:
-    """Give a toy-scenes ``LabelIndex`` read back with ``LabelIndex.load`` its renderer again.
-
-    (The ``.npz`` cache stores labels and boxes, not code.) Returns ``li`` itself.
-    """
-    _dataset_of(li)
-    li.renderer = lambda row: render_image(li, row)
-    return li
+    return _render(_layout_for(m, seed, _scene_rows(li, rows)), size, m)
 
 
 # ============================================================================ ReLabel-style label maps
@@ -949,7 +920,7 @@ def attach_renderer(li: LabelIndex) -> LabelIndex:
 # and FN curves of the App. B sweep cross near the paper's 0.994, which made that match circular.
 # Version 2's were set once from the description below, before any sweep was run, and were not
 # adjusted afterwards: where its curves cross is an outcome (notebook 01 reports it and its spread).
-LABELLER_V1 = dict(
+_LABELLER_V1 = dict(
     gap_base=2.6, gap_per_size=8.5, gap_sd=1.3,    # object clarity: base + per_size * side + N(0, sd)
     cover_min=0.3, cover_penalty=2.5, cell_sd=0.35,  # cells an object covers; partial cover is less sure
     bg_gap=(0.5, 0.8),                             # background cells: gap |N(mean, sd)|, random class
@@ -987,7 +958,7 @@ def _cover(lay: Layout, i: int) -> tuple[np.ndarray, np.ndarray]:
     return oy[:, :, None] * ox[:, None, :], lay.cls[a:b].astype(np.int64)
 
 
-def _one_map(lay: Layout, i: int, rng: np.random.Generator, P: dict, m: ToyModel) -> np.ndarray:
+def _one_map(lay: Layout, i: int, rng: np.random.Generator, P: dict, m: _ToyModel) -> np.ndarray:
     _C = m.n_classes
     cov, cls = _cover(lay, i)
     size = lay.size[lay.ptr[i]:lay.ptr[i + 1]]
@@ -1047,7 +1018,7 @@ def labelmaps(li: LabelIndex, rows: Sequence[int] | np.ndarray, seed: int = 0,
     seed : int, default 0
         The labeller's seed (a different seed = a different labelling run of the same images).
     **labeller
-        Overrides of ``LABELLER`` (e.g. ``confusions=1.0`` for a sloppier labeller).
+        Overrides of the generation's ``labeller`` (e.g. ``confusions=1.0`` for a sloppier labeller).
 
     Returns
     -------
@@ -1068,7 +1039,7 @@ def labelmaps(li: LabelIndex, rows: Sequence[int] | np.ndarray, seed: int = 0,
         raise TypeError(f"unknown labeller options {sorted(unknown)}; known: {sorted(m.labeller)}")
     P = {**m.labeller, **labeller}
     rows = np.asarray(rows, dtype=np.int64).ravel()
-    scene = scene_rows(li, rows)
+    scene = _scene_rows(li, rows)
     lay = _layout_for(m, dseed, scene)
     out = np.empty((len(rows), 2, 5, 15, 15), dtype=np.float32)
     for i, r in enumerate(scene):
@@ -1151,13 +1122,13 @@ def write_relabel_sample(directory: str | os.PathLike, n: int = 20, seed: int = 
 
 
 # ============================================================================ the registry
-_MODELS: dict[int, ToyModel] = {
-    1: ToyModel(1, V1_CLASSES, V1_HUB_IDS, V1_THEMES, V1_HUB_AFFINITY, _scene_v1,
+_MODELS: dict[int, _ToyModel] = {
+    1: _ToyModel(1, V1_CLASSES, V1_HUB_IDS, V1_THEMES, V1_HUB_AFFINITY, _scene_v1,
                 structure=(V1_P_PARTNER, V1_P_RANDOM, V1_HUB_DOMINANT_WEIGHT, V1_MAX_SECONDARY,
                            V1_SIZE_DOMINANT, V1_SIZE_HUB, V1_SIZE_SECONDARY,
                            _V1_REGULAR_WEIGHTS.tolist()),
-                n_images=24000, labeller=LABELLER_V1),
-    2: ToyModel(2, _V2["classes"], tuple(range(_V2_H)),
+                n_images=24000, labeller=_LABELLER_V1),
+    2: _ToyModel(2, _V2["classes"], tuple(range(_V2_H)),
                 {t: tuple(i for i, c in enumerate(_V2["classes"]) if c.theme == t)
                  for t in _V2_THEME_NAMES},
                 {_V2["classes"][h].label: {_V2["classes"][_V2_H + j].label: round(float(r), 6)
@@ -1171,10 +1142,10 @@ _MODELS: dict[int, ToyModel] = {
                            np.round(_V2["aff"], 9).tolist()),
                 n_images=48000, labeller=LABELLER_V2),
 }
-DEFAULT_VERSION = 2
+_DEFAULT_VERSION = 2
 
 
-def generation(version: int = DEFAULT_VERSION) -> ToyModel:
+def generation(version: int = _DEFAULT_VERSION) -> _ToyModel:
     """The :class:`ToyModel` of a generation (``classes``, ``hubs``, ``themes``, ``hub_affinity``,
     ``labeller``, ``n_images``); ``generation(1)`` is the first generation."""
     if int(version) not in _MODELS:
@@ -1182,13 +1153,8 @@ def generation(version: int = DEFAULT_VERSION) -> ToyModel:
     return _MODELS[int(version)]
 
 
-CLASSES: tuple[ToyClass, ...] = _MODELS[DEFAULT_VERSION].classes
+CLASSES: tuple[ToyClass, ...] = _MODELS[_DEFAULT_VERSION].classes
 """The default generation's classes (96 in version 2); the class id is the position."""
-HUB_IDS: tuple[int, ...] = _MODELS[DEFAULT_VERSION].hub_ids
-HUBS: dict[str, str] = _MODELS[DEFAULT_VERSION].hubs
+HUB_IDS: tuple[int, ...] = _MODELS[_DEFAULT_VERSION].hub_ids
+HUBS: dict[str, str] = _MODELS[_DEFAULT_VERSION].hubs
 """Hub class label -> the paper's trigger it echoes."""
-THEMES: dict[str, tuple[int, ...]] = _MODELS[DEFAULT_VERSION].themes
-"""Theme name -> class ids of its members (a prior on co-occurrence in version 2, not a wall)."""
-HUB_AFFINITY: dict = _MODELS[DEFAULT_VERSION].hub_affinity
-"""Version 2: hub label -> {regular class label: P(hub in image | that class dominant)}."""
-LABELLER: dict = _MODELS[DEFAULT_VERSION].labeller

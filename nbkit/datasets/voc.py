@@ -28,9 +28,9 @@ from ..errors import DataError, MissingDataError
 from ..labelindex import LabelIndex, check_image_paths
 from . import read_wide_csv_checked, require
 
-__all__ = ["load_voc", "VOC_CLASSES"]
+__all__ = ["load_voc"]
 
-VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+_VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
                "train", "tvmonitor")
 

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from .cooccurrence import Cooccurrence, from_labelindex, raise_to_pair_max
 from .errors import DataError, GraphError
+from .io import json_records
 from .labelindex import LabelIndex
 
 __all__ = ["as_cooccurrence", "edge_list", "build_graph", "degree_weight_distributions",
@@ -607,13 +608,6 @@ def _core_names(G: nx.Graph, k: int, by: str = "degree") -> list[str]:
     return [G.nodes[v]["name"] for v in core_subgraph(G, k, by).nodes]
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-ready rows: NaN -> null, integral columns as integers."""
-    import json
-
-    return json.loads(frame.convert_dtypes().to_json(orient="records", double_precision=15))
-
-
 def cooccurrence_results(dataset: str, min_overlaps: int, table5: pd.DataFrame, dist: dict,
                          top: pd.DataFrame, G: nx.Graph, top_k: int, sweep: pd.DataFrame,
                          timing: dict) -> dict:
@@ -648,12 +642,12 @@ def cooccurrence_results(dataset: str, min_overlaps: int, table5: pd.DataFrame, 
     return {
         "dataset": dataset,
         "min_overlaps": int(min_overlaps),
-        "table5": _records(table5),
+        "table5": json_records(table5, integral=True),
         "graph": dict(dist["summary"]),
         "top_degree": [{"class_id": int(i), "name": r["name"], "degree": int(r["degree"]),
                         "strength": int(r["strength"])} for i, r in top.iterrows()],
         "core_by_degree": _core_names(G, top_k, "degree"),
         "core_by_weighted_degree": _core_names(G, top_k, "weighted"),
-        "threshold_sweep": _records(sweep),
+        "threshold_sweep": json_records(sweep, integral=True),
         "timing": dict(timing),
     }

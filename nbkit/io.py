@@ -104,15 +104,24 @@ def json_value(v: Any) -> Any:
     return v
 
 
-def json_records(frame) -> list[dict]:
+def json_records(frame, integral: bool = False) -> list[dict]:
     """A pandas table's rows as JSON-ready dicts (``json_value`` applied to every cell).
+
+    ``integral=True`` also writes float columns whose values are all whole numbers as integers
+    (pandas' ``convert_dtypes``) and floats at 15 significant digits (pandas' JSON writer): the form
+    of count tables such as notebook 02's Table 5.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> json_records(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]}))
+    >>> df = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, float("nan")]})
+    >>> json_records(df)
+    [{'a': 1.0, 'b': 0.5}, {'a': 2.0, 'b': None}]
+    >>> json_records(df, integral=True)
     [{'a': 1, 'b': 0.5}, {'a': 2, 'b': None}]
     """
+    if integral:
+        return json.loads(frame.convert_dtypes().to_json(orient="records", double_precision=15))
     return [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 

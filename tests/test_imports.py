@@ -10,6 +10,7 @@ to ``pkg.name`` when that is a module, else to ``pkg``. Importing ``nbkit.pkg.mo
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -124,3 +125,54 @@ def test_no_import_cycle():
     found = cycles(graph)
     assert not found, "import cycles in nbkit:\n" + "\n\n".join(
         describe(graph, c) for c in found)
+
+
+# --- docs/architecture.md says what each module may import; the code keeps to it ------------------
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def documented_imports(text: str) -> dict[str, set[str]]:
+    """``{module: allowed nbkit modules}`` from the page's paragraphs: a paragraph opens with the bold
+    module file name(s) and holds one ``May import: `a`, `b`.`` line (``nothing`` for none)."""
+    out = {}
+    for para in re.split(r"\n\s*\n", text):
+        head = re.match(r"\*\*(.+?)\*\*", para.strip())
+        may = re.search(r"^May import: (.*)$", para, re.M)
+        if not head or not may:
+            continue
+        heads = re.match(r"(\*\*.+?\*\*(?:,? (?:and )?)?)+", para.strip()).group(0)
+        files = re.findall(r"`([\w/]+\.py)`", heads)
+        folder = ""
+        for f in files:
+            if "/" in f:
+                folder = f.rsplit("/", 1)[0] + "/"
+            path = f if "/" in f or not folder else folder + f
+            mod = "nbkit." + path[:-3].replace("/", ".").replace(".__init__", "")
+            mod = "nbkit" if mod == "nbkit.__init__" else mod
+            allowed = set(re.findall(r"`([\w.]+?)(?:\.\*)?`", may.group(1)))
+            out[mod] = {"nbkit." + a for a in allowed}
+    return out
+
+
+def test_documented_imports_parses_the_page_format():
+    page = ("**`io.py`** owns files.\nMay import: `errors`.\n\n"
+            "**`datasets/coco.py`, `voc.py`** own formats.\nMay import: `errors`, `datasets`.\n\n"
+            "**`errors.py`** owns errors.\nMay import: nothing.\n")
+    assert documented_imports(page) == {"nbkit.io": {"nbkit.errors"},
+                                        "nbkit.datasets.coco": {"nbkit.errors", "nbkit.datasets"},
+                                        "nbkit.datasets.voc": {"nbkit.errors", "nbkit.datasets"},
+                                        "nbkit.errors": set()}
+
+
+def test_every_module_imports_only_what_the_architecture_page_allows():
+    doc = documented_imports(ARCHITECTURE.read_text(encoding="utf-8"))
+    graph = import_graph()
+    undocumented = sorted(m for m in graph.nodes if m not in doc)
+    assert not undocumented, f"{ARCHITECTURE.name} has no paragraph (owns / May import) for {undocumented}"
+    stray = {}
+    for m in graph.nodes:
+        bad = sorted(t for t in graph.successors(m)
+                     if t != m and not any(t == a or t.startswith(a + ".") for a in doc[m]))
+        if bad:
+            stray[m] = bad
+    assert not stray, f"imports that {ARCHITECTURE.name} does not allow (fix the code or the page): {stray}"

@@ -96,7 +96,7 @@ def test_shapes_are_inscribed_in_the_unit_disc():
     g = np.linspace(-1.5, 1.5, 301)
     u, v = np.meshgrid(g, g)
     outside = u * u + v * v > 1.0
-    for s in T.SHAPES:
+    for s in T._SHAPES:
         m = T._shape_mask(s, u, v)
         assert m.mean() > 0.05, s
         assert not (m & outside).any(), s                      # stays in its box at any rotation
@@ -174,7 +174,7 @@ def test_images_are_not_blank_and_objects_show(small):
             continue
         cx = int((b.loc[r, "x0"] + b.loc[r, "x1"]) / 2 * 64)
         cy = int((b.loc[r, "y0"] + b.loc[r, "y1"]) / 2 * 64)
-        hits += np.abs(x[r, cy, cx] - np.array(T.COLOURS[c.colour])).max() < 70
+        hits += np.abs(x[r, cy, cx] - np.array(T._COLOURS[c.colour])).max() < 70
     assert hits >= 10
 
 
@@ -193,9 +193,9 @@ def test_boxes_inside_and_match_labels(version, small, small_v1):
     assert all(small.Y[r, dom[r]] for r in range(small.n_images))
     # dominant objects are large, secondary ones smaller
     side = (b["x1"] - b["x0"]).to_numpy()
-    dominant, hub, secondary = ((T.V1_SIZE_DOMINANT, T.V1_SIZE_HUB, T.V1_SIZE_SECONDARY)
+    dominant, hub, secondary = ((T._V1_SIZE_DOMINANT, T._V1_SIZE_HUB, T._V1_SIZE_SECONDARY)
                                 if version == 1 else
-                                (T.V2_SIZE_DOMINANT, T.V2_SIZE_HUB, T.V2_SIZE_SECONDARY))
+                                (T._V2_SIZE_DOMINANT, T._V2_SIZE_HUB, T._V2_SIZE_SECONDARY))
     assert side[b["role"] == "dominant"].min() >= dominant[0] - 1e-6
     assert side[b["role"] == "secondary"].max() <= max(hub[1], secondary[1]) + 1e-6
     s = small.summary()

@@ -45,7 +45,7 @@ Built so that each of the paper's claims *can* hold or fail on the data (issue #
   clean or poison images to be eligible, as on real data.
 
 The class-level design (theme of each class, affinities, hub rates) comes from a fixed design seed
-(``V2_DESIGN_SEED``): the same for every dataset seed; the dataset seed draws the scenes.
+(``_V2_DESIGN_SEED``): the same for every dataset seed; the dataset seed draws the scenes.
 
 Generation 1 (30 classes, 24,000 scenes): themes as walls
 ---------------------------------------------------------
@@ -98,7 +98,7 @@ __all__ = ["CLASSES", "HUBS", "HUB_IDS", "generation", "LABELLER_V2", "load_toys
 
 
 # ============================================================================ the classes
-class ToyClass(NamedTuple):
+class _ToyClass(NamedTuple):
     """One toy object class."""
 
     label: str      #: unique slug, e.g. ``"striped_blue_bar"``
@@ -110,15 +110,15 @@ class ToyClass(NamedTuple):
     echoes: str     #: for hubs: the paper's trigger it plays (``"jeans"``), else ``""``
 
 
-COLOURS = {
+_COLOURS = {
     "red": (215, 45, 45), "orange": (245, 145, 35), "yellow": (240, 215, 50),
     "green": (45, 165, 70), "cyan": (45, 195, 210), "blue": (45, 85, 215),
     "purple": (135, 65, 190), "pink": (240, 120, 185), "white": (240, 240, 232),
     "black": (28, 28, 34), "brown": (135, 85, 45),
 }
-SHAPES = ("disc", "square", "triangle", "ring", "cross", "star", "bar", "diamond", "hexagon",
+_SHAPES = ("disc", "square", "triangle", "ring", "cross", "star", "bar", "diamond", "hexagon",
           "crescent")
-TEXTURES = ("solid", "striped", "dotted", "checkered")
+_TEXTURES = ("solid", "striped", "dotted", "checkered")
 
 # hubs first (ids 0-3), then the themes' classes
 _V1_HUB_SPECS = [
@@ -145,12 +145,12 @@ _V1_THEME_SPECS = OrderedDict([
 ])
 
 
-def _make_class(shape, colour, texture, theme, echoes="") -> ToyClass:
+def _make_class(shape, colour, texture, theme, echoes="") -> _ToyClass:
     words = ([texture] if texture != "solid" else []) + [colour, shape]
-    return ToyClass("_".join(words), " ".join(words), shape, colour, texture, theme, echoes)
+    return _ToyClass("_".join(words), " ".join(words), shape, colour, texture, theme, echoes)
 
 
-V1_CLASSES: tuple[ToyClass, ...] = tuple(
+V1_CLASSES: tuple[_ToyClass, ...] = tuple(
     [_make_class(s, c, t, "hub", e) for s, c, t, e in _V1_HUB_SPECS]
     + [_make_class(s, c, t, theme) for theme, specs in _V1_THEME_SPECS.items() for s, c, t in specs])
 """The 30 toy classes; the class id is the position in this tuple."""
@@ -178,20 +178,20 @@ assert len({c.label for c in V1_CLASSES}) == len(V1_CLASSES)
 assert len({(c.shape, c.colour) for c in V1_CLASSES}) == len(V1_CLASSES)
 
 # --- scene parameters (documented in the module docstring) ------------------------------------
-V1_P_PARTNER = 0.5        # a theme partner beside a dominant class (split over the other members)
-V1_P_RANDOM = 0.04        # a random class from another theme
-V1_HUB_DOMINANT_WEIGHT = 0.25
-V1_MAX_SECONDARY = 3
-V1_SIZE_DOMINANT = (0.50, 0.68)
-V1_SIZE_HUB = (0.36, 0.46)
-V1_SIZE_SECONDARY = (0.20, 0.28)
+_V1_P_PARTNER = 0.5        # a theme partner beside a dominant class (split over the other members)
+_V1_P_RANDOM = 0.04        # a random class from another theme
+_V1_HUB_DOMINANT_WEIGHT = 0.25
+_V1_MAX_SECONDARY = 3
+_V1_SIZE_DOMINANT = (0.50, 0.68)
+_V1_SIZE_HUB = (0.36, 0.46)
+_V1_SIZE_SECONDARY = (0.20, 0.28)
 # relative frequency of each regular class as the dominant object (a gentle long tail, fixed)
 _V1_REGULAR_WEIGHTS = np.linspace(1.25, 0.8, len(V1_CLASSES) - len(V1_HUB_IDS))
 
 _V1_C = len(V1_CLASSES)
 _V1_THEME_OF = np.array([(_V1_ALL_THEMES.index(c.theme) if c.theme != "hub" else -1) for c in V1_CLASSES])
 _V1_IS_HUB = np.array([c.theme == "hub" for c in V1_CLASSES])
-_V1_DOM_P = np.where(_V1_IS_HUB, V1_HUB_DOMINANT_WEIGHT, 0.0)
+_V1_DOM_P = np.where(_V1_IS_HUB, _V1_HUB_DOMINANT_WEIGHT, 0.0)
 _V1_DOM_P[~_V1_IS_HUB] = _V1_REGULAR_WEIGHTS
 _V1_DOM_CUM = np.cumsum(_V1_DOM_P / _V1_DOM_P.sum())
 _V1_DOM_CUM[-1] = 1.0
@@ -279,18 +279,18 @@ def _scene_v1(seed: int, row: int):
     else:
         t = _V1_THEME_OF[dom]
         mates = [m for m in V1_THEMES[_V1_ALL_THEMES[t]] if m != dom]
-        p_mate = V1_P_PARTNER / len(mates)
+        p_mate = _V1_P_PARTNER / len(mates)
         for m, u in zip(mates, rng.random(len(mates))):
             if u < p_mate:
                 sec.append(m)
         for h, u in zip(V1_HUB_IDS, rng.random(len(V1_HUB_IDS))):
             if u < _V1_AFF[V1_HUB_IDS.index(h), t]:
                 sec.append(h)
-        if rng.random() < V1_P_RANDOM:
+        if rng.random() < _V1_P_RANDOM:
             pool = _V1_REGULAR[_V1_THEME_OF[_V1_REGULAR] != t]
             sec.append(int(pool[rng.integers(len(pool))]))
-    return _place(rng, dom, sec, V1_MAX_SECONDARY, _V1_IS_HUB, V1_SIZE_DOMINANT, V1_SIZE_HUB,
-                  V1_SIZE_SECONDARY, _MODELS[1].rot_of)
+    return _place(rng, dom, sec, _V1_MAX_SECONDARY, _V1_IS_HUB, _V1_SIZE_DOMINANT, _V1_SIZE_HUB,
+                  _V1_SIZE_SECONDARY, _MODELS[1].rot_of)
 
 
 def _place(rng, dom, sec, max_secondary, is_hub, size_dominant, size_hub, size_secondary, rot_of):
@@ -357,9 +357,9 @@ class _ToyModel:
         cls = self.classes
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
         put("n_classes", len(cls))
-        put("shape_id", np.array([SHAPES.index(c.shape) for c in cls]))
-        put("texture_id", np.array([TEXTURES.index(c.texture) for c in cls]))
-        put("rgb", np.array([COLOURS[c.colour] for c in cls], dtype=np.float32))
+        put("shape_id", np.array([_SHAPES.index(c.shape) for c in cls]))
+        put("texture_id", np.array([_TEXTURES.index(c.texture) for c in cls]))
+        put("rgb", np.array([_COLOURS[c.colour] for c in cls], dtype=np.float32))
         # the second colour of a textured fill: dark on light colours, light on dark ones
         put("rgb2", np.array([(30, 30, 36) if c.colour in ("white", "yellow", "cyan")
                               else (245, 245, 240) for c in cls], dtype=np.float32))
@@ -397,35 +397,35 @@ _V2_HUB_SPECS = [
 ]
 _V2_THEME_NAMES = ("pond", "orchard", "kitchen", "garden", "street", "beach", "night", "playroom",
                    "workshop", "forest", "snow")
-V2_DESIGN_SEED = 0x76325F32
+_V2_DESIGN_SEED = 0x76325F32
 """Seed of the class-level design (which class is in which theme, pair affinities, hub rates):
 fixed, so the classes and the graph's structure are the same for every dataset seed."""
-V2_N_PER_THEME = 8
-V2_SECONDARY_MEAN = 0.65      # regular secondaries per scene: Poisson(mean)
-V2_AFFINITY_SIGMA = 1.3       # pair affinity exp(sigma * z), z ~ N(0, 1) symmetric (heavy tail)
-V2_THEME_PRIOR = 4.0          # same-theme affinity multiplier (a prior, not a wall)
-V2_FAR_FACTOR = 0.1           # affinity multiplier between the bridge hub's two themes
-V2_HUB_RATES = {"broad": 0.11, "strong": 0.75, "theme": 0.7, "bridge": 0.55, "regional": 0.18}
-V2_RATE_SIGMA = 0.35          # per-class jitter of a hub's rate, exp(sigma * z)
-V2_HUB_DOMINANT_WEIGHT = 0.3  # a hub as the dominant object, relative to a mean regular class
-V2_ZIPF = 0.8                 # dominant-class frequency ~ (rank + 8) ** -zipf (a long tail)
-V2_MAX_SECONDARY = 3
-V2_SIZE_DOMINANT = (0.46, 0.62)
-V2_SIZE_HUB = (0.30, 0.40)
-V2_SIZE_SECONDARY = (0.28, 0.40)   # salient: a second class in a clean image is really visible
+_V2_N_PER_THEME = 8
+_V2_SECONDARY_MEAN = 0.65      # regular secondaries per scene: Poisson(mean)
+_V2_AFFINITY_SIGMA = 1.3       # pair affinity exp(sigma * z), z ~ N(0, 1) symmetric (heavy tail)
+_V2_THEME_PRIOR = 4.0          # same-theme affinity multiplier (a prior, not a wall)
+_V2_FAR_FACTOR = 0.1           # affinity multiplier between the bridge hub's two themes
+_V2_HUB_RATES = {"broad": 0.11, "strong": 0.75, "theme": 0.7, "bridge": 0.55, "regional": 0.18}
+_V2_RATE_SIGMA = 0.35          # per-class jitter of a hub's rate, exp(sigma * z)
+_V2_HUB_DOMINANT_WEIGHT = 0.3  # a hub as the dominant object, relative to a mean regular class
+_V2_ZIPF = 0.8                 # dominant-class frequency ~ (rank + 8) ** -zipf (a long tail)
+_V2_MAX_SECONDARY = 3
+_V2_SIZE_DOMINANT = (0.46, 0.62)
+_V2_SIZE_HUB = (0.30, 0.40)
+_V2_SIZE_SECONDARY = (0.28, 0.40)   # salient: a second class in a clean image is really visible
 
 
 def _v2_design():
     """The version-2 class table and its class-level co-occurrence design (deterministic)."""
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(V2_DESIGN_SEED)))
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(_V2_DESIGN_SEED)))
     hub_pairs = {(s, c) for s, c, *_ in _V2_HUB_SPECS}
-    free = [(s, c) for s in SHAPES for c in COLOURS if (s, c) not in hub_pairs]
-    n_reg = V2_N_PER_THEME * len(_V2_THEME_NAMES)
+    free = [(s, c) for s in _SHAPES for c in _COLOURS if (s, c) not in hub_pairs]
+    n_reg = _V2_N_PER_THEME * len(_V2_THEME_NAMES)
     pick = [free[i] for i in np.sort(rng.choice(len(free), n_reg, replace=False))]
     order = rng.permutation(n_reg)                       # class k -> theme order[k] // 8
-    tex = rng.choice(len(TEXTURES), n_reg, p=[0.55, 0.15, 0.15, 0.15])
+    tex = rng.choice(len(_TEXTURES), n_reg, p=[0.55, 0.15, 0.15, 0.15])
     hubs = [_make_class(s, c, t, "hub", e) for s, c, t, e, _ in _V2_HUB_SPECS]
-    regular = [_make_class(s, c, TEXTURES[tex[k]], _V2_THEME_NAMES[order[k] // V2_N_PER_THEME])
+    regular = [_make_class(s, c, _TEXTURES[tex[k]], _V2_THEME_NAMES[order[k] // _V2_N_PER_THEME])
                for k, (s, c) in enumerate(pick)]
     classes = tuple(hubs + regular)
     C, H = len(classes), len(hubs)
@@ -433,9 +433,9 @@ def _v2_design():
     # regular-regular affinity: log-normal, symmetric, themes multiply it
     z = rng.normal(0.0, 1.0, (n_reg, n_reg))
     z = (z + z.T) / np.sqrt(2.0)
-    aff = np.exp(V2_AFFINITY_SIGMA * z)
+    aff = np.exp(_V2_AFFINITY_SIGMA * z)
     same = theme_of[H:, None] == theme_of[None, H:]
-    aff *= np.where(same, V2_THEME_PRIOR, 1.0)
+    aff *= np.where(same, _V2_THEME_PRIOR, 1.0)
     np.fill_diagonal(aff, 0.0)
     # hub profiles
     nt = len(_V2_THEME_NAMES)
@@ -444,7 +444,7 @@ def _v2_design():
     reg_theme = theme_of[H:]
     bridge_a, bridge_b = th[0], th[1]
     for h, (*_, profile) in enumerate(_V2_HUB_SPECS):
-        base = V2_HUB_RATES[profile]
+        base = _V2_HUB_RATES[profile]
         if profile == "broad":
             mask = np.ones(n_reg, bool)
         elif profile == "strong":
@@ -456,16 +456,16 @@ def _v2_design():
         elif profile == "bridge":
             mask = np.isin(reg_theme, [bridge_a, bridge_b])
             far = np.outer(reg_theme == bridge_a, reg_theme == bridge_b)
-            aff[far | far.T] *= V2_FAR_FACTOR
+            aff[far | far.T] *= _V2_FAR_FACTOR
         else:  # regional: 3 themes, overlapping between the regional hubs
             start = 2 + 3 * (h - 5)
             mask = np.isin(reg_theme, th[np.arange(start, start + 3) % nt])
-        rates[h] = np.where(mask, base * np.exp(V2_RATE_SIGMA * rng.normal(0, 1, n_reg)), 0.0)
+        rates[h] = np.where(mask, base * np.exp(_V2_RATE_SIGMA * rng.normal(0, 1, n_reg)), 0.0)
     rates = np.clip(rates, 0.0, 0.9)
     ranks = rng.permutation(n_reg)
-    w = (ranks + 8.0) ** -V2_ZIPF
+    w = (ranks + 8.0) ** -_V2_ZIPF
     w = w / w.mean()
-    dom_p = np.r_[np.full(H, V2_HUB_DOMINANT_WEIGHT), w]
+    dom_p = np.r_[np.full(H, _V2_HUB_DOMINANT_WEIGHT), w]
     dom_cum = np.cumsum(dom_p / dom_p.sum())
     dom_cum[-1] = 1.0
     aff_cum = np.cumsum(aff / aff.sum(axis=1, keepdims=True), axis=1)
@@ -495,15 +495,15 @@ def _scene_v2(seed: int, row: int):
                 sec.append(j)
     else:
         d = dom - H
-        for _ in range(int(rng.poisson(V2_SECONDARY_MEAN))):
+        for _ in range(int(rng.poisson(_V2_SECONDARY_MEAN))):
             j = H + int(np.searchsorted(_V2["aff_cum"][d], rng.random(), side="right"))
             if j not in sec:
                 sec.append(j)
         for h, u in enumerate(rng.random(H)):
             if u < _V2["rates"][h, d]:
                 sec.append(h)
-    return _place(rng, dom, sec, V2_MAX_SECONDARY, _V2_IS_HUB, V2_SIZE_DOMINANT, V2_SIZE_HUB,
-                  V2_SIZE_SECONDARY, _MODELS[2].rot_of)
+    return _place(rng, dom, sec, _V2_MAX_SECONDARY, _V2_IS_HUB, _V2_SIZE_DOMINANT, _V2_SIZE_HUB,
+                  _V2_SIZE_SECONDARY, _MODELS[2].rot_of)
 
 
 def _generate(m: _ToyModel, seed: int, rows: np.ndarray, progress: bool = False) -> Layout:
@@ -865,14 +865,14 @@ def _render_chunk(lay: Layout, size: int, m: _ToyModel) -> np.ndarray:
             dx, dy = gx[:, None, :], gy[:, :, None]
             u = dx * cs + dy * sn
             v = dy * cs - dx * sn
-            inside = _shape_mask(SHAPES[sid], u, v)[:, None]                   # m x 1 x P x P
+            inside = _shape_mask(_SHAPES[sid], u, v)[:, None]                   # m x 1 x P x P
             colour = (m.rgb[c] * lay.bright[ob][:, None])[:, :, None, None]      # m x 3 x 1 x 1
             tex = m.texture_id[c]
             if (tex > 0).any():
                 second = np.zeros(inside.shape, dtype=bool)
                 for tid in np.unique(tex[tex > 0]):
                     ts = np.flatnonzero(tex == tid)
-                    second[ts, 0] = _texture_mask(TEXTURES[tid], u[ts], v[ts])
+                    second[ts, 0] = _texture_mask(_TEXTURES[tid], u[ts], v[ts])
                 colour2 = (m.rgb2[c] * lay.bright[ob][:, None])[:, :, None, None]
                 colour = np.where(second, colour2, colour)
             win = sliding_window_view(img, (P, P), axis=(2, 3), writeable=True)  # n x 3 x . x . x P x P
@@ -1124,8 +1124,8 @@ def write_relabel_sample(directory: str | os.PathLike, n: int = 20, seed: int = 
 # ============================================================================ the registry
 _MODELS: dict[int, _ToyModel] = {
     1: _ToyModel(1, V1_CLASSES, V1_HUB_IDS, V1_THEMES, V1_HUB_AFFINITY, _scene_v1,
-                structure=(V1_P_PARTNER, V1_P_RANDOM, V1_HUB_DOMINANT_WEIGHT, V1_MAX_SECONDARY,
-                           V1_SIZE_DOMINANT, V1_SIZE_HUB, V1_SIZE_SECONDARY,
+                structure=(_V1_P_PARTNER, _V1_P_RANDOM, _V1_HUB_DOMINANT_WEIGHT, _V1_MAX_SECONDARY,
+                           _V1_SIZE_DOMINANT, _V1_SIZE_HUB, _V1_SIZE_SECONDARY,
                            _V1_REGULAR_WEIGHTS.tolist()),
                 n_images=24000, labeller=_LABELLER_V1),
     2: _ToyModel(2, _V2["classes"], tuple(range(_V2_H)),
@@ -1135,10 +1135,10 @@ _MODELS: dict[int, _ToyModel] = {
                                            for j, r in enumerate(_V2["rates"][h]) if r > 0}
                  for h in range(_V2_H)},
                 _scene_v2,
-                structure=(V2_DESIGN_SEED, V2_N_PER_THEME, V2_SECONDARY_MEAN, V2_AFFINITY_SIGMA,
-                           V2_THEME_PRIOR, V2_FAR_FACTOR, V2_HUB_RATES, V2_RATE_SIGMA,
-                           V2_HUB_DOMINANT_WEIGHT, V2_ZIPF, V2_MAX_SECONDARY, V2_SIZE_DOMINANT,
-                           V2_SIZE_HUB, V2_SIZE_SECONDARY, _V2_HUB_SPECS,
+                structure=(_V2_DESIGN_SEED, _V2_N_PER_THEME, _V2_SECONDARY_MEAN, _V2_AFFINITY_SIGMA,
+                           _V2_THEME_PRIOR, _V2_FAR_FACTOR, _V2_HUB_RATES, _V2_RATE_SIGMA,
+                           _V2_HUB_DOMINANT_WEIGHT, _V2_ZIPF, _V2_MAX_SECONDARY, _V2_SIZE_DOMINANT,
+                           _V2_SIZE_HUB, _V2_SIZE_SECONDARY, _V2_HUB_SPECS,
                            np.round(_V2["aff"], 9).tolist()),
                 n_images=48000, labeller=LABELLER_V2),
 }
@@ -1153,7 +1153,7 @@ def generation(version: int = _DEFAULT_VERSION) -> _ToyModel:
     return _MODELS[int(version)]
 
 
-CLASSES: tuple[ToyClass, ...] = _MODELS[_DEFAULT_VERSION].classes
+CLASSES: tuple[_ToyClass, ...] = _MODELS[_DEFAULT_VERSION].classes
 """The default generation's classes (96 in version 2); the class id is the position."""
 HUB_IDS: tuple[int, ...] = _MODELS[_DEFAULT_VERSION].hub_ids
 HUBS: dict[str, str] = _MODELS[_DEFAULT_VERSION].hubs

@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import reference as R
 from . import runs as _runs
+from . import subsets as S
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
 from .claims import (AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _printed,  # noqa: F401
@@ -326,33 +327,13 @@ def _figures8_11(runs: Sequence[Run]) -> Section:
     return s
 
 
-def _tables6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
-    """Notebook 03's ``tables_6_7`` records as one row per published column: the paper's names,
-    then per semantics ours with matched (``k/n``) / missing / extra."""
-    rows = []
-    for r in records:
-        pub = r["published"]
-        row = {"table": r["table"], "variant": r["variant"],
-               "published": "; ".join(pub) if pub is not None else NA}
-        for sem in ("authors", "paper", "networkx"):
-            if sem not in r:
-                continue
-            b, known = r[sem], pub is not None
-            row[f"{sem}: matched"] = f"{len(b['matched'])}/{len(pub)}" if known else ""
-            row[f"{sem}: missing"] = "; ".join(b["missing"]) if known else ""
-            row[f"{sem}: extra"] = "; ".join(b["extra"]) if known else ""
-            row[f"{sem}: ours"] = "; ".join(map(str, b["names"]))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def _tables6_7(runs: Sequence[Run]) -> Section:
     sel, s = _section("Tables 6-7", "03_centrality", runs)
     for r in sel:
         sfx = f"_{r.hash}" if len(sel) > 1 else ""
         t = r.get("tables_6_7", [])
         if t:
-            df = _tables6_7_frame(t)
+            df = S.tables_6_7_frame(t, wide=True)
             df.insert(2, "data", AUTHORS)
             s.tables[f"open_images_published_vs_ours{sfx}"] = df
             s.data = " + ".join(sorted({*s.data.split(" + "), AUTHORS} - {"none"}))
@@ -387,7 +368,6 @@ def _flat(v):
 
 # --- App. D (04) ----------------------------------------------------------------------------------
 def _app_d(runs: Sequence[Run]) -> Section:
-    from . import subsets as S
 
     sel, s = _section("App. D", "04_subsets", runs)
     frames = []

@@ -773,28 +773,40 @@ def _compare_trigger_tables(ours: Mapping[str, Sequence[str]],
     return pd.DataFrame(rows)
 
 
-def tables_6_7_frame(records: Sequence[Mapping]) -> pd.DataFrame:
-    """``tables_6_7`` records as one row per column and semantics (for display and CSV).
+def tables_6_7_frame(records: Sequence[Mapping], wide: bool = False) -> pd.DataFrame:
+    """``tables_6_7`` records as a table (for display, CSV and the report).
+
+    Parameters
+    ----------
+    records : list of dict
+        ``tables_6_7`` output (notebook 03's ``tables_6_7`` results).
+    wide : bool
+        False: one row per column and semantics. True: one row per published column, the paper's
+        names then, per semantics (authors, paper, networkx), ``<semantics>: matched`` / ``missing`` /
+        ``extra`` / ``ours`` (the report's layout; an unpublished column reads ``n/a``).
 
     Returns
     -------
     pandas.DataFrame
-        ``table, variant, semantics, matched`` ("k/n"), ``missing``, ``extra`` (``"; "``-joined),
+        Long: ``table, variant, semantics, matched`` ("k/n"), ``missing``, ``extra`` (``"; "``-joined),
         ``published``, ``ours``.
     """
-    rows = []
+    rows, wide_rows = [], []
     for r in records:
         pub = r.get("published")
-        for sem in [k for k in r if k in C.SEMANTICS and isinstance(r[k], Mapping)]:
-            b = r[sem]
-            known = pub is not None
-            rows.append({"table": r["table"], "variant": r["variant"], "semantics": sem,
-                         "matched": f"{len(b['matched'])}/{len(pub)}" if known else None,
-                         "missing": "; ".join(b["missing"]) if known else None,
-                         "extra": "; ".join(b["extra"]) if known else None,
-                         "published": "; ".join(pub) if known else None,
-                         "ours": "; ".join(b["names"])})
-    return pd.DataFrame(rows)
+        known = pub is not None
+        per = {sem: {"matched": f"{len(r[sem]['matched'])}/{len(pub)}" if known else None,
+                     "missing": "; ".join(r[sem]["missing"]) if known else None,
+                     "extra": "; ".join(r[sem]["extra"]) if known else None,
+                     "ours": "; ".join(map(str, r[sem]["names"]))}
+               for sem in r if sem in C.SEMANTICS and isinstance(r[sem], Mapping)}
+        head = {"table": r["table"], "variant": r["variant"]}
+        rows += [{**head, "semantics": sem, **{k: v for k, v in c.items() if k != "ours"},
+                  "published": "; ".join(pub) if known else None, "ours": c["ours"]} for sem, c in per.items()]
+        wide_rows.append({**head, "published": "; ".join(pub) if known else "n/a",
+                          **{f"{sem}: {k}": "" if v is None else v for sem in ("authors", "paper", "networkx")
+                             if sem in per for k, v in per[sem].items()}})
+    return pd.DataFrame(wide_rows if wide else rows)
 
 
 # ---------------------------------------------------------------------------------------------

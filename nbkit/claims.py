@@ -171,7 +171,7 @@ def _acc(r, metric: str) -> float | None:
 def _arch(r) -> str | None:
     """The architecture a 05_train run trained: ``arch`` of its results (its parameter may be
     ``""``, the profile's default)."""
-    return r.get("arch", r.params.get("arch")) or None
+    return r.get("arch") or None
 
 
 #: data kinds, closest to the paper's first (a claim checked on several kinds takes its verdict

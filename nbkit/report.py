@@ -572,7 +572,7 @@ def _figure16(runs: Sequence[Run]) -> Section:
     rows = []
     for r in sel:
         for it in r.get("fig16", []):          # our rows of audit.fig16_table (percentages)
-            trig, pct, ds, n = str(it["trigger"]), _num(it["highlighted_pct"]), it["dataset"], it.get("n_models")
+            trig, pct, ds, n = str(it["trigger"]), _num(it["highlighted_pct"]), it["dataset"], it["n_models"]
             kind = data_kind(ds)
             key = _PAPER_TRIGGER_KEYS.get(trig.lower().split(",")[0].strip())
             if kind == REAL and key:
@@ -581,7 +581,7 @@ def _figure16(runs: Sequence[Run]) -> Section:
                                         R.FIGURE16[R.DATASET_ROWS[pds]].get(key), kind, ds, n))
                 continue
             # toy scenes: a toy hub stands for one of the paper's triggers ("paper_trigger")
-            analogue = _PAPER_TRIGGER_KEYS.get(str(it.get("paper_trigger")).lower())
+            analogue = _PAPER_TRIGGER_KEYS.get(str(it["paper_trigger"]).lower())
             recs = [(pds, R.FIGURE16[R.DATASET_ROWS[pds]][analogue]) for pds in ("imagenet", "openimages")
                     if analogue and analogue in R.FIGURE16[R.DATASET_ROWS[pds]]] or [("", None)]
             for pds, rec in recs:

@@ -548,9 +548,10 @@ def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
               None, ["Figure 13"])                     # half-written: listed, never used
     _fake_run(root, "b", "06_sentinet", {"dataset": "toyscenes"},
               {"fig16": [{"trigger": "striped blue bar", "paper_trigger": "jeans", "dataset": "toyscenes",
-                          "highlighted_pct": 60.0}]}, ["Figure 16"])
+                          "n_models": 1, "highlighted_pct": 60.0}]}, ["Figure 16"])
     _fake_run(root, "b", "06_sentinet", {"dataset": "openimages:/data/oi"},
-              {"fig16": [{"trigger": "Chair", "dataset": "openimages:/data/oi", "highlighted_pct": 80.0}]},
+              {"fig16": [{"trigger": "Chair", "paper_trigger": "Chair", "dataset": "openimages:/data/oi",
+                          "n_models": 1, "highlighted_pct": 80.0}]},
               ["Figure 16"])
     rep = report.build("b", root)
     f7 = rep.section("Figure 7").tables["comparison"].set_index("quantity")
@@ -606,9 +607,9 @@ def test_report_training_tables_put_the_papers_percent_beside_our_fractions(tmp_
     root = tmp_path / "runs"
     for arch, acc in (("resnet50", 0.70), ("vgg16", 0.60)):
         _fake_run(root, "b", "05_train", {"dataset": "relabel:/maps", "arch": arch, "target": 0},
-                  {"clean_acc": acc, "trigger_acc": 0.5}, ["Table 9"])
+                  {"clean_acc": acc, "trigger_acc": 0.5, "arch": arch}, ["Table 9"])
     _fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "arch": "resnet50", "target": 0},
-              {"clean_acc": 0.5, "trigger_acc": 0.5}, ["Table 9"])
+              {"clean_acc": 0.5, "trigger_acc": 0.5, "arch": "resnet50"}, ["Table 9"])
     for n in (5, 10):
         _fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "n_added_classes": n, "target": 0},
                   {"clean_acc": 0.65, "trigger_acc": 0.6}, ["Table 10"])

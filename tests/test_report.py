@@ -33,7 +33,8 @@ def _run(root: Path, notebook: str, params: dict, results: dict | None, feeds=()
 
 def _train(root, acc, feeds, **params):
     p = {"dataset": "toyscenes", "target": 0, "injection_rate": 0.185, "subset_mode": "mis", **params}
-    _run(root, "05_train", p, {"clean_acc": acc[0], "trigger_acc": acc[1]}, feeds)
+    _run(root, "05_train", p, {"clean_acc": acc[0], "trigger_acc": acc[1], "arch": params.get("arch", "resnet18")},
+         feeds)
 
 
 def _claims(rep):

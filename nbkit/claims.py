@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .datasets import AUTHORS, REAL, TOY, data_kind  # noqa: F401 - the kinds the claims name
 from .errors import DataError
 
 if TYPE_CHECKING:                      # the report's run record (report imports this module)
@@ -35,37 +36,6 @@ if TYPE_CHECKING:                      # the report's run record (report imports
 
 
 # -- run selection shared with nbkit.report (which imports these from here) ------------------
-TOY, AUTHORS, REAL = "toy scenes", "authors' counts", "real data"
-
-
-def data_kind(spec: Any) -> str:
-    """Where a run's data came from: ``"toy scenes"``, ``"authors' counts"`` or ``"real data"``.
-
-    ``spec`` is a dataset spec or a run's parameters. :func:`nbkit.datasets.data_kind` decides; a
-    run without a dataset parameter reads the toy scenes (every notebook's default), except
-    notebook 01 with ``relabel_dir`` set (it reads ImageNet's ReLabel maps through that parameter,
-    not a dataset spec); a label the adapters do not know (a Table 5 row named by the user) is the
-    user's data.
-
-    Examples
-    --------
-    >>> data_kind("toyscenes:1"), data_kind("openimages-counts"), data_kind("relabel:/d/maps")
-    ('toy scenes', "authors' counts", 'real data')
-    >>> data_kind({"relabel_dir": "/d/maps", "seed": 0})
-    'real data'
-    """
-    from .datasets import data_kind as _kind
-
-    if isinstance(spec, Mapping):
-        if spec.get("relabel_dir"):
-            return REAL
-        spec = spec.get("dataset") or ""
-    if not str(spec or "").strip():
-        return TOY
-    try:
-        return _kind(str(spec))
-    except DataError:
-        return REAL
 
 
 def _runs_of(runs: Sequence[Run], notebook: str, feeds: str | None = None) -> list[Run]:

@@ -49,8 +49,9 @@ from . import runs as _runs
 from . import subsets as S
 from .errors import DataError, MissingDataError
 from .io import read_json, write_text
-from .claims import (AUTHORS, REAL, TOY, _arch, _centrality_variant, _multi_blocks, _num, _printed,  # noqa: F401
-                     _runs_of, _table8_column, data_kind)
+from .claims import (_arch, _centrality_variant, _multi_blocks, _num, _printed,  # noqa: F401
+                     _runs_of, _table8_column)
+from .datasets import AUTHORS, REAL, TOY, data_kind
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)

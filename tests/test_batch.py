@@ -629,7 +629,7 @@ def test_report_training_tables_put_the_papers_percent_beside_our_fractions(tmp_
 
 
 def test_report_data_kind():
-    from nbkit.report import data_kind
+    from nbkit.datasets import data_kind
 
     assert data_kind({"dataset": "toyscenes:2"}) == "toy scenes"
     assert data_kind("openimages-counts (candidates)") == "authors' counts"

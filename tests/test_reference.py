@@ -218,19 +218,18 @@ def test_artifacts_name_a_notebook_for_every_table_and_figure():
 
 
 def test_data_kinds():
-    from nbkit.datasets import _DATA_KINDS, data_kind
+    from nbkit.datasets import DATA_KINDS, data_kind
 
-    assert _DATA_KINDS == ("toy scenes", "authors' counts", "real data")
+    assert DATA_KINDS == ("toy scenes", "authors' counts", "real data")
     assert data_kind("toyscenes") == data_kind("toyscenes:3?n_images=100") == "toy scenes"
     assert data_kind("openimages-counts") == data_kind("openimages-counts (candidates)") == "authors' counts"
     for spec in ("openimages:/data/oi", "relabel:maps?images=imagenet/train", "coco:x.json",
                  "counts:m.npz", "voc:VOC2007"):
         assert data_kind(spec) == "real data", spec
     assert data_kind({"dataset": "toyscenes:1", "seed": 0}) == "toy scenes"
-    with pytest.raises(DataError, match="names no dataset"):
-        data_kind("")
-    with pytest.raises(DataError, match="unknown dataset"):
-        data_kind("imagenet")
+    assert data_kind("") == data_kind(None) == "toy scenes"          # no spec: every notebook's default
+    assert data_kind("imagenet") == "real data"      # a label no adapter knows: the user's data
+    assert data_kind({"relabel_dir": "/d/maps"}) == "real data" and data_kind({}) == "toy scenes"
 
 
 def test_authors_trigger_class_sets_shipped_with_attribution(realdata):

@@ -91,7 +91,6 @@ import dataclasses
 import datetime as _dt
 import functools
 import itertools
-import json
 import os
 import re
 import shutil

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .datasets import AUTHORS, REAL, TOY, data_kind  # noqa: F401 - the kinds the claims name
+from .datasets import data_kind
 from .errors import DataError
 
 if TYPE_CHECKING:                      # the report's run record (report imports this module)
@@ -460,7 +460,6 @@ def _acc2(table: str, row: str, col: str) -> str:
 
 def _has(table: str, row: str, column: str) -> bool:
     from . import reference as R
-    from .errors import DataError
 
     try:
         R.cell(table, row, column)

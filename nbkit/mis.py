@@ -138,7 +138,6 @@ def mis_approx(adj, runs: int = 20, seed: int | Sequence[int] = 0,
     """
     t0 = time.perf_counter()
     A = _check_adj(adj)
-    n = A.shape[0]
     if runs < 1:
         raise GraphError(f"runs={runs}; expected at least one random draw")
     rng = np.random.default_rng(seed)

@@ -268,7 +268,7 @@ def _labels_and_names(arrays: dict, names, path: Path, C: int, meta: dict) -> tu
     for what, seq in (("labels", class_labels), ("names", class_names)):
         if len(seq) != C:
             raise DataError(path, f"{len(seq)} class {what} for a {C}-class matrix",
-                            f"one per class")
+                            "one per class")
     if len(set(class_labels)) != C:
         if labels is None:
             class_labels = [f"{i}:{n}" for i, n in enumerate(class_names)]

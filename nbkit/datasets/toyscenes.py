@@ -428,7 +428,7 @@ def _v2_design():
     regular = [_make_class(s, c, _TEXTURES[tex[k]], _V2_THEME_NAMES[order[k] // _V2_N_PER_THEME])
                for k, (s, c) in enumerate(pick)]
     classes = tuple(hubs + regular)
-    C, H = len(classes), len(hubs)
+    H = len(hubs)
     theme_of = np.array([-1] * H + [_V2_THEME_NAMES.index(c.theme) for c in regular])
     # regular-regular affinity: log-normal, symmetric, themes multiply it
     z = rng.normal(0.0, 1.0, (n_reg, n_reg))

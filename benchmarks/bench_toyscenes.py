@@ -88,7 +88,7 @@ def pil_render(lay, size: int) -> np.ndarray:
         d = ImageDraw.Draw(im)
         for o in range(lay.ptr[i], lay.ptr[i + 1]):
             c = int(lay.cls[o])
-            col = tuple(int(v) for v in np.clip(T._RGB[c] * lay.bright[o], 0, 255))
+            col = tuple(int(v) for v in np.clip(T.generation().rgb[c] * lay.bright[o], 0, 255))
             d.polygon(_polygon(T.CLASSES[c].shape, lay.cx[o], lay.cy[o], lay.size[o] / 2,
                                lay.angle[o], size), fill=col)
         out[i] = np.asarray(im)
@@ -121,7 +121,7 @@ def naive_render(lay, size: int) -> np.ndarray:
                     v = dy * T._COS[qa] - dx * T._SIN[qa]
                     if T._shape_mask(T.CLASSES[c].shape, np.float32(u), np.float32(v)):
                         tm = T._texture_mask(T.CLASSES[c].texture, np.float32(u), np.float32(v))
-                        px = (T._RGB2[c] if (tm is not None and tm) else T._RGB[c]) * lay.bright[o]
+                        px = (T.generation().rgb2[c] if (tm is not None and tm) else T.generation().rgb[c]) * lay.bright[o]
                 out[i, y, x] = np.clip(px + tile[y, x] + 0.5, 0, 255).astype(np.uint8)
     return out
 
@@ -168,7 +168,7 @@ def run(quick: bool = False) -> list[dict]:
     c0 = time.process_time()
     T.render_batch(li, sel)
     cpu = time.process_time() - c0
-    lay = T._layout_for(0, sel[:p["n_pil"]])
+    lay = T._layout_for(T.generation(), 0, sel[:p["n_pil"]])
     pil = _best(lambda: pil_render(lay, 64), repeat=1) * n / p["n_pil"]
     rows.append(dict(stage=f"toyscenes: render {n:,} images at 64 px", ours_s=ours,
                      baseline="PIL ImageDraw, one scene at a time (no textures)", baseline_s=pil,
@@ -176,7 +176,7 @@ def run(quick: bool = False) -> list[dict]:
                           f"PIL {n / pil:,.0f} images/s"))
 
     k = p["n_naive"]
-    lay = T._layout_for(0, np.arange(k))
+    lay = T._layout_for(T.generation(), 0, np.arange(k))
     naive_out = None
 
     def _naive():

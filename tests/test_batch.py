@@ -18,7 +18,7 @@ import pytest
 
 from nbkit import batch, runs
 from nbkit.errors import DataError, MissingDataError, NbkitError
-from fixture_schemas import fake_results  # noqa: E402
+from fixture_schemas import fake_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
@@ -523,33 +523,24 @@ def test_shipped_batches_are_valid(name, tmp_path):
 
 
 # --- the report, from results.json files only -----------------------------------------------------
-def _fake_run(root: Path, batch_name: str, notebook: str, params: dict, results: dict | None,
-              feeds=()) -> Path:
-    d = runs.run_dir_for(notebook, params, batch=batch_name, root=root)
-    d.mkdir(parents=True)
-    (d / "params.json").write_text(json.dumps(params))
-    (d / "batch.json").write_text(json.dumps({"batch": batch_name, "feeds": list(feeds)}))
-    if results is not None:
-        fake_results(d, notebook, results)
-    return d
 
 
 def test_report_rebuilds_tables_from_results_beside_the_paper(tmp_path):
     from nbkit import report
 
     root = tmp_path / "runs"
-    _fake_run(root, "b", "01_calibration", {"dataset": "toyscenes", "seed": 0},
+    fake_run(root, "b", "01_calibration", {"dataset": "toyscenes", "seed": 0},
               {"mode": "toy", "threshold": 0.996, "fp": 10, "fn": 11, "n_images": 20}, ["Figure 7"])
     accs = {(0.05, 0): (0.9, 0.2), (0.05, 1): (0.8, 0.4), (0.3, 0): (0.7, 0.9), (0.3, 1): (0.9, 0.7)}
     for (ir, t), (c, tr) in accs.items():
-        _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": ir, "target": t},
+        fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": ir, "target": t},
                   {"clean_acc": c, "trigger_acc": tr, "timing": {"wall_s": 1.0}}, ["Figure 13"])
-    _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
+    fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
               None, ["Figure 13"])                     # half-written: listed, never used
-    _fake_run(root, "b", "06_sentinet", {"dataset": "toyscenes"},
+    fake_run(root, "b", "06_sentinet", {"dataset": "toyscenes"},
               {"fig16": [{"trigger": "striped blue bar", "paper_trigger": "jeans", "dataset": "toyscenes",
                           "n_models": 1, "highlighted_pct": 60.0}]}, ["Figure 16"])
-    _fake_run(root, "b", "06_sentinet", {"dataset": "openimages:/data/oi"},
+    fake_run(root, "b", "06_sentinet", {"dataset": "openimages:/data/oi"},
               {"fig16": [{"trigger": "Chair", "paper_trigger": "Chair", "dataset": "openimages:/data/oi",
                           "n_models": 1, "highlighted_pct": 80.0}]},
               ["Figure 16"])
@@ -590,7 +581,7 @@ def test_report_app_d_compares_with_the_papers_printed_setting(tmp_path):
             "largest_shared": 20, "largest_pair": ["a", "b"]}
     params = {"dataset": "toyscenes", "top_m": 10, "min_overlaps": 10, "trig_overlaps": -1,
               "centrality": "betweenness", "overlap_threshold": 12, "max_other_overlaps": 40}
-    _fake_run(root, "b", "04_subsets", params,
+    fake_run(root, "b", "04_subsets", params,
               {"multi_trigger": {"toyscenes": summ, "openimages-counts": dict(summ, top=25, n_pairs=625)}},
               ["App. D"])
     sec = report.build("b", root).section("App. D")
@@ -606,14 +597,14 @@ def test_report_training_tables_put_the_papers_percent_beside_our_fractions(tmp_
 
     root = tmp_path / "runs"
     for arch, acc in (("resnet50", 0.70), ("vgg16", 0.60)):
-        _fake_run(root, "b", "05_train", {"dataset": "relabel:/maps", "arch": arch, "target": 0},
+        fake_run(root, "b", "05_train", {"dataset": "relabel:/maps", "arch": arch, "target": 0},
                   {"clean_acc": acc, "trigger_acc": 0.5, "arch": arch}, ["Table 9"])
-    _fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "arch": "resnet50", "target": 0},
+    fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "arch": "resnet50", "target": 0},
               {"clean_acc": 0.5, "trigger_acc": 0.5, "arch": "resnet50"}, ["Table 9"])
     for n in (5, 10):
-        _fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "n_added_classes": n, "target": 0},
+        fake_run(root, "b", "05_train", {"dataset": "openimages:/oi", "n_added_classes": n, "target": 0},
                   {"clean_acc": 0.65, "trigger_acc": 0.6}, ["Table 10"])
-    _fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
+    fake_run(root, "b", "05_train", {"dataset": "toyscenes", "injection_rate": 0.1, "target": 0},
               {"clean_acc": 0.65, "trigger_acc": 0.6}, ["Figure 13"])
     rep = report.build("b", root)
     t9 = rep.section("Table 9").tables["comparison"]

@@ -14,20 +14,14 @@ import pytest
 
 matplotlib.use("Agg")
 
-from nbkit import claims, report, runs  # noqa: E402
-from fixture_schemas import fake_results  # noqa: E402
+from nbkit import claims, report  # noqa: E402
+from fixture_schemas import fake_run  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _run(root: Path, notebook: str, params: dict, results: dict | None, feeds=(), batch="b") -> Path:
-    d = runs.run_dir_for(notebook, params, batch=batch, root=root)
-    d.mkdir(parents=True)
-    (d / "params.json").write_text(json.dumps(params))
-    (d / "batch.json").write_text(json.dumps({"batch": batch, "feeds": list(feeds)}))
-    if results is not None:
-        fake_results(d, notebook, results)
-    return d
+    return fake_run(root, batch, notebook, params, results, feeds)
 
 
 def _train(root, acc, feeds, **params):

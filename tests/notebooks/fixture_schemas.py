@@ -20,3 +20,18 @@ def fake_results(run_dir, notebook: str, results: dict):
 
     io.write_json(run_dir / runs.RESULTS, {"schema": schema.schema_for(notebook).tag, **results})
     runs.mark_complete(run_dir)
+
+
+def fake_run(root, batch: str, notebook: str, params: dict, results: dict | None, feeds=()):
+    """A run folder of ``notebook`` in ``<root>/<batch>`` as a batch leaves it: ``params.json``,
+    ``batch.json`` (the tables and figures it feeds) and, unless ``results`` is None (a half-written
+    run), stand-in results (``fake_results``). Returns the folder."""
+    from nbkit import io, runs
+
+    d = runs.run_dir_for(notebook, params, batch=batch, root=root)
+    d.mkdir(parents=True)
+    io.write_json(d / runs.PARAMS, params)
+    io.write_json(d / "batch.json", {"batch": batch, "feeds": list(feeds)})
+    if results is not None:
+        fake_results(d, notebook, results)
+    return d

@@ -52,6 +52,7 @@ from .io import read_json, write_text
 from .claims import (_arch, _centrality_variant, _multi_blocks, _num, _printed,  # noqa: F401
                      _runs_of, _table8_column)
 from .datasets import AUTHORS, REAL, TOY, data_kind
+from .schema import schema_for
 from . import claims as _claims
 
 #: the three kinds of data a number can come from (``data_kind``)
@@ -63,9 +64,6 @@ NA = "n/a"
 # --------------------------------------------------------------------------------------------------
 # collecting runs
 # --------------------------------------------------------------------------------------------------
-
-
-
 @dataclasses.dataclass
 class Run:
     """One run folder of a batch, as the report sees it."""
@@ -86,8 +84,6 @@ class Run:
         """``results[key]`` (``default`` when the run did not record it), for a ``key`` that the
         notebook's schema (:mod:`nbkit.schema`) names: a key it does not name is a ``KeyError``,
         so a misspelt key fails loudly instead of reading as missing."""
-        from .schema import schema_for
-
         if key not in schema_for(self.notebook).fields:
             raise KeyError(f"{key!r} is not a results key of {self.notebook} (nbkit.schema)")
         value = (self.results or {}).get(key)
